@@ -1,0 +1,146 @@
+//! Arguments, as clap parses them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// reel — content-addressed checkpoints for video-project workspaces.
+#[derive(Debug, Parser)]
+#[command(name = "reel", version, about, long_about = None)]
+#[command(after_help = "Exit codes: 0 success, 1 error, 2 bad usage, 3 fsck found damage.")]
+pub struct Cli {
+    /// Repository directory (the `.reel` folder) or `file://` URL; default: the nearest
+    /// `.reel` at or above the current directory.
+    #[arg(long, global = true, env = "REEL_REPO", value_name = "PATH|URL")]
+    pub repo: Option<String>,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print nothing but results and errors; no progress bars.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a repository (`.reel/` in the current directory, or --repo).
+    Init(InitArgs),
+    /// Record the directory as a new checkpoint.
+    Checkpoint(CheckpointArgs),
+    /// List checkpoints, newest first.
+    Log(LogArgs),
+    /// Show one checkpoint.
+    Show {
+        /// Checkpoint: id, unique prefix, name, HEAD or HEAD~N.
+        rev: String,
+    },
+    /// List the files of a checkpoint.
+    Ls(LsArgs),
+    /// Print a file of a checkpoint: `reel cat REF:PATH`.
+    Cat {
+        /// `REF:PATH`, e.g. `HEAD:src/Root.tsx`.
+        spec: String,
+    },
+    /// Show what changed between two checkpoints, or a checkpoint and the directory.
+    Diff(DiffArgs),
+    /// Make a directory match a checkpoint, writing only what differs.
+    Restore(RestoreArgs),
+    /// Delete data no checkpoint needs.
+    Gc(GcArgs),
+    /// Verify the repository.
+    Fsck(FsckArgs),
+    /// Show repository sizes and counts.
+    Stats,
+}
+
+/// `reel init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where packs go: `local` (default: `.reel/packs/`), `redb` (one file,
+    /// `.reel/packs.redb`), or a URL: `file:///dir`, `s3://bucket/prefix`, …
+    #[arg(long, default_value = "local", value_name = "URL")]
+    pub backend: String,
+    /// zstd level for new objects (1-22).
+    #[arg(long, default_value_t = 3)]
+    pub compression_level: i32,
+}
+
+/// `reel checkpoint`.
+#[derive(Debug, Args)]
+pub struct CheckpointArgs {
+    /// The directory to record (default: the repository's project directory).
+    pub dir: Option<PathBuf>,
+    /// Description of the checkpoint.
+    #[arg(short, long, default_value = "")]
+    pub message: String,
+    /// A name for it, unique in the repository.
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+/// `reel log`.
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Start from this checkpoint instead of HEAD.
+    pub rev: Option<String>,
+    /// Show at most N checkpoints.
+    #[arg(short = 'n', long, default_value_t = usize::MAX, hide_default_value = true)]
+    pub max_count: usize,
+}
+
+/// `reel ls`.
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Checkpoint.
+    pub rev: String,
+    /// Directory inside it (default: the root).
+    pub path: Option<String>,
+    /// List everything below, not just one level.
+    #[arg(short, long)]
+    pub recursive: bool,
+}
+
+/// `reel diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The old side.
+    pub rev: String,
+    /// The new side (default: the directory as it is now).
+    pub rev2: Option<String>,
+    /// Only the totals.
+    #[arg(long)]
+    pub stat: bool,
+}
+
+/// `reel restore`.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// Checkpoint to restore.
+    pub rev: String,
+    /// Target directory (default: the repository's project directory).
+    #[arg(long)]
+    pub to: Option<PathBuf>,
+}
+
+/// `reel gc`.
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Show what would be deleted; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Never touch packs younger than this (e.g. `1h`, `30m`, `0s`).
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    pub grace: std::time::Duration,
+}
+
+/// `reel fsck`.
+#[derive(Debug, Args)]
+pub struct FsckArgs {
+    /// Read every pack and verify every object's bytes.
+    #[arg(long)]
+    pub read_data: bool,
+}

@@ -1,0 +1,97 @@
+//! Printing: text for people, JSON for programs, progress bars on terminals only.
+
+use std::io::Write;
+use std::time::{Duration, UNIX_EPOCH};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+
+use reelstore::{Error, Progress};
+
+/// Writes to stdout; a closed pipe (`reel log | head`) is reported as `BrokenPipe`.
+pub fn out(text: &str) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()
+}
+
+/// Prints a value as pretty JSON.
+pub fn json<T: Serialize>(value: &T) -> std::io::Result<()> {
+    let mut text = serde_json::to_string_pretty(value).expect("report types serialize to JSON");
+    text.push('\n');
+    out(&text)
+}
+
+/// `1.5 MiB`.
+#[must_use]
+#[allow(clippy::cast_precision_loss)] // for display: one decimal is all that is shown
+
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// Milliseconds since the epoch as RFC 3339, UTC.
+#[must_use]
+pub fn time(ms: i64) -> String {
+    let t = UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0));
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// A progress bar on stderr, drawn only when stderr is a terminal and not `-q`.
+pub struct Bar(ProgressBar);
+
+impl Bar {
+    /// A bar that is hidden when `quiet` or when stderr is not a terminal.
+    pub fn new(quiet: bool) -> Bar {
+        let target = if quiet {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        };
+        let bar = ProgressBar::with_draw_target(None, target);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{msg:>10} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+            )
+            .expect("template is valid")
+            .progress_chars("=> "),
+        );
+        Bar(bar)
+    }
+}
+
+impl Progress for Bar {
+    fn start(&self, phase: &str, total: Option<u64>) {
+        self.0.set_message(phase.to_owned());
+        self.0.set_position(0);
+        self.0.set_length(total.unwrap_or(0));
+    }
+
+    fn advance(&self, n: u64) {
+        self.0.inc(n);
+    }
+
+    fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}
+
+/// Prints an error as one sentence plus a hint, to stderr.
+pub fn error(e: &Error) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "error: {e}");
+    if let Some(hint) = e.hint() {
+        let _ = writeln!(stderr, "hint: {hint}");
+    }
+}

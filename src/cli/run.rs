@@ -1,0 +1,482 @@
+//! Dispatch: each subcommand validates its arguments, calls one library method and
+//! prints the result.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+
+use super::args::{
+    CheckpointArgs, Cli, Command, DiffArgs, FsckArgs, GcArgs, InitArgs, LogArgs, LsArgs,
+    RestoreArgs,
+};
+use super::output::{self, Bar, bytes, json, out, time};
+use reelstore::{
+    BackendConfig, ChangeKind, CheckpointOptions, DiffStat, DiffTarget, EntryKind, Error,
+    GcOptions, REPO_DIR_NAME, RepoConfig, Repository,
+};
+
+/// Exit code when fsck finds damage.
+const EXIT_DAMAGED: u8 = 3;
+
+enum Failure {
+    Reel(Error),
+    Output(std::io::Error),
+    Damaged,
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Reel(e)
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        Failure::Output(e)
+    }
+}
+
+type Outcome = Result<(), Failure>;
+
+/// Runs the command line; the process exit code.
+#[must_use]
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("REEL_LOG").unwrap_or_else(|_| "warn".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(Failure::Output(e)) => {
+            eprintln!("error: writing output: {e}");
+            ExitCode::FAILURE
+        }
+        Err(Failure::Damaged) => ExitCode::from(EXIT_DAMAGED),
+        Err(Failure::Reel(e)) => {
+            output::error(&e);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn repo_path(cli: &Cli) -> Result<Option<PathBuf>, Error> {
+    let Some(raw) = &cli.repo else {
+        return Ok(None);
+    };
+    if let Some(rest) = raw.strip_prefix("file://") {
+        return Ok(Some(PathBuf::from(rest)));
+    }
+    if raw.contains("://") {
+        return Err(Error::Invalid(format!(
+            "--repo `{raw}`: a repository keeps its index locally; create one with `reel init --backend {raw}` and pass its directory"
+        )));
+    }
+    let path = PathBuf::from(raw);
+    // Accept the project directory as well as the `.reel` folder inside it.
+    let inner = path.join(REPO_DIR_NAME);
+    Ok(Some(if inner.join("config").is_file() {
+        inner
+    } else {
+        path
+    }))
+}
+
+async fn open(cli: &Cli) -> Result<Repository, Error> {
+    let dir = if let Some(p) = repo_path(cli)? {
+        p
+    } else {
+        let cwd = std::env::current_dir().map_err(Error::io("read current directory", "."))?;
+        Repository::discover(&cwd)?
+    };
+    Repository::open(dir).await
+}
+
+fn workdir(repo: &Repository, given: Option<&Path>) -> Result<PathBuf, Error> {
+    match given {
+        Some(p) => Ok(p.to_path_buf()),
+        None => repo.workdir().map_or_else(
+            || std::env::current_dir().map_err(Error::io("read current directory", ".")),
+            Ok,
+        ),
+    }
+}
+
+async fn run(cli: Cli) -> Outcome {
+    match &cli.command {
+        Command::Init(args) => init(&cli, args).await,
+        Command::Checkpoint(args) => checkpoint(&cli, args).await,
+        Command::Log(args) => log(&cli, args).await,
+        Command::Show { rev } => show(&cli, rev).await,
+        Command::Ls(args) => ls(&cli, args).await,
+        Command::Cat { spec } => cat(&cli, spec).await,
+        Command::Diff(args) => diff(&cli, args).await,
+        Command::Restore(args) => restore(&cli, args).await,
+        Command::Gc(args) => gc(&cli, args).await,
+        Command::Fsck(args) => fsck(&cli, args).await,
+        Command::Stats => stats(&cli).await,
+    }
+}
+
+async fn gc(cli: &Cli, args: &GcArgs) -> Outcome {
+    let repo = open(cli).await?;
+    let report = repo
+        .gc(GcOptions {
+            grace: args.grace,
+            dry_run: args.dry_run,
+        })
+        .await?;
+    if cli.json {
+        return Ok(json(&report)?);
+    }
+    let verb = if report.dry_run {
+        "would free"
+    } else {
+        "freed"
+    };
+    Ok(out(&format!(
+        "{} live objects, {} unreachable; {} packs deleted, {} repacked, {} too young to touch; {verb} {}\n",
+        report.live_objects,
+        report.dead_objects,
+        report.packs_deleted.len(),
+        report.packs_repacked.len(),
+        report.packs_too_young,
+        bytes(report.bytes_freed)
+    ))?)
+}
+
+async fn fsck(cli: &Cli, args: &FsckArgs) -> Outcome {
+    let repo = open(cli).await?;
+    let report = repo.fsck(args.read_data).await?;
+    if cli.json {
+        json(&report)?;
+    } else {
+        let mut text = String::new();
+        for p in &report.errors {
+            let pack = p
+                .pack
+                .map(|p| format!(" pack {}", p.short()))
+                .unwrap_or_default();
+            let obj = p
+                .object
+                .map(|o| format!(" object {}", o.short()))
+                .unwrap_or_default();
+            let _ = writeln!(text, "damaged:{pack}{obj}: {}", p.message);
+        }
+        for p in &report.unreferenced_packs {
+            let _ = writeln!(
+                text,
+                "note: pack {} is not referenced (left by an interrupted write; `reel gc` removes it)",
+                p.short()
+            );
+        }
+        let verdict = if report.is_clean() { "ok" } else { "DAMAGED" };
+        let _ = writeln!(
+            text,
+            "{verdict}: {} checkpoints, {} packs, {} objects checked, {} problems",
+            report.checkpoints,
+            report.packs,
+            report.objects,
+            report.errors.len()
+        );
+        out(&text)?;
+    }
+    if report.is_clean() {
+        Ok(())
+    } else {
+        Err(Failure::Damaged)
+    }
+}
+
+async fn stats(cli: &Cli) -> Outcome {
+    let repo = open(cli).await?;
+    let s = repo.stats().await?;
+    if cli.json {
+        return Ok(json(&s)?);
+    }
+    Ok(out(&format!(
+        "backend      {}\ncheckpoints  {}\npacks        {} ({})\nobjects      {} ({} chunks, {} manifests, {} trees, {} commits)\nunique data  {} raw, {} stored\nHEAD size    {}\n",
+        s.backend,
+        s.checkpoints,
+        s.packs,
+        bytes(s.pack_bytes),
+        s.objects,
+        s.chunks,
+        s.manifests,
+        s.trees,
+        s.commits,
+        bytes(s.raw_bytes),
+        bytes(s.stored_bytes),
+        bytes(s.head_bytes)
+    ))?)
+}
+
+async fn init(cli: &Cli, args: &InitArgs) -> Outcome {
+    let dir = match repo_path(cli)? {
+        Some(p) => p,
+        None => std::env::current_dir()
+            .map_err(Error::io("read current directory", "."))?
+            .join(REPO_DIR_NAME),
+    };
+    let backend = match args.backend.as_str() {
+        "local" => BackendConfig::Local,
+        "redb" => BackendConfig::Redb,
+        url => BackendConfig::Url(url.to_owned()),
+    };
+    let config = RepoConfig {
+        backend,
+        compression_level: args.compression_level,
+        ..RepoConfig::default()
+    };
+    let repo = Repository::init(&dir, config).await?;
+    if cli.json {
+        return Ok(json(
+            &serde_json::json!({ "repository": dir, "config": repo.config() }),
+        )?);
+    }
+    Ok(out(&format!(
+        "Initialized an empty reel repository in {}\n",
+        dir.display()
+    ))?)
+}
+
+async fn checkpoint(cli: &Cli, args: &CheckpointArgs) -> Outcome {
+    let repo = open(cli).await?;
+    let dir = workdir(&repo, args.dir.as_deref())?;
+    let opts = CheckpointOptions {
+        message: args.message.clone(),
+        name: args.name.clone(),
+        ..CheckpointOptions::default()
+    };
+    let s = repo
+        .checkpoint(&dir, opts, Arc::new(Bar::new(cli.quiet)))
+        .await?;
+    if cli.json {
+        return Ok(json(&s)?);
+    }
+    let name = s
+        .name
+        .as_deref()
+        .map(|n| format!(" ({n})"))
+        .unwrap_or_default();
+    let mut text = format!("checkpoint {}{name}\n", s.id);
+    if !cli.quiet {
+        let _ = writeln!(
+            text,
+            "  {} files, {}; {} files read ({}), the rest unchanged\n  new data: {} in {} objects, stored as {} in {} packs",
+            s.files,
+            bytes(s.bytes),
+            s.hashed_files,
+            bytes(s.hashed_bytes),
+            bytes(s.new_bytes),
+            s.new_objects,
+            bytes(s.stored_bytes),
+            s.packs
+        );
+    }
+    Ok(out(&text)?)
+}
+
+async fn log(cli: &Cli, args: &LogArgs) -> Outcome {
+    let repo = open(cli).await?;
+    let entries = repo.log(args.rev.as_deref(), args.max_count).await?;
+    if cli.json {
+        return Ok(json(&entries)?);
+    }
+    let mut text = String::new();
+    for e in &entries {
+        match &e.commit {
+            Some(c) => {
+                let name = c
+                    .name
+                    .as_deref()
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default();
+                let deleted = if e.deleted { " [deleted]" } else { "" };
+                let _ = writeln!(
+                    text,
+                    "{}{name}{deleted}  {}  {}  {}",
+                    e.id.short(),
+                    time(c.created_ms),
+                    bytes(c.size),
+                    c.description
+                );
+            }
+            None => {
+                let _ = writeln!(text, "{} [deleted]", e.id.short());
+            }
+        }
+    }
+    if entries.is_empty() && !cli.quiet {
+        text.push_str("no checkpoints yet\n");
+    }
+    Ok(out(&text)?)
+}
+
+async fn show(cli: &Cli, rev: &str) -> Outcome {
+    let repo = open(cli).await?;
+    let (id, c) = repo.show(rev).await?;
+    if cli.json {
+        return Ok(json(&serde_json::json!({ "id": id, "commit": c }))?);
+    }
+    let mut text = format!("checkpoint {id}\n");
+    if let Some(name) = &c.name {
+        let _ = writeln!(text, "name:    {name}");
+    }
+    let _ = writeln!(text, "tree:    {}", c.tree);
+    for p in &c.parents {
+        let _ = writeln!(text, "parent:  {p}");
+    }
+    let _ = writeln!(
+        text,
+        "author:  {}\ncreated: {}\nsize:    {}",
+        c.author,
+        time(c.created_ms),
+        bytes(c.size)
+    );
+    for (k, v) in &c.metadata {
+        let _ = writeln!(text, "meta:    {k}={v}");
+    }
+    if !c.description.is_empty() {
+        let _ = writeln!(text, "\n    {}", c.description);
+    }
+    Ok(out(&text)?)
+}
+
+async fn ls(cli: &Cli, args: &LsArgs) -> Outcome {
+    let repo = open(cli).await?;
+    let entries = repo
+        .ls(&args.rev, args.path.as_deref(), args.recursive)
+        .await?;
+    if cli.json {
+        return Ok(json(&entries)?);
+    }
+    let mut text = String::new();
+    for e in &entries {
+        let mode = match (e.kind, e.executable) {
+            (EntryKind::Dir, _) => "d",
+            (EntryKind::Symlink, _) => "l",
+            (_, true) => "x",
+            _ => "-",
+        };
+        let slash = if e.kind == EntryKind::Dir { "/" } else { "" };
+        let _ = writeln!(
+            text,
+            "{mode} {:>10}  {}  {}{slash}",
+            bytes(e.size),
+            e.id.short(),
+            e.path
+        );
+    }
+    Ok(out(&text)?)
+}
+
+async fn cat(cli: &Cli, spec: &str) -> Outcome {
+    let Some((rev, path)) = spec.split_once(':') else {
+        return Err(Error::Invalid(format!(
+            "`{spec}`: expected REF:PATH, e.g. HEAD:src/Root.tsx"
+        ))
+        .into());
+    };
+    let repo = open(cli).await?;
+    match repo.cat(rev, path, std::io::stdout()).await {
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map(drop).map_err(Failure::from),
+    }
+}
+
+async fn diff(cli: &Cli, args: &DiffArgs) -> Outcome {
+    let repo = open(cli).await?;
+    let target = match &args.rev2 {
+        Some(r) => DiffTarget::Rev(r.clone()),
+        None => DiffTarget::Dir(workdir(&repo, None)?),
+    };
+    let changes = repo.diff(&args.rev, target).await?;
+    let stat = DiffStat::of(&changes);
+    if cli.json {
+        if args.stat {
+            json(&stat)?;
+        } else {
+            json(&changes)?;
+        }
+        return Ok(());
+    }
+    let mut text = String::new();
+    if !args.stat {
+        for c in &changes {
+            let sizes = |s: Option<u64>| s.map(bytes).unwrap_or_default();
+            let _ = match c.change {
+                ChangeKind::Added => writeln!(text, "A  {} ({})", c.path, sizes(c.new_size)),
+                ChangeKind::Removed => writeln!(text, "D  {} ({})", c.path, sizes(c.old_size)),
+                ChangeKind::Modified => {
+                    writeln!(
+                        text,
+                        "M  {} ({} -> {})",
+                        c.path,
+                        sizes(c.old_size),
+                        sizes(c.new_size)
+                    )
+                }
+                ChangeKind::Renamed => writeln!(
+                    text,
+                    "R  {} -> {} ({})",
+                    c.from.as_deref().unwrap_or_default(),
+                    c.path,
+                    sizes(c.new_size)
+                ),
+            };
+        }
+    }
+    if args.stat || !cli.quiet {
+        let _ = writeln!(
+            text,
+            "{} added, {} removed, {} modified, {} renamed; +{} -{}",
+            stat.added,
+            stat.removed,
+            stat.modified,
+            stat.renamed,
+            bytes(stat.bytes_added),
+            bytes(stat.bytes_removed)
+        );
+    }
+    Ok(out(&text)?)
+}
+
+async fn restore(cli: &Cli, args: &RestoreArgs) -> Outcome {
+    let repo = open(cli).await?;
+    let dir = workdir(&repo, args.to.as_deref())?;
+    let s = repo
+        .restore(&args.rev, &dir, Arc::new(Bar::new(cli.quiet)))
+        .await?;
+    if cli.json {
+        return Ok(json(&s)?);
+    }
+    if cli.quiet {
+        return Ok(());
+    }
+    Ok(out(&format!(
+        "restored {} into {}: {} written ({}), {} unchanged, {} removed\n",
+        args.rev,
+        dir.display(),
+        s.written,
+        bytes(s.written_bytes),
+        s.unchanged,
+        s.removed
+    ))?)
+}

@@ -1,0 +1,127 @@
+//! Per-object compression: zstd, or raw when compression saves too little.
+//!
+//! Media (video, audio, images) is mostly incompressible. Compressing it costs time and
+//! gains nothing, so the codec first compresses a small sample; only when the sample
+//! shrinks by at least [`MIN_SAVING_PERCENT`] is the whole object compressed, and the
+//! result is kept only when it is actually smaller by that margin.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Below this saving (percent of the raw size), an object is stored raw.
+pub const MIN_SAVING_PERCENT: usize = 3;
+/// Bytes sampled to decide whether a large object is worth compressing.
+const SAMPLE_LEN: usize = 64 * 1024;
+/// Largest object this codec will decompress (a chunk is at most 16 MiB by config).
+pub const MAX_RAW_LEN: usize = 64 * 1024 * 1024;
+
+/// How an object's bytes are stored in a pack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[repr(u8)]
+pub enum Compression {
+    /// Stored as is.
+    Raw = 0,
+    /// One zstd frame.
+    Zstd = 1,
+}
+
+impl Compression {
+    /// The byte used in the index.
+    #[must_use]
+    pub fn to_byte(self) -> u8 {
+        self as u8
+    }
+
+    /// Parses the index byte.
+    pub fn from_byte(b: u8) -> Result<Compression> {
+        match b {
+            0 => Ok(Compression::Raw),
+            1 => Ok(Compression::Zstd),
+            _ => Err(Error::Corrupt {
+                what: "index entry".into(),
+                reason: format!("unknown compression {b}"),
+            }),
+        }
+    }
+}
+
+/// Compresses `raw` at `level`, or returns it raw when zstd would save too little.
+#[must_use]
+pub fn compress(raw: &[u8], level: i32) -> (Compression, Vec<u8>) {
+    if raw.len() < 64 {
+        return (Compression::Raw, raw.to_vec());
+    }
+    if raw.len() > 4 * SAMPLE_LEN && !worth_compressing(&raw[..SAMPLE_LEN], level) {
+        return (Compression::Raw, raw.to_vec());
+    }
+    match zstd::bulk::compress(raw, level) {
+        Ok(z) if saves_enough(raw.len(), z.len()) => (Compression::Zstd, z),
+        _ => (Compression::Raw, raw.to_vec()),
+    }
+}
+
+fn worth_compressing(sample: &[u8], level: i32) -> bool {
+    zstd::bulk::compress(sample, level).is_ok_and(|z| saves_enough(sample.len(), z.len()))
+}
+
+fn saves_enough(raw: usize, stored: usize) -> bool {
+    stored * 100 <= raw * (100 - MIN_SAVING_PERCENT)
+}
+
+/// Restores an object's raw bytes; `raw_len` is the length recorded in the index.
+pub fn decompress(stored: &[u8], compression: Compression, raw_len: usize) -> Result<Vec<u8>> {
+    if raw_len > MAX_RAW_LEN {
+        return Err(Error::Corrupt {
+            what: "object".into(),
+            reason: format!("declared size {raw_len} exceeds the {MAX_RAW_LEN}-byte limit"),
+        });
+    }
+    let out = match compression {
+        Compression::Raw => stored.to_vec(),
+        Compression::Zstd => {
+            zstd::bulk::decompress(stored, raw_len).map_err(|e| Error::Corrupt {
+                what: "object".into(),
+                reason: format!("zstd: {e}"),
+            })?
+        }
+    };
+    if out.len() != raw_len {
+        return Err(Error::Corrupt {
+            what: "object".into(),
+            reason: format!("expected {raw_len} bytes, got {}", out.len()),
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_compressed_and_round_trips() {
+        let raw = b"import {Composition} from 'remotion';\n".repeat(200);
+        let (c, stored) = compress(&raw, 3);
+        assert_eq!(c, Compression::Zstd);
+        assert!(stored.len() < raw.len() / 4);
+        assert_eq!(decompress(&stored, c, raw.len()).unwrap(), raw);
+    }
+
+    #[test]
+    fn random_bytes_are_stored_raw() {
+        let mut noise = vec![0u8; 1_000_000];
+        blake3::Hasher::new().finalize_xof().fill(&mut noise);
+        let (c, stored) = compress(&noise, 3);
+        assert_eq!(c, Compression::Raw);
+        assert_eq!(stored, noise);
+    }
+
+    #[test]
+    fn truncated_zstd_is_corrupt_not_panic() {
+        let raw = vec![7u8; 10_000];
+        let (c, stored) = compress(&raw, 3);
+        let err = decompress(&stored[..stored.len() / 2], c, raw.len()).unwrap_err();
+        assert!(matches!(err, Error::Corrupt { .. }));
+    }
+}

@@ -1,0 +1,135 @@
+//! The repository config file (`config`): format version, chunking, compression, backend.
+//!
+//! JSON, so a person can read it; unknown fields are refused so a newer writer's
+//! settings are never silently ignored.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::object::ChunkerConfig;
+
+/// The newest repository format this build reads and writes.
+pub const REPO_FORMAT: u32 = 1;
+/// Default pack target size.
+pub const DEFAULT_PACK_TARGET: u32 = 16 * 1024 * 1024;
+
+/// Where pack bytes go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum BackendConfig {
+    /// `packs/` next to the config (`object_store`'s local filesystem, fsync on).
+    Local,
+    /// `packs.redb` next to the config: pack bytes inside one redb file.
+    Redb,
+    /// Any `object_store` URL: `memory://`, `file:///…`, `s3://…`, `gs://…`, `az://…`.
+    Url(String),
+}
+
+/// The repository's fixed settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepoConfig {
+    /// Repository format version.
+    pub format: u32,
+    /// Chunk size limits, fixed at init.
+    pub chunking: ChunkerConfig,
+    /// zstd level for new objects.
+    pub compression_level: i32,
+    /// Target pack size in bytes.
+    pub pack_target: u32,
+    /// Where packs are stored.
+    pub backend: BackendConfig,
+}
+
+impl Default for RepoConfig {
+    fn default() -> Self {
+        RepoConfig {
+            format: REPO_FORMAT,
+            chunking: ChunkerConfig::default(),
+            compression_level: 3,
+            pack_target: DEFAULT_PACK_TARGET,
+            backend: BackendConfig::Local,
+        }
+    }
+}
+
+impl RepoConfig {
+    /// Checks every setting.
+    pub fn validate(&self) -> Result<()> {
+        self.chunking.validate().map_err(Error::Invalid)?;
+        if !(1..=22).contains(&self.compression_level) {
+            return Err(Error::Invalid(format!(
+                "compression level {} is outside zstd's 1..=22",
+                self.compression_level
+            )));
+        }
+        if self.pack_target < 1024 * 1024 {
+            return Err(Error::Invalid("pack target below 1 MiB".into()));
+        }
+        Ok(())
+    }
+
+    /// Parses a config file, refusing newer formats and invalid settings.
+    pub fn parse(bytes: &[u8]) -> Result<RepoConfig> {
+        #[derive(Deserialize)]
+        struct VersionOnly {
+            format: u32,
+        }
+        let bad = |e: serde_json::Error| Error::Corrupt {
+            what: "repository config".into(),
+            reason: e.to_string(),
+        };
+        let version: VersionOnly = serde_json::from_slice(bytes).map_err(bad)?;
+        if version.format > REPO_FORMAT {
+            return Err(Error::UnsupportedVersion {
+                found: version.format,
+                supported: REPO_FORMAT,
+            });
+        }
+        let config: RepoConfig = serde_json::from_slice(bytes).map_err(bad)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The file's bytes.
+    #[must_use]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = serde_json::to_vec_pretty(self).expect("config serializes to JSON");
+        out.push(b'\n');
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let c = RepoConfig::default();
+        assert_eq!(RepoConfig::parse(&c.to_bytes()).unwrap(), c);
+    }
+
+    #[test]
+    fn newer_format_is_refused_by_version() {
+        let c = RepoConfig {
+            format: REPO_FORMAT + 1,
+            ..RepoConfig::default()
+        };
+        let err = RepoConfig::parse(&c.to_bytes()).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::UnsupportedVersion {
+                found: 2,
+                supported: 1
+            }
+        ));
+    }
+
+    #[test]
+    fn unknown_field_is_refused() {
+        let text = String::from_utf8(RepoConfig::default().to_bytes()).unwrap();
+        let text = text.replacen('{', "{\"future\": 1,", 1);
+        assert!(RepoConfig::parse(text.as_bytes()).is_err());
+    }
+}

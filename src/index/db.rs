@@ -1,0 +1,433 @@
+//! The index handle. Every method is synchronous; callers run it off the async runtime.
+
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use redb::{
+    ConcurrencyMode, Database, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable,
+    ReadableTableMetadata, WriteTransaction,
+};
+
+use super::records::{ObjectLocation, PackRecord, StatRecord};
+use super::tables::{
+    CHECKPOINT_SEQ, CHECKPOINTS, META, NAMES, OBJECTS, PACKS, PINS, REFS, STAT_CACHE, WORKTREES,
+};
+use crate::error::{Error, Result};
+use crate::hash::{CommitId, Hash, PackId, TreeId};
+use crate::store::WrittenPack;
+
+const HEAD: &str = "HEAD";
+const NEXT_SEQ: &str = "next-checkpoint-seq";
+
+/// The repository index.
+#[derive(Debug)]
+pub struct Index {
+    db: Database,
+}
+
+/// One row of the checkpoint list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckpointRow {
+    /// Creation order.
+    pub seq: u64,
+    /// The commit.
+    pub id: CommitId,
+}
+
+/// Everything a checkpoint publishes, in one transaction.
+#[derive(Debug)]
+pub struct NewCheckpoint<'a> {
+    /// Packs written for it (already durable).
+    pub packs: &'a [WrittenPack],
+    /// The commit; its object is in `packs` or already indexed.
+    pub commit: CommitId,
+    /// HEAD as it was when the commit was built: compare-and-swap.
+    pub expect_head: Option<CommitId>,
+    /// Its name, unique.
+    pub name: Option<&'a str>,
+    /// Stat cache rows to record, by absolute path.
+    pub stats: &'a [(String, StatRecord)],
+    /// The directory it was taken from and its tree.
+    pub worktree: Option<(&'a str, TreeId)>,
+    /// The writer's pin, released in the same transaction.
+    pub pin: u64,
+}
+
+fn now_s() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+}
+
+fn open_all(txn: &WriteTransaction) -> Result<()> {
+    txn.open_table(OBJECTS)?;
+    txn.open_table(PACKS)?;
+    txn.open_table(REFS)?;
+    txn.open_table(CHECKPOINTS)?;
+    txn.open_table(CHECKPOINT_SEQ)?;
+    txn.open_table(NAMES)?;
+    txn.open_table(STAT_CACHE)?;
+    txn.open_table(WORKTREES)?;
+    txn.open_table(PINS)?;
+    txn.open_table(META)?;
+    Ok(())
+}
+
+/// A consistent read view for many lookups (dedup checks, stat cache).
+pub struct IndexSnapshot {
+    objects: ReadOnlyTable<[u8; 32], &'static [u8]>,
+    stats: ReadOnlyTable<&'static str, &'static [u8]>,
+}
+
+impl std::fmt::Debug for IndexSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IndexSnapshot")
+    }
+}
+
+impl IndexSnapshot {
+    /// Where an object is stored, if it is indexed.
+    pub fn location(&self, id: &Hash) -> Result<Option<ObjectLocation>> {
+        self.objects
+            .get(id.as_bytes())?
+            .map(|v| ObjectLocation::decode(v.value()))
+            .transpose()
+    }
+
+    /// Whether an object is indexed.
+    pub fn contains(&self, id: &Hash) -> Result<bool> {
+        Ok(self.objects.get(id.as_bytes())?.is_some())
+    }
+
+    /// The stat cache row of an absolute path.
+    pub fn stat(&self, path: &str) -> Result<Option<StatRecord>> {
+        self.stats
+            .get(path)?
+            .map(|v| StatRecord::decode(v.value()))
+            .transpose()
+    }
+}
+
+impl Index {
+    /// Opens (creating if needed) the index file, shareable with other processes.
+    pub fn open(path: &Path) -> Result<Index> {
+        let mut builder = Database::builder();
+        builder.set_concurrency_mode(ConcurrencyMode::MultiWriter);
+        let db = builder.create(path)?;
+        Self::init(db)
+    }
+
+    /// An index that lives in memory only.
+    pub fn in_memory() -> Result<Index> {
+        let db = Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?;
+        Self::init(db)
+    }
+
+    fn init(db: Database) -> Result<Index> {
+        let txn = db.begin_write()?;
+        open_all(&txn)?;
+        txn.commit()?;
+        Ok(Index { db })
+    }
+
+    fn read(&self) -> Result<ReadTransaction> {
+        Ok(self.db.begin_read()?)
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&WriteTransaction) -> Result<T>) -> Result<T> {
+        let txn = self.db.begin_write()?;
+        let out = f(&txn)?;
+        txn.commit()?;
+        Ok(out)
+    }
+
+    /// A read view for many lookups.
+    pub fn snapshot(&self) -> Result<IndexSnapshot> {
+        let txn = self.read()?;
+        Ok(IndexSnapshot {
+            objects: txn.open_table(OBJECTS)?,
+            stats: txn.open_table(STAT_CACHE)?,
+        })
+    }
+
+    /// Where an object is stored, if it is indexed.
+    pub fn location(&self, id: &Hash) -> Result<Option<ObjectLocation>> {
+        self.snapshot()?.location(id)
+    }
+
+    /// The current HEAD checkpoint.
+    pub fn head(&self) -> Result<Option<CommitId>> {
+        let txn = self.read()?;
+        let refs = txn.open_table(REFS)?;
+        Ok(refs
+            .get(HEAD)?
+            .map(|v| CommitId(Hash::from_bytes(v.value()))))
+    }
+
+    /// Every live checkpoint, in creation order.
+    pub fn checkpoints(&self) -> Result<Vec<CheckpointRow>> {
+        let txn = self.read()?;
+        let table = txn.open_table(CHECKPOINTS)?;
+        let mut out = Vec::new();
+        for row in table.iter()? {
+            let (k, v) = row?;
+            out.push(CheckpointRow {
+                seq: k.value(),
+                id: CommitId(Hash::from_bytes(v.value())),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Whether `id` is a live (not deleted) checkpoint.
+    pub fn is_checkpoint(&self, id: &CommitId) -> Result<bool> {
+        let txn = self.read()?;
+        Ok(txn
+            .open_table(CHECKPOINT_SEQ)?
+            .get(id.0.as_bytes())?
+            .is_some())
+    }
+
+    /// The checkpoint carrying `name`.
+    pub fn named(&self, name: &str) -> Result<Option<CommitId>> {
+        let txn = self.read()?;
+        let names = txn.open_table(NAMES)?;
+        Ok(names
+            .get(name)?
+            .map(|v| CommitId(Hash::from_bytes(v.value()))))
+    }
+
+    /// The tree last checkpointed or restored in `dir` (absolute).
+    pub fn worktree(&self, dir: &str) -> Result<Option<TreeId>> {
+        let txn = self.read()?;
+        let table = txn.open_table(WORKTREES)?;
+        Ok(table.get(dir)?.map(|v| TreeId(Hash::from_bytes(v.value()))))
+    }
+
+    /// Every worktree's tree (GC roots).
+    pub fn worktrees(&self) -> Result<Vec<(String, TreeId)>> {
+        let txn = self.read()?;
+        let table = txn.open_table(WORKTREES)?;
+        let mut out = Vec::new();
+        for row in table.iter()? {
+            let (k, v) = row?;
+            out.push((k.value().to_owned(), TreeId(Hash::from_bytes(v.value()))));
+        }
+        Ok(out)
+    }
+
+    /// Registers a writer in progress; GC does not sweep while it is young.
+    pub fn pin(&self) -> Result<u64> {
+        let pin = rand::random::<u64>();
+        self.write(|txn| {
+            txn.open_table(PINS)?.insert(pin, now_s())?;
+            Ok(())
+        })?;
+        Ok(pin)
+    }
+
+    /// Releases a pin (a writer that gave up).
+    pub fn unpin(&self, pin: u64) -> Result<()> {
+        self.write(|txn| {
+            txn.open_table(PINS)?.remove(pin)?;
+            Ok(())
+        })
+    }
+
+    /// Publishes a checkpoint: packs, objects, the checkpoint row, name, HEAD, stat cache
+    /// and worktree, atomically. Fails with `Conflict` if HEAD moved since the commit was
+    /// built, and with `AlreadyExists` if the name is taken; nothing is written then.
+    pub fn publish_checkpoint(&self, new: &NewCheckpoint<'_>) -> Result<u64> {
+        self.write(|txn| {
+            let mut refs = txn.open_table(REFS)?;
+            let head = refs
+                .get(HEAD)?
+                .map(|v| CommitId(Hash::from_bytes(v.value())));
+            if head != new.expect_head {
+                return Err(Error::Conflict(
+                    "another checkpoint was made meanwhile".into(),
+                ));
+            }
+            let mut names = txn.open_table(NAMES)?;
+            if let Some(name) = new.name {
+                if names.get(name)?.is_some() {
+                    return Err(Error::AlreadyExists(format!("a checkpoint named `{name}`")));
+                }
+                names.insert(name, new.commit.0.as_bytes())?;
+            }
+            insert_packs(txn, new.packs)?;
+            let seq = next_seq(txn)?;
+            txn.open_table(CHECKPOINTS)?
+                .insert(seq, new.commit.0.as_bytes())?;
+            txn.open_table(CHECKPOINT_SEQ)?
+                .insert(new.commit.0.as_bytes(), seq)?;
+            refs.insert(HEAD, new.commit.0.as_bytes())?;
+            put_stats(txn, new.stats)?;
+            if let Some((dir, tree)) = new.worktree {
+                txn.open_table(WORKTREES)?.insert(dir, tree.0.as_bytes())?;
+            }
+            txn.open_table(PINS)?.remove(new.pin)?;
+            Ok(seq)
+        })
+    }
+
+    /// Records a restore into `dir`: its tracked tree, the stat rows of what was written,
+    /// and optionally a new HEAD.
+    pub fn record_restore(
+        &self,
+        dir: &str,
+        tree: TreeId,
+        head: Option<CommitId>,
+        stats: &[(String, StatRecord)],
+    ) -> Result<()> {
+        self.write(|txn| {
+            txn.open_table(WORKTREES)?.insert(dir, tree.0.as_bytes())?;
+            if let Some(head) = head {
+                txn.open_table(REFS)?.insert(HEAD, head.0.as_bytes())?;
+            }
+            put_stats(txn, stats)
+        })
+    }
+
+    /// Every indexed object.
+    pub fn objects(&self) -> Result<Vec<(Hash, ObjectLocation)>> {
+        let txn = self.read()?;
+        let table = txn.open_table(OBJECTS)?;
+        let mut out = Vec::with_capacity(table.len()? as usize);
+        for row in table.iter()? {
+            let (k, v) = row?;
+            out.push((
+                Hash::from_bytes(k.value()),
+                ObjectLocation::decode(v.value())?,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Every indexed pack.
+    pub fn packs(&self) -> Result<Vec<(PackId, PackRecord)>> {
+        let txn = self.read()?;
+        let table = txn.open_table(PACKS)?;
+        let mut out = Vec::new();
+        for row in table.iter()? {
+            let (k, v) = row?;
+            out.push((
+                PackId(Hash::from_bytes(k.value())),
+                PackRecord::decode(v.value())?,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Pins younger than `grace_s` seconds: writers that may still be running.
+    pub fn live_pins(&self, grace_s: u64) -> Result<usize> {
+        let txn = self.read()?;
+        let table = txn.open_table(PINS)?;
+        let cutoff = now_s().saturating_sub(grace_s);
+        let mut n = 0;
+        for row in table.iter()? {
+            if row?.1.value() >= cutoff {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Applies a GC sweep atomically: adds the repacked packs, drops the swept packs and
+    /// every object located in them (unless re-added by a repack), and stale pins.
+    /// Refuses with `Conflict` if a writer pinned since the plan was made.
+    pub fn apply_sweep(
+        &self,
+        added: &[WrittenPack],
+        removed: &[PackId],
+        grace_s: u64,
+    ) -> Result<()> {
+        self.write(|txn| {
+            let mut pins = txn.open_table(PINS)?;
+            let cutoff = now_s().saturating_sub(grace_s);
+            let mut stale = Vec::new();
+            for row in pins.iter()? {
+                let (k, v) = row?;
+                if v.value() >= cutoff {
+                    return Err(Error::Conflict(
+                        "a checkpoint is being written; run gc again later".into(),
+                    ));
+                }
+                stale.push(k.value());
+            }
+            for pin in stale {
+                pins.remove(pin)?;
+            }
+            drop_packs(txn, removed)?;
+            insert_packs(txn, added)
+        })
+    }
+}
+
+fn next_seq(txn: &WriteTransaction) -> Result<u64> {
+    let mut meta = txn.open_table(META)?;
+    let seq = meta.get(NEXT_SEQ)?.map_or(1, |v| v.value());
+    meta.insert(NEXT_SEQ, seq + 1)?;
+    Ok(seq)
+}
+
+fn put_stats(txn: &WriteTransaction, stats: &[(String, StatRecord)]) -> Result<()> {
+    let mut table = txn.open_table(STAT_CACHE)?;
+    for (path, rec) in stats {
+        table.insert(path.as_str(), rec.encode().as_slice())?;
+    }
+    Ok(())
+}
+
+fn insert_packs(txn: &WriteTransaction, packs: &[WrittenPack]) -> Result<()> {
+    let mut objects = txn.open_table(OBJECTS)?;
+    let mut pack_table = txn.open_table(PACKS)?;
+    let created_s = now_s();
+    for pack in packs {
+        let rec = PackRecord {
+            size: pack.size,
+            objects: pack.entries.len() as u32,
+            created_s,
+        };
+        pack_table.insert(pack.id.0.as_bytes(), rec.encode().as_slice())?;
+        for e in &pack.entries {
+            let loc = ObjectLocation {
+                pack: pack.id,
+                offset: e.offset,
+                stored_len: e.stored_len,
+                raw_len: e.raw_len,
+                kind: e.kind,
+                compression: e.compression,
+            };
+            // Repacks move an object; a fresh write of a known object keeps the old copy.
+            let moved = objects
+                .get(e.id.as_bytes())?
+                .map(|v| ObjectLocation::decode(v.value()))
+                .transpose()?
+                .is_none_or(|old| {
+                    pack_table
+                        .get(old.pack.0.as_bytes())
+                        .ok()
+                        .flatten()
+                        .is_none()
+                });
+            if moved {
+                objects.insert(e.id.as_bytes(), loc.encode().as_slice())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn drop_packs(txn: &WriteTransaction, removed: &[PackId]) -> Result<()> {
+    let mut packs = txn.open_table(PACKS)?;
+    for id in removed {
+        packs.remove(id.0.as_bytes())?;
+    }
+    let gone: std::collections::HashSet<PackId> = removed.iter().copied().collect();
+    let mut objects = txn.open_table(OBJECTS)?;
+    objects
+        .retain(|_, v| ObjectLocation::decode(v).map_or(true, |loc| !gone.contains(&loc.pack)))?;
+    Ok(())
+}

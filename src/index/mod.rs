@@ -1,0 +1,10 @@
+//! The redb index: object locations, packs, refs, checkpoints, stat cache, worktrees.
+//! No redb type leaves this module.
+
+mod db;
+mod errors;
+mod records;
+mod tables;
+
+pub use db::{Index, IndexSnapshot, NewCheckpoint};
+pub use records::{ObjectLocation, StatRecord};

@@ -1,0 +1,154 @@
+//! Fixed-layout values stored in the index tables.
+
+use crate::codec::Compression;
+use crate::error::{Error, Result};
+use crate::hash::{Hash, PackId};
+use crate::object::ObjectKind;
+
+fn corrupt(table: &str, len: usize) -> Error {
+    Error::Corrupt {
+        what: format!("index table {table}"),
+        reason: format!("value of {len} bytes has the wrong layout"),
+    }
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().expect("length checked by caller"))
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().expect("length checked by caller"))
+}
+
+fn hash_at(b: &[u8], at: usize) -> Hash {
+    Hash::from_bytes(b[at..at + 32].try_into().expect("length checked by caller"))
+}
+
+/// Where an object's bytes are: 50 bytes, little-endian.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObjectLocation {
+    /// The pack holding it.
+    pub pack: PackId,
+    /// Offset of its stored bytes in the pack.
+    pub offset: u64,
+    /// Stored length.
+    pub stored_len: u32,
+    /// Raw (decompressed) length.
+    pub raw_len: u32,
+    /// What it is.
+    pub kind: ObjectKind,
+    /// How it is stored.
+    pub compression: Compression,
+}
+
+impl ObjectLocation {
+    const LEN: usize = 50;
+
+    pub(super) fn encode(&self) -> [u8; Self::LEN] {
+        let mut b = [0u8; Self::LEN];
+        b[..32].copy_from_slice(self.pack.0.as_bytes());
+        b[32..40].copy_from_slice(&self.offset.to_le_bytes());
+        b[40..44].copy_from_slice(&self.stored_len.to_le_bytes());
+        b[44..48].copy_from_slice(&self.raw_len.to_le_bytes());
+        b[48] = self.kind as u8;
+        b[49] = self.compression.to_byte();
+        b
+    }
+
+    pub(super) fn decode(b: &[u8]) -> Result<Self> {
+        if b.len() != Self::LEN {
+            return Err(corrupt("objects", b.len()));
+        }
+        Ok(ObjectLocation {
+            pack: PackId(hash_at(b, 0)),
+            offset: u64_at(b, 32),
+            stored_len: u32_at(b, 40),
+            raw_len: u32_at(b, 44),
+            kind: ObjectKind::from_byte(b[48])?,
+            compression: Compression::from_byte(b[49])?,
+        })
+    }
+}
+
+/// What the index knows of a pack: 20 bytes, little-endian.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PackRecord {
+    /// Length in bytes.
+    pub size: u64,
+    /// Objects in its trailer.
+    pub objects: u32,
+    /// When it was indexed, seconds since the epoch.
+    pub created_s: u64,
+}
+
+impl PackRecord {
+    const LEN: usize = 20;
+
+    pub(super) fn encode(&self) -> [u8; Self::LEN] {
+        let mut b = [0u8; Self::LEN];
+        b[..8].copy_from_slice(&self.size.to_le_bytes());
+        b[8..12].copy_from_slice(&self.objects.to_le_bytes());
+        b[12..20].copy_from_slice(&self.created_s.to_le_bytes());
+        b
+    }
+
+    pub(super) fn decode(b: &[u8]) -> Result<Self> {
+        if b.len() != Self::LEN {
+            return Err(corrupt("packs", b.len()));
+        }
+        Ok(PackRecord {
+            size: u64_at(b, 0),
+            objects: u32_at(b, 8),
+            created_s: u64_at(b, 12),
+        })
+    }
+}
+
+/// A file's stat at the time it was last hashed, and the id it hashed to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatRecord {
+    /// Length.
+    pub size: u64,
+    /// Modification time, nanoseconds since the epoch.
+    pub mtime_ns: i64,
+    /// Change time, nanoseconds since the epoch (catches `touch -m` back-dating).
+    pub ctime_ns: i64,
+    /// Inode number.
+    pub inode: u64,
+    /// Content id.
+    pub id: Hash,
+}
+
+impl StatRecord {
+    const LEN: usize = 64;
+
+    pub(super) fn encode(&self) -> [u8; Self::LEN] {
+        let mut b = [0u8; Self::LEN];
+        b[..8].copy_from_slice(&self.size.to_le_bytes());
+        b[8..16].copy_from_slice(&self.mtime_ns.to_le_bytes());
+        b[16..24].copy_from_slice(&self.ctime_ns.to_le_bytes());
+        b[24..32].copy_from_slice(&self.inode.to_le_bytes());
+        b[32..64].copy_from_slice(self.id.as_bytes());
+        b
+    }
+
+    pub(super) fn decode(b: &[u8]) -> Result<Self> {
+        if b.len() != Self::LEN {
+            return Err(corrupt("stat-cache", b.len()));
+        }
+        Ok(StatRecord {
+            size: u64_at(b, 0),
+            mtime_ns: u64_at(b, 8).cast_signed(),
+            ctime_ns: u64_at(b, 16).cast_signed(),
+            inode: u64_at(b, 24),
+            id: hash_at(b, 32),
+        })
+    }
+
+    /// Whether `other` describes the same unchanged file (ids aside).
+    #[must_use]
+    pub fn same_stat(&self, other: &StatRecord) -> bool {
+        (self.size, self.mtime_ns, self.ctime_ns, self.inode)
+            == (other.size, other.mtime_ns, other.ctime_ns, other.inode)
+    }
+}

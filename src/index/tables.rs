@@ -1,0 +1,26 @@
+//! Every redb table, in one place. Names carry a version suffix: a change of value
+//! layout gets a new name, never a silent reinterpretation.
+
+use redb::TableDefinition;
+
+/// Object id → [`super::ObjectLocation`] bytes.
+pub const OBJECTS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("objects-0");
+/// Pack id → [`super::PackRecord`] bytes.
+pub const PACKS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("packs-0");
+/// Ref name (`HEAD`) → commit id.
+pub const REFS: TableDefinition<&str, [u8; 32]> = TableDefinition::new("refs-0");
+/// Creation sequence number → checkpoint (commit) id. Every row is a GC root.
+pub const CHECKPOINTS: TableDefinition<u64, [u8; 32]> = TableDefinition::new("checkpoints-0");
+/// Checkpoint id → its sequence number (the reverse of [`CHECKPOINTS`]).
+pub const CHECKPOINT_SEQ: TableDefinition<[u8; 32], u64> = TableDefinition::new("checkpoint-seq-0");
+/// Checkpoint name → checkpoint id.
+pub const NAMES: TableDefinition<&str, [u8; 32]> = TableDefinition::new("names-0");
+/// Absolute file path → [`super::StatRecord`] bytes.
+pub const STAT_CACHE: TableDefinition<&str, &[u8]> = TableDefinition::new("stat-cache-0");
+/// Absolute directory → the tree last checkpointed or restored there (its tracked files).
+pub const WORKTREES: TableDefinition<&str, [u8; 32]> = TableDefinition::new("worktrees-0");
+/// Random pin id → creation time (seconds): a writer in progress; GC does not sweep while
+/// a young pin exists.
+pub const PINS: TableDefinition<u64, u64> = TableDefinition::new("pins-0");
+/// Counters such as the next checkpoint sequence number.
+pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta-0");

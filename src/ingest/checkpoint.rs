@@ -1,0 +1,198 @@
+//! Publishing a checkpoint of a directory.
+//!
+//! Write order (the crash-safety argument): every pack is durably stored first; then
+//! one index transaction adds the packs' objects, the checkpoint row and HEAD together.
+//! A crash before the transaction leaves only unreferenced packs, which `gc` removes.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use super::pipeline::Pipeline;
+use super::scan::scan_dir;
+use crate::codec;
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::hash::{CommitId, Hash, TreeId};
+use crate::index::NewCheckpoint;
+use crate::object::{Commit, ObjectKind, encode};
+use crate::progress::Progress;
+use crate::refs::validate_checkpoint_name;
+use crate::store::{PackSink, Packer, WrittenPack};
+
+/// How often a checkpoint retries when another one lands first.
+const PUBLISH_ATTEMPTS: usize = 8;
+
+/// What to record with a checkpoint.
+#[derive(Debug, Clone, Default)]
+pub struct CheckpointOptions {
+    /// The description (`-m`).
+    pub message: String,
+    /// An optional name, unique in the repository.
+    pub name: Option<String>,
+    /// Who makes it; defaults to `$USER`.
+    pub author: Option<String>,
+    /// User metadata.
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// What a checkpoint stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckpointSummary {
+    /// The new checkpoint.
+    pub id: CommitId,
+    /// Its root tree.
+    pub tree: TreeId,
+    /// Its name, if any.
+    pub name: Option<String>,
+    /// Files and symlinks in the tree.
+    pub files: u64,
+    /// Their logical bytes.
+    pub bytes: u64,
+    /// Files read and hashed; the rest were vouched for by the stat cache.
+    pub hashed_files: u64,
+    /// Bytes read and hashed.
+    pub hashed_bytes: u64,
+    /// Objects the repository did not have.
+    pub new_objects: u64,
+    /// Their bytes before compression (what dedup could not remove).
+    pub new_bytes: u64,
+    /// Their bytes as stored (after compression).
+    pub stored_bytes: u64,
+    /// Packs written.
+    pub packs: usize,
+}
+
+/// Checkpoints directory `dir` (absolute) into the repository and moves HEAD to it.
+pub fn checkpoint(
+    engine: &Engine,
+    dir: &Path,
+    opts: &CheckpointOptions,
+    progress: &dyn Progress,
+) -> Result<CheckpointSummary> {
+    if let Some(name) = &opts.name {
+        validate_checkpoint_name(name).map_err(Error::Invalid)?;
+        if engine.index.named(name)?.is_some() {
+            return Err(Error::AlreadyExists(format!("a checkpoint named `{name}`")));
+        }
+    }
+    let pin = engine.index.pin()?;
+    let result = write_and_publish(engine, dir, opts, pin, progress);
+    if result.is_err() {
+        // Best effort: an unreleased pin only delays gc by the grace period.
+        let _ = engine.index.unpin(pin);
+    }
+    progress.finish();
+    result
+}
+
+fn write_and_publish(
+    engine: &Engine,
+    dir: &Path,
+    opts: &CheckpointOptions,
+    pin: u64,
+    progress: &dyn Progress,
+) -> Result<CheckpointSummary> {
+    let pipe = Pipeline::start(engine, true)?;
+    let scanned = scan_dir(engine, &pipe, dir, progress);
+    let scan = match scanned {
+        Ok(scan) => scan,
+        Err(e) => {
+            // The pipeline's own failure (a full disk, say) explains a scan error better.
+            return Err(pipe.finish().err().unwrap_or(e));
+        }
+    };
+    let mut head = engine.index.head()?;
+    let mut commit = new_commit(scan.root, head, opts);
+    let mut bytes = encode(&commit)?;
+    let mut id = CommitId(Hash::of(&bytes));
+    pipe.offer(ObjectKind::Commit, id.0, bytes)?;
+    let stats = pipe.stats();
+    let (new_objects, new_bytes, stored_bytes) = (
+        stats.objects.load(Ordering::Relaxed),
+        stats.raw_bytes.load(Ordering::Relaxed),
+        stats.stored_bytes.load(Ordering::Relaxed),
+    );
+    let mut packs = pipe.finish()?;
+    let dir_key = dir.to_string_lossy();
+    for _ in 0..PUBLISH_ATTEMPTS {
+        let publish = NewCheckpoint {
+            packs: &packs,
+            commit: id,
+            expect_head: head,
+            name: opts.name.as_deref(),
+            stats: &scan.stat_rows,
+            worktree: Some((&dir_key, scan.root)),
+            pin,
+        };
+        match engine.index.publish_checkpoint(&publish) {
+            Ok(_) => {
+                return Ok(CheckpointSummary {
+                    id,
+                    tree: scan.root,
+                    name: opts.name.clone(),
+                    files: scan.files,
+                    bytes: scan.bytes,
+                    hashed_files: scan.hashed_files,
+                    hashed_bytes: scan.hashed_bytes,
+                    new_objects,
+                    new_bytes,
+                    stored_bytes,
+                    packs: packs.len(),
+                });
+            }
+            Err(Error::Conflict(_)) => {
+                // Another checkpoint landed first: follow it, with a fresh commit object.
+                head = engine.index.head()?;
+                commit.parents = head.into_iter().collect();
+                bytes = encode(&commit)?;
+                id = CommitId(Hash::of(&bytes));
+                packs.extend(write_single(engine, ObjectKind::Commit, id.0, &bytes)?);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::Conflict(
+        "too many concurrent checkpoints; try again".into(),
+    ))
+}
+
+fn new_commit(tree: TreeId, head: Option<CommitId>, opts: &CheckpointOptions) -> Commit {
+    let created_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    Commit {
+        tree,
+        parents: head.into_iter().collect(),
+        project: String::new(),
+        name: opts.name.clone(),
+        description: opts.message.clone(),
+        author: opts.author.clone().unwrap_or_else(default_author),
+        created_ms,
+        metadata: opts.metadata.clone(),
+    }
+}
+
+/// The OS user, for commits that name no author.
+#[must_use]
+pub fn default_author() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// Packs and stores one object on its own (a commit rebuilt after a lost race).
+pub(crate) fn write_single(
+    engine: &Engine,
+    kind: ObjectKind,
+    id: Hash,
+    raw: &[u8],
+) -> Result<Vec<WrittenPack>> {
+    let mut packer = Packer::new(engine.backend.clone(), engine.config.pack_target as usize);
+    let (compression, stored) = codec::compress(raw, engine.config.compression_level);
+    packer.add(kind, id, compression, &stored, raw.len() as u32)?;
+    packer.finish()
+}

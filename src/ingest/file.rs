@@ -1,0 +1,85 @@
+//! One file in: chunk, hash, offer each chunk, and the manifest if there is more than one.
+
+use std::fs::File;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use super::pipeline::Pipeline;
+use crate::error::{Error, Result};
+use crate::hash::Hash;
+use crate::index::StatRecord;
+use crate::object::{ChunkRef, ChunkerConfig, Manifest, ObjectKind, chunks, encode};
+
+/// How often a file that changes under us is re-read before giving up.
+const READ_ATTEMPTS: usize = 3;
+
+/// The stat fields the cache compares, with the id left empty.
+#[must_use]
+pub fn stat_of(meta: &std::fs::Metadata) -> StatRecord {
+    StatRecord {
+        size: meta.len(),
+        mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+        ctime_ns: meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
+        inode: meta.ino(),
+        id: Hash::EMPTY,
+    }
+}
+
+/// Reads a regular file into the pipeline; returns its content id, size and the stat
+/// it had while read. A file that changes while being read is re-read, then refused.
+pub fn ingest_file(pipe: &Pipeline, path: &Path, cfg: ChunkerConfig) -> Result<StatRecord> {
+    for _ in 0..READ_ATTEMPTS {
+        if let Some(rec) = try_ingest(pipe, path, cfg)? {
+            return Ok(rec);
+        }
+        tracing::debug!(path = %path.display(), "file changed while being read; reading again");
+    }
+    Err(Error::Changed {
+        path: path.to_path_buf(),
+    })
+}
+
+fn try_ingest(pipe: &Pipeline, path: &Path, cfg: ChunkerConfig) -> Result<Option<StatRecord>> {
+    let file = File::open(path).map_err(Error::io("open", path))?;
+    let before = stat_of(&file.metadata().map_err(Error::io("stat", path))?);
+    let mut whole = blake3::Hasher::new();
+    let mut refs = Vec::new();
+    let mut size = 0u64;
+    for chunk in chunks(file, cfg) {
+        let data = chunk.map_err(Error::io("read", path))?;
+        whole.update(&data);
+        let id = Hash::of(&data);
+        refs.push(ChunkRef {
+            id,
+            len: data.len() as u32,
+        });
+        size += data.len() as u64;
+        pipe.offer(ObjectKind::Chunk, id, data)?;
+    }
+    let after = stat_of(&std::fs::symlink_metadata(path).map_err(Error::io("stat", path))?);
+    if !before.same_stat(&after) || size != before.size {
+        return Ok(None);
+    }
+    let id = Hash::from(whole.finalize());
+    match refs.len() {
+        0 => pipe.offer(ObjectKind::Chunk, id, Vec::new())?,
+        1 => {}
+        _ => pipe.offer(
+            ObjectKind::Manifest,
+            id,
+            encode(&Manifest { size, chunks: refs })?,
+        )?,
+    }
+    Ok(Some(StatRecord { id, ..before }))
+}
+
+/// Reads a symlink's target into the pipeline; returns its id and length.
+pub fn ingest_symlink(pipe: &Pipeline, path: &Path) -> Result<(Hash, u64)> {
+    use std::os::unix::ffi::OsStrExt;
+    let target = std::fs::read_link(path).map_err(Error::io("read link", path))?;
+    let bytes = target.as_os_str().as_bytes().to_vec();
+    let id = Hash::of(&bytes);
+    let len = bytes.len() as u64;
+    pipe.offer(ObjectKind::Chunk, id, bytes)?;
+    Ok((id, len))
+}

@@ -1,0 +1,222 @@
+//! Turning a directory into trees: walk, hash what the stat cache cannot vouch for,
+//! build trees bottom-up.
+
+use std::collections::{BTreeMap, HashMap};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rayon::prelude::*;
+
+use super::file::{ingest_file, ingest_symlink, stat_of};
+use super::pipeline::Pipeline;
+use super::walk::{WalkEntry, WalkKind, walk};
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::hash::{Hash, TreeId};
+use crate::index::StatRecord;
+use crate::object::{EntryKind, ObjectKind, Tree, TreeEntry, encode};
+use crate::progress::Progress;
+
+/// A file modified this recently (ns) is hashed but not cached: a write in the same
+/// clock tick as the stat could otherwise go unnoticed ("racily clean").
+const RACY_WINDOW_NS: i64 = 2_000_000_000;
+
+/// A scanned directory.
+#[derive(Debug)]
+pub struct ScanResult {
+    /// The root tree.
+    pub root: TreeId,
+    /// Every tree built, by id (lets a diff read trees that were never stored).
+    pub trees: HashMap<TreeId, Tree>,
+    /// Files and symlinks seen.
+    pub files: u64,
+    /// Their logical bytes.
+    pub bytes: u64,
+    /// Files read and hashed (the stat cache could not vouch for them).
+    pub hashed_files: u64,
+    /// Their bytes.
+    pub hashed_bytes: u64,
+    /// Stat cache rows to record, by absolute path.
+    pub stat_rows: Vec<(String, StatRecord)>,
+}
+
+struct Leaf {
+    entry: TreeEntry,
+    hashed: bool,
+    stat_row: Option<(String, StatRecord)>,
+}
+
+/// Scans `root` (absolute) into trees, offering every new object to `pipe`.
+pub fn scan_dir(
+    engine: &Engine,
+    pipe: &Pipeline,
+    root: &Path,
+    progress: &dyn Progress,
+) -> Result<ScanResult> {
+    let meta = std::fs::metadata(root).map_err(Error::io("stat", root))?;
+    if !meta.is_dir() {
+        return Err(Error::Invalid(format!(
+            "{} is not a directory",
+            root.display()
+        )));
+    }
+    let entries = walk(root)?;
+    let total: u64 = entries
+        .iter()
+        .filter(|e| e.kind == WalkKind::File)
+        .map(|e| e.meta.len())
+        .sum();
+    progress.start("hashing", Some(total));
+    let now_ns = now_ns();
+    let leaves: Vec<(usize, Leaf)> = entries
+        .par_iter()
+        .enumerate()
+        .filter(|(_, e)| e.kind != WalkKind::Dir)
+        .map(|(i, e)| leaf(engine, pipe, e, now_ns, progress).map(|l| (i, l)))
+        .collect::<Result<_>>()?;
+    let mut out = ScanResult {
+        root: TreeId(Hash::EMPTY),
+        trees: HashMap::new(),
+        files: 0,
+        bytes: 0,
+        hashed_files: 0,
+        hashed_bytes: 0,
+        stat_rows: Vec::new(),
+    };
+    for (_, l) in &leaves {
+        out.files += 1;
+        out.bytes += l.entry.size;
+        if l.hashed {
+            out.hashed_files += 1;
+            out.hashed_bytes += l.entry.size;
+        }
+    }
+    let mut dirs: BTreeMap<&str, Vec<TreeEntry>> = entries
+        .iter()
+        .filter(|e| e.kind == WalkKind::Dir)
+        .map(|e| (e.rel.as_str(), Vec::new()))
+        .collect();
+    for (i, l) in leaves {
+        let (parent, _) = split_parent(&entries[i].rel);
+        dirs.get_mut(parent)
+            .expect("a leaf's parent directory was walked")
+            .push(l.entry);
+        out.stat_rows.extend(l.stat_row);
+    }
+    out.root = build_trees(pipe, dirs, &mut out.trees)?;
+    Ok(out)
+}
+
+fn leaf(
+    engine: &Engine,
+    pipe: &Pipeline,
+    e: &WalkEntry,
+    now_ns: i64,
+    progress: &dyn Progress,
+) -> Result<Leaf> {
+    let name = split_parent(&e.rel).1.to_owned();
+    if e.kind == WalkKind::Symlink {
+        let (id, size) = ingest_symlink(pipe, &e.abs)?;
+        let entry = TreeEntry {
+            name,
+            kind: EntryKind::Symlink,
+            executable: false,
+            size,
+            id,
+        };
+        return Ok(Leaf {
+            entry,
+            hashed: true,
+            stat_row: None,
+        });
+    }
+    let key = e.abs.to_string_lossy().into_owned();
+    let current = stat_of(&e.meta);
+    let cached = pipe
+        .snapshot()
+        .stat(&key)?
+        .filter(|rec| rec.same_stat(&current))
+        .map(|rec| {
+            pipe.snapshot()
+                .contains(&rec.id)
+                .map(|ok| ok.then_some(rec))
+        })
+        .transpose()?
+        .flatten();
+    let (rec, hashed) = match cached {
+        Some(rec) => (rec, false),
+        None => (ingest_file(pipe, &e.abs, engine.config.chunking)?, true),
+    };
+    progress.advance(rec.size);
+    let racy = now_ns - rec.mtime_ns < RACY_WINDOW_NS;
+    let entry = TreeEntry {
+        name,
+        kind: EntryKind::File,
+        executable: e.meta.permissions().mode() & 0o100 != 0,
+        size: rec.size,
+        id: rec.id,
+    };
+    let stat_row = (hashed && !racy).then_some((key, rec));
+    Ok(Leaf {
+        entry,
+        hashed,
+        stat_row,
+    })
+}
+
+/// Builds trees deepest first, so every directory's children have ids before it.
+fn build_trees(
+    pipe: &Pipeline,
+    mut dirs: BTreeMap<&str, Vec<TreeEntry>>,
+    trees: &mut HashMap<TreeId, Tree>,
+) -> Result<TreeId> {
+    let mut order: Vec<&str> = dirs.keys().copied().collect();
+    order.sort_by_key(|d| std::cmp::Reverse(depth(d)));
+    let mut root = None;
+    for dir in order {
+        let entries = dirs.remove(dir).expect("each directory is built once");
+        let tree = Tree::from_entries(entries)?;
+        let bytes = encode(&tree)?;
+        let id = TreeId(Hash::of(&bytes));
+        pipe.offer(ObjectKind::Tree, id.0, bytes)?;
+        if dir.is_empty() {
+            root = Some(id);
+        } else {
+            let (parent, name) = split_parent(dir);
+            let entry = TreeEntry {
+                name: name.to_owned(),
+                kind: EntryKind::Dir,
+                executable: false,
+                size: tree.total_size(),
+                id: id.0,
+            };
+            dirs.get_mut(parent)
+                .expect("a directory's parent was walked")
+                .push(entry);
+        }
+        trees.insert(id, tree);
+    }
+    Ok(root.expect("the walk always yields the root directory"))
+}
+
+fn depth(rel: &str) -> usize {
+    if rel.is_empty() {
+        0
+    } else {
+        rel.matches('/').count() + 1
+    }
+}
+
+/// Splits `a/b/c` into (`a/b`, `c`); a top-level name has parent "".
+#[must_use]
+pub fn split_parent(rel: &str) -> (&str, &str) {
+    rel.rsplit_once('/').unwrap_or(("", rel))
+}
+
+fn now_ns() -> i64 {
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}

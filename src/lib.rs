@@ -1,0 +1,74 @@
+//! # reelstore
+//!
+//! A content-addressed storage engine with git-like checkpoints, built for
+//! video-project workspaces (Remotion sources, JSON, images, audio, footage).
+//!
+//! Files are cut into content-defined chunks (`FastCDC`), named by BLAKE3, compressed
+//! with zstd when it pays, and appended to pack files on a pluggable blob backend (a
+//! local directory, memory, a single redb file, or S3 / GCS / Azure through
+//! `object_store`). A redb index maps ids to pack locations. A checkpoint is an
+//! immutable commit over a Merkle tree: identical bytes are stored once, and every
+//! read is verified against its id.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> reelstore::Result<()> {
+//! use std::sync::Arc;
+//! use reelstore::{CheckpointOptions, NoProgress, RepoConfig, Repository};
+//!
+//! let work = tempfile::tempdir().unwrap();
+//! std::fs::write(work.path().join("Root.tsx"), "export const Root = () => null;\n").unwrap();
+//!
+//! let repo = Repository::in_memory(RepoConfig::default()).await?;
+//! let opts = CheckpointOptions { message: "first".into(), name: Some("v1".into()), ..Default::default() };
+//! let summary = repo.checkpoint(work.path(), opts, Arc::new(NoProgress)).await?;
+//! assert_eq!(summary.files, 1);
+//!
+//! let bytes = repo.read("v1", "Root.tsx").await?;
+//! assert_eq!(bytes, b"export const Root = () => null;\n");
+//! # Ok(()) }
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod codec;
+mod config;
+mod diff;
+mod engine;
+mod error;
+mod fsck;
+mod gc;
+mod hash;
+mod index;
+mod ingest;
+mod object;
+mod progress;
+mod read;
+mod refs;
+mod repo;
+mod restore;
+mod stats;
+mod store;
+
+pub use codec::Compression;
+pub use config::{BackendConfig, REPO_FORMAT, RepoConfig};
+pub use diff::{Change, ChangeKind, DiffStat};
+pub use error::{Error, Result};
+pub use fsck::{FsckReport, Problem};
+pub use gc::{GcOptions, GcReport};
+pub use hash::{CommitId, Hash, PackId, TreeId};
+pub use ingest::{CheckpointOptions, CheckpointSummary};
+pub use object::{ChunkerConfig, EntryKind};
+pub use progress::{NoProgress, Progress};
+pub use refs::{CommitView, LogEntry};
+pub use repo::{DiffTarget, ListEntry, REPO_DIR_NAME, Repository};
+pub use restore::RestoreSummary;
+pub use stats::RepoStats;
+
+/// Decoders exposed for fuzzing and format tests; not a stable API.
+#[doc(hidden)]
+pub mod decoders {
+    pub use crate::config::RepoConfig;
+    pub use crate::object::{Commit, Manifest, Tree, TreeEntry, decode, encode};
+    pub use crate::store::{parse_pack, parse_trailer};
+}

@@ -1,0 +1,175 @@
+//! Naming checkpoints: names, revision syntax (`HEAD~N`, names, ids, id prefixes), log.
+
+use serde::Serialize;
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::hash::{CommitId, TreeId};
+use crate::object::Commit;
+
+/// Shortest id prefix accepted.
+pub const MIN_PREFIX: usize = 4;
+/// Longest checkpoint name.
+pub const MAX_NAME: usize = 128;
+
+/// Checks a checkpoint name: 1–128 of `[A-Za-z0-9._-]`, starting with a letter or digit,
+/// not `HEAD`.
+pub fn validate_checkpoint_name(name: &str) -> std::result::Result<(), String> {
+    let valid_chars = name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    let starts_well = name
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphanumeric());
+    if !valid_chars || !starts_well || name.len() > MAX_NAME {
+        return Err(format!(
+            "invalid checkpoint name {name:?}: use 1-{MAX_NAME} letters, digits, `.`, `_` or `-`, starting with a letter or digit"
+        ));
+    }
+    if name == "HEAD" {
+        return Err("`HEAD` is reserved".into());
+    }
+    Ok(())
+}
+
+/// Resolves a revision: `HEAD`, a name, a full id or a unique prefix of at least four hex
+/// digits, each optionally followed by `~N` (N first-parents back).
+pub fn resolve(engine: &Engine, rev: &str) -> Result<CommitId> {
+    let (base, back) = match rev.rsplit_once('~') {
+        Some((base, n)) if n.bytes().all(|b| b.is_ascii_digit()) => {
+            let n = if n.is_empty() {
+                1
+            } else {
+                n.parse()
+                    .map_err(|_| Error::Invalid(format!("`{rev}`: bad ~N")))?
+            };
+            (base, n)
+        }
+        _ => (rev, 0usize),
+    };
+    let mut id = resolve_base(engine, base)?;
+    for step in 0..back {
+        let commit = engine.read_commit(&id)?;
+        id = *commit.parents.first().ok_or_else(|| Error::NotFound {
+            what: format!("`{rev}`: history has only {step} checkpoints before"),
+        })?;
+    }
+    Ok(id)
+}
+
+fn resolve_base(engine: &Engine, rev: &str) -> Result<CommitId> {
+    if rev == "HEAD" {
+        return engine.index.head()?.ok_or_else(|| Error::NotFound {
+            what: "HEAD (no checkpoint yet)".into(),
+        });
+    }
+    if let Some(id) = engine.index.named(rev)? {
+        return Ok(id);
+    }
+    let lower = rev.to_ascii_lowercase();
+    if lower.len() < MIN_PREFIX || !lower.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Error::NotFound {
+            what: format!("checkpoint `{rev}`"),
+        });
+    }
+    if let Ok(id) = lower.parse::<CommitId>() {
+        return Ok(id);
+    }
+    let matches: Vec<CommitId> = engine
+        .index
+        .checkpoints()?
+        .into_iter()
+        .map(|row| row.id)
+        .filter(|id| id.0.has_hex_prefix(&lower))
+        .collect();
+    match matches.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(Error::NotFound {
+            what: format!("checkpoint `{rev}`"),
+        }),
+        many => Err(Error::Ambiguous {
+            rev: rev.to_owned(),
+            candidates: many
+                .iter()
+                .map(CommitId::short)
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
+}
+
+/// One line of history.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogEntry {
+    /// The checkpoint.
+    pub id: CommitId,
+    /// Whether it was deleted (kept for lineage, no longer a GC root).
+    pub deleted: bool,
+    /// Its commit, unless it was deleted and collected.
+    #[serde(flatten)]
+    pub commit: Option<CommitView>,
+}
+
+/// A commit as shown by `log` and `show`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CommitView {
+    /// Root tree.
+    pub tree: TreeId,
+    /// Parents.
+    pub parents: Vec<CommitId>,
+    /// Name.
+    pub name: Option<String>,
+    /// Description.
+    pub description: String,
+    /// Author.
+    pub author: String,
+    /// Created, milliseconds since the epoch.
+    pub created_ms: i64,
+    /// Total bytes of the files in the tree.
+    pub size: u64,
+    /// User metadata.
+    pub metadata: std::collections::BTreeMap<String, String>,
+}
+
+impl CommitView {
+    /// Reads the tree's size to complete the view.
+    pub fn load(engine: &Engine, commit: Commit) -> Result<CommitView> {
+        let size = engine.read_tree(&commit.tree)?.total_size();
+        Ok(CommitView {
+            tree: commit.tree,
+            parents: commit.parents,
+            name: commit.name,
+            description: commit.description,
+            author: commit.author,
+            created_ms: commit.created_ms,
+            size,
+            metadata: commit.metadata,
+        })
+    }
+}
+
+/// History from `start` along first parents, newest first, at most `limit` entries.
+pub fn log(engine: &Engine, start: CommitId, limit: usize) -> Result<Vec<LogEntry>> {
+    let mut out = Vec::new();
+    let mut next = Some(start);
+    while let Some(id) = next.take() {
+        if out.len() >= limit {
+            break;
+        }
+        let deleted = !engine.index.is_checkpoint(&id)?;
+        let commit = match engine.read_commit(&id) {
+            Ok(c) => Some(c),
+            Err(Error::NotFound { .. }) if deleted => None,
+            Err(e) => return Err(e),
+        };
+        next = commit.as_ref().and_then(|c| c.parents.first().copied());
+        let view = commit.map(|c| CommitView::load(engine, c)).transpose()?;
+        out.push(LogEntry {
+            id,
+            deleted,
+            commit: view,
+        });
+    }
+    Ok(out)
+}

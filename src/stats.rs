@@ -1,0 +1,66 @@
+//! Repository statistics.
+
+use serde::Serialize;
+
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::object::ObjectKind;
+
+/// Sizes and counts of a repository.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RepoStats {
+    /// Where packs live.
+    pub backend: String,
+    /// Live checkpoints.
+    pub checkpoints: u64,
+    /// Packs.
+    pub packs: u64,
+    /// Bytes in packs.
+    pub pack_bytes: u64,
+    /// Indexed objects.
+    pub objects: u64,
+    /// Chunks.
+    pub chunks: u64,
+    /// Trees.
+    pub trees: u64,
+    /// Commits.
+    pub commits: u64,
+    /// Manifests.
+    pub manifests: u64,
+    /// Raw bytes of all objects (after dedup, before compression).
+    pub raw_bytes: u64,
+    /// Stored bytes of all objects (after compression).
+    pub stored_bytes: u64,
+    /// Logical size of the HEAD checkpoint's files.
+    pub head_bytes: u64,
+}
+
+/// Counts what the repository holds.
+pub fn stats(engine: &Engine) -> Result<RepoStats> {
+    let mut s = RepoStats {
+        backend: engine.backend.describe(),
+        ..RepoStats::default()
+    };
+    s.checkpoints = engine.index.checkpoints()?.len() as u64;
+    for (_, rec) in engine.index.packs()? {
+        s.packs += 1;
+        s.pack_bytes += rec.size;
+    }
+    for (_, loc) in engine.index.objects()? {
+        s.objects += 1;
+        s.raw_bytes += u64::from(loc.raw_len);
+        s.stored_bytes += u64::from(loc.stored_len);
+        match loc.kind {
+            ObjectKind::Chunk => s.chunks += 1,
+            ObjectKind::Tree => s.trees += 1,
+            ObjectKind::Commit => s.commits += 1,
+            ObjectKind::Manifest => s.manifests += 1,
+        }
+    }
+    if let Some(head) = engine.index.head()? {
+        s.head_bytes = engine
+            .read_tree(&engine.read_commit(&head)?.tree)?
+            .total_size();
+    }
+    Ok(s)
+}

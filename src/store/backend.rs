@@ -1,0 +1,54 @@
+//! The blob backend contract: immutable named blobs, written once.
+
+use std::fmt::Debug;
+use std::ops::Range;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+
+use crate::error::Result;
+use crate::hash::PackId;
+
+/// One stored blob, as listed.
+#[derive(Debug, Clone)]
+pub struct BlobMeta {
+    /// Its name, e.g. `packs/3fa2….pack`.
+    pub name: String,
+    /// Its length in bytes.
+    pub size: u64,
+    /// When it was last written.
+    pub modified: SystemTime,
+}
+
+/// Storage for immutable, content-named blobs (packs).
+///
+/// The engine is synchronous; implementations over async stores bridge with a runtime
+/// handle. Every method must be safe to call from many threads at once.
+pub trait BlobBackend: Send + Sync + Debug {
+    /// Stores `bytes` under `name` durably, unless a blob of that name exists (same name,
+    /// same content: success). Must not return before the bytes are on stable storage.
+    fn put(&self, name: &str, bytes: Bytes) -> Result<()>;
+    /// Reads a whole blob.
+    fn get(&self, name: &str) -> Result<Bytes>;
+    /// Reads `range` of a blob.
+    fn get_range(&self, name: &str, range: Range<u64>) -> Result<Bytes>;
+    /// Deletes a blob; deleting a missing blob is not an error.
+    fn delete(&self, name: &str) -> Result<()>;
+    /// Lists every blob whose name starts with `prefix`.
+    fn list(&self, prefix: &str) -> Result<Vec<BlobMeta>>;
+    /// A short description for `reel stats`, e.g. `file:///srv/repo/packs`.
+    fn describe(&self) -> String;
+}
+
+/// The blob name of a pack.
+#[must_use]
+pub fn pack_name(id: &PackId) -> String {
+    format!("packs/{}.pack", id.0.to_hex())
+}
+
+/// The pack id in a blob name written by [`pack_name`], if it is one.
+#[must_use]
+pub fn parse_pack_name(name: &str) -> Option<PackId> {
+    let hex = name.strip_prefix("packs/")?.strip_suffix(".pack")?;
+    hex.parse().ok().map(PackId)
+}

@@ -1,0 +1,13 @@
+//! Where pack bytes live: blob backends and the pack format.
+
+mod backend;
+mod object_store;
+mod pack;
+mod packer;
+mod redb_backend;
+
+pub use backend::{BlobBackend, pack_name, parse_pack_name};
+pub use object_store::{ObjectStoreBackend, backend_from_url};
+pub use pack::{parse_pack, parse_trailer};
+pub use packer::{PackSink, Packer, WrittenPack};
+pub use redb_backend::RedbBackend;

@@ -1,0 +1,182 @@
+//! The blob backend over `object_store`: memory, local directory, S3, GCS, Azure.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use tokio::runtime::Handle;
+
+use super::backend::{BlobBackend, BlobMeta};
+use crate::error::{Error, Result};
+
+/// Blobs in any `object_store` store, under an optional prefix.
+#[derive(Debug)]
+pub struct ObjectStoreBackend {
+    store: Arc<dyn ObjectStore>,
+    prefix: StorePath,
+    label: String,
+    handle: Handle,
+}
+
+impl ObjectStoreBackend {
+    /// Wraps a store; `handle` runs its futures (the engine itself is synchronous).
+    #[must_use]
+    pub fn new(
+        store: Arc<dyn ObjectStore>,
+        prefix: StorePath,
+        label: String,
+        handle: Handle,
+    ) -> Self {
+        ObjectStoreBackend {
+            store,
+            prefix,
+            label,
+            handle,
+        }
+    }
+
+    /// An in-memory store, for tests and embedding.
+    #[must_use]
+    pub fn memory(handle: Handle) -> Self {
+        Self::new(
+            Arc::new(InMemory::new()),
+            StorePath::default(),
+            "memory://".into(),
+            handle,
+        )
+    }
+
+    /// A local directory, created if missing, with fsync after every write.
+    pub fn local(dir: &std::path::Path, handle: Handle) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(Error::io("create directory", dir))?;
+        let fs = LocalFileSystem::new_with_prefix(dir)
+            .map_err(backend_err)?
+            .with_fsync(true);
+        let label = format!("file://{}", dir.display());
+        Ok(Self::new(Arc::new(fs), StorePath::default(), label, handle))
+    }
+
+    fn path(&self, name: &str) -> StorePath {
+        self.prefix
+            .parts()
+            .chain(StorePath::from(name).parts())
+            .collect()
+    }
+
+    fn relative(&self, path: &StorePath) -> String {
+        path.prefix_match(&self.prefix).map_or_else(
+            || path.to_string(),
+            |parts| {
+                parts
+                    .map(|p| p.as_ref().to_owned())
+                    .collect::<Vec<_>>()
+                    .join("/")
+            },
+        )
+    }
+}
+
+fn backend_err(e: object_store::Error) -> Error {
+    match e {
+        object_store::Error::NotFound { path, .. } => Error::NotFound {
+            what: format!("blob {path}"),
+        },
+        other => Error::Backend(other.to_string()),
+    }
+}
+
+impl BlobBackend for ObjectStoreBackend {
+    fn put(&self, name: &str, bytes: Bytes) -> Result<()> {
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        let path = self.path(name);
+        let res = self.handle.block_on(self.store.put_opts(
+            &path,
+            PutPayload::from_bytes(bytes),
+            opts,
+        ));
+        match res {
+            // Content-named: an existing blob of this name holds these very bytes.
+            Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok(()),
+            Err(e) => Err(backend_err(e)),
+        }
+    }
+
+    fn get(&self, name: &str) -> Result<Bytes> {
+        let path = self.path(name);
+        self.handle
+            .block_on(async { self.store.get(&path).await?.bytes().await })
+            .map_err(backend_err)
+    }
+
+    fn get_range(&self, name: &str, range: Range<u64>) -> Result<Bytes> {
+        let path = self.path(name);
+        self.handle
+            .block_on(self.store.get_range(&path, range))
+            .map_err(backend_err)
+    }
+
+    fn delete(&self, name: &str) -> Result<()> {
+        let path = self.path(name);
+        match self.handle.block_on(self.store.delete(&path)) {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(backend_err(e)),
+        }
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<BlobMeta>> {
+        let full = self.path(prefix.trim_end_matches('/'));
+        let metas: Vec<_> = self
+            .handle
+            .block_on(self.store.list(Some(&full)).try_collect::<Vec<_>>())
+            .map_err(backend_err)?;
+        Ok(metas
+            .into_iter()
+            .map(|m| BlobMeta {
+                name: self.relative(&m.location),
+                size: m.size,
+                modified: m.last_modified.into(),
+            })
+            .collect())
+    }
+
+    fn describe(&self) -> String {
+        self.label.clone()
+    }
+}
+
+/// Builds a backend from a URL: `memory://`, `file:///dir`, or (with the matching cargo
+/// feature) `s3://bucket/prefix`, `gs://…`, `az://…`.
+pub fn backend_from_url(url: &str, handle: Handle) -> Result<ObjectStoreBackend> {
+    let parsed =
+        url::Url::parse(url).map_err(|e| Error::Invalid(format!("backend URL `{url}`: {e}")))?;
+    match parsed.scheme() {
+        "memory" => Ok(ObjectStoreBackend::memory(handle)),
+        "file" => {
+            let dir = parsed
+                .to_file_path()
+                .map_err(|()| Error::Invalid(format!("`{url}` is not an absolute file URL")))?;
+            ObjectStoreBackend::local(&dir, handle)
+        }
+        _ => {
+            let (store, prefix) = object_store::parse_url(&parsed).map_err(|e| {
+                Error::Invalid(format!(
+                    "backend URL `{url}`: {e} (cloud stores need reel built with the s3, gcs or azure feature)"
+                ))
+            })?;
+            Ok(ObjectStoreBackend::new(
+                Arc::from(store),
+                prefix,
+                url.to_owned(),
+                handle,
+            ))
+        }
+    }
+}
