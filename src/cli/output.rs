@@ -25,7 +25,6 @@ pub fn json<T: Serialize>(value: &T) -> std::io::Result<()> {
 /// `1.5 MiB`.
 #[must_use]
 #[allow(clippy::cast_precision_loss)] // for display: one decimal is all that is shown
-
 pub fn bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = n as f64;
