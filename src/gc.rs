@@ -69,18 +69,35 @@ pub fn mark(engine: &Engine) -> Result<HashSet<Hash>> {
         .map(|r| r.id)
         .collect();
     roots.extend(engine.index.head()?);
-    for id in roots {
+    for id in &roots {
         if live.insert(id.0) {
-            let commit = engine.read_commit(&id)?;
+            let commit = engine.read_commit(id)?;
             mark_tree(engine, commit.tree, &mut live)?;
         }
     }
-    for (_, tree) in engine.index.worktrees()? {
-        if engine.index.location(&tree.0)?.is_some() {
+    mark_lineage(engine, &roots, &mut live)?;
+    for (dir, tree) in engine.index.worktrees()? {
+        // A directory that is gone no longer needs its tree kept.
+        if std::path::Path::new(&dir).is_dir() && engine.index.location(&tree.0)?.is_some() {
             mark_tree(engine, tree, &mut live)?;
         }
     }
     Ok(live)
+}
+
+/// Keeps the commit objects of deleted ancestors (a few hundred bytes each) so `log`
+/// can still show the whole history; their trees and data are not kept.
+fn mark_lineage(engine: &Engine, roots: &[CommitId], live: &mut HashSet<Hash>) -> Result<()> {
+    let mut stack: Vec<CommitId> = roots.to_vec();
+    let mut seen: HashSet<CommitId> = HashSet::new();
+    while let Some(id) = stack.pop() {
+        if !seen.insert(id) || engine.index.location(&id.0)?.is_none() {
+            continue;
+        }
+        live.insert(id.0);
+        stack.extend(engine.read_commit(&id)?.parents);
+    }
+    Ok(())
 }
 
 fn mark_tree(engine: &Engine, id: TreeId, live: &mut HashSet<Hash>) -> Result<()> {

@@ -126,8 +126,9 @@ pub struct CommitView {
     pub author: String,
     /// Created, milliseconds since the epoch.
     pub created_ms: i64,
-    /// Total bytes of the files in the tree.
-    pub size: u64,
+    /// Total bytes of the files in the tree; `None` once a deleted checkpoint's tree
+    /// has been collected.
+    pub size: Option<u64>,
     /// User metadata.
     pub metadata: std::collections::BTreeMap<String, String>,
 }
@@ -135,7 +136,11 @@ pub struct CommitView {
 impl CommitView {
     /// Reads the tree's size to complete the view.
     pub fn load(engine: &Engine, commit: Commit) -> Result<CommitView> {
-        let size = engine.read_tree(&commit.tree)?.total_size();
+        let size = match engine.read_tree(&commit.tree) {
+            Ok(tree) => Some(tree.total_size()),
+            Err(Error::NotFound { .. }) => None,
+            Err(e) => return Err(e),
+        };
         Ok(CommitView {
             tree: commit.tree,
             parents: commit.parents,

@@ -376,6 +376,18 @@ impl Repository {
         Ok(bytes)
     }
 
+    /// Deletes a checkpoint. Its data is freed by the next [`Repository::gc`] unless
+    /// another checkpoint shares it; `log` keeps showing it, marked deleted.
+    pub async fn delete_checkpoint(&self, rev: &str) -> Result<CommitId> {
+        let rev = rev.to_owned();
+        self.run(move |e| {
+            let id = crate::refs::resolve(e, &rev)?;
+            e.index.delete_checkpoint(id)?;
+            Ok(id)
+        })
+        .await
+    }
+
     /// Collects garbage.
     pub async fn gc(&self, opts: GcOptions) -> Result<GcReport> {
         self.run(move |e| crate::gc::gc(e, &opts)).await

@@ -314,7 +314,7 @@ async fn log(cli: &Cli, args: &LogArgs) -> Outcome {
                     "{}{name}{deleted}  {}  {}  {}",
                     e.id.short(),
                     time(c.created_ms),
-                    bytes(c.size),
+                    c.size.map_or_else(|| "data freed".into(), bytes),
                     c.description
                 );
             }
@@ -348,7 +348,7 @@ async fn show(cli: &Cli, rev: &str) -> Outcome {
         "author:  {}\ncreated: {}\nsize:    {}",
         c.author,
         time(c.created_ms),
-        bytes(c.size)
+        c.size.map_or_else(|| "data freed".into(), bytes)
     );
     for (k, v) in &c.metadata {
         let _ = writeln!(text, "meta:    {k}={v}");

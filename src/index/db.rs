@@ -272,6 +272,36 @@ impl Index {
         })
     }
 
+    /// Deletes a checkpoint: its row and any name pointing at it. If it was HEAD, HEAD
+    /// moves to the newest remaining checkpoint. The commit object stays until `gc`
+    /// finds nothing else needs it; children keep it as their parent, for lineage.
+    pub fn delete_checkpoint(&self, id: CommitId) -> Result<()> {
+        self.write(|txn| {
+            let mut seqs = txn.open_table(CHECKPOINT_SEQ)?;
+            let Some(seq) = seqs.remove(id.0.as_bytes())?.map(|v| v.value()) else {
+                return Err(Error::NotFound {
+                    what: format!("checkpoint {}", id.short()),
+                });
+            };
+            let mut rows = txn.open_table(CHECKPOINTS)?;
+            rows.remove(seq)?;
+            txn.open_table(NAMES)?
+                .retain(|_, v| v != *id.0.as_bytes())?;
+            let mut refs = txn.open_table(REFS)?;
+            let is_head = refs
+                .get(HEAD)?
+                .is_some_and(|v| v.value() == *id.0.as_bytes());
+            if is_head {
+                let newest = rows.last()?.map(|(_, v)| v.value());
+                match newest {
+                    Some(newest) => refs.insert(HEAD, newest)?,
+                    None => refs.remove(HEAD)?,
+                };
+            }
+            Ok(())
+        })
+    }
+
     /// Records a restore into `dir`: its tracked tree, the stat rows of what was written,
     /// and optionally a new HEAD.
     pub fn record_restore(

@@ -11,3 +11,6 @@ pub use commit::Commit;
 pub use encoding::{Canonical, EnvelopeTag, FORMAT_VERSION, ObjectKind, decode, encode};
 pub use manifest::{ChunkRef, Manifest};
 pub use tree::{EntryKind, Tree, TreeEntry, validate_name};
+
+#[cfg(test)]
+mod proptests;

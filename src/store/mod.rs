@@ -11,3 +11,6 @@ pub use object_store::{ObjectStoreBackend, backend_from_url};
 pub use pack::{parse_pack, parse_trailer};
 pub use packer::{PackSink, Packer, WrittenPack};
 pub use redb_backend::RedbBackend;
+
+#[cfg(test)]
+mod conformance;

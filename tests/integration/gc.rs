@@ -1,0 +1,153 @@
+//! Garbage collection: deleted checkpoints free exactly their own data; young packs
+//! and live data are never touched.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reelstore::{CheckpointOptions, GcOptions, NoProgress, RepoConfig, Repository};
+
+use crate::util::{random_bytes, snapshot, tempdir, write};
+
+fn named(name: &str) -> CheckpointOptions {
+    CheckpointOptions {
+        name: Some(name.into()),
+        ..Default::default()
+    }
+}
+
+fn now() -> GcOptions {
+    GcOptions {
+        grace: Duration::ZERO,
+        dry_run: false,
+    }
+}
+
+#[tokio::test]
+async fn deleting_the_middle_checkpoint_frees_only_its_data() {
+    let root = tempdir();
+    let repo = Repository::init(root.path().join("repo"), RepoConfig::default())
+        .await
+        .unwrap();
+    let dir = tempdir();
+    write(dir.path(), "shared.bin", random_bytes(2 << 20, 1));
+    write(dir.path(), "one.bin", random_bytes(3 << 20, 2));
+    repo.checkpoint(dir.path(), named("a"), Arc::new(NoProgress))
+        .await
+        .unwrap();
+    let snap_a = tempdir();
+    repo.restore("a", snap_a.path(), Arc::new(NoProgress))
+        .await
+        .unwrap();
+
+    std::fs::remove_file(dir.path().join("one.bin")).unwrap();
+    write(dir.path(), "two.bin", random_bytes(5 << 20, 3));
+    repo.checkpoint(dir.path(), named("b"), Arc::new(NoProgress))
+        .await
+        .unwrap();
+
+    std::fs::remove_file(dir.path().join("two.bin")).unwrap();
+    write(dir.path(), "three.bin", random_bytes(1 << 20, 4));
+    repo.checkpoint(dir.path(), named("c"), Arc::new(NoProgress))
+        .await
+        .unwrap();
+
+    // Nothing is dead yet.
+    let before = repo.gc(now()).await.unwrap();
+    assert_eq!(before.dead_objects, 0);
+    assert!(before.packs_deleted.is_empty());
+
+    let b = repo.delete_checkpoint("b").await.unwrap();
+    let dry = repo
+        .gc(GcOptions {
+            dry_run: true,
+            ..now()
+        })
+        .await
+        .unwrap();
+    let report = repo.gc(now()).await.unwrap();
+    assert_eq!(dry.bytes_freed, report.bytes_freed);
+    // b's pack held two.bin (5 MiB, incompressible) and its trees and commit.
+    assert!(
+        report.bytes_freed >= 5 << 20 && report.bytes_freed < (5 << 20) + 64 * 1024,
+        "{report:?}"
+    );
+    assert_eq!(
+        report.packs_deleted.len() + report.packs_repacked.len(),
+        1,
+        "{report:?}"
+    );
+    assert!(repo.fsck(true).await.unwrap().is_clean());
+
+    let a = tempdir();
+    repo.restore("a", a.path(), Arc::new(NoProgress))
+        .await
+        .unwrap();
+    assert_eq!(snapshot(a.path()), snapshot(snap_a.path()));
+    let c = tempdir();
+    repo.restore("c", c.path(), Arc::new(NoProgress))
+        .await
+        .unwrap();
+    assert_eq!(snapshot(c.path()), snapshot(dir.path()));
+
+    // The log still shows b, marked deleted.
+    let log = repo.log(None, 10).await.unwrap();
+    assert_eq!(log.len(), 3);
+    assert_eq!(log[1].id, b);
+    assert!(log[1].deleted);
+    assert!(!log[0].deleted && !log[2].deleted);
+}
+
+#[tokio::test]
+async fn young_packs_are_spared_and_orphans_removed_after_grace() {
+    let root = tempdir();
+    let repo = Repository::init(root.path().join("repo"), RepoConfig::default())
+        .await
+        .unwrap();
+    let dir = tempdir();
+    write(dir.path(), "a.bin", random_bytes(1 << 20, 1));
+    repo.checkpoint(dir.path(), named("a"), Arc::new(NoProgress))
+        .await
+        .unwrap();
+    // An orphan pack, as a crashed writer would leave.
+    let orphan = root
+        .path()
+        .join("repo/packs/packs")
+        .join(format!("{}.pack", "ab".repeat(32)));
+    std::fs::write(&orphan, b"left by a crash").unwrap();
+
+    let spared = repo.gc(GcOptions::default()).await.unwrap();
+    assert!(spared.packs_deleted.is_empty());
+    assert!(spared.packs_too_young >= 1);
+    assert!(orphan.exists());
+
+    let swept = repo.gc(now()).await.unwrap();
+    assert_eq!(swept.packs_deleted.len(), 1);
+    assert!(!orphan.exists());
+    assert!(repo.fsck(true).await.unwrap().is_clean());
+}
+
+#[tokio::test]
+async fn mostly_dead_packs_are_repacked_keeping_live_objects() {
+    let root = tempdir();
+    let repo = Repository::init(root.path().join("repo"), RepoConfig::default())
+        .await
+        .unwrap();
+    let dir = tempdir();
+    write(dir.path(), "keep.txt", "small and live");
+    write(dir.path(), "big.bin", random_bytes(4 << 20, 2));
+    repo.checkpoint(dir.path(), named("a"), Arc::new(NoProgress))
+        .await
+        .unwrap();
+    std::fs::remove_file(dir.path().join("big.bin")).unwrap();
+    repo.checkpoint(dir.path(), named("b"), Arc::new(NoProgress))
+        .await
+        .unwrap();
+    repo.delete_checkpoint("a").await.unwrap();
+    let report = repo.gc(now()).await.unwrap();
+    assert_eq!(report.packs_repacked.len(), 1, "{report:?}");
+    assert!(report.bytes_freed >= 4 << 20);
+    assert_eq!(repo.read("b", "keep.txt").await.unwrap(), b"small and live");
+    assert!(repo.fsck(true).await.unwrap().is_clean());
+    let stats = repo.stats().await.unwrap();
+    assert!(stats.pack_bytes < 64 * 1024, "{stats:?}");
+}

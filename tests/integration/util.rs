@@ -1,0 +1,135 @@
+//! Shared helpers: project trees, directory comparison, the `reel` binary.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+/// What a path holds, for comparing directories.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Node {
+    File { content: Vec<u8>, executable: bool },
+    Dir,
+    Link(PathBuf),
+}
+
+/// Every path under `root` except `.reel`, with what it holds.
+pub fn snapshot(root: &Path) -> BTreeMap<String, Node> {
+    let mut out = BTreeMap::new();
+    visit(root, root, &mut out);
+    out
+}
+
+fn visit(root: &Path, dir: &Path, out: &mut BTreeMap<String, Node>) {
+    for entry in fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let path = entry.path();
+        if entry.file_name() == ".reel" {
+            continue;
+        }
+        let rel = path
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let meta = fs::symlink_metadata(&path).unwrap();
+        if meta.file_type().is_symlink() {
+            out.insert(rel, Node::Link(fs::read_link(&path).unwrap()));
+        } else if meta.is_dir() {
+            out.insert(rel, Node::Dir);
+            visit(root, &path, out);
+        } else {
+            let executable = meta.permissions().mode() & 0o100 != 0;
+            out.insert(
+                rel,
+                Node::File {
+                    content: fs::read(&path).unwrap(),
+                    executable,
+                },
+            );
+        }
+    }
+}
+
+/// Writes a file, creating parent directories.
+pub fn write(root: &Path, rel: &str, content: impl AsRef<[u8]>) {
+    let path = root.join(rel);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, content).unwrap();
+}
+
+/// Deterministic pseudo-random bytes.
+pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut out = vec![0u8; len];
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&seed.to_le_bytes());
+    hasher.finalize_xof().fill(&mut out);
+    out
+}
+
+/// A small Remotion-like project: sources, JSON, an executable script, a symlink,
+/// an empty directory, a duplicated media file.
+pub fn sample_project(root: &Path) {
+    write(
+        root,
+        "package.json",
+        r#"{"name":"hello","dependencies":{"remotion":"4.0.529"}}"#,
+    );
+    write(
+        root,
+        "src/Root.tsx",
+        "export const Root = () => <Composition id=\"Hello\" />;\n",
+    );
+    write(
+        root,
+        "src/Video.tsx",
+        "export const Video = ({title}) => <h1>{title}</h1>;\n".repeat(40),
+    );
+    write(
+        root,
+        "scripts/render.sh",
+        "#!/bin/sh\nnpx remotion render\n",
+    );
+    fs::set_permissions(
+        root.join("scripts/render.sh"),
+        fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let media = random_bytes(600_000, 7);
+    write(root, "public/clip.mp4", &media);
+    write(root, "public/copy/clip.mp4", &media);
+    std::os::unix::fs::symlink("src/Root.tsx", root.join("entry.tsx")).unwrap();
+    fs::create_dir_all(root.join("public/empty")).unwrap();
+}
+
+/// The `reel` binary, with the repository in `dir/.reel`, run from `dir`.
+pub fn reel(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("reel").unwrap();
+    cmd.current_dir(dir)
+        .env_remove("REEL_REPO")
+        .env("USER", "tester");
+    cmd
+}
+
+/// Runs `reel` and parses its stdout as JSON.
+pub fn reel_json(dir: &Path, args: &[&str]) -> serde_json::Value {
+    let out = reel(dir).args(args).arg("--json").output().unwrap();
+    assert!(
+        out.status.success(),
+        "reel {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Path to the built `reel` binary.
+pub fn reel_path() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("reel")
+}
+
+/// A fresh runtime-independent temp dir.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
