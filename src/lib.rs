@@ -65,10 +65,13 @@ pub use repo::{DiffTarget, ListEntry, REPO_DIR_NAME, Repository};
 pub use restore::RestoreSummary;
 pub use stats::RepoStats;
 
-/// Decoders exposed for fuzzing and format tests; not a stable API.
+/// Internals exposed for the fuzz targets and benchmarks; not a stable API.
 #[doc(hidden)]
-pub mod decoders {
+pub mod internals {
+    pub use crate::codec::{compress, decompress};
     pub use crate::config::RepoConfig;
-    pub use crate::object::{Commit, Manifest, Tree, TreeEntry, decode, encode};
-    pub use crate::store::{parse_pack, parse_trailer};
+    pub use crate::object::{
+        Commit, Manifest, ObjectKind, Tree, TreeEntry, chunks, decode, encode,
+    };
+    pub use crate::store::{PackEntry, PackWriter, parse_pack, parse_trailer};
 }

@@ -8,7 +8,7 @@ mod redb_backend;
 
 pub use backend::{BlobBackend, pack_name, parse_pack_name};
 pub use object_store::{ObjectStoreBackend, backend_from_url};
-pub use pack::{parse_pack, parse_trailer};
+pub use pack::{PackEntry, PackWriter, parse_pack, parse_trailer};
 pub use packer::{PackSink, Packer, WrittenPack};
 pub use redb_backend::RedbBackend;
 
