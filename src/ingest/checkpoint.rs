@@ -111,12 +111,12 @@ fn write_and_publish(
     let mut id = CommitId(Hash::of(&bytes));
     pipe.offer(ObjectKind::Commit, id.0, bytes)?;
     let stats = pipe.stats();
+    let mut packs = pipe.finish()?;
     let (new_objects, new_bytes, stored_bytes) = (
         stats.objects.load(Ordering::Relaxed),
         stats.raw_bytes.load(Ordering::Relaxed),
         stats.stored_bytes.load(Ordering::Relaxed),
     );
-    let mut packs = pipe.finish()?;
     let dir_key = dir.to_string_lossy();
     for _ in 0..PUBLISH_ATTEMPTS {
         let publish = NewCheckpoint {

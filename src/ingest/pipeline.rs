@@ -128,9 +128,9 @@ impl Pipeline {
             .map_err(|_| Error::Backend("the pack writer stopped".into()))
     }
 
-    /// Counters so far.
-    pub fn stats(&self) -> &PipelineStats {
-        &self.stats
+    /// Counters, shared: read them after [`Pipeline::finish`] for final figures.
+    pub fn stats(&self) -> Arc<PipelineStats> {
+        Arc::clone(&self.stats)
     }
 
     /// Drains the pipeline, writes the last pack, and returns every pack written.
