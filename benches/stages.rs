@@ -53,7 +53,7 @@ fn compression(c: &mut Criterion) {
     ] {
         g.throughput(Throughput::Bytes(data.len() as u64));
         g.bench_with_input(BenchmarkId::from_parameter(name), &data, |b, d| {
-            b.iter(|| compress(black_box(d), 3));
+            b.iter(|| compress(black_box(d.clone()), 3));
         });
     }
     g.finish();

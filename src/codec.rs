@@ -46,18 +46,19 @@ impl Compression {
     }
 }
 
-/// Compresses `raw` at `level`, or returns it raw when zstd would save too little.
+/// Compresses `raw` at `level`, or hands it back untouched when zstd would save too
+/// little.
 #[must_use]
-pub fn compress(raw: &[u8], level: i32) -> (Compression, Vec<u8>) {
+pub fn compress(raw: Vec<u8>, level: i32) -> (Compression, Vec<u8>) {
     if raw.len() < 64 {
-        return (Compression::Raw, raw.to_vec());
+        return (Compression::Raw, raw);
     }
     if raw.len() > 4 * SAMPLE_LEN && !worth_compressing(&raw[..SAMPLE_LEN], level) {
-        return (Compression::Raw, raw.to_vec());
+        return (Compression::Raw, raw);
     }
-    match zstd::bulk::compress(raw, level) {
+    match zstd::bulk::compress(&raw, level) {
         Ok(z) if saves_enough(raw.len(), z.len()) => (Compression::Zstd, z),
-        _ => (Compression::Raw, raw.to_vec()),
+        _ => (Compression::Raw, raw),
     }
 }
 
@@ -102,7 +103,7 @@ mod tests {
     #[test]
     fn text_is_compressed_and_round_trips() {
         let raw = b"import {Composition} from 'remotion';\n".repeat(200);
-        let (c, stored) = compress(&raw, 3);
+        let (c, stored) = compress(raw.clone(), 3);
         assert_eq!(c, Compression::Zstd);
         assert!(stored.len() < raw.len() / 4);
         assert_eq!(decompress(&stored, c, raw.len()).unwrap(), raw);
@@ -112,7 +113,7 @@ mod tests {
     fn random_bytes_are_stored_raw() {
         let mut noise = vec![0u8; 1_000_000];
         blake3::Hasher::new().finalize_xof().fill(&mut noise);
-        let (c, stored) = compress(&noise, 3);
+        let (c, stored) = compress(noise.clone(), 3);
         assert_eq!(c, Compression::Raw);
         assert_eq!(stored, noise);
     }
@@ -120,7 +121,7 @@ mod tests {
     #[test]
     fn truncated_zstd_is_corrupt_not_panic() {
         let raw = vec![7u8; 10_000];
-        let (c, stored) = compress(&raw, 3);
+        let (c, stored) = compress(raw.clone(), 3);
         let err = decompress(&stored[..stored.len() / 2], c, raw.len()).unwrap_err();
         assert!(matches!(err, Error::Corrupt { .. }));
     }

@@ -192,7 +192,7 @@ pub(crate) fn write_single(
     raw: &[u8],
 ) -> Result<Vec<WrittenPack>> {
     let mut packer = Packer::new(engine.backend.clone(), engine.config.pack_target as usize);
-    let (compression, stored) = codec::compress(raw, engine.config.compression_level);
+    let (compression, stored) = codec::compress(raw.to_vec(), engine.config.compression_level);
     packer.add(kind, id, compression, &stored, raw.len() as u32)?;
     packer.finish()
 }

@@ -42,6 +42,9 @@ pub fn ingest_file(pipe: &Pipeline, path: &Path, cfg: ChunkerConfig) -> Result<S
 fn try_ingest(pipe: &Pipeline, path: &Path, cfg: ChunkerConfig) -> Result<Option<StatRecord>> {
     let file = File::open(path).map_err(Error::io("open", path))?;
     let before = stat_of(&file.metadata().map_err(Error::io("stat", path))?);
+    if before.size < u64::from(cfg.min) {
+        return ingest_small(pipe, path, file, before);
+    }
     let mut whole = blake3::Hasher::new();
     let mut refs = Vec::new();
     let mut size = 0u64;
@@ -70,6 +73,27 @@ fn try_ingest(pipe: &Pipeline, path: &Path, cfg: ChunkerConfig) -> Result<Option
             encode(&Manifest { size, chunks: refs })?,
         )?,
     }
+    Ok(Some(StatRecord { id, ..before }))
+}
+
+/// A file below the minimum chunk size is one chunk: one read into a buffer of its
+/// size, no chunker (whose buffer is the maximum chunk size).
+fn ingest_small(
+    pipe: &Pipeline,
+    path: &Path,
+    mut file: File,
+    before: StatRecord,
+) -> Result<Option<StatRecord>> {
+    use std::io::Read;
+    let mut data = Vec::with_capacity(before.size as usize + 1);
+    file.read_to_end(&mut data)
+        .map_err(Error::io("read", path))?;
+    let after = stat_of(&std::fs::symlink_metadata(path).map_err(Error::io("stat", path))?);
+    if !before.same_stat(&after) || data.len() as u64 != before.size {
+        return Ok(None);
+    }
+    let id = Hash::of(&data);
+    pipe.offer(ObjectKind::Chunk, id, data)?;
     Ok(Some(StatRecord { id, ..before }))
 }
 

@@ -158,11 +158,10 @@ fn compress_loop(
     loop {
         let next = rx.lock().expect("receiver lock is never poisoned").recv();
         let Ok(obj) = next else { return };
-        let (compression, stored) = codec::compress(&obj.raw, level);
+        let raw_len = obj.raw.len();
+        let (compression, stored) = codec::compress(obj.raw, level);
         stats.objects.fetch_add(1, Ordering::Relaxed);
-        stats
-            .raw_bytes
-            .fetch_add(obj.raw.len() as u64, Ordering::Relaxed);
+        stats.raw_bytes.fetch_add(raw_len as u64, Ordering::Relaxed);
         stats
             .stored_bytes
             .fetch_add(stored.len() as u64, Ordering::Relaxed);
@@ -171,7 +170,7 @@ fn compress_loop(
             id: obj.id,
             compression,
             stored,
-            raw_len: obj.raw.len() as u32,
+            raw_len: raw_len as u32,
         };
         if tx.send(out).is_err() {
             return;

@@ -1,16 +1,23 @@
 //! The packer: collects compressed objects into packs of about the target size and
-//! writes each finished pack to the backend.
+//! stores each finished pack from a writer thread, so the next pack fills while the
+//! last one is written and fsynced.
 
 use std::sync::Arc;
+use std::sync::mpsc::{SyncSender, sync_channel};
+use std::thread::JoinHandle;
 
 use bytes::Bytes;
 
 use super::backend::{BlobBackend, pack_name};
 use super::pack::{PackEntry, PackWriter};
 use crate::codec::Compression;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::hash::{Hash, PackId};
 use crate::object::ObjectKind;
+
+/// Finished packs waiting for the writer thread; bounds memory to this many packs
+/// beyond the one being filled.
+const PACKS_IN_FLIGHT: usize = 1;
 
 /// A pack that is durably stored and not yet in the index.
 #[derive(Debug, Clone)]
@@ -36,13 +43,27 @@ pub trait PackSink {
     ) -> Result<()>;
 }
 
+struct Writer {
+    tx: SyncSender<(PackId, Vec<u8>)>,
+    thread: JoinHandle<Result<()>>,
+}
+
 /// Fills packs up to `target` bytes and stores each one as soon as it is full.
-#[derive(Debug)]
 pub struct Packer {
     backend: Arc<dyn BlobBackend>,
     target: usize,
     current: PackWriter,
     written: Vec<WrittenPack>,
+    writer: Option<Writer>,
+}
+
+impl std::fmt::Debug for Packer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Packer")
+            .field("target", &self.target)
+            .field("written", &self.written.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Packer {
@@ -54,26 +75,63 @@ impl Packer {
             target,
             current: PackWriter::default(),
             written: Vec::new(),
+            writer: None,
         }
+    }
+
+    fn writer(&mut self) -> &SyncSender<(PackId, Vec<u8>)> {
+        let backend = &self.backend;
+        &self
+            .writer
+            .get_or_insert_with(|| {
+                let backend = Arc::clone(backend);
+                let (tx, rx) = sync_channel::<(PackId, Vec<u8>)>(PACKS_IN_FLIGHT);
+                let thread = std::thread::spawn(move || {
+                    for (id, bytes) in rx {
+                        backend.put(&pack_name(&id), Bytes::from(bytes))?;
+                        tracing::debug!(pack = %id.short(), "pack written");
+                    }
+                    Ok(())
+                });
+                Writer { tx, thread }
+            })
+            .tx
     }
 
     fn flush(&mut self) -> Result<()> {
         if self.current.is_empty() {
             return Ok(());
         }
-        let writer = std::mem::take(&mut self.current);
-        let (id, bytes, entries) = writer.finish()?;
+        let (id, bytes, entries) = std::mem::take(&mut self.current).finish()?;
         let size = bytes.len() as u64;
-        self.backend.put(&pack_name(&id), Bytes::from(bytes))?;
-        tracing::debug!(pack = %id.short(), size, objects = entries.len(), "pack written");
+        if self.writer().send((id, bytes)).is_err() {
+            // The writer stopped on an error; `finish` reports it.
+            return self
+                .join_writer()
+                .and(Err(Error::Backend("the pack writer stopped".into())));
+        }
         self.written.push(WrittenPack { id, size, entries });
         Ok(())
     }
 
-    /// Writes the last partial pack and returns every pack written.
+    fn join_writer(&mut self) -> Result<()> {
+        match self.writer.take() {
+            Some(Writer { tx, thread }) => {
+                drop(tx);
+                thread
+                    .join()
+                    .map_err(|_| Error::Backend("the pack writer panicked".into()))?
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Writes the last partial pack, waits until every pack is durably stored, and
+    /// returns them.
     pub fn finish(mut self) -> Result<Vec<WrittenPack>> {
         self.flush()?;
-        Ok(self.written)
+        self.join_writer()?;
+        Ok(std::mem::take(&mut self.written))
     }
 }
 
