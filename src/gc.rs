@@ -201,6 +201,7 @@ pub fn gc(engine: &Engine, opts: &GcOptions) -> Result<GcReport> {
     for pack in removed.iter().chain(&orphans) {
         engine.backend.delete(&pack_name(pack))?;
     }
+    engine.index.compact();
     Ok(report)
 }
 

@@ -22,7 +22,8 @@ const NEXT_SEQ: &str = "next-checkpoint-seq";
 /// The repository index.
 #[derive(Debug)]
 pub struct Index {
-    db: Database,
+    // Shared for every transaction; exclusive only to compact the file.
+    db: std::sync::RwLock<Database>,
 }
 
 /// One row of the checkpoint list.
@@ -128,15 +129,37 @@ impl Index {
         let txn = db.begin_write()?;
         open_all(&txn)?;
         txn.commit()?;
-        Ok(Index { db })
+        Ok(Index {
+            db: std::sync::RwLock::new(db),
+        })
+    }
+
+    fn db(&self) -> std::sync::RwLockReadGuard<'_, Database> {
+        self.db
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Returns free pages to the filesystem. Best effort: `false` when a transaction
+    /// (of this or another process) is in the way.
+    pub fn compact(&self) -> bool {
+        let mut db = self
+            .db
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut compacted = false;
+        while let Ok(true) = db.compact() {
+            compacted = true;
+        }
+        compacted
     }
 
     fn read(&self) -> Result<ReadTransaction> {
-        Ok(self.db.begin_read()?)
+        Ok(self.db().begin_read()?)
     }
 
     fn write<T>(&self, f: impl FnOnce(&WriteTransaction) -> Result<T>) -> Result<T> {
-        let txn = self.db.begin_write()?;
+        let txn = self.db().begin_write()?;
         let out = f(&txn)?;
         txn.commit()?;
         Ok(out)

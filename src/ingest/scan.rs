@@ -21,6 +21,8 @@ use crate::progress::Progress;
 /// A file modified this recently (ns) is hashed but not cached: a write in the same
 /// clock tick as the stat could otherwise go unnoticed ("racily clean").
 const RACY_WINDOW_NS: i64 = 2_000_000_000;
+/// Reader threads per core for the scan.
+const READER_THREADS_PER_CORE: usize = 4;
 
 /// A scanned directory.
 #[derive(Debug)]
@@ -69,12 +71,20 @@ pub fn scan_dir(
         .sum();
     progress.start("hashing", Some(total));
     let now_ns = now_ns();
-    let leaves: Vec<(usize, Leaf)> = entries
-        .par_iter()
-        .enumerate()
-        .filter(|(_, e)| e.kind != WalkKind::Dir)
-        .map(|(i, e)| leaf(engine, pipe, e, now_ns, progress).map(|l| (i, l)))
-        .collect::<Result<_>>()?;
+    // Reading many small files is bound by I/O latency, not CPU: keep more reads in
+    // flight than there are cores.
+    let readers = rayon::ThreadPoolBuilder::new()
+        .num_threads(READER_THREADS_PER_CORE * rayon::current_num_threads())
+        .build()
+        .map_err(|e| Error::Backend(format!("cannot start reader threads: {e}")))?;
+    let leaves: Vec<(usize, Leaf)> = readers.install(|| {
+        entries
+            .par_iter()
+            .enumerate()
+            .filter(|(_, e)| e.kind != WalkKind::Dir)
+            .map(|(i, e)| leaf(engine, pipe, e, now_ns, progress).map(|l| (i, l)))
+            .collect::<Result<_>>()
+    })?;
     let mut out = ScanResult {
         root: TreeId(Hash::EMPTY),
         trees: HashMap::new(),
