@@ -77,8 +77,8 @@ impl Pipeline {
             });
         }
         let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-        let (raw_tx, raw_rx) = sync_channel::<RawObject>(threads * 2);
-        let (packed_tx, packed_rx) = sync_channel::<Compressed>(threads * 2);
+        let (raw_tx, raw_rx) = sync_channel::<RawObject>(threads);
+        let (packed_tx, packed_rx) = sync_channel::<Compressed>(threads);
         let raw_rx = Arc::new(Mutex::new(raw_rx));
         let level = engine.config.compression_level;
         let workers = (0..threads)

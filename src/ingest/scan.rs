@@ -71,20 +71,27 @@ pub fn scan_dir(
         .sum();
     progress.start("hashing", Some(total));
     let now_ns = now_ns();
-    // Reading many small files is bound by I/O latency, not CPU: keep more reads in
-    // flight than there are cores.
+    // Small files are bound by I/O latency, not CPU: read them with more threads than
+    // cores. Large ones go through the chunker, whose buffer is the maximum chunk size,
+    // so they get one thread per core to keep memory flat.
+    let small_limit = u64::from(engine.config.chunking.min);
+    let (small, large): (Vec<_>, Vec<_>) = entries
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.kind != WalkKind::Dir)
+        .partition(|(_, e)| e.meta.len() < small_limit);
+    let read = |batch: Vec<(usize, &WalkEntry)>| -> Result<Vec<(usize, Leaf)>> {
+        batch
+            .into_par_iter()
+            .map(|(i, e)| leaf(engine, pipe, e, now_ns, progress).map(|l| (i, l)))
+            .collect()
+    };
     let readers = rayon::ThreadPoolBuilder::new()
         .num_threads(READER_THREADS_PER_CORE * rayon::current_num_threads())
         .build()
         .map_err(|e| Error::Backend(format!("cannot start reader threads: {e}")))?;
-    let leaves: Vec<(usize, Leaf)> = readers.install(|| {
-        entries
-            .par_iter()
-            .enumerate()
-            .filter(|(_, e)| e.kind != WalkKind::Dir)
-            .map(|(i, e)| leaf(engine, pipe, e, now_ns, progress).map(|l| (i, l)))
-            .collect::<Result<_>>()
-    })?;
+    let mut leaves = readers.install(|| read(small))?;
+    leaves.extend(read(large)?);
     let mut out = ScanResult {
         root: TreeId(Hash::EMPTY),
         trees: HashMap::new(),

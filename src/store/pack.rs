@@ -84,6 +84,18 @@ impl Default for PackWriter {
 }
 
 impl PackWriter {
+    /// A writer whose buffer is allocated once for a pack of up to `capacity` bytes
+    /// (growing by doubling would briefly hold three times the pack).
+    #[must_use]
+    pub fn with_capacity(capacity: usize) -> Self {
+        let mut bytes = Vec::with_capacity(capacity);
+        bytes.extend_from_slice(&PACK_HEADER);
+        PackWriter {
+            bytes,
+            entries: Vec::new(),
+        }
+    }
+
     /// Appends an object's stored bytes.
     pub fn add(
         &mut self,

@@ -15,9 +15,13 @@ use crate::error::{Error, Result};
 use crate::hash::{Hash, PackId};
 use crate::object::ObjectKind;
 
-/// Finished packs waiting for the writer thread; bounds memory to this many packs
-/// beyond the one being filled.
-const PACKS_IN_FLIGHT: usize = 1;
+/// Finished packs queued for the writer thread beyond the one it is writing: zero, a
+/// hand-off, so at most two packs are in memory (one filling, one being written).
+const PACKS_IN_FLIGHT: usize = 0;
+
+/// Room past the target: the object that crosses it (at most a maximum-size chunk)
+/// plus the trailer.
+const PACK_SLACK: usize = 4 * 1024 * 1024 + 64 * 1024;
 
 /// A pack that is durably stored and not yet in the index.
 #[derive(Debug, Clone)]
@@ -73,7 +77,7 @@ impl Packer {
         Packer {
             backend,
             target,
-            current: PackWriter::default(),
+            current: PackWriter::with_capacity(target + PACK_SLACK),
             written: Vec::new(),
             writer: None,
         }
@@ -102,7 +106,11 @@ impl Packer {
         if self.current.is_empty() {
             return Ok(());
         }
-        let (id, bytes, entries) = std::mem::take(&mut self.current).finish()?;
+        let full = std::mem::replace(
+            &mut self.current,
+            PackWriter::with_capacity(self.target + PACK_SLACK),
+        );
+        let (id, bytes, entries) = full.finish()?;
         let size = bytes.len() as u64;
         if self.writer().send((id, bytes)).is_err() {
             // The writer stopped on an error; `finish` reports it.
