@@ -262,3 +262,80 @@ fn pair_renames(changes: &mut Vec<Change>) {
         !consumed.contains(&(i - 1))
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+    use crate::object::encode;
+
+    /// Trees in memory, counting loads.
+    #[derive(Default)]
+    struct Counting {
+        trees: HashMap<TreeId, Tree>,
+        loads: Cell<usize>,
+    }
+
+    impl Counting {
+        fn add(&mut self, entries: Vec<TreeEntry>) -> TreeId {
+            let tree = Tree::from_entries(entries).unwrap();
+            let id = TreeId(Hash::of(&encode(&tree).unwrap()));
+            self.trees.insert(id, tree);
+            id
+        }
+    }
+
+    impl TreeLoader for Counting {
+        fn load(&self, id: &TreeId) -> Result<Tree> {
+            self.loads.set(self.loads.get() + 1);
+            Ok(self.trees[id].clone())
+        }
+    }
+
+    fn file(name: &str, content: &str) -> TreeEntry {
+        TreeEntry {
+            name: name.into(),
+            kind: EntryKind::File,
+            executable: false,
+            size: content.len() as u64,
+            id: Hash::of(content.as_bytes()),
+        }
+    }
+
+    fn dir(name: &str, id: TreeId) -> TreeEntry {
+        TreeEntry {
+            name: name.into(),
+            kind: EntryKind::Dir,
+            executable: false,
+            size: 0,
+            id: id.0,
+        }
+    }
+
+    #[test]
+    fn equal_subtrees_are_never_loaded() {
+        let mut store = Counting::default();
+        // 200 directories of 50 files each, shared by both sides.
+        let mut big = Vec::new();
+        for d in 0..200 {
+            let files = (0..50)
+                .map(|f| file(&format!("f{f}"), &format!("{d}/{f}")))
+                .collect();
+            let id = store.add(files);
+            big.push(dir(&format!("d{d:03}"), id));
+        }
+        let shared = store.add(big);
+        let old_src = store.add(vec![file("Root.tsx", "v1")]);
+        let new_src = store.add(vec![file("Root.tsx", "v2")]);
+        let old = store.add(vec![dir("assets", shared), dir("src", old_src)]);
+        let new = store.add(vec![dir("assets", shared), dir("src", new_src)]);
+
+        let changes = diff_trees(&store, old, new).unwrap();
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].path, "src/Root.tsx");
+        assert_eq!(changes[0].change, ChangeKind::Modified);
+        // Two roots and the two `src` trees: none of the 201 shared trees.
+        assert_eq!(store.loads.get(), 4);
+    }
+}

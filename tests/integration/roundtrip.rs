@@ -230,3 +230,37 @@ async fn diff_reports_added_removed_modified_renamed_with_sizes() {
     let stored = repo.diff("v1", DiffTarget::Rev("v2".into())).await.unwrap();
     assert_eq!(stored, changes);
 }
+
+#[tokio::test]
+async fn an_ambiguous_prefix_is_refused_naming_the_candidates() {
+    let repo = Repository::in_memory(RepoConfig::default()).await.unwrap();
+    let src = tempdir();
+    write(src.path(), "a.txt", "a");
+    let mut by_prefix: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    for i in 0..20_000 {
+        let mut opts = CheckpointOptions::default();
+        opts.metadata.insert("n".into(), i.to_string());
+        let id = repo
+            .checkpoint(src.path(), opts, Arc::new(NoProgress))
+            .await
+            .unwrap()
+            .id
+            .to_string();
+        let prefix = id[..4].to_owned();
+        if let Some(other) = by_prefix.insert(prefix.clone(), id.clone()) {
+            let err = repo.resolve(&prefix).await.unwrap_err();
+            assert!(matches!(err, reelstore::Error::Ambiguous { .. }), "{err:?}");
+            let text = err.to_string();
+            assert!(
+                text.contains(&id[..12]) && text.contains(&other[..12]),
+                "{text}"
+            );
+            // One more digit disambiguates (unless they share five).
+            if id[..5] != other[..5] {
+                assert_eq!(repo.resolve(&id[..5]).await.unwrap().to_string(), id);
+            }
+            return;
+        }
+    }
+    panic!("no two of 20,000 checkpoints shared a 4-digit prefix");
+}
