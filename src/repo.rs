@@ -100,22 +100,29 @@ impl Repository {
                 )));
             }
             std::fs::create_dir_all(&dir).map_err(Error::io("create directory", &dir))?;
-            let backend = open_backend(Some(&dir), &config, handle)?;
-            let index = Index::open(&dir.join(INDEX_FILE))?;
+            let repo = Self::assemble(dir, config.clone(), handle)?;
             // The config goes last: a directory without one is not a repository yet.
+            let dir = repo.dir.as_deref().expect("assembled with a directory");
             let tmp = dir.join("config.tmp");
             std::fs::write(&tmp, config.to_bytes()).map_err(Error::io("write", &tmp))?;
             std::fs::rename(&tmp, &config_path).map_err(Error::io("rename", &config_path))?;
-            Ok(Repository {
-                engine: Arc::new(Engine {
-                    config,
-                    index,
-                    backend,
-                }),
-                dir: Some(dir),
-            })
+            Ok(repo)
         })
         .await
+    }
+
+    /// Opens the backend and index of the repository in `dir`.
+    fn assemble(dir: PathBuf, config: RepoConfig, handle: Handle) -> Result<Repository> {
+        let backend = open_backend(Some(&dir), &config, handle)?;
+        let index = Index::open(&dir.join(INDEX_FILE))?;
+        Ok(Repository {
+            engine: Arc::new(Engine {
+                config,
+                index,
+                backend,
+            }),
+            dir: Some(dir),
+        })
     }
 
     /// Opens the repository in `dir`.
@@ -131,17 +138,7 @@ impl Repository {
                 }
                 Err(e) => return Err(Error::io("read", &config_path)(e)),
             };
-            let config = RepoConfig::parse(&bytes)?;
-            let backend = open_backend(Some(&dir), &config, handle)?;
-            let index = Index::open(&dir.join(INDEX_FILE))?;
-            Ok(Repository {
-                engine: Arc::new(Engine {
-                    config,
-                    index,
-                    backend,
-                }),
-                dir: Some(dir),
-            })
+            Self::assemble(dir, RepoConfig::parse(&bytes)?, handle)
         })
         .await
     }

@@ -16,6 +16,7 @@ use std::path::{Component, Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::diff::{Overlay, TreeLoader};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::hash::{CommitId, TreeId};
@@ -40,26 +41,26 @@ pub struct RestoreSummary {
 }
 
 /// Flattens a tree into path → entry (files, symlinks and directories).
-pub fn flatten(engine: &Engine, tree: TreeId) -> Result<BTreeMap<String, TreeEntry>> {
+pub fn flatten(loader: &dyn TreeLoader, tree: TreeId) -> Result<BTreeMap<String, TreeEntry>> {
     let mut out = BTreeMap::new();
-    flatten_into(engine, tree, "", &mut out)?;
+    flatten_into(loader, tree, "", &mut out)?;
     Ok(out)
 }
 
 fn flatten_into(
-    engine: &Engine,
+    loader: &dyn TreeLoader,
     tree: TreeId,
     prefix: &str,
     out: &mut BTreeMap<String, TreeEntry>,
 ) -> Result<()> {
-    for e in engine.read_tree(&tree)?.entries() {
+    for e in loader.load(&tree)?.entries() {
         let path = if prefix.is_empty() {
             e.name.clone()
         } else {
             format!("{prefix}/{}", e.name)
         };
         if e.kind == EntryKind::Dir {
-            flatten_into(engine, e.tree_id(), &path, out)?;
+            flatten_into(loader, e.tree_id(), &path, out)?;
         }
         out.insert(path, e.clone());
     }
@@ -166,33 +167,13 @@ pub fn restore(
 fn current_ids(engine: &Engine, root: &Path) -> Result<BTreeMap<String, TreeEntry>> {
     let pipe = crate::ingest::Pipeline::start(engine, false)?;
     let scan = scan_dir(engine, &pipe, root, &crate::progress::NoProgress)?;
-    let overlay = crate::diff::Overlay {
-        engine,
-        trees: &scan.trees,
-    };
-    let mut out = BTreeMap::new();
-    collect(&overlay, scan.root, "", &mut out)?;
-    Ok(out)
-}
-
-fn collect(
-    loader: &dyn crate::diff::TreeLoader,
-    tree: TreeId,
-    prefix: &str,
-    out: &mut BTreeMap<String, TreeEntry>,
-) -> Result<()> {
-    for e in loader.load(&tree)?.entries() {
-        let path = if prefix.is_empty() {
-            e.name.clone()
-        } else {
-            format!("{prefix}/{}", e.name)
-        };
-        if e.kind == EntryKind::Dir {
-            collect(loader, e.tree_id(), &path, out)?;
-        }
-        out.insert(path, e.clone());
-    }
-    Ok(())
+    flatten(
+        &Overlay {
+            engine,
+            trees: &scan.trees,
+        },
+        scan.root,
+    )
 }
 
 /// Removes tracked paths that the checkpoint does not have, deepest first.
