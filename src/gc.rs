@@ -57,6 +57,10 @@ pub struct GcReport {
     pub bytes_freed: u64,
     /// Whether this was a dry run.
     pub dry_run: bool,
+    /// Session projects removed because their lifetime was over.
+    pub expired_projects: u64,
+    /// Overlay rows dropped (earlier generations, deleted projects).
+    pub stale_overlay_rows: u64,
 }
 
 /// Every object reachable from the roots.
@@ -75,6 +79,19 @@ pub fn mark(engine: &Engine) -> Result<HashSet<Hash>> {
             mark_tree(engine, commit.tree, &mut live)?;
         }
     }
+    let artifacts = crate::artifact::roots(engine)?;
+    for id in &artifacts.commits {
+        if live.insert(id.0) {
+            mark_tree(engine, engine.read_commit(id)?.tree, &mut live)?;
+        }
+    }
+    for tree in artifacts.trees {
+        mark_tree(engine, tree, &mut live)?;
+    }
+    for file in artifacts.files {
+        mark_file(engine, file, &mut live)?;
+    }
+    roots.extend(artifacts.commits);
     mark_lineage(engine, &roots, &mut live)?;
     for (dir, tree) in engine.index.worktrees()? {
         // A directory that is gone no longer needs its tree kept.
@@ -83,6 +100,16 @@ pub fn mark(engine: &Engine) -> Result<HashSet<Hash>> {
         }
     }
     Ok(live)
+}
+
+/// Marks a file's content: the chunk, or the manifest and its chunks.
+fn mark_file(engine: &Engine, id: Hash, live: &mut HashSet<Hash>) -> Result<()> {
+    if live.insert(id)
+        && let Some(m) = engine.read_manifest(&id)?
+    {
+        live.extend(m.chunks.iter().map(|c| c.id));
+    }
+    Ok(())
 }
 
 /// Keeps the commit objects of deleted ancestors (a few hundred bytes each) so `log`
@@ -110,13 +137,7 @@ fn mark_tree(engine: &Engine, id: TreeId, live: &mut HashSet<Hash>) -> Result<()
             EntryKind::Symlink => {
                 live.insert(e.id);
             }
-            EntryKind::File => {
-                if live.insert(e.id)
-                    && let Some(m) = engine.read_manifest(&e.id)?
-                {
-                    live.extend(m.chunks.iter().map(|c| c.id));
-                }
-            }
+            EntryKind::File => mark_file(engine, e.id, live)?,
         }
     }
     Ok(())
@@ -131,10 +152,17 @@ struct PackUse {
 
 /// Plans and (unless `dry_run`) applies a collection.
 pub fn gc(engine: &Engine, opts: &GcOptions) -> Result<GcReport> {
+    let sweep = if opts.dry_run {
+        crate::artifact::SweepReport::default()
+    } else {
+        crate::artifact::sweep(engine)?
+    };
     let live = mark(engine)?;
     let mut usage: HashMap<PackId, PackUse> = HashMap::new();
     let mut report = GcReport {
         dry_run: opts.dry_run,
+        expired_projects: sweep.expired_projects,
+        stale_overlay_rows: sweep.stale_overlay_rows,
         ..GcReport::default()
     };
     for (id, loc) in engine.index.objects()? {

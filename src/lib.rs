@@ -31,6 +31,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod artifact;
 mod codec;
 mod config;
 mod diff;
@@ -50,6 +51,11 @@ mod restore;
 mod stats;
 mod store;
 
+pub use artifact::{
+    Artifacts, AssetInput, BlobInfo, BlobKind, Caller, CheckpointInfo, CreateCheckpoint,
+    CreateProject, FileInfo, Ident, ListBlobs, ListProjects, Page, ProjectId, ProjectInfo,
+    ProjectPath, Rational, RecordId, RenderMeta, Scope, SortBy, Source, SweepReport, UpdateProject,
+};
 pub use codec::Compression;
 pub use config::{BackendConfig, REPO_FORMAT, RepoConfig};
 pub use diff::{Change, ChangeKind, DiffStat};

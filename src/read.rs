@@ -60,6 +60,10 @@ impl Engine {
 
     /// Reads and decodes a tree.
     pub fn read_tree(&self, id: &TreeId) -> Result<Tree> {
+        // The empty tree needs no storage: every project starts from it.
+        if *id == crate::artifact::empty_tree() {
+            return Ok(Tree::default());
+        }
         decode(&self.read_kind(&id.0, ObjectKind::Tree)?)
     }
 

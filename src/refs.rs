@@ -156,13 +156,25 @@ impl CommitView {
 
 /// History from `start` along first parents, newest first, at most `limit` entries.
 pub fn log(engine: &Engine, start: CommitId, limit: usize) -> Result<Vec<LogEntry>> {
+    log_with(engine, start, limit, &|id| {
+        engine.index.is_checkpoint(id).unwrap_or(false)
+    })
+}
+
+/// [`log`] with the caller's notion of which checkpoints are live.
+pub fn log_with(
+    engine: &Engine,
+    start: CommitId,
+    limit: usize,
+    live: &dyn Fn(&CommitId) -> bool,
+) -> Result<Vec<LogEntry>> {
     let mut out = Vec::new();
     let mut next = Some(start);
     while let Some(id) = next.take() {
         if out.len() >= limit {
             break;
         }
-        let deleted = !engine.index.is_checkpoint(&id)?;
+        let deleted = !live(&id);
         let commit = match engine.read_commit(&id) {
             Ok(c) => Some(c),
             Err(Error::NotFound { .. }) if deleted => None,

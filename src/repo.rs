@@ -194,6 +194,12 @@ impl Repository {
             .flatten()
     }
 
+    /// The artifact layer: projects, working trees, checkpoints, assets and renders.
+    #[must_use]
+    pub fn artifacts(&self) -> crate::artifact::Artifacts {
+        crate::artifact::Artifacts::new(Arc::clone(&self.engine))
+    }
+
     /// The fixed settings.
     #[must_use]
     pub fn config(&self) -> &RepoConfig {

@@ -110,9 +110,29 @@ pub fn restore(
     move_head: bool,
     progress: &dyn Progress,
 ) -> Result<RestoreSummary> {
+    let tree = engine.read_commit(&commit)?.tree;
+    materialize(engine, tree, dir, move_head.then_some(commit), progress)
+}
+
+/// Materializes a tree into `dir` (created if missing), incrementally.
+pub fn restore_tree(
+    engine: &Engine,
+    tree: TreeId,
+    dir: &Path,
+    progress: &dyn Progress,
+) -> Result<RestoreSummary> {
+    materialize(engine, tree, dir, None, progress)
+}
+
+fn materialize(
+    engine: &Engine,
+    tree: TreeId,
+    dir: &Path,
+    head: Option<CommitId>,
+    progress: &dyn Progress,
+) -> Result<RestoreSummary> {
     let root = check_target(dir)?;
     fs::create_dir_all(&root).map_err(Error::io("create directory", &root))?;
-    let tree = engine.read_commit(&commit)?.tree;
     let wanted = flatten(engine, tree)?;
     let key = root.to_string_lossy().into_owned();
     let previous = match engine.index.worktree(&key)? {
@@ -156,9 +176,7 @@ pub fn restore(
         }
     }
     progress.finish();
-    engine
-        .index
-        .record_restore(&key, tree, move_head.then_some(commit), &stats)?;
+    engine.index.record_restore(&key, tree, head, &stats)?;
     Ok(summary)
 }
 

@@ -24,6 +24,7 @@ const NEXT_SEQ: &str = "next-checkpoint-seq";
 pub struct Index {
     // Shared for every transaction; exclusive only to compact the file.
     db: std::sync::RwLock<Database>,
+    pub(super) writes: std::sync::atomic::AtomicU64,
 }
 
 /// One row of the checkpoint list.
@@ -72,6 +73,12 @@ fn open_all(txn: &WriteTransaction) -> Result<()> {
     txn.open_table(WORKTREES)?;
     txn.open_table(PINS)?;
     txn.open_table(META)?;
+    txn.open_table(super::tables::PROJECTS)?;
+    txn.open_table(super::tables::OVERLAY)?;
+    txn.open_table(super::tables::PROJECT_CHECKPOINTS)?;
+    txn.open_table(super::tables::PROJECT_CHECKPOINT_KEYS)?;
+    txn.open_table(super::tables::PROJECT_NAMES)?;
+    txn.open_table(super::tables::BLOB_RECORDS)?;
     Ok(())
 }
 
@@ -131,6 +138,7 @@ impl Index {
         txn.commit()?;
         Ok(Index {
             db: std::sync::RwLock::new(db),
+            writes: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -154,14 +162,20 @@ impl Index {
         compacted
     }
 
-    fn read(&self) -> Result<ReadTransaction> {
+    pub(super) fn begin_read(&self) -> Result<ReadTransaction> {
         Ok(self.db().begin_read()?)
     }
 
-    fn write<T>(&self, f: impl FnOnce(&WriteTransaction) -> Result<T>) -> Result<T> {
+    fn read(&self) -> Result<ReadTransaction> {
+        self.begin_read()
+    }
+
+    pub(super) fn write<T>(&self, f: impl FnOnce(&WriteTransaction) -> Result<T>) -> Result<T> {
         let txn = self.db().begin_write()?;
         let out = f(&txn)?;
         txn.commit()?;
+        self.writes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(out)
     }
 
@@ -433,7 +447,7 @@ fn put_stats(txn: &WriteTransaction, stats: &[(String, StatRecord)]) -> Result<(
     Ok(())
 }
 
-fn insert_packs(txn: &WriteTransaction, packs: &[WrittenPack]) -> Result<()> {
+pub(super) fn insert_packs(txn: &WriteTransaction, packs: &[WrittenPack]) -> Result<()> {
     let mut objects = txn.open_table(OBJECTS)?;
     let mut pack_table = txn.open_table(PACKS)?;
     let created_s = now_s();

@@ -1,10 +1,12 @@
 //! The redb index: object locations, packs, refs, checkpoints, stat cache, worktrees.
 //! No redb type leaves this module.
 
+mod artifact;
 mod db;
 mod errors;
 mod records;
 mod tables;
 
+pub use artifact::ArtifactTx;
 pub use db::{Index, IndexSnapshot, NewCheckpoint};
 pub use records::{ObjectLocation, StatRecord};

@@ -24,3 +24,18 @@ pub const WORKTREES: TableDefinition<&str, [u8; 32]> = TableDefinition::new("wor
 pub const PINS: TableDefinition<u64, u64> = TableDefinition::new("pins-0");
 /// Counters such as the next checkpoint sequence number.
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta-0");
+
+/// Project id (16 bytes) → project record (JSON).
+pub const PROJECTS: TableDefinition<[u8; 16], &[u8]> = TableDefinition::new("projects-0");
+/// `<project hex>/<generation hex>/<path>` → overlay entry (see `artifact::overlay`).
+pub const OVERLAY: TableDefinition<&str, &[u8]> = TableDefinition::new("overlay-0");
+/// Project id ‖ sequence (big-endian) → checkpoint (commit) id. Every row is a GC root.
+pub const PROJECT_CHECKPOINTS: TableDefinition<&[u8], [u8; 32]> =
+    TableDefinition::new("project-checkpoints-0");
+/// Commit id → project id ‖ sequence (the reverse of [`PROJECT_CHECKPOINTS`]).
+pub const PROJECT_CHECKPOINT_KEYS: TableDefinition<[u8; 32], &[u8]> =
+    TableDefinition::new("project-checkpoint-keys-0");
+/// `<project hex>/<checkpoint name>` → commit id.
+pub const PROJECT_NAMES: TableDefinition<&str, [u8; 32]> = TableDefinition::new("project-names-0");
+/// Blob record id (16 bytes) → asset or render record (JSON).
+pub const BLOB_RECORDS: TableDefinition<[u8; 16], &[u8]> = TableDefinition::new("blob-records-0");

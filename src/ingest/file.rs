@@ -40,16 +40,35 @@ pub fn ingest_file(pipe: &Pipeline, path: &Path, cfg: ChunkerConfig) -> Result<S
 }
 
 fn try_ingest(pipe: &Pipeline, path: &Path, cfg: ChunkerConfig) -> Result<Option<StatRecord>> {
-    let file = File::open(path).map_err(Error::io("open", path))?;
+    let mut file = File::open(path).map_err(Error::io("open", path))?;
     let before = stat_of(&file.metadata().map_err(Error::io("stat", path))?);
     if before.size < u64::from(cfg.min) {
         return ingest_small(pipe, path, file, before);
     }
+    let (id, size) = chunk_into(pipe, &mut file, cfg).map_err(|e| match e {
+        Error::Io { source, .. } => Error::io("read", path)(source),
+        other => other,
+    })?;
+    let after = stat_of(&std::fs::symlink_metadata(path).map_err(Error::io("stat", path))?);
+    if !before.same_stat(&after) || size != before.size {
+        return Ok(None);
+    }
+    Ok(Some(StatRecord { id, ..before }))
+}
+
+/// Cuts a stream into chunks and offers them, and the manifest when there is more than
+/// one chunk; returns the content id (BLAKE3 of the whole stream) and length. Memory
+/// stays at one maximum-size chunk buffer whatever the stream's length.
+pub fn chunk_into(
+    pipe: &Pipeline,
+    reader: &mut dyn std::io::Read,
+    cfg: ChunkerConfig,
+) -> Result<(Hash, u64)> {
     let mut whole = blake3::Hasher::new();
     let mut refs = Vec::new();
     let mut size = 0u64;
-    for chunk in chunks(file, cfg) {
-        let data = chunk.map_err(Error::io("read", path))?;
+    for chunk in chunks(reader, cfg) {
+        let data = chunk.map_err(Error::io("read", "input"))?;
         whole.update(&data);
         let id = Hash::of(&data);
         refs.push(ChunkRef {
@@ -58,10 +77,6 @@ fn try_ingest(pipe: &Pipeline, path: &Path, cfg: ChunkerConfig) -> Result<Option
         });
         size += data.len() as u64;
         pipe.offer(ObjectKind::Chunk, id, data)?;
-    }
-    let after = stat_of(&std::fs::symlink_metadata(path).map_err(Error::io("stat", path))?);
-    if !before.same_stat(&after) || size != before.size {
-        return Ok(None);
     }
     let id = Hash::from(whole.finalize());
     match refs.len() {
@@ -73,7 +88,7 @@ fn try_ingest(pipe: &Pipeline, path: &Path, cfg: ChunkerConfig) -> Result<Option
             encode(&Manifest { size, chunks: refs })?,
         )?,
     }
-    Ok(Some(StatRecord { id, ..before }))
+    Ok((id, size))
 }
 
 /// A file below the minimum chunk size is one chunk: one read into a buffer of its

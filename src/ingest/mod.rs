@@ -7,7 +7,8 @@ mod pipeline;
 mod scan;
 mod walk;
 
+pub(crate) use checkpoint::write_single;
 pub use checkpoint::{CheckpointOptions, CheckpointSummary, checkpoint};
-pub use file::stat_of;
+pub use file::{chunk_into, stat_of};
 pub(crate) use pipeline::Pipeline;
 pub use scan::scan_dir;

@@ -123,7 +123,10 @@ fn global_flags_work_before_and_after_the_subcommand() {
     assert_eq!(a.stdout, before.stdout);
     assert_eq!(b.stdout, before.stdout);
     // Found by walking up, like git, from a subdirectory.
-    let from_sub = reel(&dir.path().join("src")).args(["log", "--json"]).output().unwrap();
+    let from_sub = reel(&dir.path().join("src"))
+        .args(["log", "--json"])
+        .output()
+        .unwrap();
     assert_eq!(from_sub.stdout, before.stdout);
     // REEL_REPO, and the project directory instead of the .reel folder.
     reel(elsewhere.path())

@@ -1,0 +1,307 @@
+//! Blob records: assets (uploaded media) and renders (videos made from a checkpoint).
+//! Their bytes are stored like any file content, so they dedup with everything else.
+
+use std::io::Write;
+
+use serde::{Deserialize, Serialize};
+
+use super::checkpoints::resolve;
+use super::files::{Stored, read_content};
+use super::identity::{Caller, Owner, Scope};
+use super::project::{ProjectId, RecordId};
+use super::projects::{load_visible, now_ms};
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::hash::{CommitId, Hash};
+use crate::object::ObjectKind;
+
+/// A frame rate as a rational, e.g. 30000/1001.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rational {
+    /// Numerator.
+    pub num: u32,
+    /// Denominator (non-zero).
+    pub den: u32,
+}
+
+/// What describes a rendered video.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RenderMeta {
+    /// Container, e.g. `mp4`.
+    pub container: String,
+    /// Video codec, e.g. `h264`.
+    pub codec: String,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Frames per second.
+    pub fps: Option<Rational>,
+    /// Duration in seconds.
+    pub duration_s: f64,
+    /// Bits per second.
+    pub bitrate: Option<u64>,
+    /// Frames.
+    pub frames: Option<u64>,
+    /// The settings it was rendered with.
+    #[serde(default)]
+    pub settings: serde_json::Map<String, serde_json::Value>,
+}
+
+/// What a blob record is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum BlobKind {
+    /// An uploaded asset.
+    Asset {
+        /// MIME type.
+        mime: String,
+        /// The name it was uploaded under.
+        original_name: String,
+        /// Tags.
+        tags: Vec<String>,
+    },
+    /// A rendered video.
+    Render {
+        /// The project it was rendered from.
+        project: ProjectId,
+        /// The checkpoint it was rendered from, if any.
+        checkpoint: Option<CommitId>,
+        /// Its metadata.
+        meta: RenderMeta,
+    },
+}
+
+/// An asset or render as stored: the public view plus its owner.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct BlobRecord {
+    info: BlobInfo,
+    owner: Owner,
+}
+
+/// An asset or render as callers see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BlobInfo {
+    /// Id.
+    pub id: RecordId,
+    /// Scope.
+    pub scope: Scope,
+    /// Content id (BLAKE3 of the bytes, as `b3sum` prints).
+    pub content: Hash,
+    /// Length.
+    pub size: u64,
+    /// Created, ms since the epoch.
+    pub created_ms: i64,
+    /// Asset or render details.
+    #[serde(flatten)]
+    pub kind: BlobKind,
+}
+
+fn decode_record(b: &[u8]) -> Result<BlobRecord> {
+    serde_json::from_slice(b).map_err(|e| Error::Corrupt {
+        what: "blob record".into(),
+        reason: e.to_string(),
+    })
+}
+
+fn load(engine: &Engine, caller: &Caller, id: &RecordId) -> Result<BlobInfo> {
+    let rec = engine
+        .index
+        .artifact_read(|tx| tx.blob(&id.0))?
+        .map(|b| decode_record(&b))
+        .transpose()?;
+    match rec {
+        Some(r) if r.owner.visible_to(caller) => Ok(r.info),
+        _ => Err(Error::NotFound {
+            what: format!("blob {id}"),
+        }),
+    }
+}
+
+/// Stores content and its record in one transaction.
+fn put(engine: &Engine, stored: Stored, owner: Owner, kind: BlobKind) -> Result<BlobInfo> {
+    let info = BlobInfo {
+        id: RecordId::random(),
+        scope: owner.scope,
+        content: stored.id,
+        size: stored.size,
+        created_ms: now_ms(),
+        kind,
+    };
+    let record = BlobRecord {
+        info: info.clone(),
+        owner,
+    };
+    let mut packs = stored.packs;
+    if let Some(bytes) = stored.inline {
+        packs.extend(crate::ingest::write_single(
+            engine,
+            ObjectKind::Chunk,
+            stored.id,
+            &bytes,
+        )?);
+    }
+    engine.index.artifact_write(|tx| {
+        tx.add_packs(&packs)?;
+        tx.put_blob(
+            &info.id.0,
+            &serde_json::to_vec(&record).expect("records serialize"),
+        )
+    })?;
+    Ok(info)
+}
+
+/// What to record with an asset.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AssetInput {
+    /// MIME type.
+    pub mime: String,
+    /// Original file name.
+    pub original_name: String,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Scope (default as for projects).
+    pub scope: Option<Scope>,
+}
+
+fn default_scope(caller: &Caller) -> Scope {
+    if caller.session.is_some() {
+        Scope::Session
+    } else if caller.user.is_some() {
+        Scope::User
+    } else {
+        Scope::Sandbox
+    }
+}
+
+/// Stores an asset.
+pub fn store_asset(
+    engine: &Engine,
+    caller: &Caller,
+    stored: Stored,
+    input: AssetInput,
+) -> Result<BlobInfo> {
+    let owner = Owner::for_caller(caller, input.scope.unwrap_or_else(|| default_scope(caller)))?;
+    put(
+        engine,
+        stored,
+        owner,
+        BlobKind::Asset {
+            mime: input.mime,
+            original_name: input.original_name,
+            tags: input.tags,
+        },
+    )
+}
+
+/// Stores a render of a project (and checkpoint); visible to whoever sees the project.
+pub fn store_render(
+    engine: &Engine,
+    caller: &Caller,
+    project: &ProjectId,
+    checkpoint: Option<&str>,
+    stored: Stored,
+    meta: RenderMeta,
+) -> Result<BlobInfo> {
+    let (owner, commit) = engine.index.artifact_read(|tx| {
+        let p = load_visible(tx, caller, project)?;
+        let commit = checkpoint.map(|r| resolve(tx, &p, r)).transpose()?;
+        Ok((p.owner, commit))
+    })?;
+    put(
+        engine,
+        stored,
+        owner,
+        BlobKind::Render {
+            project: *project,
+            checkpoint: commit,
+            meta,
+        },
+    )
+}
+
+/// Reads a record the caller may see.
+pub fn get(engine: &Engine, caller: &Caller, id: &RecordId) -> Result<BlobInfo> {
+    load(engine, caller, id)
+}
+
+/// Streams a blob's bytes (or a range: offset, length).
+pub fn read_to(
+    engine: &Engine,
+    caller: &Caller,
+    id: &RecordId,
+    range: Option<(u64, u64)>,
+    out: &mut dyn Write,
+) -> Result<u64> {
+    let r = load(engine, caller, id)?;
+    read_content(engine, &r.content, r.size, range, out)
+}
+
+/// Filters for listing.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ListBlobs {
+    /// Only assets carrying every one of these tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Only assets whose MIME type starts with this.
+    pub mime_prefix: Option<String>,
+    /// Only renders of this project.
+    pub project: Option<ProjectId>,
+    /// `Some(true)`: renders only; `Some(false)`: assets only.
+    pub renders: Option<bool>,
+}
+
+/// Lists the records the caller may see, oldest first.
+pub fn list(engine: &Engine, caller: &Caller, q: &ListBlobs) -> Result<Vec<BlobInfo>> {
+    let mut out: Vec<BlobInfo> = engine
+        .index
+        .blob_records()?
+        .into_iter()
+        .filter_map(|(_, b)| decode_record(&b).ok())
+        .filter(|r| r.owner.visible_to(caller))
+        .map(|r| r.info)
+        .filter(|r| match &r.kind {
+            BlobKind::Asset { mime, tags, .. } => {
+                q.renders != Some(true)
+                    && q.project.is_none()
+                    && q.tags.iter().all(|t| tags.contains(t))
+                    && q.mime_prefix
+                        .as_ref()
+                        .is_none_or(|m| mime.starts_with(m.as_str()))
+            }
+            BlobKind::Render { project, .. } => {
+                q.renders != Some(false)
+                    && q.tags.is_empty()
+                    && q.mime_prefix.is_none()
+                    && q.project.is_none_or(|p| p == *project)
+            }
+        })
+        .collect();
+    out.sort_by_key(|r| (r.created_ms, r.id));
+    Ok(out)
+}
+
+/// Deletes a record; `gc` frees its bytes unless something else holds them.
+pub fn delete(engine: &Engine, caller: &Caller, id: &RecordId) -> Result<()> {
+    engine.index.artifact_write(|tx| {
+        let r = tx.blob(&id.0)?.map(|b| decode_record(&b)).transpose()?;
+        match r {
+            Some(r) if r.owner.visible_to(caller) => tx.remove_blob(&id.0),
+            _ => Err(Error::NotFound {
+                what: format!("blob {id}"),
+            }),
+        }
+    })
+}
+
+/// Every blob's content id (GC roots).
+pub fn contents(engine: &Engine) -> Result<Vec<Hash>> {
+    Ok(engine
+        .index
+        .blob_records()?
+        .into_iter()
+        .filter_map(|(_, b)| decode_record(&b).ok())
+        .map(|r| r.info.content)
+        .collect())
+}

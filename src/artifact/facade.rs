@@ -1,0 +1,383 @@
+//! [`Artifacts`]: the async API of the artifact layer.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::blobs::{self, AssetInput, BlobInfo, ListBlobs, RenderMeta};
+use super::checkpoints::{self, CheckpointInfo, CreateCheckpoint};
+use super::files::{self, store_bytes, store_stream};
+use super::identity::Caller;
+use super::lifecycle::{self, SweepReport};
+use super::path::ProjectPath;
+use super::project::{ProjectId, ProjectInfo, RecordId};
+use super::projects::{self, CreateProject, ListProjects, Page, UpdateProject};
+use super::worktree::FileInfo;
+use crate::diff::Change;
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::hash::CommitId;
+use crate::refs::LogEntry;
+use crate::restore::RestoreSummary;
+
+/// Where stored bytes come from.
+pub enum Source {
+    /// Bytes in memory.
+    Bytes(Vec<u8>),
+    /// A file on this machine.
+    Path(PathBuf),
+    /// Any stream (read on a blocking thread; memory stays flat).
+    Reader(Box<dyn Read + Send>),
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            Source::Path(p) => write!(f, "Path({})", p.display()),
+            Source::Reader(_) => f.write_str("Reader"),
+        }
+    }
+}
+
+fn store(engine: &Engine, source: Source) -> Result<files::Stored> {
+    match source {
+        Source::Bytes(b) => store_bytes(engine, b),
+        Source::Path(p) => {
+            let mut f = std::fs::File::open(&p).map_err(Error::io("open", &p))?;
+            store_stream(engine, &mut f)
+        }
+        Source::Reader(mut r) => store_stream(engine, &mut r),
+    }
+}
+
+/// The artifact layer of a repository. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Artifacts {
+    engine: Arc<Engine>,
+}
+
+impl Artifacts {
+    pub(crate) fn new(engine: Arc<Engine>) -> Artifacts {
+        Artifacts { engine }
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Engine) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let engine = Arc::clone(&self.engine);
+        tokio::task::spawn_blocking(move || f(&engine))
+            .await
+            .map_err(|e| Error::Backend(format!("worker thread failed: {e}")))?
+    }
+
+    /// Creates a project.
+    pub async fn create_project(&self, caller: &Caller, req: CreateProject) -> Result<ProjectInfo> {
+        let caller = caller.clone();
+        self.run(move |e| projects::create(e, &caller, req)).await
+    }
+
+    /// Reads a project.
+    pub async fn get_project(&self, caller: &Caller, id: ProjectId) -> Result<ProjectInfo> {
+        let caller = caller.clone();
+        self.run(move |e| projects::get(e, &caller, &id)).await
+    }
+
+    /// Lists the caller's projects.
+    pub async fn list_projects(
+        &self,
+        caller: &Caller,
+        query: ListProjects,
+    ) -> Result<Page<ProjectInfo>> {
+        let caller = caller.clone();
+        self.run(move |e| projects::list(e, &caller, &query)).await
+    }
+
+    /// Updates a project's name and metadata.
+    pub async fn update_project(
+        &self,
+        caller: &Caller,
+        id: ProjectId,
+        req: UpdateProject,
+    ) -> Result<ProjectInfo> {
+        let caller = caller.clone();
+        self.run(move |e| projects::update(e, &caller, &id, req))
+            .await
+    }
+
+    /// Deletes a project.
+    pub async fn delete_project(&self, caller: &Caller, id: ProjectId) -> Result<()> {
+        let caller = caller.clone();
+        self.run(move |e| projects::delete(e, &caller, &id)).await
+    }
+
+    /// Writes a file into a project's working tree.
+    pub async fn write_file(
+        &self,
+        caller: &Caller,
+        id: ProjectId,
+        path: ProjectPath,
+        source: Source,
+        executable: bool,
+    ) -> Result<FileInfo> {
+        let caller = caller.clone();
+        self.run(move |e| match source {
+            Source::Bytes(b) => files::write_bytes(e, &caller, &id, &path, b, executable),
+            other => {
+                projects::get(e, &caller, &id)?;
+                let stored = store(e, other)?;
+                files::write(e, &caller, &id, &path, stored, executable)
+            }
+        })
+        .await
+    }
+
+    /// Reads a file (or `range`: offset and length) of the working tree.
+    pub async fn read_file(
+        &self,
+        caller: &Caller,
+        id: ProjectId,
+        path: ProjectPath,
+        range: Option<(u64, u64)>,
+    ) -> Result<Vec<u8>> {
+        let caller = caller.clone();
+        self.run(move |e| {
+            let mut out = Vec::new();
+            files::read_to(e, &caller, &id, &path, range, &mut out)?;
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Streams a file of the working tree into `out`.
+    pub async fn read_file_to<W: std::io::Write + Send + 'static>(
+        &self,
+        caller: &Caller,
+        id: ProjectId,
+        path: ProjectPath,
+        mut out: W,
+    ) -> Result<u64> {
+        let caller = caller.clone();
+        self.run(move |e| files::read_to(e, &caller, &id, &path, None, &mut out))
+            .await
+    }
+
+    /// Lists a directory of the working tree (the root when `dir` is `None`).
+    pub async fn list_files(
+        &self,
+        caller: &Caller,
+        id: ProjectId,
+        dir: Option<ProjectPath>,
+        recursive: bool,
+    ) -> Result<Vec<FileInfo>> {
+        let caller = caller.clone();
+        self.run(move |e| files::list(e, &caller, &id, dir.as_ref(), recursive))
+            .await
+    }
+
+    /// Deletes a file or directory.
+    pub async fn delete_file(
+        &self,
+        caller: &Caller,
+        id: ProjectId,
+        path: ProjectPath,
+    ) -> Result<()> {
+        let caller = caller.clone();
+        self.run(move |e| files::delete(e, &caller, &id, &path))
+            .await
+    }
+
+    /// Moves a file or directory.
+    pub async fn move_file(
+        &self,
+        caller: &Caller,
+        id: ProjectId,
+        from: ProjectPath,
+        to: ProjectPath,
+    ) -> Result<()> {
+        let caller = caller.clone();
+        self.run(move |e| files::rename(e, &caller, &id, &from, &to))
+            .await
+    }
+
+    /// Creates a directory.
+    pub async fn mkdir(&self, caller: &Caller, id: ProjectId, path: ProjectPath) -> Result<()> {
+        let caller = caller.clone();
+        self.run(move |e| files::mkdir(e, &caller, &id, &path))
+            .await
+    }
+
+    /// Checkpoints the working tree.
+    pub async fn create_checkpoint(
+        &self,
+        caller: &Caller,
+        id: ProjectId,
+        req: CreateCheckpoint,
+    ) -> Result<CheckpointInfo> {
+        let caller = caller.clone();
+        self.run(move |e| checkpoints::create(e, &caller, &id, &req))
+            .await
+    }
+
+    /// Lists checkpoints in creation order.
+    pub async fn list_checkpoints(
+        &self,
+        caller: &Caller,
+        id: ProjectId,
+    ) -> Result<Vec<CheckpointInfo>> {
+        let caller = caller.clone();
+        self.run(move |e| checkpoints::list(e, &caller, &id)).await
+    }
+
+    /// Restores a checkpoint (id, unique prefix or name) in O(1).
+    pub async fn restore_checkpoint(
+        &self,
+        caller: &Caller,
+        id: ProjectId,
+        rev: &str,
+    ) -> Result<ProjectInfo> {
+        let (caller, rev) = (caller.clone(), rev.to_owned());
+        self.run(move |e| checkpoints::restore(e, &caller, &id, &rev))
+            .await
+    }
+
+    /// Deletes a checkpoint.
+    pub async fn delete_checkpoint(
+        &self,
+        caller: &Caller,
+        id: ProjectId,
+        rev: &str,
+    ) -> Result<CommitId> {
+        let (caller, rev) = (caller.clone(), rev.to_owned());
+        self.run(move |e| checkpoints::delete(e, &caller, &id, &rev))
+            .await
+    }
+
+    /// Diff from checkpoint `from` to checkpoint `to`, or to the working tree.
+    pub async fn diff(
+        &self,
+        caller: &Caller,
+        id: ProjectId,
+        from: &str,
+        to: Option<&str>,
+    ) -> Result<Vec<Change>> {
+        let (caller, from, to) = (caller.clone(), from.to_owned(), to.map(str::to_owned));
+        self.run(move |e| checkpoints::diff(e, &caller, &id, &from, to.as_deref()))
+            .await
+    }
+
+    /// History from the project's head.
+    pub async fn log(&self, caller: &Caller, id: ProjectId, limit: usize) -> Result<Vec<LogEntry>> {
+        let caller = caller.clone();
+        self.run(move |e| checkpoints::log(e, &caller, &id, limit))
+            .await
+    }
+
+    /// Imports a directory as the working tree.
+    pub async fn import(
+        &self,
+        caller: &Caller,
+        id: ProjectId,
+        dir: PathBuf,
+    ) -> Result<ProjectInfo> {
+        let caller = caller.clone();
+        self.run(move |e| checkpoints::import(e, &caller, &id, &dir))
+            .await
+    }
+
+    /// Materializes a checkpoint (or the working tree) into a directory.
+    pub async fn export(
+        &self,
+        caller: &Caller,
+        id: ProjectId,
+        rev: Option<&str>,
+        dir: PathBuf,
+    ) -> Result<RestoreSummary> {
+        let (caller, rev) = (caller.clone(), rev.map(str::to_owned));
+        self.run(move |e| checkpoints::export(e, &caller, &id, rev.as_deref(), &dir))
+            .await
+    }
+
+    /// Stores an asset.
+    pub async fn store_asset(
+        &self,
+        caller: &Caller,
+        source: Source,
+        input: AssetInput,
+    ) -> Result<BlobInfo> {
+        let caller = caller.clone();
+        self.run(move |e| blobs::store_asset(e, &caller, store(e, source)?, input))
+            .await
+    }
+
+    /// Stores a render of a project (and checkpoint).
+    pub async fn store_render(
+        &self,
+        caller: &Caller,
+        project: ProjectId,
+        checkpoint: Option<&str>,
+        source: Source,
+        meta: RenderMeta,
+    ) -> Result<BlobInfo> {
+        let (caller, checkpoint) = (caller.clone(), checkpoint.map(str::to_owned));
+        self.run(move |e| {
+            projects::get(e, &caller, &project)?;
+            blobs::store_render(
+                e,
+                &caller,
+                &project,
+                checkpoint.as_deref(),
+                store(e, source)?,
+                meta,
+            )
+        })
+        .await
+    }
+
+    /// Reads an asset's or render's record.
+    pub async fn get_blob(&self, caller: &Caller, id: RecordId) -> Result<BlobInfo> {
+        let caller = caller.clone();
+        self.run(move |e| blobs::get(e, &caller, &id)).await
+    }
+
+    /// Reads an asset's or render's bytes (or a range).
+    pub async fn read_blob(
+        &self,
+        caller: &Caller,
+        id: RecordId,
+        range: Option<(u64, u64)>,
+    ) -> Result<Vec<u8>> {
+        let caller = caller.clone();
+        self.run(move |e| {
+            let mut out = Vec::new();
+            blobs::read_to(e, &caller, &id, range, &mut out)?;
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Lists assets and renders.
+    pub async fn list_blobs(&self, caller: &Caller, query: ListBlobs) -> Result<Vec<BlobInfo>> {
+        let caller = caller.clone();
+        self.run(move |e| blobs::list(e, &caller, &query)).await
+    }
+
+    /// Deletes an asset or render.
+    pub async fn delete_blob(&self, caller: &Caller, id: RecordId) -> Result<()> {
+        let caller = caller.clone();
+        self.run(move |e| blobs::delete(e, &caller, &id)).await
+    }
+
+    /// Removes expired projects and stale overlay rows now (long-running servers call
+    /// this periodically; `gc` calls it too).
+    pub async fn sweep(&self) -> Result<SweepReport> {
+        self.run(lifecycle::sweep).await
+    }
+
+    /// Write transactions this handle has committed (lets tests count index writes).
+    #[must_use]
+    pub fn index_writes(&self) -> u64 {
+        self.engine.index.write_transactions()
+    }
+}

@@ -1,0 +1,332 @@
+//! File operations on a project's working tree.
+
+use std::io::{Read, Write};
+
+use super::identity::Caller;
+use super::overlay::{self, OverlayEntry};
+use super::path::ProjectPath;
+use super::project::ProjectId;
+use super::projects::{load_visible, now_ms, save};
+use super::worktree::{FileInfo, Node, Worktree};
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::hash::Hash;
+use crate::ingest::{Pipeline, chunk_into};
+use crate::object::EntryKind;
+use crate::store::WrittenPack;
+
+/// Content that is stored before the index transaction that references it.
+pub struct Stored {
+    /// Content id.
+    pub id: Hash,
+    /// Length.
+    pub size: u64,
+    /// The bytes, when small enough to keep inline.
+    pub inline: Option<Vec<u8>>,
+    /// Packs written for it (to index in the same transaction).
+    pub packs: Vec<WrittenPack>,
+}
+
+/// Stores bytes: small ones stay inline (packed at the next checkpoint), large ones are
+/// chunked and packed now.
+pub fn store_bytes(engine: &Engine, bytes: Vec<u8>) -> Result<Stored> {
+    if bytes.len() < engine.config.chunking.min as usize {
+        return Ok(Stored {
+            id: Hash::of(&bytes),
+            size: bytes.len() as u64,
+            inline: Some(bytes),
+            packs: Vec::new(),
+        });
+    }
+    store_stream(engine, &mut bytes.as_slice())
+}
+
+/// Stores a stream through the chunker, with flat memory whatever its length.
+pub fn store_stream(engine: &Engine, reader: &mut dyn Read) -> Result<Stored> {
+    let pipe = Pipeline::start(engine, true)?;
+    let chunked = chunk_into(&pipe, reader, engine.config.chunking);
+    let packs = pipe.finish()?;
+    let (id, size) = chunked?;
+    Ok(Stored {
+        id,
+        size,
+        inline: None,
+        packs,
+    })
+}
+
+fn with_pin<T>(engine: &Engine, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let pin = engine.index.pin()?;
+    let out = f();
+    let _ = engine.index.unpin(pin);
+    out
+}
+
+/// Writes a file (creating parent directories).
+pub fn write(
+    engine: &Engine,
+    caller: &Caller,
+    id: &ProjectId,
+    path: &ProjectPath,
+    stored: Stored,
+    executable: bool,
+) -> Result<FileInfo> {
+    engine.index.artifact_write(|tx| {
+        let mut p = load_visible(tx, caller, id)?;
+        let wt = Worktree {
+            engine,
+            tx,
+            project: &p.clone(),
+        };
+        if let Some(Node::Dir { .. }) = wt.lookup(path)? {
+            return Err(Error::Invalid(format!("{path} is a directory")));
+        }
+        wt.ensure_parents(&mut p, path)?;
+        tx.add_packs(&stored.packs)?;
+        let entry = OverlayEntry::File {
+            executable,
+            size: stored.size,
+            id: stored.id,
+            inline: stored.inline,
+        };
+        wt.put(&mut p, path.as_str(), entry)?;
+        p.touch(now_ms());
+        save(tx, &p)?;
+        Ok(FileInfo {
+            path: path.to_string(),
+            kind: EntryKind::File,
+            size: stored.size,
+            id: Some(stored.id),
+            executable,
+        })
+    })
+}
+
+/// Writes bytes to a file.
+pub fn write_bytes(
+    engine: &Engine,
+    caller: &Caller,
+    id: &ProjectId,
+    path: &ProjectPath,
+    bytes: Vec<u8>,
+    executable: bool,
+) -> Result<FileInfo> {
+    // Check visibility before storing anything.
+    engine
+        .index
+        .artifact_read(|tx| load_visible(tx, caller, id))?;
+    with_pin(engine, || {
+        let stored = store_bytes(engine, bytes)?;
+        write(engine, caller, id, path, stored, executable)
+    })
+}
+
+/// Streams a file (or `range` of it: offset, length) into `out`; returns bytes written.
+pub fn read_to(
+    engine: &Engine,
+    caller: &Caller,
+    id: &ProjectId,
+    path: &ProjectPath,
+    range: Option<(u64, u64)>,
+    out: &mut dyn Write,
+) -> Result<u64> {
+    let node = engine.index.artifact_read(|tx| {
+        let p = load_visible(tx, caller, id)?;
+        Worktree {
+            engine,
+            tx,
+            project: &p,
+        }
+        .lookup(path)
+    })?;
+    match node {
+        Some(Node::File {
+            inline: Some(bytes),
+            ..
+        }) => write_range(&bytes, range, out),
+        Some(Node::File { id, size, .. }) => read_content(engine, &id, size, range, out),
+        Some(Node::Symlink { .. }) => Err(Error::Invalid(format!("{path} is a symlink"))),
+        Some(Node::Dir { .. }) => Err(Error::Invalid(format!("{path} is a directory"))),
+        None => Err(Error::NotFound {
+            what: format!("path `{path}`"),
+        }),
+    }
+}
+
+fn write_range(bytes: &[u8], range: Option<(u64, u64)>, out: &mut dyn Write) -> Result<u64> {
+    let (start, len) = clamp(range, bytes.len() as u64);
+    let slice = &bytes[start as usize..(start + len) as usize];
+    out.write_all(slice).map_err(Error::io("write", "output"))?;
+    Ok(len)
+}
+
+fn clamp(range: Option<(u64, u64)>, size: u64) -> (u64, u64) {
+    match range {
+        None => (0, size),
+        Some((start, len)) => {
+            let start = start.min(size);
+            (start, len.min(size - start))
+        }
+    }
+}
+
+/// Streams stored content, whole (verified against its id) or a range (each chunk read
+/// is verified against its own id).
+pub fn read_content(
+    engine: &Engine,
+    id: &Hash,
+    size: u64,
+    range: Option<(u64, u64)>,
+    out: &mut dyn Write,
+) -> Result<u64> {
+    if range.is_none() {
+        return engine.read_file_to(id, out);
+    }
+    let (start, len) = clamp(range, size);
+    let end = start + len;
+    let Some(manifest) = engine.read_manifest(id)? else {
+        return write_range(&engine.read_file(id)?, Some((start, len)), out);
+    };
+    let mut at = 0u64;
+    for chunk in &manifest.chunks {
+        let next = at + u64::from(chunk.len);
+        if next > start && at < end {
+            let (_, bytes) = engine.read_object(&chunk.id)?;
+            let from = start.saturating_sub(at) as usize;
+            let to = (end.min(next) - at) as usize;
+            out.write_all(&bytes[from..to])
+                .map_err(Error::io("write", "output"))?;
+        }
+        at = next;
+        if at >= end {
+            break;
+        }
+    }
+    Ok(len)
+}
+
+/// Lists a directory (or the root), optionally recursively.
+pub fn list(
+    engine: &Engine,
+    caller: &Caller,
+    id: &ProjectId,
+    dir: Option<&ProjectPath>,
+    recursive: bool,
+) -> Result<Vec<FileInfo>> {
+    engine.index.artifact_read(|tx| {
+        let p = load_visible(tx, caller, id)?;
+        Worktree {
+            engine,
+            tx,
+            project: &p,
+        }
+        .list(dir, recursive)
+    })
+}
+
+/// Deletes a file, symlink or directory (with everything below it).
+pub fn delete(engine: &Engine, caller: &Caller, id: &ProjectId, path: &ProjectPath) -> Result<()> {
+    engine.index.artifact_write(|tx| {
+        let mut p = load_visible(tx, caller, id)?;
+        let snapshot = p.clone();
+        let wt = Worktree {
+            engine,
+            tx,
+            project: &snapshot,
+        };
+        if wt.lookup(path)?.is_none() {
+            return Err(Error::NotFound {
+                what: format!("path `{path}`"),
+            });
+        }
+        let below: Vec<String> = wt
+            .descendants(path.as_str())?
+            .into_iter()
+            .map(|(rel, _)| overlay::key(&p, &format!("{path}/{rel}")))
+            .collect();
+        tx.remove_overlay(&below)?;
+        wt.put(&mut p, path.as_str(), OverlayEntry::Deleted)?;
+        p.touch(now_ms());
+        save(tx, &p)
+    })
+}
+
+/// Creates a directory (and its parents); a no-op if it exists.
+pub fn mkdir(engine: &Engine, caller: &Caller, id: &ProjectId, path: &ProjectPath) -> Result<()> {
+    engine.index.artifact_write(|tx| {
+        let mut p = load_visible(tx, caller, id)?;
+        let snapshot = p.clone();
+        let wt = Worktree {
+            engine,
+            tx,
+            project: &snapshot,
+        };
+        match wt.lookup(path)? {
+            Some(Node::Dir { .. }) => return Ok(()),
+            Some(_) => return Err(Error::AlreadyExists(format!("a file at {path}"))),
+            None => {}
+        }
+        wt.ensure_parents(&mut p, path)?;
+        wt.put(&mut p, path.as_str(), OverlayEntry::Dir)?;
+        p.touch(now_ms());
+        save(tx, &p)
+    })
+}
+
+/// Moves a file or directory; the destination must not exist.
+pub fn rename(
+    engine: &Engine,
+    caller: &Caller,
+    id: &ProjectId,
+    from: &ProjectPath,
+    to: &ProjectPath,
+) -> Result<()> {
+    if to.as_str() == from.as_str() || to.as_str().starts_with(&format!("{from}/")) {
+        return Err(Error::Invalid(format!("cannot move {from} into itself")));
+    }
+    engine.index.artifact_write(|tx| {
+        let mut p = load_visible(tx, caller, id)?;
+        let snapshot = p.clone();
+        let wt = Worktree {
+            engine,
+            tx,
+            project: &snapshot,
+        };
+        let node = wt.lookup(from)?.ok_or_else(|| Error::NotFound {
+            what: format!("path `{from}`"),
+        })?;
+        if wt.lookup(to)?.is_some() {
+            return Err(Error::AlreadyExists(format!("{to}")));
+        }
+        wt.ensure_parents(&mut p, to)?;
+        let entry = match node {
+            Node::File {
+                executable,
+                size,
+                id,
+                inline,
+            } => OverlayEntry::File {
+                executable,
+                size,
+                id,
+                inline,
+            },
+            Node::Symlink { id, .. } => OverlayEntry::Symlink {
+                target: engine.read_file(&id)?,
+            },
+            Node::Dir { base: Some(t), .. } => OverlayEntry::Tree(t),
+            Node::Dir { base: None, .. } => OverlayEntry::Dir,
+        };
+        let below = wt.descendants(from.as_str())?;
+        wt.put(&mut p, to.as_str(), entry)?;
+        let mut old_keys = Vec::with_capacity(below.len());
+        for (rel, row) in below {
+            old_keys.push(overlay::key(&p, &format!("{from}/{rel}")));
+            wt.put(&mut p, &format!("{to}/{rel}"), row.entry)?;
+        }
+        tx.remove_overlay(&old_keys)?;
+        wt.put(&mut p, from.as_str(), OverlayEntry::Deleted)?;
+        p.touch(now_ms());
+        save(tx, &p)
+    })
+}
