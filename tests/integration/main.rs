@@ -2,6 +2,7 @@
 
 mod util;
 
+mod artifacts;
 mod cli;
 mod concurrency;
 mod corruption;
@@ -9,5 +10,7 @@ mod crash;
 mod dedup;
 mod faults;
 mod gc;
+mod isolation;
 mod memory;
+mod model;
 mod roundtrip;
