@@ -19,6 +19,15 @@ pub struct Cli {
     /// Print nothing but results and errors; no progress bars.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Sandbox of the caller, for project, file, asset and render commands.
+    #[arg(long, global = true, env = "REEL_SANDBOX")]
+    pub sandbox: Option<String>,
+    /// User id of the caller (default: the OS user).
+    #[arg(long, global = true, env = "REEL_USER")]
+    pub user: Option<String>,
+    /// Session id of the caller.
+    #[arg(long, global = true, env = "REEL_SESSION")]
+    pub session: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -55,6 +64,18 @@ pub enum Command {
     Fsck(FsckArgs),
     /// Show repository sizes and counts.
     Stats,
+    /// Projects: virtual working trees with named checkpoints.
+    #[command(subcommand)]
+    Project(super::artifact_args::ProjectCmd),
+    /// Files of a project's working tree.
+    #[command(subcommand)]
+    File(super::artifact_args::FileCmd),
+    /// Stored assets (media).
+    #[command(subcommand)]
+    Asset(super::artifact_args::AssetCmd),
+    /// Stored renders.
+    #[command(subcommand)]
+    Render(super::artifact_args::RenderCmd),
 }
 
 /// `reel init`.

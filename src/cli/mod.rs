@@ -1,6 +1,8 @@
 //! The `reel` command line: clap arguments → one library call → printed result.
 
 mod args;
+mod artifact_args;
+mod artifact_run;
 mod output;
 mod run;
 

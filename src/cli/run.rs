@@ -21,7 +21,7 @@ use reelstore::{
 /// Exit code when fsck finds damage.
 const EXIT_DAMAGED: u8 = 3;
 
-enum Failure {
+pub(super) enum Failure {
     Reel(Error),
     Output(std::io::Error),
     Damaged,
@@ -39,7 +39,7 @@ impl From<std::io::Error> for Failure {
     }
 }
 
-type Outcome = Result<(), Failure>;
+pub(super) type Outcome = Result<(), Failure>;
 
 /// Runs the command line; the process exit code.
 #[must_use]
@@ -98,7 +98,7 @@ fn repo_path(cli: &Cli) -> Result<Option<PathBuf>, Error> {
     }))
 }
 
-async fn open(cli: &Cli) -> Result<Repository, Error> {
+pub(super) async fn open(cli: &Cli) -> Result<Repository, Error> {
     let dir = if let Some(p) = repo_path(cli)? {
         p
     } else {
@@ -131,6 +131,10 @@ async fn run(cli: Cli) -> Outcome {
         Command::Gc(args) => gc(&cli, args).await,
         Command::Fsck(args) => fsck(&cli, args).await,
         Command::Stats => stats(&cli).await,
+        Command::Project(cmd) => super::artifact_run::project(&cli, cmd).await,
+        Command::File(cmd) => super::artifact_run::file(&cli, cmd).await,
+        Command::Asset(cmd) => super::artifact_run::asset(&cli, cmd).await,
+        Command::Render(cmd) => super::artifact_run::render(&cli, cmd).await,
     }
 }
 

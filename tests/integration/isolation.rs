@@ -134,7 +134,11 @@ async fn every_operation_respects_every_scope() {
             hidden(a.delete_checkpoint(&c, id, "v1").await, what);
             hidden(a.diff(&c, id, "v1", None).await, what);
             hidden(a.log(&c, id, 10).await, what);
-            hidden(a.update_project(&c, id, reelstore::UpdateProject::default()).await, what);
+            hidden(
+                a.update_project(&c, id, reelstore::UpdateProject::default())
+                    .await,
+                what,
+            );
             hidden(
                 a.store_render(
                     &c,

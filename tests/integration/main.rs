@@ -2,6 +2,7 @@
 
 mod util;
 
+mod artifact_cli;
 mod artifacts;
 mod cli;
 mod concurrency;
