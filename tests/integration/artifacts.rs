@@ -740,3 +740,106 @@ async fn assets_and_renders_are_stored_once_and_listed_by_filter() {
     ));
     let _ = Arc::new(NoProgress);
 }
+
+#[tokio::test]
+async fn deleting_a_checkpoint_while_another_caller_restores_it() {
+    let (_d, repo) = repo().await;
+    let a = repo.artifacts();
+    let ana = caller("local", Some("ana"), Some("s1"));
+    let also_ana = caller("local", Some("ana"), Some("s2"));
+    let id = a
+        .create_project(
+            &ana,
+            CreateProject {
+                name: "x".into(),
+                scope: Some(Scope::User),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    let mut restored = 0;
+    for round in 0..20 {
+        let name = format!("r{round}");
+        a.write_file(
+            &ana,
+            id,
+            p("f.txt"),
+            Source::Bytes(name.clone().into_bytes()),
+            false,
+        )
+        .await
+        .unwrap();
+        a.create_checkpoint(&ana, id, named(&name)).await.unwrap();
+        a.write_file(
+            &ana,
+            id,
+            p("f.txt"),
+            Source::Bytes(b"dirty".to_vec()),
+            false,
+        )
+        .await
+        .unwrap();
+        // Both orders, then a real race between two tasks.
+        let r = match round % 3 {
+            0 => {
+                let r = a.restore_checkpoint(&ana, id, &name).await;
+                a.delete_checkpoint(&also_ana, id, &name).await.unwrap();
+                r
+            }
+            1 => {
+                a.delete_checkpoint(&also_ana, id, &name).await.unwrap();
+                a.restore_checkpoint(&ana, id, &name).await
+            }
+            _ => {
+                let (a1, a2, n1, n2, me, other) = (
+                    a.clone(),
+                    a.clone(),
+                    name.clone(),
+                    name.clone(),
+                    ana.clone(),
+                    also_ana.clone(),
+                );
+                let restore =
+                    tokio::spawn(async move { a1.restore_checkpoint(&me, id, &n1).await });
+                let delete =
+                    tokio::spawn(async move { a2.delete_checkpoint(&other, id, &n2).await });
+                delete.await.unwrap().unwrap();
+                restore.await.unwrap()
+            }
+        };
+        match r {
+            // The restore won: the working tree is exactly the checkpoint, even though
+            // the checkpoint is now deleted (its tree is the base, so it stays alive).
+            Ok(_) => {
+                restored += 1;
+                assert_eq!(
+                    a.read_file(&ana, id, p("f.txt"), None).await.unwrap(),
+                    name.as_bytes()
+                );
+            }
+            // The delete won: the restore failed cleanly and changed nothing.
+            Err(Error::NotFound { .. }) => assert_eq!(
+                a.read_file(&ana, id, p("f.txt"), None).await.unwrap(),
+                b"dirty"
+            ),
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    repo.gc(GcOptions {
+        grace: std::time::Duration::ZERO,
+        dry_run: false,
+    })
+    .await
+    .unwrap();
+    assert!(repo.fsck(true).await.unwrap().is_clean());
+    assert!(
+        a.read_file(&ana, id, p("f.txt"), None).await.is_ok(),
+        "the working tree survives gc"
+    );
+    assert!(
+        restored >= 7,
+        "the restore-first rounds restore: {restored}"
+    );
+}
