@@ -42,6 +42,7 @@ mod gc;
 mod hash;
 mod index;
 mod ingest;
+pub mod mcp;
 mod object;
 mod progress;
 mod read;

@@ -76,6 +76,8 @@ pub enum Command {
     /// Stored renders.
     #[command(subcommand)]
     Render(super::artifact_args::RenderCmd),
+    /// Serve the MCP tools over stdio (default) or streamable HTTP.
+    Serve(ServeArgs),
 }
 
 /// `reel init`.
@@ -164,4 +166,28 @@ pub struct FsckArgs {
     /// Read every pack and verify every object's bytes.
     #[arg(long)]
     pub read_data: bool,
+}
+
+/// `reel serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Serve streamable HTTP on this port (path `/mcp`) instead of stdio; 0 picks a free one.
+    #[arg(long, value_name = "PORT")]
+    pub http: Option<u16>,
+    /// Address to bind in HTTP mode.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+    /// File of `USER TOKEN` (or `USER b3:HASH`) lines; every HTTP request needs one of the
+    /// tokens as `Authorization: Bearer TOKEN`.
+    #[arg(long, value_name = "FILE")]
+    pub tokens: Option<PathBuf>,
+    /// Accept unauthenticated HTTP requests (loopback only, for development).
+    #[arg(long)]
+    pub allow_anonymous: bool,
+    /// Largest payload accepted or returned inline, in bytes.
+    #[arg(long, default_value_t = 8 * 1024 * 1024)]
+    pub max_inline: usize,
+    /// A directory `artifact_store_render` may read server-side files from (repeatable).
+    #[arg(long = "allow-path", value_name = "DIR")]
+    pub allow_paths: Vec<PathBuf>,
 }

@@ -37,7 +37,7 @@ fn os_user() -> Option<String> {
 }
 
 /// The caller: `--sandbox` (default `local`), `--user` (default: the OS user), `--session`.
-fn caller(cli: &Cli) -> Result<Caller, Error> {
+pub(super) fn caller(cli: &Cli) -> Result<Caller, Error> {
     let user = cli.user.clone().or_else(os_user);
     Caller::new(
         cli.sandbox.as_deref().unwrap_or("local"),

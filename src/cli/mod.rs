@@ -5,5 +5,6 @@ mod artifact_args;
 mod artifact_run;
 mod output;
 mod run;
+mod serve;
 
 pub use run::main;

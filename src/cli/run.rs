@@ -135,6 +135,7 @@ async fn run(cli: Cli) -> Outcome {
         Command::File(cmd) => super::artifact_run::file(&cli, cmd).await,
         Command::Asset(cmd) => super::artifact_run::asset(&cli, cmd).await,
         Command::Render(cmd) => super::artifact_run::render(&cli, cmd).await,
+        Command::Serve(args) => super::serve::serve(&cli, args).await,
     }
 }
 

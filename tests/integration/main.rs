@@ -12,6 +12,7 @@ mod dedup;
 mod faults;
 mod gc;
 mod isolation;
+mod mcp;
 mod memory;
 mod model;
 mod roundtrip;

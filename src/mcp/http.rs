@@ -1,0 +1,94 @@
+//! Streamable HTTP transport (axum, path `/mcp`) with bearer-token authentication.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use rmcp::transport::StreamableHttpServerConfig;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::tower::StreamableHttpService;
+
+use super::auth::{AuthUser, TokenTable};
+use super::server::ReelServer;
+use crate::error::{Error, Result};
+
+/// What the auth layer knows.
+#[derive(Clone)]
+struct AuthState {
+    tokens: Option<Arc<TokenTable>>,
+}
+
+async fn authenticate(
+    State(state): State<AuthState>,
+    mut request: Request,
+    next: Next,
+) -> std::result::Result<Response, StatusCode> {
+    let Some(tokens) = &state.tokens else {
+        // --allow-anonymous (loopback only): everyone is the same local user.
+        request.extensions_mut().insert(AuthUser(
+            crate::artifact::Ident::parse("anonymous", "user id").expect("valid"),
+        ));
+        return Ok(next.run(request).await);
+    };
+    let presented = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match presented.and_then(|t| tokens.user(t)) {
+        Some(user) => {
+            request.extensions_mut().insert(AuthUser(user));
+            Ok(next.run(request).await)
+        }
+        // No detail: the same bare 401 for a missing, malformed or unknown token.
+        None => Err(StatusCode::UNAUTHORIZED),
+    }
+}
+
+/// Serves MCP over streamable HTTP at `http://ADDR/mcp` until `shutdown` resolves.
+/// `tokens: None` means anonymous access, which is refused unless `addr` is loopback.
+pub async fn serve_http(
+    server: ReelServer,
+    addr: SocketAddr,
+    tokens: Option<TokenTable>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    on_bound: impl FnOnce(SocketAddr),
+) -> Result<()> {
+    if tokens.is_none() && !addr.ip().is_loopback() {
+        return Err(Error::Invalid(
+            "anonymous access is only allowed on a loopback address".into(),
+        ));
+    }
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let mut config = StreamableHttpServerConfig::default();
+    config.cancellation_token = cancel.clone();
+    let service = StreamableHttpService::new(
+        move || Ok(server.clone()),
+        LocalSessionManager::default().into(),
+        config,
+    );
+    let state = AuthState {
+        tokens: tokens.map(Arc::new),
+    };
+    let app = Router::new()
+        .nest_service("/mcp", service)
+        .layer(middleware::from_fn_with_state(state, authenticate));
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| Error::io("bind", addr.to_string())(e))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| Error::io("bind", addr.to_string())(e))?;
+    on_bound(bound);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            cancel.cancel();
+        })
+        .await
+        .map_err(|e| Error::Backend(format!("HTTP server: {e}")))
+}

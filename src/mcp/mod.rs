@@ -1,0 +1,13 @@
+//! The MCP face: `reel serve` over stdio and streamable HTTP. Every tool deserializes
+//! typed parameters, calls exactly one library method and maps its errors; no storage
+//! logic lives here.
+
+mod auth;
+mod http;
+mod params;
+mod resources;
+mod server;
+
+pub use auth::TokenTable;
+pub use http::serve_http;
+pub use server::{ReelServer, ServeOptions, serve_stdio};

@@ -1,0 +1,220 @@
+//! Tool parameters. Doc comments become the input schemas' descriptions.
+
+use rmcp::schemars;
+use serde::Deserialize;
+
+/// `artifact_create_project`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct CreateProjectArgs {
+    /// Display name of the project.
+    pub name: String,
+    /// Who can see it: "session" (this session only; expires), "user" (you, in any session) or "sandbox" (everyone in this sandbox).
+    pub scope: Option<String>,
+    /// Theme name, stored in metadata.
+    pub theme: Option<String>,
+    /// Frames per second, stored in metadata.
+    pub fps: Option<u32>,
+    /// Width in pixels, stored in metadata.
+    pub width: Option<u32>,
+    /// Height in pixels, stored in metadata.
+    pub height: Option<u32>,
+    /// Any other metadata (a JSON object).
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Lifetime in seconds, renewed by each write (session scope defaults to 86400; 0 = never expires).
+    pub ttl_seconds: Option<u64>,
+}
+
+/// A project id.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct ProjectArgs {
+    /// The project's id (32 hex digits), from `artifact_create_project` or `artifact_list_projects`.
+    pub project_id: String,
+}
+
+/// `artifact_list_projects`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct ListProjectsArgs {
+    /// Only names containing this text.
+    pub name_contains: Option<String>,
+    /// Only this scope: "session", "user" or "sandbox".
+    pub scope: Option<String>,
+    /// Skip this many (paging).
+    pub offset: Option<usize>,
+    /// At most this many (default 100).
+    pub limit: Option<usize>,
+}
+
+/// `artifact_update_project`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct UpdateProjectArgs {
+    /// The project's id.
+    pub project_id: String,
+    /// New name.
+    pub name: Option<String>,
+    /// Metadata keys to set (merged).
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Metadata keys to remove.
+    pub remove_keys: Option<Vec<String>>,
+}
+
+/// `artifact_write_file`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct WriteFileArgs {
+    /// The project's id.
+    pub project_id: String,
+    /// Relative path with `/` separators, e.g. "src/Root.tsx". No `..`, no leading `/`.
+    pub path: String,
+    /// The content as UTF-8 text (give this or `content_base64`).
+    pub content: Option<String>,
+    /// The content as base64 (for binary files).
+    pub content_base64: Option<String>,
+    /// Mark the file executable.
+    pub executable: Option<bool>,
+}
+
+/// A path in a project.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct PathArgs {
+    /// The project's id.
+    pub project_id: String,
+    /// Relative path with `/` separators.
+    pub path: String,
+}
+
+/// `artifact_read_file`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct ReadFileArgs {
+    /// The project's id.
+    pub project_id: String,
+    /// Relative path with `/` separators.
+    pub path: String,
+    /// Return base64 instead of text (for binary files).
+    pub base64: Option<bool>,
+    /// Start at this byte.
+    pub offset: Option<u64>,
+    /// Read at most this many bytes.
+    pub length: Option<u64>,
+}
+
+/// `artifact_list_files`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct ListFilesArgs {
+    /// The project's id.
+    pub project_id: String,
+    /// Directory to list (default: the root).
+    pub path: Option<String>,
+    /// List everything below, not just one level.
+    pub recursive: Option<bool>,
+}
+
+/// `artifact_move_file`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct MoveFileArgs {
+    /// The project's id.
+    pub project_id: String,
+    /// Current path.
+    pub from: String,
+    /// New path (must not exist).
+    pub to: String,
+}
+
+/// `artifact_create_checkpoint`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct CreateCheckpointArgs {
+    /// The project's id.
+    pub project_id: String,
+    /// Name, unique in the project: letters, digits, `.`, `_`, `-`.
+    pub name: String,
+    /// What this checkpoint is.
+    pub description: Option<String>,
+}
+
+/// A checkpoint of a project.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct CheckpointArgs {
+    /// The project's id.
+    pub project_id: String,
+    /// The checkpoint's name, id, or unique id prefix (4+ hex digits).
+    pub checkpoint: String,
+}
+
+/// `artifact_diff`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct DiffArgs {
+    /// The project's id.
+    pub project_id: String,
+    /// The old side: a checkpoint name, id or prefix.
+    pub from: String,
+    /// The new side (default: the current working tree).
+    pub to: Option<String>,
+}
+
+/// `artifact_log`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct LogArgs {
+    /// The project's id.
+    pub project_id: String,
+    /// At most this many entries (default 50).
+    pub limit: Option<usize>,
+}
+
+/// `artifact_store_asset`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct StoreAssetArgs {
+    /// The bytes as base64.
+    pub content_base64: String,
+    /// MIME type, e.g. "image/png".
+    pub mime_type: String,
+    /// The original file name.
+    pub name: String,
+    /// Tags for finding it again.
+    pub tags: Option<Vec<String>>,
+    /// "session", "user" or "sandbox".
+    pub scope: Option<String>,
+}
+
+/// An asset or render id.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct BlobArgs {
+    /// The id (32 hex digits).
+    pub id: String,
+}
+
+/// `artifact_list_assets`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct ListAssetsArgs {
+    /// Only assets carrying every one of these tags.
+    pub tags: Option<Vec<String>>,
+    /// Only MIME types starting with this, e.g. "image/".
+    pub mime_prefix: Option<String>,
+}
+
+/// `artifact_store_render`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct StoreRenderArgs {
+    /// The project it was rendered from.
+    pub project_id: String,
+    /// The checkpoint it was rendered from.
+    pub checkpoint: Option<String>,
+    /// The video as base64 (or give `server_path`).
+    pub content_base64: Option<String>,
+    /// A path on the server, inside a directory the operator allowed with --allow-path.
+    pub server_path: Option<String>,
+    /// Container, e.g. "mp4".
+    pub container: Option<String>,
+    /// Video codec, e.g. "h264".
+    pub codec: Option<String>,
+    /// Width in pixels.
+    pub width: Option<u32>,
+    /// Height in pixels.
+    pub height: Option<u32>,
+    /// Duration in seconds.
+    pub duration_seconds: Option<f64>,
+}
+
+/// `artifact_list_renders`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct ListRendersArgs {
+    /// Only renders of this project.
+    pub project_id: Option<String>,
+}

@@ -1,0 +1,116 @@
+//! Resources: project files, assets and renders by URI, with the same visibility checks
+//! as the tools.
+//!
+//! - `reel://projects/{project_id}/files/{path}` — a file of the working tree
+//! - `reel://assets/{id}`, `reel://renders/{id}` — an asset's or render's bytes
+
+use base64::Engine as _;
+use rmcp::model::{
+    ListResourceTemplatesResult, ReadResourceResponse, ReadResourceResult, ResourceContents,
+    ResourceTemplate,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData as McpError, RoleServer};
+
+use super::server::ReelServer;
+use crate::artifact::ProjectPath;
+use crate::error::{Error, Result};
+
+/// The URI templates.
+pub fn templates() -> ListResourceTemplatesResult {
+    ListResourceTemplatesResult {
+        resource_templates: vec![
+            ResourceTemplate::new("reel://projects/{project_id}/files/{path}", "project-file")
+                .with_description("A file of a project's working tree"),
+            ResourceTemplate::new("reel://assets/{id}", "asset")
+                .with_description("An asset's bytes"),
+            ResourceTemplate::new("reel://renders/{id}", "render")
+                .with_description("A rendered video's bytes"),
+        ],
+        ..Default::default()
+    }
+}
+
+fn contents(uri: &str, bytes: Vec<u8>, mime: Option<String>) -> ResourceContents {
+    let c = match String::from_utf8(bytes) {
+        Ok(text)
+            if mime
+                .as_deref()
+                .is_none_or(|m| m.starts_with("text/") || m.contains("json")) =>
+        {
+            ResourceContents::text(text, uri)
+        }
+        Ok(text) => ResourceContents::blob(
+            base64::engine::general_purpose::STANDARD.encode(text.as_bytes()),
+            uri,
+        ),
+        Err(e) => ResourceContents::blob(
+            base64::engine::general_purpose::STANDARD.encode(e.as_bytes()),
+            uri,
+        ),
+    };
+    match mime {
+        Some(m) => c.with_mime_type(m),
+        None => c,
+    }
+}
+
+async fn fetch(
+    server: &ReelServer,
+    uri: &str,
+    ctx: &RequestContext<RoleServer>,
+) -> Result<ResourceContents> {
+    let me = server.caller(ctx)?;
+    let a = server.artifacts();
+    let bad = || Error::NotFound {
+        what: format!("resource {uri}"),
+    };
+    let rest = uri.strip_prefix("reel://").ok_or_else(bad)?;
+    let (bytes, mime) = if let Some(rest) = rest.strip_prefix("projects/") {
+        let (project, path) = rest.split_once("/files/").ok_or_else(bad)?;
+        let path = ProjectPath::parse(path)?;
+        (a.read_file(&me, project.parse()?, path, None).await?, None)
+    } else if let Some(id) = rest
+        .strip_prefix("assets/")
+        .or_else(|| rest.strip_prefix("renders/"))
+    {
+        let info = a.get_blob(&me, id.parse()?).await?;
+        let mime = match &info.kind {
+            crate::artifact::BlobKind::Asset { mime, .. } => Some(mime.clone()),
+            crate::artifact::BlobKind::Render { meta, .. } => Some(format!(
+                "video/{}",
+                if meta.container.is_empty() {
+                    "mp4"
+                } else {
+                    &meta.container
+                }
+            )),
+        };
+        (a.read_blob(&me, info.id, None).await?, mime)
+    } else {
+        return Err(bad());
+    };
+    if bytes.len() > server.max_inline() {
+        return Err(Error::Invalid(format!(
+            "{uri} is {} bytes, over the inline limit",
+            bytes.len()
+        )));
+    }
+    Ok(contents(uri, bytes, mime))
+}
+
+/// `resources/read`.
+pub async fn read(
+    server: &ReelServer,
+    uri: &str,
+    ctx: &RequestContext<RoleServer>,
+) -> std::result::Result<ReadResourceResponse, McpError> {
+    match fetch(server, uri, ctx).await {
+        Ok(c) => Ok(ReadResourceResult::new(vec![c]).into()),
+        Err(Error::NotFound { .. }) => Err(McpError::resource_not_found(
+            format!("resource {uri} not found"),
+            None,
+        )),
+        Err(e) => Err(McpError::invalid_params(e.to_string(), None)),
+    }
+}

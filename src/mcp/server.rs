@@ -1,0 +1,989 @@
+//! The MCP server: one tool per artifact operation.
+
+use std::path::PathBuf;
+
+use base64::Engine as _;
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{
+    CallToolResult, ContentBlock, Implementation, ListResourceTemplatesResult,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
+    ServerConfig,
+};
+use rmcp::service::RequestContext;
+use rmcp::{
+    ErrorData as McpError, RoleServer, ServerHandler, ServiceExt, tool, tool_handler, tool_router,
+};
+use serde::Serialize;
+
+use super::auth::AuthUser;
+use super::params::{
+    BlobArgs, CheckpointArgs, CreateCheckpointArgs, CreateProjectArgs, DiffArgs, ListAssetsArgs,
+    ListFilesArgs, ListProjectsArgs, ListRendersArgs, LogArgs, MoveFileArgs, PathArgs, ProjectArgs,
+    ReadFileArgs, StoreAssetArgs, StoreRenderArgs, UpdateProjectArgs, WriteFileArgs,
+};
+use crate::artifact::{
+    Artifacts, AssetInput, BlobKind, Caller, CreateCheckpoint, CreateProject, Ident, ListBlobs,
+    ListProjects, ProjectId, ProjectPath, RecordId, RenderMeta, Scope, Source, UpdateProject,
+};
+use crate::error::{Error, Result};
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Sandbox of every caller.
+    pub sandbox: Ident,
+    /// Largest payload accepted or returned inline, in bytes.
+    pub max_inline: usize,
+    /// Directories `artifact_store_render` may read `server_path` from.
+    pub allowed_paths: Vec<PathBuf>,
+}
+
+/// Who the caller is: fixed (stdio) or per request (HTTP, from the bearer token).
+#[derive(Debug, Clone)]
+enum Identity {
+    Fixed(Caller),
+    PerRequest,
+}
+
+/// The MCP server over one repository's artifact layer.
+#[derive(Clone)]
+pub struct ReelServer {
+    artifacts: Artifacts,
+    identity: Identity,
+    options: ServeOptions,
+    tool_router: ToolRouter<ReelServer>,
+}
+
+impl std::fmt::Debug for ReelServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReelServer")
+            .field("identity", &self.identity)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A tool failure as an `isError` result with one sentence.
+fn failure(e: &Error) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(e.to_string())])
+}
+
+/// Structured output plus a short text summary.
+fn success<T: Serialize>(value: &T, summary: String) -> CallToolResult {
+    let json = serde_json::to_value(value).expect("tool results serialize");
+    let mut result = CallToolResult::structured(json);
+    result.content.insert(0, ContentBlock::text(summary));
+    result
+}
+
+// Tools return `Result` for rmcp; failures are `isError` results, never protocol errors.
+#[allow(clippy::unnecessary_wraps)]
+fn reply<T: Serialize>(
+    r: Result<T>,
+    summary: impl FnOnce(&T) -> String,
+) -> std::result::Result<CallToolResult, McpError> {
+    Ok(match r {
+        Ok(v) => {
+            let s = summary(&v);
+            success(&v, s)
+        }
+        Err(e) => failure(&e),
+    })
+}
+
+fn pid(s: &str) -> Result<ProjectId> {
+    s.parse()
+}
+
+fn path(s: &str) -> Result<ProjectPath> {
+    ProjectPath::parse(s)
+}
+
+fn scope(s: Option<&String>) -> Result<Option<Scope>> {
+    s.map(|s| s.parse()).transpose()
+}
+
+fn decode_b64(s: &str) -> Result<Vec<u8>> {
+    base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .map_err(|e| Error::Invalid(format!("content_base64 is not valid base64: {e}")))
+}
+
+impl ReelServer {
+    /// A server for one fixed caller (stdio).
+    #[must_use]
+    pub fn for_caller(artifacts: Artifacts, caller: Caller, options: ServeOptions) -> ReelServer {
+        ReelServer {
+            artifacts,
+            identity: Identity::Fixed(caller),
+            options,
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    /// A server whose callers come from authenticated HTTP requests.
+    #[must_use]
+    pub fn for_http(artifacts: Artifacts, options: ServeOptions) -> ReelServer {
+        ReelServer {
+            artifacts,
+            identity: Identity::PerRequest,
+            options,
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    /// The caller of a request.
+    pub(super) fn caller(&self, ctx: &RequestContext<RoleServer>) -> Result<Caller> {
+        match &self.identity {
+            Identity::Fixed(c) => Ok(c.clone()),
+            Identity::PerRequest => {
+                let parts = ctx.extensions.get::<axum::http::request::Parts>();
+                let user = parts
+                    .and_then(|p| p.extensions.get::<AuthUser>())
+                    .ok_or_else(|| Error::Invalid("unauthenticated request".into()))?;
+                let session = parts
+                    .and_then(|p| p.headers.get("mcp-session-id"))
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|s| Ident::parse(s, "session id").ok());
+                Ok(Caller {
+                    sandbox: self.options.sandbox.clone(),
+                    user: Some(user.0.clone()),
+                    session,
+                })
+            }
+        }
+    }
+
+    pub(super) fn artifacts(&self) -> &Artifacts {
+        &self.artifacts
+    }
+
+    pub(super) fn max_inline(&self) -> usize {
+        self.options.max_inline
+    }
+
+    fn check_size(&self, n: usize) -> Result<()> {
+        if n > self.options.max_inline {
+            return Err(Error::Invalid(format!(
+                "{n} bytes is more than the {}-byte inline limit; write large files in parts or from a server path",
+                self.options.max_inline
+            )));
+        }
+        Ok(())
+    }
+
+    fn server_path(&self, p: &str) -> Result<PathBuf> {
+        let canonical = std::fs::canonicalize(p).map_err(Error::io("resolve", p))?;
+        if self
+            .options
+            .allowed_paths
+            .iter()
+            .any(|dir| canonical.starts_with(dir))
+        {
+            Ok(canonical)
+        } else {
+            Err(Error::Invalid(format!(
+                "{p} is outside the directories this server may read"
+            )))
+        }
+    }
+}
+
+#[tool_router]
+impl ReelServer {
+    #[tool(
+        name = "artifact_create_project",
+        description = "Create a video project: a workspace of files (TSX sources, JSON, media) with named checkpoints. Returns its project_id, which every other project tool takes.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn create_project(
+        &self,
+        Parameters(a): Parameters<CreateProjectArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let r = async {
+            let me = self.caller(&ctx)?;
+            let mut metadata = a.metadata.unwrap_or_default();
+            for (k, v) in [
+                ("theme", a.theme.map(serde_json::Value::from)),
+                ("fps", a.fps.map(Into::into)),
+                ("width", a.width.map(Into::into)),
+                ("height", a.height.map(Into::into)),
+            ] {
+                if let Some(v) = v {
+                    metadata.insert(k.into(), v);
+                }
+            }
+            let req = CreateProject {
+                name: a.name,
+                scope: scope(a.scope.as_ref())?,
+                metadata,
+                ttl_s: a.ttl_seconds,
+            };
+            self.artifacts.create_project(&me, req).await
+        }
+        .await;
+        reply(r, |p| format!("Created project {} ({}).", p.id, p.name))
+    }
+
+    #[tool(
+        name = "artifact_get_project",
+        description = "Get a project's name, scope, metadata, head checkpoint and times.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn get_project(
+        &self,
+        Parameters(a): Parameters<ProjectArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let r = async {
+            self.artifacts
+                .get_project(&self.caller(&ctx)?, pid(&a.project_id)?)
+                .await
+        }
+        .await;
+        reply(r, |p| format!("Project {} ({}).", p.id, p.name))
+    }
+
+    #[tool(
+        name = "artifact_list_projects",
+        description = "List the projects you can see, oldest first, optionally filtered by name or scope. Paged: pass next_offset as offset for more.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn list_projects(
+        &self,
+        Parameters(a): Parameters<ListProjectsArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let r = async {
+            let q = ListProjects {
+                name_contains: a.name_contains,
+                scope: scope(a.scope.as_ref())?,
+                offset: a.offset.unwrap_or(0),
+                limit: a.limit,
+                ..Default::default()
+            };
+            self.artifacts.list_projects(&self.caller(&ctx)?, q).await
+        }
+        .await;
+        reply(r, |p| format!("{} of {} projects.", p.items.len(), p.total))
+    }
+
+    #[tool(
+        name = "artifact_update_project",
+        description = "Rename a project or change its metadata.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn update_project(
+        &self,
+        Parameters(a): Parameters<UpdateProjectArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let r = async {
+            let req = UpdateProject {
+                name: a.name,
+                set: a.metadata.unwrap_or_default(),
+                remove: a.remove_keys.unwrap_or_default(),
+            };
+            self.artifacts
+                .update_project(&self.caller(&ctx)?, pid(&a.project_id)?, req)
+                .await
+        }
+        .await;
+        reply(r, |p| format!("Updated project {}.", p.id))
+    }
+
+    #[tool(
+        name = "artifact_delete_project",
+        description = "Delete a project with its files and checkpoints. Cannot be undone.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn delete_project(
+        &self,
+        Parameters(a): Parameters<ProjectArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let r = async {
+            self.artifacts
+                .delete_project(&self.caller(&ctx)?, pid(&a.project_id)?)
+                .await
+                .map(|()| serde_json::json!({"deleted": a.project_id}))
+        }
+        .await;
+        reply(r, |_| "Project deleted.".into())
+    }
+
+    #[tool(
+        name = "artifact_write_file",
+        description = "Write a file into a project's working tree (creating parent directories). Give `content` for text or `content_base64` for binary data.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn write_file(
+        &self,
+        Parameters(a): Parameters<WriteFileArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let r = async {
+            let me = self.caller(&ctx)?;
+            let bytes = match (a.content, a.content_base64) {
+                (Some(text), None) => text.into_bytes(),
+                (None, Some(b64)) => decode_b64(&b64)?,
+                _ => {
+                    return Err(Error::Invalid(
+                        "give exactly one of content and content_base64".into(),
+                    ));
+                }
+            };
+            self.check_size(bytes.len())?;
+            self.artifacts
+                .write_file(
+                    &me,
+                    pid(&a.project_id)?,
+                    path(&a.path)?,
+                    Source::Bytes(bytes),
+                    a.executable.unwrap_or(false),
+                )
+                .await
+        }
+        .await;
+        reply(r, |f| format!("Wrote {} ({} bytes).", f.path, f.size))
+    }
+
+    #[tool(
+        name = "artifact_read_file",
+        description = "Read a file of a project's working tree, as text (default) or base64, optionally a byte range. Files larger than the inline limit return a resource link instead.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn read_file(
+        &self,
+        Parameters(a): Parameters<ReadFileArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let r = async {
+            let me = self.caller(&ctx)?;
+            let id = pid(&a.project_id)?;
+            let range = match (a.offset, a.length) {
+                (None, None) => None,
+                (o, l) => Some((o.unwrap_or(0), l.unwrap_or(u64::MAX))),
+            };
+            let bytes = self.artifacts.read_file(&me, id, path(&a.path)?, range).await?;
+            self.check_size(bytes.len())?;
+            let content = if a.base64.unwrap_or(false) {
+                serde_json::json!({"path": a.path, "size": bytes.len(), "content_base64": base64::engine::general_purpose::STANDARD.encode(&bytes)})
+            } else {
+                let text = String::from_utf8(bytes).map_err(|_| Error::Invalid(format!("{} is not UTF-8 text; read it with base64: true", a.path)))?;
+                serde_json::json!({"path": a.path, "size": text.len(), "content": text})
+            };
+            Ok(content)
+        }
+        .await;
+        reply(r, |v| {
+            format!(
+                "Read {} ({} bytes).",
+                v["path"].as_str().unwrap_or(""),
+                v["size"]
+            )
+        })
+    }
+
+    #[tool(
+        name = "artifact_list_files",
+        description = "List a directory of a project's working tree (the root by default), with sizes and content ids; `recursive` lists everything below.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn list_files(
+        &self,
+        Parameters(a): Parameters<ListFilesArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let r = async {
+            let dir = a
+                .path
+                .as_deref()
+                .filter(|p| !p.is_empty())
+                .map(path)
+                .transpose()?;
+            let files = self
+                .artifacts
+                .list_files(
+                    &self.caller(&ctx)?,
+                    pid(&a.project_id)?,
+                    dir,
+                    a.recursive.unwrap_or(false),
+                )
+                .await?;
+            Ok(serde_json::json!({"files": files}))
+        }
+        .await;
+        reply(r, |v| {
+            format!("{} entries.", v["files"].as_array().map_or(0, Vec::len))
+        })
+    }
+
+    #[tool(
+        name = "artifact_delete_file",
+        description = "Delete a file or a directory (with everything in it) from a project's working tree.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn delete_file(
+        &self,
+        Parameters(a): Parameters<PathArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let r = async {
+            self.artifacts
+                .delete_file(&self.caller(&ctx)?, pid(&a.project_id)?, path(&a.path)?)
+                .await
+                .map(|()| serde_json::json!({"deleted": a.path}))
+        }
+        .await;
+        reply(r, |_| "Deleted.".into())
+    }
+
+    #[tool(
+        name = "artifact_move_file",
+        description = "Move or rename a file or directory in a project's working tree. The destination must not exist.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn move_file(
+        &self,
+        Parameters(a): Parameters<MoveFileArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let r = async {
+            self.artifacts
+                .move_file(
+                    &self.caller(&ctx)?,
+                    pid(&a.project_id)?,
+                    path(&a.from)?,
+                    path(&a.to)?,
+                )
+                .await
+                .map(|()| serde_json::json!({"from": a.from, "to": a.to}))
+        }
+        .await;
+        reply(r, |_| "Moved.".into())
+    }
+
+    #[tool(
+        name = "artifact_create_checkpoint",
+        description = "Save the project's working tree as a named, immutable checkpoint. Names are unique per project.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn create_checkpoint(
+        &self,
+        Parameters(a): Parameters<CreateCheckpointArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let r = async {
+            let req = CreateCheckpoint {
+                name: a.name,
+                description: a.description.unwrap_or_default(),
+                ..Default::default()
+            };
+            self.artifacts
+                .create_checkpoint(&self.caller(&ctx)?, pid(&a.project_id)?, req)
+                .await
+        }
+        .await;
+        reply(r, |c| {
+            format!("Checkpoint {} ({} files).", c.id.short(), c.files)
+        })
+    }
+
+    #[tool(
+        name = "artifact_list_checkpoints",
+        description = "List a project's checkpoints in creation order, with id, name, description, time, file count and size.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn list_checkpoints(
+        &self,
+        Parameters(a): Parameters<ProjectArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let r = async {
+            self.artifacts
+                .list_checkpoints(&self.caller(&ctx)?, pid(&a.project_id)?)
+                .await
+                .map(|c| serde_json::json!({"checkpoints": c}))
+        }
+        .await;
+        reply(r, |v| {
+            format!(
+                "{} checkpoints.",
+                v["checkpoints"].as_array().map_or(0, Vec::len)
+            )
+        })
+    }
+
+    #[tool(
+        name = "artifact_restore_checkpoint",
+        description = "Replace the project's working tree with a checkpoint (by name, id or id prefix). Unsaved edits are discarded.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn restore_checkpoint(
+        &self,
+        Parameters(a): Parameters<CheckpointArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let r = async {
+            self.artifacts
+                .restore_checkpoint(&self.caller(&ctx)?, pid(&a.project_id)?, &a.checkpoint)
+                .await
+        }
+        .await;
+        reply(r, |p| {
+            format!("Restored project {} to {}.", p.id, a.checkpoint)
+        })
+    }
+
+    #[tool(
+        name = "artifact_delete_checkpoint",
+        description = "Delete a checkpoint. Its data is freed unless another checkpoint shares it.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn delete_checkpoint(
+        &self,
+        Parameters(a): Parameters<CheckpointArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let r = async {
+            self.artifacts
+                .delete_checkpoint(&self.caller(&ctx)?, pid(&a.project_id)?, &a.checkpoint)
+                .await
+                .map(|id| serde_json::json!({"deleted": id}))
+        }
+        .await;
+        reply(r, |_| "Checkpoint deleted.".into())
+    }
+
+    #[tool(
+        name = "artifact_diff",
+        description = "What changed between two checkpoints, or between a checkpoint and the working tree: added, removed, modified and renamed paths with sizes.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn diff(
+        &self,
+        Parameters(a): Parameters<DiffArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let r = async {
+            self.artifacts
+                .diff(
+                    &self.caller(&ctx)?,
+                    pid(&a.project_id)?,
+                    &a.from,
+                    a.to.as_deref(),
+                )
+                .await
+                .map(|c| serde_json::json!({"changes": c}))
+        }
+        .await;
+        reply(r, |v| {
+            format!("{} changes.", v["changes"].as_array().map_or(0, Vec::len))
+        })
+    }
+
+    #[tool(
+        name = "artifact_log",
+        description = "A project's checkpoint history from its current head, newest first; deleted checkpoints are marked.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn log(
+        &self,
+        Parameters(a): Parameters<LogArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let r = async {
+            self.artifacts
+                .log(
+                    &self.caller(&ctx)?,
+                    pid(&a.project_id)?,
+                    a.limit.unwrap_or(50),
+                )
+                .await
+                .map(|l| serde_json::json!({"log": l}))
+        }
+        .await;
+        reply(r, |v| {
+            format!("{} entries.", v["log"].as_array().map_or(0, Vec::len))
+        })
+    }
+
+    #[tool(
+        name = "artifact_store_asset",
+        description = "Store a media asset (image, audio, video, font) from base64 bytes, with a MIME type, name and tags. Identical bytes are stored once.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn store_asset(
+        &self,
+        Parameters(a): Parameters<StoreAssetArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let r = async {
+            let me = self.caller(&ctx)?;
+            let bytes = decode_b64(&a.content_base64)?;
+            self.check_size(bytes.len())?;
+            let input = AssetInput {
+                mime: a.mime_type,
+                original_name: a.name,
+                tags: a.tags.unwrap_or_default(),
+                scope: scope(a.scope.as_ref())?,
+            };
+            self.artifacts
+                .store_asset(&me, Source::Bytes(bytes), input)
+                .await
+        }
+        .await;
+        reply(r, |b| {
+            format!(
+                "Stored asset {} ({} bytes), resource reel://assets/{}.",
+                b.id, b.size, b.id
+            )
+        })
+    }
+
+    #[tool(
+        name = "artifact_get_asset",
+        description = "Get an asset's metadata (MIME type, name, tags, size, content id); read its bytes through the resource reel://assets/{id}.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn get_asset(
+        &self,
+        Parameters(a): Parameters<BlobArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        self.get_blob(&a.id, &ctx, false).await
+    }
+
+    #[tool(
+        name = "artifact_list_assets",
+        description = "List your assets, optionally only those with all the given tags or a MIME prefix.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn list_assets(
+        &self,
+        Parameters(a): Parameters<ListAssetsArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let r = async {
+            let q = ListBlobs {
+                tags: a.tags.unwrap_or_default(),
+                mime_prefix: a.mime_prefix,
+                renders: Some(false),
+                ..Default::default()
+            };
+            self.artifacts
+                .list_blobs(&self.caller(&ctx)?, q)
+                .await
+                .map(|b| serde_json::json!({"assets": b}))
+        }
+        .await;
+        reply(r, |v| {
+            format!("{} assets.", v["assets"].as_array().map_or(0, Vec::len))
+        })
+    }
+
+    #[tool(
+        name = "artifact_delete_asset",
+        description = "Delete an asset record. Its bytes are freed by the next gc unless a file or render shares them.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn delete_asset(
+        &self,
+        Parameters(a): Parameters<BlobArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let r = async {
+            self.artifacts
+                .delete_blob(&self.caller(&ctx)?, a.id.parse::<RecordId>()?)
+                .await
+                .map(|()| serde_json::json!({"deleted": a.id}))
+        }
+        .await;
+        reply(r, |_| "Asset deleted.".into())
+    }
+
+    #[tool(
+        name = "artifact_store_render",
+        description = "Store a rendered video for a project (and checkpoint), from base64 bytes or a server path the operator allowed, with its metadata.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn store_render(
+        &self,
+        Parameters(a): Parameters<StoreRenderArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let r = async {
+            let me = self.caller(&ctx)?;
+            let source = match (a.content_base64, a.server_path) {
+                (Some(b64), None) => {
+                    let bytes = decode_b64(&b64)?;
+                    self.check_size(bytes.len())?;
+                    Source::Bytes(bytes)
+                }
+                (None, Some(p)) => Source::Path(self.server_path(&p)?),
+                _ => {
+                    return Err(Error::Invalid(
+                        "give exactly one of content_base64 and server_path".into(),
+                    ));
+                }
+            };
+            let meta = RenderMeta {
+                container: a.container.unwrap_or_default(),
+                codec: a.codec.unwrap_or_default(),
+                width: a.width.unwrap_or(0),
+                height: a.height.unwrap_or(0),
+                duration_s: a.duration_seconds.unwrap_or(0.0),
+                ..Default::default()
+            };
+            self.artifacts
+                .store_render(
+                    &me,
+                    pid(&a.project_id)?,
+                    a.checkpoint.as_deref(),
+                    source,
+                    meta,
+                )
+                .await
+        }
+        .await;
+        reply(r, |b| {
+            format!(
+                "Stored render {} ({} bytes), resource reel://renders/{}.",
+                b.id, b.size, b.id
+            )
+        })
+    }
+
+    #[tool(
+        name = "artifact_get_render",
+        description = "Get a render's metadata (codec, size, duration, project, checkpoint); read its bytes through the resource reel://renders/{id}.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn get_render(
+        &self,
+        Parameters(a): Parameters<BlobArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        self.get_blob(&a.id, &ctx, true).await
+    }
+
+    #[tool(
+        name = "artifact_list_renders",
+        description = "List your renders, optionally only those of one project.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn list_renders(
+        &self,
+        Parameters(a): Parameters<ListRendersArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let r = async {
+            let q = ListBlobs {
+                project: a.project_id.as_deref().map(pid).transpose()?,
+                renders: Some(true),
+                ..Default::default()
+            };
+            self.artifacts
+                .list_blobs(&self.caller(&ctx)?, q)
+                .await
+                .map(|b| serde_json::json!({"renders": b}))
+        }
+        .await;
+        reply(r, |v| {
+            format!("{} renders.", v["renders"].as_array().map_or(0, Vec::len))
+        })
+    }
+}
+
+impl ReelServer {
+    async fn get_blob(
+        &self,
+        id: &str,
+        ctx: &RequestContext<RoleServer>,
+        render: bool,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let r = async {
+            let b = self
+                .artifacts
+                .get_blob(&self.caller(ctx)?, id.parse()?)
+                .await?;
+            let is_render = matches!(b.kind, BlobKind::Render { .. });
+            if is_render != render {
+                return Err(Error::NotFound {
+                    what: format!("{} {id}", if render { "render" } else { "asset" }),
+                });
+            }
+            Ok(b)
+        }
+        .await;
+        let kind = if render { "renders" } else { "assets" };
+        Ok(match r {
+            Ok(b) => {
+                let mut result = success(&b, format!("{} bytes.", b.size));
+                let link =
+                    rmcp::model::Resource::new(format!("reel://{kind}/{}", b.id), b.id.to_string())
+                        .with_size(b.size);
+                result.content.push(ContentBlock::resource_link(link));
+                result
+            }
+            Err(e) => failure(&e),
+        })
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for ReelServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_resources().build())
+            .with_server_info(Implementation::from_build_env())
+            .with_instructions(
+                "reelstore: video-project workspaces with checkpoints. Create a project (artifact_create_project), write its files (artifact_write_file), checkpoint (artifact_create_checkpoint), diff and restore. Every project tool takes the project_id. Files, assets and renders are also resources: reel://projects/{project_id}/files/{path}, reel://assets/{id}, reel://renders/{id}.",
+            )
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _: Option<PaginatedRequestParams>,
+        _: RequestContext<RoleServer>,
+    ) -> std::result::Result<ListResourceTemplatesResult, McpError> {
+        Ok(super::resources::templates())
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<ReadResourceResponse, McpError> {
+        super::resources::read(self, &request.uri, &ctx).await
+    }
+}
+
+/// Serves one caller over stdin/stdout until the client disconnects.
+pub async fn serve_stdio(server: ReelServer) -> Result<()> {
+    let running = server
+        .serve(rmcp::transport::stdio())
+        .await
+        .map_err(|e| Error::Backend(format!("MCP handshake: {e}")))?;
+    running
+        .waiting()
+        .await
+        .map_err(|e| Error::Backend(format!("MCP session: {e}")))?;
+    Ok(())
+}

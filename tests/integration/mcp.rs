@@ -1,0 +1,673 @@
+//! The real `reel serve` binary with rmcp's client: stdio and streamable HTTP.
+
+use std::fmt::Write as _;
+use std::io::{BufRead, Read, Write};
+use std::process::Stdio;
+
+use base64::Engine as _;
+use rmcp::model::{CallToolRequestParams, CallToolResult, ReadResourceRequestParams};
+use rmcp::service::RunningService;
+use rmcp::transport::{ConfigureCommandExt, StreamableHttpClientTransport, TokioChildProcess};
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::{Value, json};
+
+use crate::util::{reel, reel_path, tempdir};
+
+type Client = RunningService<RoleClient, ()>;
+
+const TOOLS: [&str; 23] = [
+    "artifact_create_project",
+    "artifact_get_project",
+    "artifact_list_projects",
+    "artifact_delete_project",
+    "artifact_update_project",
+    "artifact_write_file",
+    "artifact_read_file",
+    "artifact_list_files",
+    "artifact_delete_file",
+    "artifact_move_file",
+    "artifact_create_checkpoint",
+    "artifact_list_checkpoints",
+    "artifact_restore_checkpoint",
+    "artifact_delete_checkpoint",
+    "artifact_diff",
+    "artifact_log",
+    "artifact_store_asset",
+    "artifact_get_asset",
+    "artifact_list_assets",
+    "artifact_delete_asset",
+    "artifact_store_render",
+    "artifact_get_render",
+    "artifact_list_renders",
+];
+
+async fn call(client: &Client, tool: &'static str, args: Value) -> CallToolResult {
+    let Value::Object(map) = args else {
+        panic!("arguments must be an object")
+    };
+    client
+        .call_tool(CallToolRequestParams::new(tool).with_arguments(map))
+        .await
+        .unwrap()
+}
+
+async fn ok(client: &Client, tool: &'static str, args: Value) -> Value {
+    let r = call(client, tool, args).await;
+    assert_eq!(r.is_error, Some(false), "{tool} failed: {:?}", r.content);
+    r.structured_content.expect("structured output")
+}
+
+async fn fails(client: &Client, tool: &'static str, args: Value) -> String {
+    let r = call(client, tool, args).await;
+    assert_eq!(
+        r.is_error,
+        Some(true),
+        "{tool} should fail: {:?}",
+        r.content
+    );
+    r.content[0]
+        .as_text()
+        .map(|t| t.text.clone())
+        .unwrap_or_default()
+}
+
+async fn stdio_client(repo: &std::path::Path, extra: &[&str]) -> Client {
+    let repo = repo.to_path_buf();
+    let extra: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
+    let cmd = tokio::process::Command::new(reel_path()).configure(|c| {
+        c.arg("serve")
+            .arg("--repo")
+            .arg(&repo)
+            .args(&extra)
+            .env("USER", "tester")
+            .stderr(Stdio::null());
+    });
+    ().serve(TokioChildProcess::new(cmd).unwrap())
+        .await
+        .unwrap()
+}
+
+fn init_repo() -> tempfile::TempDir {
+    let dir = tempdir();
+    reel(dir.path()).arg("init").assert().success();
+    dir
+}
+
+#[tokio::test]
+#[allow(clippy::too_many_lines)] // one workflow, start to end
+async fn a_whole_workflow_over_stdio() {
+    let dir = init_repo();
+    let client = stdio_client(&dir.path().join(".reel"), &[]).await;
+    let p = ok(
+        &client,
+        "artifact_create_project",
+        json!({"name": "Intro", "fps": 30, "width": 1280, "height": 720, "theme": "dark"}),
+    )
+    .await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    assert_eq!(p["scope"], "session", "stdio runs are one session");
+    assert_eq!(p["metadata"]["fps"], 30);
+    let root = "import {Composition} from 'remotion';\nexport const Root = () => <Composition id=\"Intro\" />;\n";
+    ok(
+        &client,
+        "artifact_write_file",
+        json!({"project_id": id, "path": "src/Root.tsx", "content": root}),
+    )
+    .await;
+    ok(
+        &client,
+        "artifact_write_file",
+        json!({"project_id": id, "path": "props.json", "content": "{\"title\":\"Hello\"}"}),
+    )
+    .await;
+    let png = vec![0x89, b'P', b'N', b'G', 0, 1, 2, 3, 255];
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&png);
+    ok(
+        &client,
+        "artifact_write_file",
+        json!({"project_id": id, "path": "public/logo.png", "content_base64": b64}),
+    )
+    .await;
+    let v1 = ok(
+        &client,
+        "artifact_create_checkpoint",
+        json!({"project_id": id, "name": "v1", "description": "first"}),
+    )
+    .await;
+    assert_eq!(v1["files"], 3);
+    ok(
+        &client,
+        "artifact_write_file",
+        json!({"project_id": id, "path": "props.json", "content": "{\"title\":\"Bye\"}"}),
+    )
+    .await;
+    ok(
+        &client,
+        "artifact_move_file",
+        json!({"project_id": id, "from": "public/logo.png", "to": "public/brand.png"}),
+    )
+    .await;
+    ok(
+        &client,
+        "artifact_create_checkpoint",
+        json!({"project_id": id, "name": "v2"}),
+    )
+    .await;
+    let diff = ok(
+        &client,
+        "artifact_diff",
+        json!({"project_id": id, "from": "v1", "to": "v2"}),
+    )
+    .await;
+    let changes: Vec<(&str, &str)> = diff["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["change"].as_str().unwrap(), c["path"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        changes,
+        [("modified", "props.json"), ("renamed", "public/brand.png")]
+    );
+    ok(
+        &client,
+        "artifact_restore_checkpoint",
+        json!({"project_id": id, "checkpoint": "v1"}),
+    )
+    .await;
+    let back = ok(
+        &client,
+        "artifact_read_file",
+        json!({"project_id": id, "path": "src/Root.tsx"}),
+    )
+    .await;
+    assert_eq!(back["content"], root);
+    let logo = ok(
+        &client,
+        "artifact_read_file",
+        json!({"project_id": id, "path": "public/logo.png", "base64": true}),
+    )
+    .await;
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(logo["content_base64"].as_str().unwrap())
+            .unwrap(),
+        png
+    );
+    let props = client
+        .read_resource(ReadResourceRequestParams::new(format!(
+            "reel://projects/{id}/files/props.json"
+        )))
+        .await
+        .unwrap();
+    assert!(format!("{:?}", props.contents[0]).contains("Hello"));
+
+    let asset = ok(&client, "artifact_store_asset", json!({"content_base64": b64, "mime_type": "image/png", "name": "logo.png", "tags": ["brand"]})).await;
+    let aid = asset["id"].as_str().unwrap().to_owned();
+    let got = call(&client, "artifact_get_asset", json!({"id": aid})).await;
+    assert!(
+        got.content
+            .iter()
+            .any(|c| format!("{c:?}").contains(&format!("reel://assets/{aid}"))),
+        "a resource link"
+    );
+    let res = client
+        .read_resource(ReadResourceRequestParams::new(format!(
+            "reel://assets/{aid}"
+        )))
+        .await
+        .unwrap();
+    assert!(format!("{:?}", res.contents[0]).contains(&b64));
+
+    assert_eq!(
+        ok(&client, "artifact_list_projects", json!({})).await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        ok(
+            &client,
+            "artifact_list_files",
+            json!({"project_id": id, "recursive": true})
+        )
+        .await["files"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+    assert_eq!(
+        ok(
+            &client,
+            "artifact_list_checkpoints",
+            json!({"project_id": id})
+        )
+        .await["checkpoints"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        ok(&client, "artifact_list_assets", json!({"tags": ["brand"]})).await["assets"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        ok(&client, "artifact_log", json!({"project_id": id})).await["log"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn tools_list_describes_every_tool() {
+    let dir = init_repo();
+    let client = stdio_client(&dir.path().join(".reel"), &[]).await;
+    let tools = client.list_all_tools().await.unwrap();
+    let mut names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    names.sort_unstable();
+    let mut expected = TOOLS.to_vec();
+    expected.sort_unstable();
+    assert_eq!(names, expected);
+    for t in &tools {
+        assert!(
+            t.description.as_ref().is_some_and(|d| d.len() > 20),
+            "{} has no description",
+            t.name
+        );
+        assert_eq!(
+            t.input_schema.get("type"),
+            Some(&json!("object")),
+            "{}",
+            t.name
+        );
+        let a = t
+            .annotations
+            .as_ref()
+            .unwrap_or_else(|| panic!("{} has no annotations", t.name));
+        let read_only = a.read_only_hint.unwrap();
+        let destructive = a.destructive_hint.unwrap();
+        assert!(!(read_only && destructive), "{}", t.name);
+        let name = t.name.as_ref();
+        assert_eq!(
+            read_only,
+            name.contains("get_")
+                || name.contains("list_")
+                || name.ends_with("read_file")
+                || name.ends_with("diff")
+                || name.ends_with("_log"),
+            "{name}"
+        );
+        assert_eq!(
+            destructive,
+            name.contains("delete")
+                || name.ends_with("restore_checkpoint")
+                || name.ends_with("write_file"),
+            "{name}"
+        );
+    }
+    let create = tools
+        .iter()
+        .find(|t| t.name == "artifact_create_project")
+        .unwrap();
+    let props = create.input_schema.get("properties").unwrap();
+    for field in [
+        "name",
+        "scope",
+        "theme",
+        "fps",
+        "width",
+        "height",
+        "metadata",
+        "ttl_seconds",
+    ] {
+        assert!(
+            props.get(field).is_some(),
+            "create_project schema lacks {field}"
+        );
+    }
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn bad_input_gets_is_error_results_and_the_server_keeps_serving() {
+    let dir = init_repo();
+    let client = stdio_client(&dir.path().join(".reel"), &["--max-inline", "1000"]).await;
+    let id = ok(&client, "artifact_create_project", json!({"name": "x"})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let unknown = "00112233445566778899aabbccddeeff";
+    assert!(
+        fails(
+            &client,
+            "artifact_get_project",
+            json!({"project_id": unknown})
+        )
+        .await
+        .contains("not found")
+    );
+    assert!(
+        fails(
+            &client,
+            "artifact_get_project",
+            json!({"project_id": "nope"})
+        )
+        .await
+        .contains("not an id")
+    );
+    for bad in ["../etc/passwd", "/abs", "a/../b", "a//b"] {
+        let msg = fails(
+            &client,
+            "artifact_write_file",
+            json!({"project_id": id, "path": bad, "content": "x"}),
+        )
+        .await;
+        assert!(msg.contains("invalid path"), "{bad}: {msg}");
+    }
+    let big = "x".repeat(2000);
+    assert!(
+        fails(
+            &client,
+            "artifact_write_file",
+            json!({"project_id": id, "path": "big.txt", "content": big})
+        )
+        .await
+        .contains("inline limit")
+    );
+    assert!(
+        fails(
+            &client,
+            "artifact_write_file",
+            json!({"project_id": id, "path": "a.bin", "content_base64": "%%%not base64"})
+        )
+        .await
+        .contains("base64")
+    );
+    assert!(
+        fails(
+            &client,
+            "artifact_restore_checkpoint",
+            json!({"project_id": id, "checkpoint": "missing"})
+        )
+        .await
+        .contains("not found")
+    );
+    assert!(
+        fails(
+            &client,
+            "artifact_create_project",
+            json!({"name": "x", "scope": "galaxy"})
+        )
+        .await
+        .contains("unknown scope")
+    );
+    // Wrong types are refused by the schema check before the tool runs.
+    let wrong = client
+        .call_tool(
+            CallToolRequestParams::new("artifact_create_project").with_arguments(
+                json!({"name": "x", "fps": "thirty"})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
+        )
+        .await;
+    assert!(
+        wrong.is_err() || wrong.as_ref().is_ok_and(|r| r.is_error == Some(true)),
+        "{wrong:?}"
+    );
+    // Still serving.
+    ok(
+        &client,
+        "artifact_write_file",
+        json!({"project_id": id, "path": "ok.txt", "content": "fine"}),
+    )
+    .await;
+    client.cancel().await.unwrap();
+}
+
+struct HttpServer {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn http_server(repo: &std::path::Path, tokens: &std::path::Path) -> HttpServer {
+    let mut child = std::process::Command::new(reel_path())
+        .args(["serve", "--http", "0", "--repo"])
+        .arg(repo)
+        .arg("--tokens")
+        .arg(tokens)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("server printed its address").unwrap();
+        if let Some(rest) = line.strip_prefix("listening on ") {
+            break rest.to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    HttpServer { child, url }
+}
+
+async fn http_client(url: &str, token: &str) -> Client {
+    let config =
+        rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig::with_uri(
+            url.to_owned(),
+        )
+        .auth_header(token);
+    ().serve(StreamableHttpClientTransport::from_config(config))
+        .await
+        .unwrap()
+}
+
+fn raw_post(url: &str, auth: Option<&str>) -> String {
+    let addr = url.trim_start_matches("http://").trim_end_matches("/mcp");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+    let auth = auth
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(s, "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+#[tokio::test]
+#[allow(clippy::too_many_lines)] // one workflow, start to end
+async fn two_users_over_http_cannot_reach_each_other() {
+    let dir = init_repo();
+    let tokens = dir.path().join("tokens");
+    let hashed = blake3::hash(b"bob-secret").to_hex();
+    std::fs::write(&tokens, format!("ana ana-secret\nbob b3:{hashed}\n")).unwrap();
+    let server = http_server(&dir.path().join(".reel"), &tokens);
+
+    // No token, a wrong token: a bare 401.
+    for auth in [None, Some("wrong")] {
+        let reply = raw_post(&server.url, auth);
+        assert!(reply.starts_with("HTTP/1.1 401"), "{reply}");
+        assert!(!reply.contains("ana"), "no detail leaked");
+    }
+
+    let ana = http_client(&server.url, "ana-secret").await;
+    let bob = http_client(&server.url, "bob-secret").await;
+    let p = ok(
+        &ana,
+        "artifact_create_project",
+        json!({"name": "ana's", "scope": "user"}),
+    )
+    .await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    assert_eq!(p["owner_user"], "ana");
+    ok(
+        &ana,
+        "artifact_write_file",
+        json!({"project_id": id, "path": "src/Root.tsx", "content": "secret"}),
+    )
+    .await;
+    ok(
+        &ana,
+        "artifact_create_checkpoint",
+        json!({"project_id": id, "name": "v1"}),
+    )
+    .await;
+    let asset = ok(&ana, "artifact_store_asset", json!({"content_base64": "c2VjcmV0", "mime_type": "text/plain", "name": "s.txt", "scope": "user"})).await;
+    let aid = asset["id"].as_str().unwrap().to_owned();
+    let render = ok(&ana, "artifact_store_render", json!({"project_id": id, "checkpoint": "v1", "content_base64": "dmlkZW8=", "container": "mp4"})).await;
+    let rid = render["id"].as_str().unwrap().to_owned();
+
+    assert!(
+        ok(&bob, "artifact_list_projects", json!({})).await["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        ok(&bob, "artifact_list_assets", json!({})).await["assets"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        ok(&bob, "artifact_list_renders", json!({})).await["renders"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    for (tool, args) in [
+        ("artifact_get_project", json!({"project_id": id})),
+        (
+            "artifact_read_file",
+            json!({"project_id": id, "path": "src/Root.tsx"}),
+        ),
+        ("artifact_list_files", json!({"project_id": id})),
+        (
+            "artifact_write_file",
+            json!({"project_id": id, "path": "x", "content": "x"}),
+        ),
+        (
+            "artifact_restore_checkpoint",
+            json!({"project_id": id, "checkpoint": "v1"}),
+        ),
+        (
+            "artifact_delete_checkpoint",
+            json!({"project_id": id, "checkpoint": "v1"}),
+        ),
+        ("artifact_delete_project", json!({"project_id": id})),
+        ("artifact_get_asset", json!({"id": aid})),
+        ("artifact_delete_asset", json!({"id": aid})),
+        ("artifact_get_render", json!({"id": rid})),
+    ] {
+        assert!(
+            fails(&bob, tool, args).await.contains("not found"),
+            "{tool}"
+        );
+    }
+    for uri in [
+        format!("reel://projects/{id}/files/src/Root.tsx"),
+        format!("reel://assets/{aid}"),
+        format!("reel://renders/{rid}"),
+    ] {
+        assert!(
+            bob.read_resource(ReadResourceRequestParams::new(uri.clone()))
+                .await
+                .is_err(),
+            "{uri}"
+        );
+        assert!(
+            ana.read_resource(ReadResourceRequestParams::new(uri.clone()))
+                .await
+                .is_ok(),
+            "{uri}"
+        );
+    }
+    assert_eq!(
+        ok(
+            &ana,
+            "artifact_read_file",
+            json!({"project_id": id, "path": "src/Root.tsx"})
+        )
+        .await["content"],
+        "secret"
+    );
+
+    // Load: 4 users × 50 concurrent calls, no error, no leak.
+    let mut tokens_text = String::new();
+    for u in 0..4 {
+        let _ = writeln!(tokens_text, "user{u} tok{u}");
+    }
+    drop((ana, bob));
+    drop(server);
+    std::fs::write(&tokens, tokens_text).unwrap();
+    let server = http_server(&dir.path().join(".reel"), &tokens);
+    let mut users = Vec::new();
+    for u in 0..4 {
+        let c = http_client(&server.url, &format!("tok{u}")).await;
+        let id = ok(
+            &c,
+            "artifact_create_project",
+            json!({"name": format!("p{u}"), "scope": "user"}),
+        )
+        .await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        users.push((c, id));
+    }
+    let calls = users.iter().enumerate().flat_map(|(u, (c, id))| {
+        (0..50).map(move |i| async move {
+            let path = format!("f{i}.txt");
+            ok(
+                c,
+                "artifact_write_file",
+                json!({"project_id": id, "path": path, "content": format!("{u}:{i}")}),
+            )
+            .await;
+            let read = ok(
+                c,
+                "artifact_read_file",
+                json!({"project_id": id, "path": path}),
+            )
+            .await;
+            assert_eq!(read["content"], format!("{u}:{i}"));
+        })
+    });
+    futures::future::join_all(calls).await;
+    for (u, (c, id)) in users.iter().enumerate() {
+        let listed = ok(c, "artifact_list_projects", json!({})).await;
+        let ids: Vec<&str> = listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, [id.as_str()], "user{u} sees only their project");
+        assert_eq!(
+            ok(c, "artifact_list_files", json!({"project_id": id})).await["files"]
+                .as_array()
+                .unwrap()
+                .len(),
+            50
+        );
+    }
+    let _ = std::io::stdout().flush();
+}
