@@ -240,6 +240,43 @@ pub fn restore(engine: &Engine, caller: &Caller, id: &ProjectId, rev: &str) -> R
     })
 }
 
+/// Reads a file of a checkpoint (or a range: offset, length).
+pub fn read_file(
+    engine: &Engine,
+    caller: &Caller,
+    id: &ProjectId,
+    rev: &str,
+    path: &super::path::ProjectPath,
+    range: Option<(u64, u64)>,
+) -> Result<Vec<u8>> {
+    let commit = engine.index.artifact_read(|tx| {
+        let p = load_visible(tx, caller, id)?;
+        resolve(tx, &p, rev)
+    })?;
+    let mut tree = engine.read_commit(&commit)?.tree;
+    let segments: Vec<&str> = path.segments().collect();
+    let not_found = || Error::NotFound {
+        what: format!("path `{path}` in checkpoint `{rev}`"),
+    };
+    for (i, seg) in segments.iter().enumerate() {
+        let entry = engine
+            .read_tree(&tree)?
+            .get(seg)
+            .cloned()
+            .ok_or_else(not_found)?;
+        match entry.kind {
+            crate::object::EntryKind::Dir if i + 1 < segments.len() => tree = entry.tree_id(),
+            crate::object::EntryKind::File if i + 1 == segments.len() => {
+                let mut out = Vec::new();
+                super::files::read_content(engine, &entry.id, entry.size, range, &mut out)?;
+                return Ok(out);
+            }
+            _ => return Err(not_found()),
+        }
+    }
+    Err(not_found())
+}
+
 /// Deletes a checkpoint; `gc` frees the data only it held.
 pub fn delete(engine: &Engine, caller: &Caller, id: &ProjectId, rev: &str) -> Result<CommitId> {
     engine.index.artifact_write(|tx| {

@@ -163,6 +163,20 @@ impl Artifacts {
             .await
     }
 
+    /// Reads a file of a checkpoint (or `range`: offset and length).
+    pub async fn read_checkpoint_file(
+        &self,
+        caller: &Caller,
+        id: ProjectId,
+        checkpoint: &str,
+        path: ProjectPath,
+        range: Option<(u64, u64)>,
+    ) -> Result<Vec<u8>> {
+        let (caller, checkpoint) = (caller.clone(), checkpoint.to_owned());
+        self.run(move |e| checkpoints::read_file(e, &caller, &id, &checkpoint, &path, range))
+            .await
+    }
+
     /// Lists a directory of the working tree (the root when `dir` is `None`).
     pub async fn list_files(
         &self,

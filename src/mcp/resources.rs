@@ -2,6 +2,7 @@
 //! as the tools.
 //!
 //! - `reel://projects/{project_id}/files/{path}` — a file of the working tree
+//! - `reel://projects/{project_id}/checkpoints/{checkpoint}/files/{path}` — a file of a checkpoint
 //! - `reel://assets/{id}`, `reel://renders/{id}` — an asset's or render's bytes
 
 use base64::Engine as _;
@@ -16,12 +17,21 @@ use super::server::ReelServer;
 use crate::artifact::ProjectPath;
 use crate::error::{Error, Result};
 
+/// The largest resource `resources/read` returns: resources are where large content
+/// goes, but a message still has to fit in memory.
+const MAX_RESOURCE_BYTES: usize = 256 * 1024 * 1024;
+
 /// The URI templates.
 pub fn templates() -> ListResourceTemplatesResult {
     ListResourceTemplatesResult {
         resource_templates: vec![
             ResourceTemplate::new("reel://projects/{project_id}/files/{path}", "project-file")
                 .with_description("A file of a project's working tree"),
+            ResourceTemplate::new(
+                "reel://projects/{project_id}/checkpoints/{checkpoint}/files/{path}",
+                "checkpoint-file",
+            )
+            .with_description("A file of a project's checkpoint (name, id or id prefix)"),
             ResourceTemplate::new("reel://assets/{id}", "asset")
                 .with_description("An asset's bytes"),
             ResourceTemplate::new("reel://renders/{id}", "render")
@@ -67,9 +77,16 @@ async fn fetch(
     };
     let rest = uri.strip_prefix("reel://").ok_or_else(bad)?;
     let (bytes, mime) = if let Some(rest) = rest.strip_prefix("projects/") {
-        let (project, path) = rest.split_once("/files/").ok_or_else(bad)?;
+        let (head, path) = rest.split_once("/files/").ok_or_else(bad)?;
         let path = ProjectPath::parse(path)?;
-        (a.read_file(&me, project.parse()?, path, None).await?, None)
+        match head.split_once("/checkpoints/") {
+            Some((project, checkpoint)) => (
+                a.read_checkpoint_file(&me, project.parse()?, checkpoint, path, None)
+                    .await?,
+                None,
+            ),
+            None => (a.read_file(&me, head.parse()?, path, None).await?, None),
+        }
     } else if let Some(id) = rest
         .strip_prefix("assets/")
         .or_else(|| rest.strip_prefix("renders/"))
@@ -90,9 +107,9 @@ async fn fetch(
     } else {
         return Err(bad());
     };
-    if bytes.len() > server.max_inline() {
+    if bytes.len() > MAX_RESOURCE_BYTES.max(server.max_inline()) {
         return Err(Error::Invalid(format!(
-            "{uri} is {} bytes, over the inline limit",
+            "{uri} is {} bytes, more than one resource read returns; use the CLI or library",
             bytes.len()
         )));
     }

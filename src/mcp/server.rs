@@ -402,7 +402,10 @@ impl ReelServer {
                 (o, l) => Some((o.unwrap_or(0), l.unwrap_or(u64::MAX))),
             };
             let bytes = self.artifacts.read_file(&me, id, path(&a.path)?, range).await?;
-            self.check_size(bytes.len())?;
+            if bytes.len() > self.options.max_inline {
+                // Too large to inline: point at the resource instead.
+                return Ok(serde_json::json!({"path": a.path, "size": bytes.len(), "resource": format!("reel://projects/{id}/files/{}", a.path)}));
+            }
             let content = if a.base64.unwrap_or(false) {
                 serde_json::json!({"path": a.path, "size": bytes.len(), "content_base64": base64::engine::general_purpose::STANDARD.encode(&bytes)})
             } else {

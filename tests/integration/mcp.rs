@@ -432,6 +432,52 @@ async fn bad_input_gets_is_error_results_and_the_server_keeps_serving() {
         json!({"project_id": id, "path": "ok.txt", "content": "fine"}),
     )
     .await;
+
+    // Content over the inline limit comes back as a resource link, readable as a resource.
+    let shared = ok(
+        &client,
+        "artifact_create_project",
+        json!({"name": "big", "scope": "user"}),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    reel(dir.path())
+        .args(["file", "write", &shared, "big.txt"])
+        .write_stdin("y".repeat(5000))
+        .assert()
+        .success();
+    let r = ok(
+        &client,
+        "artifact_read_file",
+        json!({"project_id": shared, "path": "big.txt"}),
+    )
+    .await;
+    let uri = r["resource"].as_str().unwrap().to_owned();
+    assert!(r.get("content").is_none());
+    let res = client
+        .read_resource(ReadResourceRequestParams::new(uri))
+        .await
+        .unwrap();
+    assert!(format!("{:?}", res.contents[0]).contains(&"y".repeat(5000)));
+    ok(
+        &client,
+        "artifact_create_checkpoint",
+        json!({"project_id": shared, "name": "v1"}),
+    )
+    .await;
+    reel(dir.path())
+        .args(["file", "rm", &shared, "big.txt"])
+        .assert()
+        .success();
+    let at_v1 = client
+        .read_resource(ReadResourceRequestParams::new(format!(
+            "reel://projects/{shared}/checkpoints/v1/files/big.txt"
+        )))
+        .await
+        .unwrap();
+    assert!(format!("{:?}", at_v1.contents[0]).contains(&"y".repeat(5000)));
     client.cancel().await.unwrap();
 }
 
