@@ -338,6 +338,7 @@ async fn tools_list_describes_every_tool() {
 }
 
 #[tokio::test]
+#[allow(clippy::too_many_lines)] // one session, many cases
 async fn bad_input_gets_is_error_results_and_the_server_keeps_serving() {
     let dir = init_repo();
     let client = stdio_client(&dir.path().join(".reel"), &["--max-inline", "1000"]).await;
