@@ -67,27 +67,33 @@ fn resolve_base(engine: &Engine, rev: &str) -> Result<CommitId> {
     if let Some(id) = engine.index.named(rev)? {
         return Ok(id);
     }
-    let lower = rev.to_ascii_lowercase();
-    if lower.len() < MIN_PREFIX || !lower.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(Error::NotFound {
-            what: format!("checkpoint `{rev}`"),
-        });
-    }
-    if let Ok(id) = lower.parse::<CommitId>() {
+    if let Ok(id) = rev.to_ascii_lowercase().parse::<CommitId>() {
         return Ok(id);
     }
-    let matches: Vec<CommitId> = engine
-        .index
-        .checkpoints()?
+    let live = engine.index.checkpoints()?.into_iter().map(|row| row.id);
+    match_prefix(rev, live, || Error::NotFound {
+        what: format!("checkpoint `{rev}`"),
+    })
+}
+
+/// The one id among `live` that starts with `rev` (at least [`MIN_PREFIX`] hex
+/// digits); `not_found` when none does, `Ambiguous` naming them when several do.
+pub fn match_prefix(
+    rev: &str,
+    live: impl IntoIterator<Item = CommitId>,
+    not_found: impl Fn() -> Error,
+) -> Result<CommitId> {
+    let lower = rev.to_ascii_lowercase();
+    if lower.len() < MIN_PREFIX || !lower.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(not_found());
+    }
+    let matches: Vec<CommitId> = live
         .into_iter()
-        .map(|row| row.id)
         .filter(|id| id.0.has_hex_prefix(&lower))
         .collect();
     match matches.as_slice() {
         [one] => Ok(*one),
-        [] => Err(Error::NotFound {
-            what: format!("checkpoint `{rev}`"),
-        }),
+        [] => Err(not_found()),
         many => Err(Error::Ambiguous {
             rev: rev.to_owned(),
             candidates: many

@@ -188,31 +188,10 @@ pub fn resolve(tx: &ArtifactTx<'_>, p: &ProjectRecord, rev: &str) -> Result<Comm
     if let Some(id) = tx.name(&p.id.to_string(), rev)? {
         return Ok(id);
     }
-    let lower = rev.to_ascii_lowercase();
-    let not_found = || Error::NotFound {
+    let live = tx.checkpoints(&p.id.0)?.into_iter().map(|(_, c)| c);
+    crate::refs::match_prefix(rev, live, || Error::NotFound {
         what: format!("checkpoint `{rev}` in project {}", p.id),
-    };
-    if lower.len() < crate::refs::MIN_PREFIX || !lower.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(not_found());
-    }
-    let matches: Vec<CommitId> = tx
-        .checkpoints(&p.id.0)?
-        .into_iter()
-        .map(|(_, c)| c)
-        .filter(|c| c.0.has_hex_prefix(&lower))
-        .collect();
-    match matches.as_slice() {
-        [one] => Ok(*one),
-        [] => Err(not_found()),
-        many => Err(Error::Ambiguous {
-            rev: rev.to_owned(),
-            candidates: many
-                .iter()
-                .map(CommitId::short)
-                .collect::<Vec<_>>()
-                .join(", "),
-        }),
-    }
+    })
 }
 
 /// Restores a checkpoint: base := its tree, a fresh (empty) overlay generation. One
@@ -287,13 +266,13 @@ pub fn delete(engine: &Engine, caller: &Caller, id: &ProjectId, rev: &str) -> Re
     })
 }
 
-/// The working tree's root, folded in memory (nothing stored), with its trees.
-fn working_tree(
+/// A project the caller may see, with its overlay rows, from one read transaction.
+fn snapshot(
     engine: &Engine,
     caller: &Caller,
     id: &ProjectId,
-) -> Result<(TreeId, std::collections::HashMap<TreeId, Tree>)> {
-    let (p, rows) = engine.index.artifact_read(|tx| {
+) -> Result<(ProjectRecord, Vec<(String, OverlayRow)>)> {
+    engine.index.artifact_read(|tx| {
         let p = load_visible(tx, caller, id)?;
         let rows = Worktree {
             engine,
@@ -302,7 +281,16 @@ fn working_tree(
         }
         .rows()?;
         Ok((p, rows))
-    })?;
+    })
+}
+
+/// The working tree's root, folded in memory (nothing stored), with its trees.
+fn working_tree(
+    engine: &Engine,
+    caller: &Caller,
+    id: &ProjectId,
+) -> Result<(TreeId, std::collections::HashMap<TreeId, Tree>)> {
+    let (p, rows) = snapshot(engine, caller, id)?;
     let pipe = Pipeline::start(engine, false)?;
     let folded = fold(engine, &pipe, p.base, &rows)?;
     pipe.finish()?;
@@ -414,16 +402,7 @@ pub fn export(
     } else {
         {
             // The working tree's new objects must be stored to be materialized.
-            let (p, rows) = engine.index.artifact_read(|tx| {
-                let p = load_visible(tx, caller, id)?;
-                let rows = Worktree {
-                    engine,
-                    tx,
-                    project: &p,
-                }
-                .rows()?;
-                Ok((p, rows))
-            })?;
+            let (p, rows) = snapshot(engine, caller, id)?;
             let pin = engine.index.pin()?;
             let pipe = Pipeline::start(engine, true)?;
             let folded = fold(engine, &pipe, p.base, &rows);
