@@ -295,6 +295,22 @@ pub fn delete(engine: &Engine, caller: &Caller, id: &RecordId) -> Result<()> {
     })
 }
 
+/// Bytes of the blobs a user owns in a sandbox.
+pub fn user_bytes(
+    engine: &Engine,
+    sandbox: &super::identity::Ident,
+    user: &super::identity::Ident,
+) -> Result<u64> {
+    Ok(engine
+        .index
+        .blob_records()?
+        .into_iter()
+        .filter_map(|(_, b)| decode_record(&b).ok())
+        .filter(|r| r.owner.sandbox == *sandbox && r.owner.user.as_ref() == Some(user))
+        .map(|r| r.info.size)
+        .sum())
+}
+
 /// Every blob's content id (GC roots).
 pub fn contents(engine: &Engine) -> Result<Vec<Hash>> {
     Ok(engine

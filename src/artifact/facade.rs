@@ -389,6 +389,16 @@ impl Artifacts {
         self.run(lifecycle::sweep).await
     }
 
+    /// Logical bytes the caller's user holds in its sandbox (0 without a user id).
+    pub async fn usage(&self, caller: &Caller) -> Result<u64> {
+        let caller = caller.clone();
+        self.run(move |e| match &caller.user {
+            Some(user) => lifecycle::usage(e, &caller.sandbox, user),
+            None => Ok(0),
+        })
+        .await
+    }
+
     /// Write transactions this handle has committed (lets tests count index writes).
     #[must_use]
     pub fn index_writes(&self) -> u64 {

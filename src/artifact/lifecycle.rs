@@ -63,6 +63,38 @@ pub fn sweep(engine: &Engine) -> Result<SweepReport> {
     })
 }
 
+/// Logical bytes a user holds in a sandbox: their projects' working trees (base tree
+/// plus overlay files) and their assets and renders. Used for quotas.
+pub fn usage(
+    engine: &Engine,
+    sandbox: &super::identity::Ident,
+    user: &super::identity::Ident,
+) -> Result<u64> {
+    let now = now_ms();
+    let mut total = 0u64;
+    let projects: Vec<ProjectRecord> = engine
+        .index
+        .project_records()?
+        .into_iter()
+        .filter_map(|(_, b)| ProjectRecord::from_bytes(&b).ok())
+        .filter(|p| {
+            !p.expired(now) && p.owner.sandbox == *sandbox && p.owner.user.as_ref() == Some(user)
+        })
+        .collect();
+    for p in &projects {
+        total += engine.read_tree(&p.base)?.total_size();
+        let rows = engine
+            .index
+            .artifact_read(|tx| tx.overlay_prefix(&super::overlay::generation_prefix(p)))?;
+        for (_, row) in rows {
+            if let OverlayEntry::File { size, .. } = OverlayRow::from_bytes(&row)?.entry {
+                total += size;
+            }
+        }
+    }
+    Ok(total + blobs::user_bytes(engine, sandbox, user)?)
+}
+
 /// The roots the artifact layer adds to GC's mark phase.
 pub fn roots(engine: &Engine) -> Result<Roots> {
     let now = now_ms();

@@ -187,6 +187,9 @@ pub struct ServeArgs {
     /// Largest payload accepted or returned inline, in bytes.
     #[arg(long, default_value_t = 8 * 1024 * 1024)]
     pub max_inline: usize,
+    /// Most bytes one user may hold (working trees, assets, renders); default: no limit.
+    #[arg(long, value_name = "BYTES")]
+    pub quota: Option<u64>,
     /// A directory `artifact_store_render` may read server-side files from (repeatable).
     #[arg(long = "allow-path", value_name = "DIR")]
     pub allow_paths: Vec<PathBuf>,

@@ -44,6 +44,7 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> Outcome {
             .iter()
             .filter_map(|p| std::fs::canonicalize(p).ok())
             .collect(),
+        quota: args.quota,
     };
     let sweeper = {
         let artifacts = artifacts.clone();

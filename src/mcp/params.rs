@@ -218,3 +218,28 @@ pub struct ListRendersArgs {
     /// Only renders of this project.
     pub project_id: Option<String>,
 }
+
+/// Tool arguments that never fail to decode: a mismatch (a string where a number
+/// belongs, a missing field) becomes an `isError` result naming the problem instead of
+/// a protocol error. The input schema is `T`'s.
+#[derive(Debug)]
+pub struct Lenient<T>(pub std::result::Result<T, String>);
+
+impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Lenient<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        Ok(Lenient(
+            serde_json::from_value(value).map_err(|e| e.to_string()),
+        ))
+    }
+}
+
+impl<T: schemars::JsonSchema> schemars::JsonSchema for Lenient<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        T::schema_name()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        T::json_schema(generator)
+    }
+}

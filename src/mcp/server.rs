@@ -18,9 +18,10 @@ use serde::Serialize;
 
 use super::auth::AuthUser;
 use super::params::{
-    BlobArgs, CheckpointArgs, CreateCheckpointArgs, CreateProjectArgs, DiffArgs, ListAssetsArgs,
-    ListFilesArgs, ListProjectsArgs, ListRendersArgs, LogArgs, MoveFileArgs, PathArgs, ProjectArgs,
-    ReadFileArgs, StoreAssetArgs, StoreRenderArgs, UpdateProjectArgs, WriteFileArgs,
+    BlobArgs, CheckpointArgs, CreateCheckpointArgs, CreateProjectArgs, DiffArgs, Lenient,
+    ListAssetsArgs, ListFilesArgs, ListProjectsArgs, ListRendersArgs, LogArgs, MoveFileArgs,
+    PathArgs, ProjectArgs, ReadFileArgs, StoreAssetArgs, StoreRenderArgs, UpdateProjectArgs,
+    WriteFileArgs,
 };
 use crate::artifact::{
     Artifacts, AssetInput, BlobKind, Caller, CreateCheckpoint, CreateProject, Ident, ListBlobs,
@@ -37,6 +38,8 @@ pub struct ServeOptions {
     pub max_inline: usize,
     /// Directories `artifact_store_render` may read `server_path` from.
     pub allowed_paths: Vec<PathBuf>,
+    /// Most bytes one user may hold (working trees, assets, renders); `None`: no limit.
+    pub quota: Option<u64>,
 }
 
 /// Who the caller is: fixed (stdio) or per request (HTTP, from the bearer token).
@@ -172,6 +175,21 @@ impl ReelServer {
         Ok(())
     }
 
+    /// Refuses a write of `adding` bytes that would take the caller past the quota,
+    /// before anything is stored.
+    async fn check_quota(&self, me: &Caller, adding: u64) -> Result<()> {
+        let Some(quota) = self.options.quota else {
+            return Ok(());
+        };
+        let used = self.artifacts.usage(me).await?;
+        if used.saturating_add(adding) > quota {
+            return Err(Error::Invalid(format!(
+                "this write of {adding} bytes would exceed your quota of {quota} bytes ({used} in use); delete something first"
+            )));
+        }
+        Ok(())
+    }
+
     fn server_path(&self, p: &str) -> Result<PathBuf> {
         let canonical = std::fs::canonicalize(p).map_err(Error::io("resolve", p))?;
         if self
@@ -203,9 +221,13 @@ impl ReelServer {
     )]
     async fn create_project(
         &self,
-        Parameters(a): Parameters<CreateProjectArgs>,
+        Parameters(a): Parameters<Lenient<CreateProjectArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
+        let a = match a.0 {
+            Ok(a) => a,
+            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
+        };
         let r = async {
             let me = self.caller(&ctx)?;
             let mut metadata = a.metadata.unwrap_or_default();
@@ -243,9 +265,13 @@ impl ReelServer {
     )]
     async fn get_project(
         &self,
-        Parameters(a): Parameters<ProjectArgs>,
+        Parameters(a): Parameters<Lenient<ProjectArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
+        let a = match a.0 {
+            Ok(a) => a,
+            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
+        };
         let r = async {
             self.artifacts
                 .get_project(&self.caller(&ctx)?, pid(&a.project_id)?)
@@ -267,9 +293,13 @@ impl ReelServer {
     )]
     async fn list_projects(
         &self,
-        Parameters(a): Parameters<ListProjectsArgs>,
+        Parameters(a): Parameters<Lenient<ListProjectsArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
+        let a = match a.0 {
+            Ok(a) => a,
+            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
+        };
         let r = async {
             let q = ListProjects {
                 name_contains: a.name_contains,
@@ -296,9 +326,13 @@ impl ReelServer {
     )]
     async fn update_project(
         &self,
-        Parameters(a): Parameters<UpdateProjectArgs>,
+        Parameters(a): Parameters<Lenient<UpdateProjectArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
+        let a = match a.0 {
+            Ok(a) => a,
+            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
+        };
         let r = async {
             let req = UpdateProject {
                 name: a.name,
@@ -325,9 +359,13 @@ impl ReelServer {
     )]
     async fn delete_project(
         &self,
-        Parameters(a): Parameters<ProjectArgs>,
+        Parameters(a): Parameters<Lenient<ProjectArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
+        let a = match a.0 {
+            Ok(a) => a,
+            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
+        };
         let r = async {
             self.artifacts
                 .delete_project(&self.caller(&ctx)?, pid(&a.project_id)?)
@@ -350,9 +388,13 @@ impl ReelServer {
     )]
     async fn write_file(
         &self,
-        Parameters(a): Parameters<WriteFileArgs>,
+        Parameters(a): Parameters<Lenient<WriteFileArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
+        let a = match a.0 {
+            Ok(a) => a,
+            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
+        };
         let r = async {
             let me = self.caller(&ctx)?;
             let bytes = match (a.content, a.content_base64) {
@@ -365,6 +407,7 @@ impl ReelServer {
                 }
             };
             self.check_size(bytes.len())?;
+            self.check_quota(&me, bytes.len() as u64).await?;
             self.artifacts
                 .write_file(
                     &me,
@@ -391,9 +434,13 @@ impl ReelServer {
     )]
     async fn read_file(
         &self,
-        Parameters(a): Parameters<ReadFileArgs>,
+        Parameters(a): Parameters<Lenient<ReadFileArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
+        let a = match a.0 {
+            Ok(a) => a,
+            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
+        };
         let r = async {
             let me = self.caller(&ctx)?;
             let id = pid(&a.project_id)?;
@@ -436,9 +483,13 @@ impl ReelServer {
     )]
     async fn list_files(
         &self,
-        Parameters(a): Parameters<ListFilesArgs>,
+        Parameters(a): Parameters<Lenient<ListFilesArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
+        let a = match a.0 {
+            Ok(a) => a,
+            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
+        };
         let r = async {
             let dir = a
                 .path
@@ -475,9 +526,13 @@ impl ReelServer {
     )]
     async fn delete_file(
         &self,
-        Parameters(a): Parameters<PathArgs>,
+        Parameters(a): Parameters<Lenient<PathArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
+        let a = match a.0 {
+            Ok(a) => a,
+            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
+        };
         let r = async {
             self.artifacts
                 .delete_file(&self.caller(&ctx)?, pid(&a.project_id)?, path(&a.path)?)
@@ -500,9 +555,13 @@ impl ReelServer {
     )]
     async fn move_file(
         &self,
-        Parameters(a): Parameters<MoveFileArgs>,
+        Parameters(a): Parameters<Lenient<MoveFileArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
+        let a = match a.0 {
+            Ok(a) => a,
+            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
+        };
         let r = async {
             self.artifacts
                 .move_file(
@@ -530,9 +589,13 @@ impl ReelServer {
     )]
     async fn create_checkpoint(
         &self,
-        Parameters(a): Parameters<CreateCheckpointArgs>,
+        Parameters(a): Parameters<Lenient<CreateCheckpointArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
+        let a = match a.0 {
+            Ok(a) => a,
+            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
+        };
         let r = async {
             let req = CreateCheckpoint {
                 name: a.name,
@@ -561,9 +624,13 @@ impl ReelServer {
     )]
     async fn list_checkpoints(
         &self,
-        Parameters(a): Parameters<ProjectArgs>,
+        Parameters(a): Parameters<Lenient<ProjectArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
+        let a = match a.0 {
+            Ok(a) => a,
+            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
+        };
         let r = async {
             self.artifacts
                 .list_checkpoints(&self.caller(&ctx)?, pid(&a.project_id)?)
@@ -591,9 +658,13 @@ impl ReelServer {
     )]
     async fn restore_checkpoint(
         &self,
-        Parameters(a): Parameters<CheckpointArgs>,
+        Parameters(a): Parameters<Lenient<CheckpointArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
+        let a = match a.0 {
+            Ok(a) => a,
+            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
+        };
         let r = async {
             self.artifacts
                 .restore_checkpoint(&self.caller(&ctx)?, pid(&a.project_id)?, &a.checkpoint)
@@ -617,9 +688,13 @@ impl ReelServer {
     )]
     async fn delete_checkpoint(
         &self,
-        Parameters(a): Parameters<CheckpointArgs>,
+        Parameters(a): Parameters<Lenient<CheckpointArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
+        let a = match a.0 {
+            Ok(a) => a,
+            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
+        };
         let r = async {
             self.artifacts
                 .delete_checkpoint(&self.caller(&ctx)?, pid(&a.project_id)?, &a.checkpoint)
@@ -642,9 +717,13 @@ impl ReelServer {
     )]
     async fn diff(
         &self,
-        Parameters(a): Parameters<DiffArgs>,
+        Parameters(a): Parameters<Lenient<DiffArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
+        let a = match a.0 {
+            Ok(a) => a,
+            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
+        };
         let r = async {
             self.artifacts
                 .diff(
@@ -674,9 +753,13 @@ impl ReelServer {
     )]
     async fn log(
         &self,
-        Parameters(a): Parameters<LogArgs>,
+        Parameters(a): Parameters<Lenient<LogArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
+        let a = match a.0 {
+            Ok(a) => a,
+            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
+        };
         let r = async {
             self.artifacts
                 .log(
@@ -705,13 +788,18 @@ impl ReelServer {
     )]
     async fn store_asset(
         &self,
-        Parameters(a): Parameters<StoreAssetArgs>,
+        Parameters(a): Parameters<Lenient<StoreAssetArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
+        let a = match a.0 {
+            Ok(a) => a,
+            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
+        };
         let r = async {
             let me = self.caller(&ctx)?;
             let bytes = decode_b64(&a.content_base64)?;
             self.check_size(bytes.len())?;
+            self.check_quota(&me, bytes.len() as u64).await?;
             let input = AssetInput {
                 mime: a.mime_type,
                 original_name: a.name,
@@ -743,9 +831,13 @@ impl ReelServer {
     )]
     async fn get_asset(
         &self,
-        Parameters(a): Parameters<BlobArgs>,
+        Parameters(a): Parameters<Lenient<BlobArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
+        let a = match a.0 {
+            Ok(a) => a,
+            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
+        };
         self.get_blob(&a.id, &ctx, false).await
     }
 
@@ -761,9 +853,13 @@ impl ReelServer {
     )]
     async fn list_assets(
         &self,
-        Parameters(a): Parameters<ListAssetsArgs>,
+        Parameters(a): Parameters<Lenient<ListAssetsArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
+        let a = match a.0 {
+            Ok(a) => a,
+            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
+        };
         let r = async {
             let q = ListBlobs {
                 tags: a.tags.unwrap_or_default(),
@@ -794,9 +890,13 @@ impl ReelServer {
     )]
     async fn delete_asset(
         &self,
-        Parameters(a): Parameters<BlobArgs>,
+        Parameters(a): Parameters<Lenient<BlobArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
+        let a = match a.0 {
+            Ok(a) => a,
+            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
+        };
         let r = async {
             self.artifacts
                 .delete_blob(&self.caller(&ctx)?, a.id.parse::<RecordId>()?)
@@ -819,18 +919,30 @@ impl ReelServer {
     )]
     async fn store_render(
         &self,
-        Parameters(a): Parameters<StoreRenderArgs>,
+        Parameters(a): Parameters<Lenient<StoreRenderArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
+        let a = match a.0 {
+            Ok(a) => a,
+            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
+        };
         let r = async {
             let me = self.caller(&ctx)?;
             let source = match (a.content_base64, a.server_path) {
                 (Some(b64), None) => {
                     let bytes = decode_b64(&b64)?;
                     self.check_size(bytes.len())?;
+                    self.check_quota(&me, bytes.len() as u64).await?;
                     Source::Bytes(bytes)
                 }
-                (None, Some(p)) => Source::Path(self.server_path(&p)?),
+                (None, Some(p)) => {
+                    let path = self.server_path(&p)?;
+                    let len = std::fs::metadata(&path)
+                        .map_err(Error::io("stat", &path))?
+                        .len();
+                    self.check_quota(&me, len).await?;
+                    Source::Path(path)
+                }
                 _ => {
                     return Err(Error::Invalid(
                         "give exactly one of content_base64 and server_path".into(),
@@ -876,9 +988,13 @@ impl ReelServer {
     )]
     async fn get_render(
         &self,
-        Parameters(a): Parameters<BlobArgs>,
+        Parameters(a): Parameters<Lenient<BlobArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
+        let a = match a.0 {
+            Ok(a) => a,
+            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
+        };
         self.get_blob(&a.id, &ctx, true).await
     }
 
@@ -894,9 +1010,13 @@ impl ReelServer {
     )]
     async fn list_renders(
         &self,
-        Parameters(a): Parameters<ListRendersArgs>,
+        Parameters(a): Parameters<Lenient<ListRendersArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
+        let a = match a.0 {
+            Ok(a) => a,
+            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
+        };
         let r = async {
             let q = ListBlobs {
                 project: a.project_id.as_deref().map(pid).transpose()?,

@@ -411,21 +411,24 @@ async fn bad_input_gets_is_error_results_and_the_server_keeps_serving() {
         .await
         .contains("unknown scope")
     );
-    // Wrong types are refused by the schema check before the tool runs.
-    let wrong = client
-        .call_tool(
-            CallToolRequestParams::new("artifact_create_project").with_arguments(
-                json!({"name": "x", "fps": "thirty"})
-                    .as_object()
-                    .unwrap()
-                    .clone(),
-            ),
-        )
-        .await;
+    // Wrong types and missing fields are isError results too, naming the problem.
+    let msg = fails(
+        &client,
+        "artifact_create_project",
+        json!({"name": "x", "fps": "thirty"}),
+    )
+    .await;
     assert!(
-        wrong.is_err() || wrong.as_ref().is_ok_and(|r| r.is_error == Some(true)),
-        "{wrong:?}"
+        msg.contains("invalid arguments") && msg.contains("invalid type"),
+        "{msg}"
     );
+    let msg = fails(
+        &client,
+        "artifact_write_file",
+        json!({"path": "a.txt", "content": "x"}),
+    )
+    .await;
+    assert!(msg.contains("project_id"), "{msg}");
     // Still serving.
     ok(
         &client,
@@ -717,4 +720,63 @@ async fn two_users_over_http_cannot_reach_each_other() {
         );
     }
     let _ = std::io::stdout().flush();
+}
+
+#[tokio::test]
+async fn a_write_over_the_quota_fails_and_stores_nothing() {
+    let dir = init_repo();
+    let client = stdio_client(&dir.path().join(".reel"), &["--quota", "1000"]).await;
+    let id = ok(
+        &client,
+        "artifact_create_project",
+        json!({"name": "q", "scope": "user"}),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok(
+        &client,
+        "artifact_write_file",
+        json!({"project_id": id, "path": "a.txt", "content": "a".repeat(600)}),
+    )
+    .await;
+    let msg = fails(
+        &client,
+        "artifact_write_file",
+        json!({"project_id": id, "path": "b.txt", "content": "b".repeat(600)}),
+    )
+    .await;
+    assert!(
+        msg.contains("quota of 1000 bytes") && msg.contains("600 in use"),
+        "{msg}"
+    );
+    let msg = fails(&client, "artifact_store_asset", json!({"content_base64": base64::engine::general_purpose::STANDARD.encode(vec![1u8; 500]), "mime_type": "x/y", "name": "n"})).await;
+    assert!(msg.contains("quota"), "{msg}");
+    let files = ok(&client, "artifact_list_files", json!({"project_id": id})).await;
+    assert_eq!(
+        files["files"].as_array().unwrap().len(),
+        1,
+        "nothing of the refused write was stored"
+    );
+    assert!(
+        ok(&client, "artifact_list_assets", json!({})).await["assets"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // Room is made by deleting.
+    ok(
+        &client,
+        "artifact_delete_file",
+        json!({"project_id": id, "path": "a.txt"}),
+    )
+    .await;
+    ok(
+        &client,
+        "artifact_write_file",
+        json!({"project_id": id, "path": "b.txt", "content": "b".repeat(600)}),
+    )
+    .await;
+    client.cancel().await.unwrap();
 }
