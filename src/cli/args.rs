@@ -187,6 +187,9 @@ pub struct ServeArgs {
     /// Largest payload accepted or returned inline, in bytes.
     #[arg(long, default_value_t = 8 * 1024 * 1024)]
     pub max_inline: usize,
+    /// How long one tool call may run before it is abandoned (e.g. `5m`).
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    pub timeout: std::time::Duration,
     /// Most bytes one user may hold (working trees, assets, renders); default: no limit.
     #[arg(long, value_name = "BYTES")]
     pub quota: Option<u64>,

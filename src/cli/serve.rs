@@ -45,6 +45,7 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> Outcome {
             .filter_map(|p| std::fs::canonicalize(p).ok())
             .collect(),
         quota: args.quota,
+        timeout: args.timeout,
     };
     let sweeper = {
         let artifacts = artifacts.clone();

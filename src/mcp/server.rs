@@ -40,6 +40,8 @@ pub struct ServeOptions {
     pub allowed_paths: Vec<PathBuf>,
     /// Most bytes one user may hold (working trees, assets, renders); `None`: no limit.
     pub quota: Option<u64>,
+    /// How long one tool call may run.
+    pub timeout: std::time::Duration,
 }
 
 /// Who the caller is: fixed (stdio) or per request (HTTP, from the bearer token).
@@ -190,6 +192,17 @@ impl ReelServer {
         Ok(())
     }
 
+    /// Runs a tool's work under the request timeout.
+    async fn timed<T>(&self, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        match tokio::time::timeout(self.options.timeout, work).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::Invalid(format!(
+                "the request took longer than {} s and was abandoned",
+                self.options.timeout.as_secs()
+            ))),
+        }
+    }
+
     fn server_path(&self, p: &str) -> Result<PathBuf> {
         let canonical = std::fs::canonicalize(p).map_err(Error::io("resolve", p))?;
         if self
@@ -228,28 +241,29 @@ impl ReelServer {
             Ok(a) => a,
             Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
         };
-        let r = async {
-            let me = self.caller(&ctx)?;
-            let mut metadata = a.metadata.unwrap_or_default();
-            for (k, v) in [
-                ("theme", a.theme.map(serde_json::Value::from)),
-                ("fps", a.fps.map(Into::into)),
-                ("width", a.width.map(Into::into)),
-                ("height", a.height.map(Into::into)),
-            ] {
-                if let Some(v) = v {
-                    metadata.insert(k.into(), v);
+        let r = self
+            .timed(async {
+                let me = self.caller(&ctx)?;
+                let mut metadata = a.metadata.unwrap_or_default();
+                for (k, v) in [
+                    ("theme", a.theme.map(serde_json::Value::from)),
+                    ("fps", a.fps.map(Into::into)),
+                    ("width", a.width.map(Into::into)),
+                    ("height", a.height.map(Into::into)),
+                ] {
+                    if let Some(v) = v {
+                        metadata.insert(k.into(), v);
+                    }
                 }
-            }
-            let req = CreateProject {
-                name: a.name,
-                scope: scope(a.scope.as_ref())?,
-                metadata,
-                ttl_s: a.ttl_seconds,
-            };
-            self.artifacts.create_project(&me, req).await
-        }
-        .await;
+                let req = CreateProject {
+                    name: a.name,
+                    scope: scope(a.scope.as_ref())?,
+                    metadata,
+                    ttl_s: a.ttl_seconds,
+                };
+                self.artifacts.create_project(&me, req).await
+            })
+            .await;
         reply(r, |p| format!("Created project {} ({}).", p.id, p.name))
     }
 
@@ -272,12 +286,13 @@ impl ReelServer {
             Ok(a) => a,
             Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
         };
-        let r = async {
-            self.artifacts
-                .get_project(&self.caller(&ctx)?, pid(&a.project_id)?)
-                .await
-        }
-        .await;
+        let r = self
+            .timed(async {
+                self.artifacts
+                    .get_project(&self.caller(&ctx)?, pid(&a.project_id)?)
+                    .await
+            })
+            .await;
         reply(r, |p| format!("Project {} ({}).", p.id, p.name))
     }
 
@@ -300,17 +315,18 @@ impl ReelServer {
             Ok(a) => a,
             Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
         };
-        let r = async {
-            let q = ListProjects {
-                name_contains: a.name_contains,
-                scope: scope(a.scope.as_ref())?,
-                offset: a.offset.unwrap_or(0),
-                limit: a.limit,
-                ..Default::default()
-            };
-            self.artifacts.list_projects(&self.caller(&ctx)?, q).await
-        }
-        .await;
+        let r = self
+            .timed(async {
+                let q = ListProjects {
+                    name_contains: a.name_contains,
+                    scope: scope(a.scope.as_ref())?,
+                    offset: a.offset.unwrap_or(0),
+                    limit: a.limit,
+                    ..Default::default()
+                };
+                self.artifacts.list_projects(&self.caller(&ctx)?, q).await
+            })
+            .await;
         reply(r, |p| format!("{} of {} projects.", p.items.len(), p.total))
     }
 
@@ -333,17 +349,18 @@ impl ReelServer {
             Ok(a) => a,
             Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
         };
-        let r = async {
-            let req = UpdateProject {
-                name: a.name,
-                set: a.metadata.unwrap_or_default(),
-                remove: a.remove_keys.unwrap_or_default(),
-            };
-            self.artifacts
-                .update_project(&self.caller(&ctx)?, pid(&a.project_id)?, req)
-                .await
-        }
-        .await;
+        let r = self
+            .timed(async {
+                let req = UpdateProject {
+                    name: a.name,
+                    set: a.metadata.unwrap_or_default(),
+                    remove: a.remove_keys.unwrap_or_default(),
+                };
+                self.artifacts
+                    .update_project(&self.caller(&ctx)?, pid(&a.project_id)?, req)
+                    .await
+            })
+            .await;
         reply(r, |p| format!("Updated project {}.", p.id))
     }
 
@@ -366,13 +383,14 @@ impl ReelServer {
             Ok(a) => a,
             Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
         };
-        let r = async {
-            self.artifacts
-                .delete_project(&self.caller(&ctx)?, pid(&a.project_id)?)
-                .await
-                .map(|()| serde_json::json!({"deleted": a.project_id}))
-        }
-        .await;
+        let r = self
+            .timed(async {
+                self.artifacts
+                    .delete_project(&self.caller(&ctx)?, pid(&a.project_id)?)
+                    .await
+                    .map(|()| serde_json::json!({"deleted": a.project_id}))
+            })
+            .await;
         reply(r, |_| "Project deleted.".into())
     }
 
@@ -395,30 +413,31 @@ impl ReelServer {
             Ok(a) => a,
             Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
         };
-        let r = async {
-            let me = self.caller(&ctx)?;
-            let bytes = match (a.content, a.content_base64) {
-                (Some(text), None) => text.into_bytes(),
-                (None, Some(b64)) => decode_b64(&b64)?,
-                _ => {
-                    return Err(Error::Invalid(
-                        "give exactly one of content and content_base64".into(),
-                    ));
-                }
-            };
-            self.check_size(bytes.len())?;
-            self.check_quota(&me, bytes.len() as u64).await?;
-            self.artifacts
-                .write_file(
-                    &me,
-                    pid(&a.project_id)?,
-                    path(&a.path)?,
-                    Source::Bytes(bytes),
-                    a.executable.unwrap_or(false),
-                )
-                .await
-        }
-        .await;
+        let r = self
+            .timed(async {
+                let me = self.caller(&ctx)?;
+                let bytes = match (a.content, a.content_base64) {
+                    (Some(text), None) => text.into_bytes(),
+                    (None, Some(b64)) => decode_b64(&b64)?,
+                    _ => {
+                        return Err(Error::Invalid(
+                            "give exactly one of content and content_base64".into(),
+                        ));
+                    }
+                };
+                self.check_size(bytes.len())?;
+                self.check_quota(&me, bytes.len() as u64).await?;
+                self.artifacts
+                    .write_file(
+                        &me,
+                        pid(&a.project_id)?,
+                        path(&a.path)?,
+                        Source::Bytes(bytes),
+                        a.executable.unwrap_or(false),
+                    )
+                    .await
+            })
+            .await;
         reply(r, |f| format!("Wrote {} ({} bytes).", f.path, f.size))
     }
 
@@ -441,7 +460,7 @@ impl ReelServer {
             Ok(a) => a,
             Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
         };
-        let r = async {
+        let r = self.timed(async {
             let me = self.caller(&ctx)?;
             let id = pid(&a.project_id)?;
             let range = match (a.offset, a.length) {
@@ -460,7 +479,7 @@ impl ReelServer {
                 serde_json::json!({"path": a.path, "size": text.len(), "content": text})
             };
             Ok(content)
-        }
+        })
         .await;
         reply(r, |v| {
             format!(
@@ -490,25 +509,26 @@ impl ReelServer {
             Ok(a) => a,
             Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
         };
-        let r = async {
-            let dir = a
-                .path
-                .as_deref()
-                .filter(|p| !p.is_empty())
-                .map(path)
-                .transpose()?;
-            let files = self
-                .artifacts
-                .list_files(
-                    &self.caller(&ctx)?,
-                    pid(&a.project_id)?,
-                    dir,
-                    a.recursive.unwrap_or(false),
-                )
-                .await?;
-            Ok(serde_json::json!({"files": files}))
-        }
-        .await;
+        let r = self
+            .timed(async {
+                let dir = a
+                    .path
+                    .as_deref()
+                    .filter(|p| !p.is_empty())
+                    .map(path)
+                    .transpose()?;
+                let files = self
+                    .artifacts
+                    .list_files(
+                        &self.caller(&ctx)?,
+                        pid(&a.project_id)?,
+                        dir,
+                        a.recursive.unwrap_or(false),
+                    )
+                    .await?;
+                Ok(serde_json::json!({"files": files}))
+            })
+            .await;
         reply(r, |v| {
             format!("{} entries.", v["files"].as_array().map_or(0, Vec::len))
         })
@@ -533,13 +553,14 @@ impl ReelServer {
             Ok(a) => a,
             Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
         };
-        let r = async {
-            self.artifacts
-                .delete_file(&self.caller(&ctx)?, pid(&a.project_id)?, path(&a.path)?)
-                .await
-                .map(|()| serde_json::json!({"deleted": a.path}))
-        }
-        .await;
+        let r = self
+            .timed(async {
+                self.artifacts
+                    .delete_file(&self.caller(&ctx)?, pid(&a.project_id)?, path(&a.path)?)
+                    .await
+                    .map(|()| serde_json::json!({"deleted": a.path}))
+            })
+            .await;
         reply(r, |_| "Deleted.".into())
     }
 
@@ -562,18 +583,19 @@ impl ReelServer {
             Ok(a) => a,
             Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
         };
-        let r = async {
-            self.artifacts
-                .move_file(
-                    &self.caller(&ctx)?,
-                    pid(&a.project_id)?,
-                    path(&a.from)?,
-                    path(&a.to)?,
-                )
-                .await
-                .map(|()| serde_json::json!({"from": a.from, "to": a.to}))
-        }
-        .await;
+        let r = self
+            .timed(async {
+                self.artifacts
+                    .move_file(
+                        &self.caller(&ctx)?,
+                        pid(&a.project_id)?,
+                        path(&a.from)?,
+                        path(&a.to)?,
+                    )
+                    .await
+                    .map(|()| serde_json::json!({"from": a.from, "to": a.to}))
+            })
+            .await;
         reply(r, |_| "Moved.".into())
     }
 
@@ -596,17 +618,18 @@ impl ReelServer {
             Ok(a) => a,
             Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
         };
-        let r = async {
-            let req = CreateCheckpoint {
-                name: a.name,
-                description: a.description.unwrap_or_default(),
-                ..Default::default()
-            };
-            self.artifacts
-                .create_checkpoint(&self.caller(&ctx)?, pid(&a.project_id)?, req)
-                .await
-        }
-        .await;
+        let r = self
+            .timed(async {
+                let req = CreateCheckpoint {
+                    name: a.name,
+                    description: a.description.unwrap_or_default(),
+                    ..Default::default()
+                };
+                self.artifacts
+                    .create_checkpoint(&self.caller(&ctx)?, pid(&a.project_id)?, req)
+                    .await
+            })
+            .await;
         reply(r, |c| {
             format!("Checkpoint {} ({} files).", c.id.short(), c.files)
         })
@@ -631,13 +654,14 @@ impl ReelServer {
             Ok(a) => a,
             Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
         };
-        let r = async {
-            self.artifacts
-                .list_checkpoints(&self.caller(&ctx)?, pid(&a.project_id)?)
-                .await
-                .map(|c| serde_json::json!({"checkpoints": c}))
-        }
-        .await;
+        let r = self
+            .timed(async {
+                self.artifacts
+                    .list_checkpoints(&self.caller(&ctx)?, pid(&a.project_id)?)
+                    .await
+                    .map(|c| serde_json::json!({"checkpoints": c}))
+            })
+            .await;
         reply(r, |v| {
             format!(
                 "{} checkpoints.",
@@ -665,12 +689,13 @@ impl ReelServer {
             Ok(a) => a,
             Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
         };
-        let r = async {
-            self.artifacts
-                .restore_checkpoint(&self.caller(&ctx)?, pid(&a.project_id)?, &a.checkpoint)
-                .await
-        }
-        .await;
+        let r = self
+            .timed(async {
+                self.artifacts
+                    .restore_checkpoint(&self.caller(&ctx)?, pid(&a.project_id)?, &a.checkpoint)
+                    .await
+            })
+            .await;
         reply(r, |p| {
             format!("Restored project {} to {}.", p.id, a.checkpoint)
         })
@@ -695,13 +720,14 @@ impl ReelServer {
             Ok(a) => a,
             Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
         };
-        let r = async {
-            self.artifacts
-                .delete_checkpoint(&self.caller(&ctx)?, pid(&a.project_id)?, &a.checkpoint)
-                .await
-                .map(|id| serde_json::json!({"deleted": id}))
-        }
-        .await;
+        let r = self
+            .timed(async {
+                self.artifacts
+                    .delete_checkpoint(&self.caller(&ctx)?, pid(&a.project_id)?, &a.checkpoint)
+                    .await
+                    .map(|id| serde_json::json!({"deleted": id}))
+            })
+            .await;
         reply(r, |_| "Checkpoint deleted.".into())
     }
 
@@ -724,18 +750,19 @@ impl ReelServer {
             Ok(a) => a,
             Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
         };
-        let r = async {
-            self.artifacts
-                .diff(
-                    &self.caller(&ctx)?,
-                    pid(&a.project_id)?,
-                    &a.from,
-                    a.to.as_deref(),
-                )
-                .await
-                .map(|c| serde_json::json!({"changes": c}))
-        }
-        .await;
+        let r = self
+            .timed(async {
+                self.artifacts
+                    .diff(
+                        &self.caller(&ctx)?,
+                        pid(&a.project_id)?,
+                        &a.from,
+                        a.to.as_deref(),
+                    )
+                    .await
+                    .map(|c| serde_json::json!({"changes": c}))
+            })
+            .await;
         reply(r, |v| {
             format!("{} changes.", v["changes"].as_array().map_or(0, Vec::len))
         })
@@ -760,17 +787,18 @@ impl ReelServer {
             Ok(a) => a,
             Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
         };
-        let r = async {
-            self.artifacts
-                .log(
-                    &self.caller(&ctx)?,
-                    pid(&a.project_id)?,
-                    a.limit.unwrap_or(50),
-                )
-                .await
-                .map(|l| serde_json::json!({"log": l}))
-        }
-        .await;
+        let r = self
+            .timed(async {
+                self.artifacts
+                    .log(
+                        &self.caller(&ctx)?,
+                        pid(&a.project_id)?,
+                        a.limit.unwrap_or(50),
+                    )
+                    .await
+                    .map(|l| serde_json::json!({"log": l}))
+            })
+            .await;
         reply(r, |v| {
             format!("{} entries.", v["log"].as_array().map_or(0, Vec::len))
         })
@@ -795,22 +823,23 @@ impl ReelServer {
             Ok(a) => a,
             Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
         };
-        let r = async {
-            let me = self.caller(&ctx)?;
-            let bytes = decode_b64(&a.content_base64)?;
-            self.check_size(bytes.len())?;
-            self.check_quota(&me, bytes.len() as u64).await?;
-            let input = AssetInput {
-                mime: a.mime_type,
-                original_name: a.name,
-                tags: a.tags.unwrap_or_default(),
-                scope: scope(a.scope.as_ref())?,
-            };
-            self.artifacts
-                .store_asset(&me, Source::Bytes(bytes), input)
-                .await
-        }
-        .await;
+        let r = self
+            .timed(async {
+                let me = self.caller(&ctx)?;
+                let bytes = decode_b64(&a.content_base64)?;
+                self.check_size(bytes.len())?;
+                self.check_quota(&me, bytes.len() as u64).await?;
+                let input = AssetInput {
+                    mime: a.mime_type,
+                    original_name: a.name,
+                    tags: a.tags.unwrap_or_default(),
+                    scope: scope(a.scope.as_ref())?,
+                };
+                self.artifacts
+                    .store_asset(&me, Source::Bytes(bytes), input)
+                    .await
+            })
+            .await;
         reply(r, |b| {
             format!(
                 "Stored asset {} ({} bytes), resource reel://assets/{}.",
@@ -860,19 +889,20 @@ impl ReelServer {
             Ok(a) => a,
             Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
         };
-        let r = async {
-            let q = ListBlobs {
-                tags: a.tags.unwrap_or_default(),
-                mime_prefix: a.mime_prefix,
-                renders: Some(false),
-                ..Default::default()
-            };
-            self.artifacts
-                .list_blobs(&self.caller(&ctx)?, q)
-                .await
-                .map(|b| serde_json::json!({"assets": b}))
-        }
-        .await;
+        let r = self
+            .timed(async {
+                let q = ListBlobs {
+                    tags: a.tags.unwrap_or_default(),
+                    mime_prefix: a.mime_prefix,
+                    renders: Some(false),
+                    ..Default::default()
+                };
+                self.artifacts
+                    .list_blobs(&self.caller(&ctx)?, q)
+                    .await
+                    .map(|b| serde_json::json!({"assets": b}))
+            })
+            .await;
         reply(r, |v| {
             format!("{} assets.", v["assets"].as_array().map_or(0, Vec::len))
         })
@@ -897,13 +927,14 @@ impl ReelServer {
             Ok(a) => a,
             Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
         };
-        let r = async {
-            self.artifacts
-                .delete_blob(&self.caller(&ctx)?, a.id.parse::<RecordId>()?)
-                .await
-                .map(|()| serde_json::json!({"deleted": a.id}))
-        }
-        .await;
+        let r = self
+            .timed(async {
+                self.artifacts
+                    .delete_blob(&self.caller(&ctx)?, a.id.parse::<RecordId>()?)
+                    .await
+                    .map(|()| serde_json::json!({"deleted": a.id}))
+            })
+            .await;
         reply(r, |_| "Asset deleted.".into())
     }
 
@@ -926,48 +957,49 @@ impl ReelServer {
             Ok(a) => a,
             Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
         };
-        let r = async {
-            let me = self.caller(&ctx)?;
-            let source = match (a.content_base64, a.server_path) {
-                (Some(b64), None) => {
-                    let bytes = decode_b64(&b64)?;
-                    self.check_size(bytes.len())?;
-                    self.check_quota(&me, bytes.len() as u64).await?;
-                    Source::Bytes(bytes)
-                }
-                (None, Some(p)) => {
-                    let path = self.server_path(&p)?;
-                    let len = std::fs::metadata(&path)
-                        .map_err(Error::io("stat", &path))?
-                        .len();
-                    self.check_quota(&me, len).await?;
-                    Source::Path(path)
-                }
-                _ => {
-                    return Err(Error::Invalid(
-                        "give exactly one of content_base64 and server_path".into(),
-                    ));
-                }
-            };
-            let meta = RenderMeta {
-                container: a.container.unwrap_or_default(),
-                codec: a.codec.unwrap_or_default(),
-                width: a.width.unwrap_or(0),
-                height: a.height.unwrap_or(0),
-                duration_s: a.duration_seconds.unwrap_or(0.0),
-                ..Default::default()
-            };
-            self.artifacts
-                .store_render(
-                    &me,
-                    pid(&a.project_id)?,
-                    a.checkpoint.as_deref(),
-                    source,
-                    meta,
-                )
-                .await
-        }
-        .await;
+        let r = self
+            .timed(async {
+                let me = self.caller(&ctx)?;
+                let source = match (a.content_base64, a.server_path) {
+                    (Some(b64), None) => {
+                        let bytes = decode_b64(&b64)?;
+                        self.check_size(bytes.len())?;
+                        self.check_quota(&me, bytes.len() as u64).await?;
+                        Source::Bytes(bytes)
+                    }
+                    (None, Some(p)) => {
+                        let path = self.server_path(&p)?;
+                        let len = std::fs::metadata(&path)
+                            .map_err(Error::io("stat", &path))?
+                            .len();
+                        self.check_quota(&me, len).await?;
+                        Source::Path(path)
+                    }
+                    _ => {
+                        return Err(Error::Invalid(
+                            "give exactly one of content_base64 and server_path".into(),
+                        ));
+                    }
+                };
+                let meta = RenderMeta {
+                    container: a.container.unwrap_or_default(),
+                    codec: a.codec.unwrap_or_default(),
+                    width: a.width.unwrap_or(0),
+                    height: a.height.unwrap_or(0),
+                    duration_s: a.duration_seconds.unwrap_or(0.0),
+                    ..Default::default()
+                };
+                self.artifacts
+                    .store_render(
+                        &me,
+                        pid(&a.project_id)?,
+                        a.checkpoint.as_deref(),
+                        source,
+                        meta,
+                    )
+                    .await
+            })
+            .await;
         reply(r, |b| {
             format!(
                 "Stored render {} ({} bytes), resource reel://renders/{}.",
@@ -1017,18 +1049,19 @@ impl ReelServer {
             Ok(a) => a,
             Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
         };
-        let r = async {
-            let q = ListBlobs {
-                project: a.project_id.as_deref().map(pid).transpose()?,
-                renders: Some(true),
-                ..Default::default()
-            };
-            self.artifacts
-                .list_blobs(&self.caller(&ctx)?, q)
-                .await
-                .map(|b| serde_json::json!({"renders": b}))
-        }
-        .await;
+        let r = self
+            .timed(async {
+                let q = ListBlobs {
+                    project: a.project_id.as_deref().map(pid).transpose()?,
+                    renders: Some(true),
+                    ..Default::default()
+                };
+                self.artifacts
+                    .list_blobs(&self.caller(&ctx)?, q)
+                    .await
+                    .map(|b| serde_json::json!({"renders": b}))
+            })
+            .await;
         reply(r, |v| {
             format!("{} renders.", v["renders"].as_array().map_or(0, Vec::len))
         })
@@ -1042,20 +1075,21 @@ impl ReelServer {
         ctx: &RequestContext<RoleServer>,
         render: bool,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let r = async {
-            let b = self
-                .artifacts
-                .get_blob(&self.caller(ctx)?, id.parse()?)
-                .await?;
-            let is_render = matches!(b.kind, BlobKind::Render { .. });
-            if is_render != render {
-                return Err(Error::NotFound {
-                    what: format!("{} {id}", if render { "render" } else { "asset" }),
-                });
-            }
-            Ok(b)
-        }
-        .await;
+        let r = self
+            .timed(async {
+                let b = self
+                    .artifacts
+                    .get_blob(&self.caller(ctx)?, id.parse()?)
+                    .await?;
+                let is_render = matches!(b.kind, BlobKind::Render { .. });
+                if is_render != render {
+                    return Err(Error::NotFound {
+                        what: format!("{} {id}", if render { "render" } else { "asset" }),
+                    });
+                }
+                Ok(b)
+            })
+            .await;
         let kind = if render { "renders" } else { "assets" };
         Ok(match r {
             Ok(b) => {

@@ -780,3 +780,25 @@ async fn a_write_over_the_quota_fails_and_stores_nothing() {
     .await;
     client.cancel().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_call_past_the_request_timeout_is_abandoned_with_an_error() {
+    let dir = init_repo();
+    let client = stdio_client(&dir.path().join(".reel"), &["--timeout", "1ms"]).await;
+    // Decoding, chunking and storing 6 MiB takes well over a millisecond.
+    let big =
+        base64::engine::general_purpose::STANDARD.encode(crate::util::random_bytes(6 << 20, 1));
+    let r = call(
+        &client,
+        "artifact_store_asset",
+        json!({"content_base64": big, "mime_type": "video/mp4", "name": "x.mp4"}),
+    )
+    .await;
+    assert_eq!(r.is_error, Some(true));
+    assert!(
+        format!("{:?}", r.content).contains("took longer than"),
+        "{:?}",
+        r.content
+    );
+    client.cancel().await.unwrap();
+}
