@@ -802,3 +802,58 @@ async fn a_call_past_the_request_timeout_is_abandoned_with_an_error() {
     );
     client.cancel().await.unwrap();
 }
+
+#[tokio::test]
+async fn sigterm_stops_the_http_server_cleanly() {
+    let dir = init_repo();
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, "ana tok\n").unwrap();
+    let mut server = http_server(&dir.path().join(".reel"), &tokens);
+    let client = http_client(&server.url, "tok").await;
+    let id = ok(
+        &client,
+        "artifact_create_project",
+        json!({"name": "p", "scope": "user"}),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok(
+        &client,
+        "artifact_write_file",
+        json!({"project_id": id, "path": "a.txt", "content": "kept"}),
+    )
+    .await;
+    drop(client);
+    let pid = server.child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = server.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "the server did not stop"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    // What was written is intact.
+    reel(dir.path())
+        .args(["--user", "ana", "file", "read", &id, "a.txt"])
+        .assert()
+        .success()
+        .stdout("kept");
+    reel(dir.path())
+        .args(["fsck", "--read-data"])
+        .assert()
+        .success();
+}
