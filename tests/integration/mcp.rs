@@ -52,13 +52,13 @@ async fn call(client: &Client, tool: &'static str, args: Value) -> CallToolResul
 }
 
 async fn ok(client: &Client, tool: &'static str, args: Value) -> Value {
-    let r = call(client, tool, args).await;
+    let r = call(&client, tool, args).await;
     assert_eq!(r.is_error, Some(false), "{tool} failed: {:?}", r.content);
     r.structured_content.expect("structured output")
 }
 
 async fn fails(client: &Client, tool: &'static str, args: Value) -> String {
-    let r = call(client, tool, args).await;
+    let r = call(&client, tool, args).await;
     assert_eq!(
         r.is_error,
         Some(true),
@@ -94,10 +94,27 @@ fn init_repo() -> tempfile::TempDir {
 }
 
 #[tokio::test]
-#[allow(clippy::too_many_lines)] // one workflow, start to end
 async fn a_whole_workflow_over_stdio() {
     let dir = init_repo();
     let client = stdio_client(&dir.path().join(".reel"), &[]).await;
+    workflow(&client).await;
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_same_workflow_over_http() {
+    let dir = init_repo();
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, "ana tok\n").unwrap();
+    let server = http_server(&dir.path().join(".reel"), &tokens);
+    let client = http_client(&server.url, "tok").await;
+    // Over HTTP the session is the client's Mcp-Session-Id.
+    workflow(&client).await;
+}
+
+/// Create, write, checkpoint, edit, checkpoint, diff, restore, read back, assets, lists.
+#[allow(clippy::too_many_lines)] // one workflow, start to end
+async fn workflow(client: &Client) {
     let p = ok(
         &client,
         "artifact_create_project",
@@ -105,7 +122,10 @@ async fn a_whole_workflow_over_stdio() {
     )
     .await;
     let id = p["id"].as_str().unwrap().to_owned();
-    assert_eq!(p["scope"], "session", "stdio runs are one session");
+    assert_eq!(
+        p["scope"], default_scope,
+        "a caller with a session gets session scope"
+    );
     assert_eq!(p["metadata"]["fps"], 30);
     let root = "import {Composition} from 'remotion';\nexport const Root = () => <Composition id=\"Intro\" />;\n";
     ok(
@@ -264,7 +284,6 @@ async fn a_whole_workflow_over_stdio() {
             .len(),
         1
     );
-    client.cancel().await.unwrap();
 }
 
 #[tokio::test]
