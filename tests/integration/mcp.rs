@@ -123,7 +123,7 @@ async fn workflow(client: &Client) {
     .await;
     let id = p["id"].as_str().unwrap().to_owned();
     assert_eq!(
-        p["scope"], default_scope,
+        p["scope"], "session",
         "a caller with a session gets session scope"
     );
     assert_eq!(p["metadata"]["fps"], 30);
