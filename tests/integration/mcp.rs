@@ -52,13 +52,13 @@ async fn call(client: &Client, tool: &'static str, args: Value) -> CallToolResul
 }
 
 async fn ok(client: &Client, tool: &'static str, args: Value) -> Value {
-    let r = call(&client, tool, args).await;
+    let r = call(client, tool, args).await;
     assert_eq!(r.is_error, Some(false), "{tool} failed: {:?}", r.content);
     r.structured_content.expect("structured output")
 }
 
 async fn fails(client: &Client, tool: &'static str, args: Value) -> String {
-    let r = call(&client, tool, args).await;
+    let r = call(client, tool, args).await;
     assert_eq!(
         r.is_error,
         Some(true),
@@ -116,7 +116,7 @@ async fn the_same_workflow_over_http() {
 #[allow(clippy::too_many_lines)] // one workflow, start to end
 async fn workflow(client: &Client) {
     let p = ok(
-        &client,
+        client,
         "artifact_create_project",
         json!({"name": "Intro", "fps": 30, "width": 1280, "height": 720, "theme": "dark"}),
     )
@@ -129,13 +129,13 @@ async fn workflow(client: &Client) {
     assert_eq!(p["metadata"]["fps"], 30);
     let root = "import {Composition} from 'remotion';\nexport const Root = () => <Composition id=\"Intro\" />;\n";
     ok(
-        &client,
+        client,
         "artifact_write_file",
         json!({"project_id": id, "path": "src/Root.tsx", "content": root}),
     )
     .await;
     ok(
-        &client,
+        client,
         "artifact_write_file",
         json!({"project_id": id, "path": "props.json", "content": "{\"title\":\"Hello\"}"}),
     )
@@ -143,38 +143,38 @@ async fn workflow(client: &Client) {
     let png = vec![0x89, b'P', b'N', b'G', 0, 1, 2, 3, 255];
     let b64 = base64::engine::general_purpose::STANDARD.encode(&png);
     ok(
-        &client,
+        client,
         "artifact_write_file",
         json!({"project_id": id, "path": "public/logo.png", "content_base64": b64}),
     )
     .await;
     let v1 = ok(
-        &client,
+        client,
         "artifact_create_checkpoint",
         json!({"project_id": id, "name": "v1", "description": "first"}),
     )
     .await;
     assert_eq!(v1["files"], 3);
     ok(
-        &client,
+        client,
         "artifact_write_file",
         json!({"project_id": id, "path": "props.json", "content": "{\"title\":\"Bye\"}"}),
     )
     .await;
     ok(
-        &client,
+        client,
         "artifact_move_file",
         json!({"project_id": id, "from": "public/logo.png", "to": "public/brand.png"}),
     )
     .await;
     ok(
-        &client,
+        client,
         "artifact_create_checkpoint",
         json!({"project_id": id, "name": "v2"}),
     )
     .await;
     let diff = ok(
-        &client,
+        client,
         "artifact_diff",
         json!({"project_id": id, "from": "v1", "to": "v2"}),
     )
@@ -190,20 +190,20 @@ async fn workflow(client: &Client) {
         [("modified", "props.json"), ("renamed", "public/brand.png")]
     );
     ok(
-        &client,
+        client,
         "artifact_restore_checkpoint",
         json!({"project_id": id, "checkpoint": "v1"}),
     )
     .await;
     let back = ok(
-        &client,
+        client,
         "artifact_read_file",
         json!({"project_id": id, "path": "src/Root.tsx"}),
     )
     .await;
     assert_eq!(back["content"], root);
     let logo = ok(
-        &client,
+        client,
         "artifact_read_file",
         json!({"project_id": id, "path": "public/logo.png", "base64": true}),
     )
@@ -222,9 +222,9 @@ async fn workflow(client: &Client) {
         .unwrap();
     assert!(format!("{:?}", props.contents[0]).contains("Hello"));
 
-    let asset = ok(&client, "artifact_store_asset", json!({"content_base64": b64, "mime_type": "image/png", "name": "logo.png", "tags": ["brand"]})).await;
+    let asset = ok(client, "artifact_store_asset", json!({"content_base64": b64, "mime_type": "image/png", "name": "logo.png", "tags": ["brand"]})).await;
     let aid = asset["id"].as_str().unwrap().to_owned();
-    let got = call(&client, "artifact_get_asset", json!({"id": aid})).await;
+    let got = call(client, "artifact_get_asset", json!({"id": aid})).await;
     assert!(
         got.content
             .iter()
@@ -240,7 +240,7 @@ async fn workflow(client: &Client) {
     assert!(format!("{:?}", res.contents[0]).contains(&b64));
 
     assert_eq!(
-        ok(&client, "artifact_list_projects", json!({})).await["items"]
+        ok(client, "artifact_list_projects", json!({})).await["items"]
             .as_array()
             .unwrap()
             .len(),
@@ -248,7 +248,7 @@ async fn workflow(client: &Client) {
     );
     assert_eq!(
         ok(
-            &client,
+            client,
             "artifact_list_files",
             json!({"project_id": id, "recursive": true})
         )
@@ -260,7 +260,7 @@ async fn workflow(client: &Client) {
     );
     assert_eq!(
         ok(
-            &client,
+            client,
             "artifact_list_checkpoints",
             json!({"project_id": id})
         )
@@ -271,14 +271,14 @@ async fn workflow(client: &Client) {
         2
     );
     assert_eq!(
-        ok(&client, "artifact_list_assets", json!({"tags": ["brand"]})).await["assets"]
+        ok(client, "artifact_list_assets", json!({"tags": ["brand"]})).await["assets"]
             .as_array()
             .unwrap()
             .len(),
         1
     );
     assert_eq!(
-        ok(&client, "artifact_log", json!({"project_id": id})).await["log"]
+        ok(client, "artifact_log", json!({"project_id": id})).await["log"]
             .as_array()
             .unwrap()
             .len(),
