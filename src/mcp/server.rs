@@ -68,6 +68,16 @@ impl std::fmt::Debug for ReelServer {
     }
 }
 
+/// Unwraps [`Lenient`] arguments, or returns the decoding problem as an `isError` result.
+macro_rules! arguments {
+    ($a:expr) => {
+        match $a.0 {
+            Ok(a) => a,
+            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
+        }
+    };
+}
+
 /// A tool failure as an `isError` result with one sentence.
 fn failure(e: &Error) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(e.to_string())])
@@ -237,10 +247,7 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<CreateProjectArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = match a.0 {
-            Ok(a) => a,
-            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
-        };
+        let a = arguments!(a);
         let r = self
             .timed(async {
                 let me = self.caller(&ctx)?;
@@ -282,10 +289,7 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<ProjectArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = match a.0 {
-            Ok(a) => a,
-            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
-        };
+        let a = arguments!(a);
         let r = self
             .timed(async {
                 self.artifacts
@@ -311,10 +315,7 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<ListProjectsArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = match a.0 {
-            Ok(a) => a,
-            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
-        };
+        let a = arguments!(a);
         let r = self
             .timed(async {
                 let q = ListProjects {
@@ -345,10 +346,7 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<UpdateProjectArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = match a.0 {
-            Ok(a) => a,
-            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
-        };
+        let a = arguments!(a);
         let r = self
             .timed(async {
                 let req = UpdateProject {
@@ -379,10 +377,7 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<ProjectArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = match a.0 {
-            Ok(a) => a,
-            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
-        };
+        let a = arguments!(a);
         let r = self
             .timed(async {
                 self.artifacts
@@ -409,10 +404,7 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<WriteFileArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = match a.0 {
-            Ok(a) => a,
-            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
-        };
+        let a = arguments!(a);
         let r = self
             .timed(async {
                 let me = self.caller(&ctx)?;
@@ -456,10 +448,7 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<ReadFileArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = match a.0 {
-            Ok(a) => a,
-            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
-        };
+        let a = arguments!(a);
         let r = self.timed(async {
             let me = self.caller(&ctx)?;
             let id = pid(&a.project_id)?;
@@ -505,10 +494,7 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<ListFilesArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = match a.0 {
-            Ok(a) => a,
-            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
-        };
+        let a = arguments!(a);
         let r = self
             .timed(async {
                 let dir = a
@@ -549,10 +535,7 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<PathArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = match a.0 {
-            Ok(a) => a,
-            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
-        };
+        let a = arguments!(a);
         let r = self
             .timed(async {
                 self.artifacts
@@ -579,10 +562,7 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<MoveFileArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = match a.0 {
-            Ok(a) => a,
-            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
-        };
+        let a = arguments!(a);
         let r = self
             .timed(async {
                 self.artifacts
@@ -614,10 +594,7 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<CreateCheckpointArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = match a.0 {
-            Ok(a) => a,
-            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
-        };
+        let a = arguments!(a);
         let r = self
             .timed(async {
                 let req = CreateCheckpoint {
@@ -650,10 +627,7 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<ProjectArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = match a.0 {
-            Ok(a) => a,
-            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
-        };
+        let a = arguments!(a);
         let r = self
             .timed(async {
                 self.artifacts
@@ -685,10 +659,7 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<CheckpointArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = match a.0 {
-            Ok(a) => a,
-            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
-        };
+        let a = arguments!(a);
         let r = self
             .timed(async {
                 self.artifacts
@@ -716,10 +687,7 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<CheckpointArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = match a.0 {
-            Ok(a) => a,
-            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
-        };
+        let a = arguments!(a);
         let r = self
             .timed(async {
                 self.artifacts
@@ -746,10 +714,7 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<DiffArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = match a.0 {
-            Ok(a) => a,
-            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
-        };
+        let a = arguments!(a);
         let r = self
             .timed(async {
                 self.artifacts
@@ -783,10 +748,7 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<LogArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = match a.0 {
-            Ok(a) => a,
-            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
-        };
+        let a = arguments!(a);
         let r = self
             .timed(async {
                 self.artifacts
@@ -819,10 +781,7 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<StoreAssetArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = match a.0 {
-            Ok(a) => a,
-            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
-        };
+        let a = arguments!(a);
         let r = self
             .timed(async {
                 let me = self.caller(&ctx)?;
@@ -863,10 +822,7 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<BlobArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = match a.0 {
-            Ok(a) => a,
-            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
-        };
+        let a = arguments!(a);
         self.get_blob(&a.id, &ctx, false).await
     }
 
@@ -885,10 +841,7 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<ListAssetsArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = match a.0 {
-            Ok(a) => a,
-            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
-        };
+        let a = arguments!(a);
         let r = self
             .timed(async {
                 let q = ListBlobs {
@@ -923,10 +876,7 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<BlobArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = match a.0 {
-            Ok(a) => a,
-            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
-        };
+        let a = arguments!(a);
         let r = self
             .timed(async {
                 self.artifacts
@@ -953,10 +903,7 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<StoreRenderArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = match a.0 {
-            Ok(a) => a,
-            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
-        };
+        let a = arguments!(a);
         let r = self
             .timed(async {
                 let me = self.caller(&ctx)?;
@@ -1023,10 +970,7 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<BlobArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = match a.0 {
-            Ok(a) => a,
-            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
-        };
+        let a = arguments!(a);
         self.get_blob(&a.id, &ctx, true).await
     }
 
@@ -1045,10 +989,7 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<ListRendersArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = match a.0 {
-            Ok(a) => a,
-            Err(e) => return Ok(failure(&Error::Invalid(format!("invalid arguments: {e}")))),
-        };
+        let a = arguments!(a);
         let r = self
             .timed(async {
                 let q = ListBlobs {
