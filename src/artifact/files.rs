@@ -62,6 +62,35 @@ fn with_pin<T>(engine: &Engine, f: impl FnOnce() -> Result<T>) -> Result<T> {
     out
 }
 
+/// Runs one edit of a project's working tree in one write transaction: loads the
+/// project the caller may see, gives the edit a view of the tree as it was and the
+/// record to advance, then renews the expiry and saves the record — only if the edit
+/// changed it (a no-op writes nothing).
+fn edit<T>(
+    engine: &Engine,
+    caller: &Caller,
+    id: &ProjectId,
+    f: impl FnOnce(&Worktree<'_>, &mut super::project::ProjectRecord) -> Result<T>,
+) -> Result<T> {
+    engine.index.artifact_write(|tx| {
+        let mut p = load_visible(tx, caller, id)?;
+        let before = p.clone();
+        let out = f(
+            &Worktree {
+                engine,
+                tx,
+                project: &before,
+            },
+            &mut p,
+        )?;
+        if p != before {
+            p.touch(now_ms());
+            save(tx, &p)?;
+        }
+        Ok(out)
+    })
+}
+
 /// Writes a file (creating parent directories).
 pub fn write(
     engine: &Engine,
@@ -71,27 +100,19 @@ pub fn write(
     stored: Stored,
     executable: bool,
 ) -> Result<FileInfo> {
-    engine.index.artifact_write(|tx| {
-        let mut p = load_visible(tx, caller, id)?;
-        let wt = Worktree {
-            engine,
-            tx,
-            project: &p.clone(),
-        };
+    edit(engine, caller, id, |wt, p| {
         if let Some(Node::Dir { .. }) = wt.lookup(path)? {
             return Err(Error::Invalid(format!("{path} is a directory")));
         }
-        wt.ensure_parents(&mut p, path)?;
-        tx.add_packs(&stored.packs)?;
+        wt.ensure_parents(p, path)?;
+        wt.tx.add_packs(&stored.packs)?;
         let entry = OverlayEntry::File {
             executable,
             size: stored.size,
             id: stored.id,
             inline: stored.inline,
         };
-        wt.put(&mut p, path.as_str(), entry)?;
-        p.touch(now_ms());
-        save(tx, &p)?;
+        wt.put(p, path.as_str(), entry)?;
         Ok(FileInfo {
             path: path.to_string(),
             kind: EntryKind::File,
@@ -226,14 +247,7 @@ pub fn list(
 
 /// Deletes a file, symlink or directory (with everything below it).
 pub fn delete(engine: &Engine, caller: &Caller, id: &ProjectId, path: &ProjectPath) -> Result<()> {
-    engine.index.artifact_write(|tx| {
-        let mut p = load_visible(tx, caller, id)?;
-        let snapshot = p.clone();
-        let wt = Worktree {
-            engine,
-            tx,
-            project: &snapshot,
-        };
+    edit(engine, caller, id, |wt, p| {
         if wt.lookup(path)?.is_none() {
             return Err(Error::NotFound {
                 what: format!("path `{path}`"),
@@ -242,34 +256,25 @@ pub fn delete(engine: &Engine, caller: &Caller, id: &ProjectId, path: &ProjectPa
         let below: Vec<String> = wt
             .descendants(path.as_str())?
             .into_iter()
-            .map(|(rel, _)| overlay::key(&p, &format!("{path}/{rel}")))
+            .map(|(rel, _)| overlay::key(p, &format!("{path}/{rel}")))
             .collect();
-        tx.remove_overlay(&below)?;
-        wt.put(&mut p, path.as_str(), OverlayEntry::Deleted)?;
-        p.touch(now_ms());
-        save(tx, &p)
+        wt.tx.remove_overlay(&below)?;
+        wt.put(p, path.as_str(), OverlayEntry::Deleted)?;
+        Ok(())
     })
 }
 
 /// Creates a directory (and its parents); a no-op if it exists.
 pub fn mkdir(engine: &Engine, caller: &Caller, id: &ProjectId, path: &ProjectPath) -> Result<()> {
-    engine.index.artifact_write(|tx| {
-        let mut p = load_visible(tx, caller, id)?;
-        let snapshot = p.clone();
-        let wt = Worktree {
-            engine,
-            tx,
-            project: &snapshot,
-        };
+    edit(engine, caller, id, |wt, p| {
         match wt.lookup(path)? {
             Some(Node::Dir { .. }) => return Ok(()),
             Some(_) => return Err(Error::AlreadyExists(format!("a file at {path}"))),
             None => {}
         }
-        wt.ensure_parents(&mut p, path)?;
-        wt.put(&mut p, path.as_str(), OverlayEntry::Dir)?;
-        p.touch(now_ms());
-        save(tx, &p)
+        wt.ensure_parents(p, path)?;
+        wt.put(p, path.as_str(), OverlayEntry::Dir)?;
+        Ok(())
     })
 }
 
@@ -284,21 +289,14 @@ pub fn rename(
     if to.as_str() == from.as_str() || to.as_str().starts_with(&format!("{from}/")) {
         return Err(Error::Invalid(format!("cannot move {from} into itself")));
     }
-    engine.index.artifact_write(|tx| {
-        let mut p = load_visible(tx, caller, id)?;
-        let snapshot = p.clone();
-        let wt = Worktree {
-            engine,
-            tx,
-            project: &snapshot,
-        };
+    edit(engine, caller, id, |wt, p| {
         let node = wt.lookup(from)?.ok_or_else(|| Error::NotFound {
             what: format!("path `{from}`"),
         })?;
         if wt.lookup(to)?.is_some() {
             return Err(Error::AlreadyExists(format!("{to}")));
         }
-        wt.ensure_parents(&mut p, to)?;
+        wt.ensure_parents(p, to)?;
         let entry = match node {
             Node::File {
                 executable,
@@ -318,15 +316,14 @@ pub fn rename(
             Node::Dir { base: None, .. } => OverlayEntry::Dir,
         };
         let below = wt.descendants(from.as_str())?;
-        wt.put(&mut p, to.as_str(), entry)?;
+        wt.put(p, to.as_str(), entry)?;
         let mut old_keys = Vec::with_capacity(below.len());
         for (rel, row) in below {
-            old_keys.push(overlay::key(&p, &format!("{from}/{rel}")));
-            wt.put(&mut p, &format!("{to}/{rel}"), row.entry)?;
+            old_keys.push(overlay::key(p, &format!("{from}/{rel}")));
+            wt.put(p, &format!("{to}/{rel}"), row.entry)?;
         }
-        tx.remove_overlay(&old_keys)?;
-        wt.put(&mut p, from.as_str(), OverlayEntry::Deleted)?;
-        p.touch(now_ms());
-        save(tx, &p)
+        wt.tx.remove_overlay(&old_keys)?;
+        wt.put(p, from.as_str(), OverlayEntry::Deleted)?;
+        Ok(())
     })
 }
