@@ -81,6 +81,18 @@ pub enum Error {
     /// The operation was cancelled by its caller.
     #[error("cancelled")]
     Cancelled,
+    /// A renderer (or its install step) failed; `details` holds the relevant lines of
+    /// its output.
+    #[error("render failed: {message}")]
+    Render {
+        /// One sentence: what went wrong.
+        message: String,
+        /// The lines of the renderer's output that show where (may be empty).
+        details: String,
+    },
+    /// A bounded queue is full; retry later.
+    #[error("busy: {0}")]
+    Busy(String),
 }
 
 impl Error {

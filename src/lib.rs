@@ -47,6 +47,7 @@ mod object;
 mod progress;
 mod read;
 mod refs;
+pub mod render;
 mod repo;
 mod restore;
 mod stats;

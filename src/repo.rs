@@ -200,6 +200,20 @@ impl Repository {
         crate::artifact::Artifacts::new(Arc::clone(&self.engine))
     }
 
+    /// Where caches that can be rebuilt live (render work directories, the
+    /// `node_modules` cache): `<repository>/cache`, or `None` for a repository
+    /// without a directory.
+    #[must_use]
+    pub fn cache_dir(&self) -> Option<PathBuf> {
+        self.dir.as_ref().map(|d| d.join("cache"))
+    }
+
+    /// Starts the render service (one per process: it owns the job queue). Jobs left
+    /// running by a previous process are marked interrupted.
+    pub fn renders(&self, config: crate::render::RenderConfig) -> Result<crate::render::Renders> {
+        crate::render::Renders::new(Arc::clone(&self.engine), config)
+    }
+
     /// The fixed settings.
     #[must_use]
     pub fn config(&self) -> &RepoConfig {

@@ -118,6 +118,15 @@ fn load(engine: &Engine, caller: &Caller, id: &RecordId) -> Result<BlobInfo> {
     }
 }
 
+/// A record and its owner, whoever may see it (for the render memo).
+pub fn load_any(engine: &Engine, id: &RecordId) -> Result<Option<(BlobInfo, Owner)>> {
+    engine
+        .index
+        .artifact_read(|tx| tx.blob(&id.0))?
+        .map(|b| decode_record(&b).map(|r| (r.info, r.owner)))
+        .transpose()
+}
+
 /// Stores content and its record in one transaction.
 fn put(engine: &Engine, stored: Stored, owner: Owner, kind: BlobKind) -> Result<BlobInfo> {
     let info = BlobInfo {

@@ -400,17 +400,25 @@ pub fn export(
         })?;
         engine.read_commit(&commit)?.tree
     } else {
-        {
-            // The working tree's new objects must be stored to be materialized.
-            let (p, rows) = snapshot(engine, caller, id)?;
-            let pin = engine.index.pin()?;
-            let pipe = Pipeline::start(engine, true)?;
-            let folded = fold(engine, &pipe, p.base, &rows);
-            let packs = pipe.finish()?;
-            engine.index.artifact_write(|tx| tx.add_packs(&packs))?;
-            let _ = engine.index.unpin(pin);
-            folded?.0
-        }
+        working_tree_stored(engine, caller, id)?
     };
     crate::restore::restore_tree(engine, tree, dir, &NoProgress)
+}
+
+/// The working tree folded into stored trees (so it can be materialized), its root id.
+pub fn working_tree_stored(engine: &Engine, caller: &Caller, id: &ProjectId) -> Result<TreeId> {
+    let (p, rows) = snapshot(engine, caller, id)?;
+    if rows.is_empty() {
+        return Ok(p.base);
+    }
+    let pin = engine.index.pin()?;
+    let result = (|| {
+        let pipe = Pipeline::start(engine, true)?;
+        let folded = fold(engine, &pipe, p.base, &rows);
+        let packs = pipe.finish()?;
+        engine.index.artifact_write(|tx| tx.add_packs(&packs))?;
+        Ok(folded?.0)
+    })();
+    let _ = engine.index.unpin(pin);
+    result
 }

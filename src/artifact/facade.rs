@@ -371,6 +371,18 @@ impl Artifacts {
         .await
     }
 
+    /// Streams an asset's or render's bytes into `out`; returns the length.
+    pub async fn read_blob_to<W: std::io::Write + Send + 'static>(
+        &self,
+        caller: &Caller,
+        id: RecordId,
+        mut out: W,
+    ) -> Result<u64> {
+        let caller = caller.clone();
+        self.run(move |e| blobs::read_to(e, &caller, &id, None, &mut out))
+            .await
+    }
+
     /// Lists assets and renders.
     pub async fn list_blobs(&self, caller: &Caller, query: ListBlobs) -> Result<Vec<BlobInfo>> {
         let caller = caller.clone();

@@ -73,9 +73,8 @@ pub enum Command {
     /// Stored assets (media).
     #[command(subcommand)]
     Asset(super::artifact_args::AssetCmd),
-    /// Stored renders.
-    #[command(subcommand)]
-    Render(super::artifact_args::RenderCmd),
+    /// Render a project (`reel render PROJECT …`), or manage renders and jobs.
+    Render(Box<super::render_args::RenderArgs>),
     /// Serve the MCP tools over stdio (default) or streamable HTTP.
     Serve(ServeArgs),
 }
@@ -196,4 +195,7 @@ pub struct ServeArgs {
     /// A directory `artifact_store_render` may read server-side files from (repeatable).
     #[arg(long = "allow-path", value_name = "DIR")]
     pub allow_paths: Vec<PathBuf>,
+    /// How renders run (`artifact_render_video`).
+    #[command(flatten)]
+    pub render: super::render_args::RenderServiceArgs,
 }

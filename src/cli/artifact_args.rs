@@ -253,6 +253,19 @@ pub enum RenderCmd {
         /// Render id.
         id: String,
     },
+    /// List render jobs (running, finished, failed, interrupted), newest first.
+    Jobs,
+    /// Show one render job.
+    Job {
+        /// Job id.
+        id: String,
+    },
+    /// Remove least recently used work directories and `node_modules` installs.
+    Prune {
+        /// Keep at most this many bytes (e.g. `2GiB`, `500MB`, `0`).
+        #[arg(long, value_name = "SIZE")]
+        max_size: String,
+    },
 }
 
 /// `reel project list`.

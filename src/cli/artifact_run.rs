@@ -71,7 +71,7 @@ fn path(s: &str) -> Result<ProjectPath, Error> {
     ProjectPath::parse(s)
 }
 
-async fn setup(cli: &Cli) -> Result<(Artifacts, Caller), Error> {
+pub(super) async fn setup(cli: &Cli) -> Result<(Artifacts, Caller), Error> {
     let who = caller(cli)?;
     Ok((open(cli).await?.artifacts(), who))
 }
@@ -339,7 +339,7 @@ fn mime_of(path: &std::path::Path) -> &'static str {
     }
 }
 
-fn print_blobs(cli: &Cli, list: &[BlobInfo]) -> Outcome {
+pub(super) fn print_blobs(cli: &Cli, list: &[BlobInfo]) -> Outcome {
     if cli.json {
         return Ok(json(&list)?);
     }
@@ -438,6 +438,9 @@ pub async fn render(cli: &Cli, cmd: &RenderCmd) -> Outcome {
         }
         RenderCmd::Get { id, out: target } => blob_bytes(&a, &me, id, target.as_ref()).await,
         RenderCmd::Rm { id } => Ok(a.delete_blob(&me, id.parse::<RecordId>()?).await?),
+        RenderCmd::Jobs | RenderCmd::Job { .. } | RenderCmd::Prune { .. } => {
+            unreachable!("handled by render_run")
+        }
     }
 }
 

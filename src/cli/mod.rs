@@ -4,6 +4,8 @@ mod args;
 mod artifact_args;
 mod artifact_run;
 mod output;
+mod render_args;
+mod render_run;
 mod run;
 mod serve;
 

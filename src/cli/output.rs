@@ -90,6 +90,13 @@ impl Progress for Bar {
 pub fn error(e: &Error) {
     let mut stderr = std::io::stderr().lock();
     let _ = writeln!(stderr, "error: {e}");
+    if let Error::Render { details, .. } = e
+        && !details.is_empty()
+    {
+        for line in details.lines() {
+            let _ = writeln!(stderr, "  | {line}");
+        }
+    }
     if let Some(hint) = e.hint() {
         let _ = writeln!(stderr, "hint: {hint}");
     }

@@ -134,7 +134,7 @@ async fn run(cli: Cli) -> Outcome {
         Command::Project(cmd) => super::artifact_run::project(&cli, cmd).await,
         Command::File(cmd) => super::artifact_run::file(&cli, cmd).await,
         Command::Asset(cmd) => super::artifact_run::asset(&cli, cmd).await,
-        Command::Render(cmd) => super::artifact_run::render(&cli, cmd).await,
+        Command::Render(args) => super::render_run::render(&cli, args).await,
         Command::Serve(args) => super::serve::serve(&cli, args).await,
     }
 }

@@ -36,6 +36,17 @@ fn tokens(args: &ServeArgs) -> Result<Option<TokenTable>, Error> {
 pub async fn serve(cli: &Cli, args: &ServeArgs) -> Outcome {
     let repo = open(cli).await?;
     let artifacts = repo.artifacts();
+    let renders = match super::render_run::service(&repo, &args.render) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            tracing::warn!("render tools disabled: {e}");
+            None
+        }
+    };
+    let with_renders = |server: ReelServer| match &renders {
+        Some(r) => server.with_renders(r.clone()),
+        None => server,
+    };
     let options = ServeOptions {
         sandbox: Ident::parse(cli.sandbox.as_deref().unwrap_or("local"), "sandbox id")?,
         max_inline: args.max_inline,
@@ -70,12 +81,12 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> Outcome {
                     Some(&id),
                 )?;
             }
-            serve_stdio(ReelServer::for_caller(artifacts, me, options)).await
+            serve_stdio(with_renders(ReelServer::for_caller(artifacts, me, options))).await
         }
         Some(port) => {
             let tokens = tokens(args)?;
             let addr = std::net::SocketAddr::new(args.bind, port);
-            let server = ReelServer::for_http(artifacts, options);
+            let server = with_renders(ReelServer::for_http(artifacts, options));
             serve_http(server, addr, tokens, shutdown_signal(), |bound| {
                 eprintln!("listening on http://{bound}/mcp");
             })

@@ -8,6 +8,7 @@ use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 use super::db::{Index, insert_packs};
 use super::tables::{
     BLOB_RECORDS, OVERLAY, PROJECT_CHECKPOINT_KEYS, PROJECT_CHECKPOINTS, PROJECT_NAMES, PROJECTS,
+    RENDER_JOBS, RENDER_MEMO,
 };
 use crate::error::{Error, Result};
 use crate::hash::{CommitId, Hash};
@@ -230,6 +231,42 @@ impl ArtifactTx<'_> {
     /// Removes a blob record.
     pub fn remove_blob(&self, id: &[u8; 16]) -> Result<()> {
         self.writer()?.open_table(BLOB_RECORDS)?.remove(id)?;
+        Ok(())
+    }
+
+    /// The render a render key was memoized to.
+    pub fn render_memo(&self, key: &[u8; 32]) -> Result<Option<[u8; 16]>> {
+        with_table!(self, RENDER_MEMO, |t| Ok(t.get(key)?.map(|v| v.value())))
+    }
+
+    /// Memoizes a render key.
+    pub fn put_render_memo(&self, key: &[u8; 32], blob: &[u8; 16]) -> Result<()> {
+        self.writer()?.open_table(RENDER_MEMO)?.insert(key, blob)?;
+        Ok(())
+    }
+
+    /// A render job's status.
+    pub fn render_job(&self, id: &[u8; 16]) -> Result<Option<Vec<u8>>> {
+        with_table!(self, RENDER_JOBS, |t| Ok(t
+            .get(id)?
+            .map(|v| v.value().to_vec())))
+    }
+
+    /// Every render job's status.
+    pub fn render_jobs(&self) -> Result<Vec<([u8; 16], Vec<u8>)>> {
+        with_table!(self, RENDER_JOBS, |t| {
+            let mut out = Vec::new();
+            for row in t.iter()? {
+                let (k, v) = row?;
+                out.push((k.value(), v.value().to_vec()));
+            }
+            Ok(out)
+        })
+    }
+
+    /// Writes a render job's status.
+    pub fn put_render_job(&self, id: &[u8; 16], status: &[u8]) -> Result<()> {
+        self.writer()?.open_table(RENDER_JOBS)?.insert(id, status)?;
         Ok(())
     }
 

@@ -79,6 +79,8 @@ fn open_all(txn: &WriteTransaction) -> Result<()> {
     txn.open_table(super::tables::PROJECT_CHECKPOINT_KEYS)?;
     txn.open_table(super::tables::PROJECT_NAMES)?;
     txn.open_table(super::tables::BLOB_RECORDS)?;
+    txn.open_table(super::tables::RENDER_MEMO)?;
+    txn.open_table(super::tables::RENDER_JOBS)?;
     Ok(())
 }
 

@@ -39,3 +39,7 @@ pub const PROJECT_CHECKPOINT_KEYS: TableDefinition<[u8; 32], &[u8]> =
 pub const PROJECT_NAMES: TableDefinition<&str, [u8; 32]> = TableDefinition::new("project-names-0");
 /// Blob record id (16 bytes) → asset or render record (JSON).
 pub const BLOB_RECORDS: TableDefinition<[u8; 16], &[u8]> = TableDefinition::new("blob-records-0");
+/// Render key (BLAKE3 of tree, settings, renderer) → the render's blob record id.
+pub const RENDER_MEMO: TableDefinition<[u8; 32], [u8; 16]> = TableDefinition::new("render-memo-0");
+/// Render job id (16 bytes) → job status (JSON).
+pub const RENDER_JOBS: TableDefinition<[u8; 16], &[u8]> = TableDefinition::new("render-jobs-0");

@@ -18,16 +18,19 @@ use serde::Serialize;
 
 use super::auth::AuthUser;
 use super::params::{
-    BlobArgs, CheckpointArgs, CreateCheckpointArgs, CreateProjectArgs, DiffArgs, Lenient,
+    BlobArgs, CheckpointArgs, CreateCheckpointArgs, CreateProjectArgs, DiffArgs, JobArgs, Lenient,
     ListAssetsArgs, ListFilesArgs, ListProjectsArgs, ListRendersArgs, LogArgs, MoveFileArgs,
-    PathArgs, ProjectArgs, ReadFileArgs, StoreAssetArgs, StoreRenderArgs, UpdateProjectArgs,
-    WriteFileArgs,
+    PathArgs, ProjectArgs, ReadFileArgs, RenderVideoArgs, StoreAssetArgs, StoreRenderArgs,
+    UpdateProjectArgs, WriteFileArgs,
 };
 use crate::artifact::{
     Artifacts, AssetInput, BlobKind, Caller, CreateCheckpoint, CreateProject, Ident, ListBlobs,
     ListProjects, ProjectId, ProjectPath, RecordId, RenderMeta, Scope, Source, UpdateProject,
 };
 use crate::error::{Error, Result};
+use crate::render::{
+    Codec, ImageFormat, JobStatus, Quality, RenderRequest, RenderSettings, Renders, Stage,
+};
 
 /// Server settings.
 #[derive(Debug, Clone)]
@@ -55,6 +58,7 @@ enum Identity {
 #[derive(Clone)]
 pub struct ReelServer {
     artifacts: Artifacts,
+    renders: Option<Renders>,
     identity: Identity,
     options: ServeOptions,
     tool_router: ToolRouter<ReelServer>,
@@ -130,6 +134,7 @@ impl ReelServer {
     pub fn for_caller(artifacts: Artifacts, caller: Caller, options: ServeOptions) -> ReelServer {
         ReelServer {
             artifacts,
+            renders: None,
             identity: Identity::Fixed(caller),
             options,
             tool_router: Self::tool_router(),
@@ -141,10 +146,24 @@ impl ReelServer {
     pub fn for_http(artifacts: Artifacts, options: ServeOptions) -> ReelServer {
         ReelServer {
             artifacts,
+            renders: None,
             identity: Identity::PerRequest,
             options,
             tool_router: Self::tool_router(),
         }
+    }
+
+    /// Enables the render tools with this render service.
+    #[must_use]
+    pub fn with_renders(mut self, renders: Renders) -> ReelServer {
+        self.renders = Some(renders);
+        self
+    }
+
+    fn renders(&self) -> Result<&Renders> {
+        self.renders
+            .as_ref()
+            .ok_or_else(|| Error::Invalid("rendering is not enabled on this server".into()))
     }
 
     /// The caller of a request.
@@ -1006,6 +1025,257 @@ impl ReelServer {
         reply(r, |v| {
             format!("{} renders.", v["renders"].as_array().map_or(0, Vec::len))
         })
+    }
+
+    #[tool(
+        name = "artifact_render_video",
+        description = "Render a project (a checkpoint, or the working tree) to a video with Remotion and store it. Same inputs return the stored render at once (memo_hit). Reports progress notifications when you send a progressToken; cancelling the request cancels the render. Returns the job, the render id and metadata (codec, size, fps, duration) and a resource link reel://renders/{id} to the video.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn render_video(
+        &self,
+        Parameters(a): Parameters<Lenient<RenderVideoArgs>>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let a = arguments!(a);
+        let wait = a.wait.unwrap_or(true);
+        let started = async {
+            let me = self.caller(&ctx)?;
+            let renders = self.renders()?;
+            let req = RenderRequest {
+                project: pid(&a.project_id)?,
+                checkpoint: a.checkpoint.clone(),
+                settings: render_settings(&a)?,
+            };
+            let first = renders.submit(&me, req).await?;
+            Ok::<_, Error>((me, renders, first))
+        };
+        let (me, renders, first) = match started.await {
+            Ok(v) => v,
+            Err(e) => return Ok(failure(&e)),
+        };
+        if !wait || first.stage.is_final() {
+            return Ok(job_result(&first));
+        }
+        let token = ctx.meta.get_progress_token();
+        let peer = ctx.peer.clone();
+        let (sent_tx, mut sent_rx) = tokio::sync::mpsc::unbounded_channel::<JobStatus>();
+        // Notifications go out from their own task so a slow client never stalls the job.
+        let notifier = tokio::spawn(async move {
+            let mut last = -1.0_f64;
+            while let Some(s) = sent_rx.recv().await {
+                let Some(token) = token.clone() else { continue };
+                let progress = s.progress.overall();
+                if progress <= last {
+                    continue; // progress must increase
+                }
+                last = progress;
+                let p = rmcp::model::ProgressNotificationParam::new(token, progress)
+                    .with_total(100.0)
+                    .with_message(s.progress.describe());
+                if peer.notify_progress(p).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let waited = tokio::select! {
+            s = renders.wait(&me, first.id, |s| { let _ = sent_tx.send(s.clone()); }) => s,
+            () = ctx.ct.cancelled() => {
+                let _ = renders.cancel(&me, first.id).await;
+                renders.wait(&me, first.id, |_| {}).await
+            }
+        };
+        drop(sent_tx);
+        let _ = notifier.await;
+        Ok(match waited {
+            Ok(s) => job_result(&s),
+            Err(e) => failure(&e),
+        })
+    }
+
+    #[tool(
+        name = "artifact_render_status",
+        description = "Get a render job's stage (queued, installing, bundling, rendering, encoding, probing, storing, done, failed, cancelled, interrupted), progress, and once done the render id and metadata, or the error and the relevant renderer output.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn render_status(
+        &self,
+        Parameters(a): Parameters<Lenient<JobArgs>>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let a = arguments!(a);
+        let r = self
+            .timed(async {
+                self.renders()?
+                    .status(&self.caller(&ctx)?, a.job_id.parse()?)
+                    .await
+            })
+            .await;
+        Ok(match r {
+            Ok(s) => job_result(&s),
+            Err(e) => failure(&e),
+        })
+    }
+
+    #[tool(
+        name = "artifact_cancel_render",
+        description = "Cancel a render job: a queued job never starts, a running renderer is stopped with all its child processes. Cancelling a finished job changes nothing.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn cancel_render(
+        &self,
+        Parameters(a): Parameters<Lenient<JobArgs>>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let a = arguments!(a);
+        let r = self
+            .timed(async {
+                let me = self.caller(&ctx)?;
+                let renders = self.renders()?;
+                let id = a.job_id.parse()?;
+                let s = renders.cancel(&me, id).await?;
+                if s.stage.is_final() {
+                    return Ok(s);
+                }
+                renders.wait(&me, id, |_| {}).await
+            })
+            .await;
+        Ok(match r {
+            Ok(s) => job_result(&s),
+            Err(e) => failure(&e),
+        })
+    }
+}
+
+fn render_settings(a: &RenderVideoArgs) -> Result<RenderSettings> {
+    let frames = match (a.first_frame, a.last_frame) {
+        (None, None) => None,
+        (Some(x), Some(y)) => Some((x, y)),
+        _ => {
+            return Err(Error::Invalid(
+                "give both first_frame and last_frame, or neither".into(),
+            ));
+        }
+    };
+    let image_format = match a.image_format.as_deref() {
+        None => None,
+        Some("jpeg" | "jpg") => Some(ImageFormat::Jpeg),
+        Some("png") => Some(ImageFormat::Png),
+        Some(other) => {
+            return Err(Error::Invalid(format!(
+                "unknown image_format `{other}`: use jpeg or png"
+            )));
+        }
+    };
+    let s = RenderSettings {
+        entry: a.entry.clone(),
+        composition: a.composition.clone(),
+        codec: a
+            .codec
+            .as_deref()
+            .map(Codec::parse)
+            .transpose()?
+            .unwrap_or_default(),
+        quality: a
+            .quality
+            .as_deref()
+            .map(Quality::parse)
+            .transpose()?
+            .unwrap_or_default(),
+        crf: a.crf,
+        x264_preset: a.x264_preset.clone(),
+        concurrency: a.concurrency,
+        props: a.props.clone().map(serde_json::Value::Object),
+        frames,
+        scale: a.scale,
+        image_format,
+    };
+    s.validate()?;
+    Ok(s)
+}
+
+/// A job as a tool result: failed and cancelled jobs are `isError` results naming the
+/// cause; a finished one links its video.
+fn job_result(s: &JobStatus) -> CallToolResult {
+    match s.stage {
+        Stage::Failed | Stage::Cancelled | Stage::Interrupted => {
+            let mut text = format!(
+                "Render job {} {}: {}",
+                s.id,
+                s.stage,
+                s.error.as_deref().unwrap_or("no reason recorded")
+            );
+            if let Some(d) = &s.details {
+                text.push('\n');
+                text.push_str(d);
+            }
+            let mut r = CallToolResult::error(vec![ContentBlock::text(text)]);
+            r.structured_content = serde_json::to_value(s).ok();
+            r
+        }
+        Stage::Done => {
+            let Some(render) = &s.render else {
+                return failure(&Error::Backend("a finished job has no render".into()));
+            };
+            let summary = match &render.kind {
+                BlobKind::Render { meta, .. } => format!(
+                    "Rendered {} {}x{} {:.2} s ({} bytes){}: render {}.",
+                    meta.codec,
+                    meta.width,
+                    meta.height,
+                    meta.duration_s,
+                    render.size,
+                    if s.memo_hit { ", memo hit" } else { "" },
+                    render.id
+                ),
+                BlobKind::Asset { .. } => format!("Render {}.", render.id),
+            };
+            let mut result = success(s, summary);
+            let link = rmcp::model::Resource::new(
+                format!("reel://renders/{}", render.id),
+                render.id.to_string(),
+            )
+            .with_size(render.size)
+            .with_mime_type(mime_of_render(render));
+            result.content.push(ContentBlock::resource_link(link));
+            result
+        }
+        _ => success(
+            s,
+            format!(
+                "Render job {} is {}: {}.",
+                s.id,
+                s.stage,
+                s.progress.describe()
+            ),
+        ),
+    }
+}
+
+fn mime_of_render(b: &crate::artifact::BlobInfo) -> &'static str {
+    match &b.kind {
+        BlobKind::Render { meta, .. } => match meta.container.as_str() {
+            "webm" => "video/webm",
+            "mov" => "video/quicktime",
+            "gif" => "image/gif",
+            _ => "video/mp4",
+        },
+        BlobKind::Asset { .. } => "application/octet-stream",
     }
 }
 

@@ -15,7 +15,7 @@ use crate::util::{reel, reel_path, tempdir};
 
 type Client = RunningService<RoleClient, ()>;
 
-const TOOLS: [&str; 23] = [
+const TOOLS: [&str; 26] = [
     "artifact_create_project",
     "artifact_get_project",
     "artifact_list_projects",
@@ -39,6 +39,9 @@ const TOOLS: [&str; 23] = [
     "artifact_store_render",
     "artifact_get_render",
     "artifact_list_renders",
+    "artifact_render_video",
+    "artifact_render_status",
+    "artifact_cancel_render",
 ];
 
 async fn call(client: &Client, tool: &'static str, args: Value) -> CallToolResult {
@@ -322,7 +325,8 @@ async fn tools_list_describes_every_tool() {
                 || name.contains("list_")
                 || name.ends_with("read_file")
                 || name.ends_with("diff")
-                || name.ends_with("_log"),
+                || name.ends_with("_log")
+                || name.ends_with("render_status"),
             "{name}"
         );
         assert_eq!(

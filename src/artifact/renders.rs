@@ -1,0 +1,140 @@
+//! What the render pipeline needs from the artifact layer: the tree to render (with
+//! visibility checked), the memo from render keys to stored renders, and persisted
+//! job statuses. The pipeline itself lives in `crate::render`.
+
+use super::blobs::{self, BlobInfo, RenderMeta};
+use super::checkpoints::{resolve, working_tree_stored};
+use super::files::Stored;
+use super::identity::{Caller, Owner};
+use super::project::{ProjectId, RecordId};
+use super::projects::load_visible;
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::hash::{CommitId, Hash, TreeId};
+use crate::object::EntryKind;
+
+/// The tree a render starts from.
+#[derive(Debug, Clone)]
+pub struct RenderSource {
+    /// The tree.
+    pub tree: TreeId,
+    /// The checkpoint it came from (`None`: the working tree).
+    pub checkpoint: Option<CommitId>,
+    /// The project's owner (render jobs are visible to whoever sees the project).
+    pub owner: Owner,
+}
+
+/// Resolves a checkpoint (or the working tree, folded and stored) of a project the
+/// caller may see.
+pub fn source(
+    engine: &Engine,
+    caller: &Caller,
+    project: &ProjectId,
+    rev: Option<&str>,
+) -> Result<RenderSource> {
+    let (owner, checkpoint) = engine.index.artifact_read(|tx| {
+        let p = load_visible(tx, caller, project)?;
+        Ok((
+            p.owner.clone(),
+            rev.map(|r| resolve(tx, &p, r)).transpose()?,
+        ))
+    })?;
+    let tree = match checkpoint {
+        Some(c) => engine.read_commit(&c)?.tree,
+        None => working_tree_stored(engine, caller, project)?,
+    };
+    Ok(RenderSource {
+        tree,
+        checkpoint,
+        owner,
+    })
+}
+
+/// The bytes of a regular file at the root of `tree` (`package.json`, …), if any.
+pub fn root_file(engine: &Engine, tree: TreeId, name: &str) -> Result<Option<Vec<u8>>> {
+    let t = engine.read_tree(&tree)?;
+    match t.get(name) {
+        Some(e) if e.kind == EntryKind::File => Ok(Some(engine.read_file(&e.id)?)),
+        _ => Ok(None),
+    }
+}
+
+/// The render memoized for `key`, as a record the caller can see. When the stored
+/// render belongs to someone else (same inputs, another user), the caller gets a record
+/// of its own pointing at the same bytes: nothing is rendered or stored twice, and
+/// nothing of the other user's becomes visible.
+pub fn memo_get(
+    engine: &Engine,
+    caller: &Caller,
+    project: &ProjectId,
+    checkpoint: Option<CommitId>,
+    key: &Hash,
+) -> Result<Option<BlobInfo>> {
+    let Some(id) = engine
+        .index
+        .artifact_read(|tx| tx.render_memo(key.as_bytes()))?
+    else {
+        return Ok(None);
+    };
+    let Some((info, owner)) = blobs::load_any(engine, &RecordId(id))? else {
+        return Ok(None); // the render was deleted; render again
+    };
+    if owner.visible_to(caller) {
+        return Ok(Some(info));
+    }
+    let super::blobs::BlobKind::Render { meta, .. } = info.kind else {
+        return Ok(None);
+    };
+    let stored = Stored {
+        id: info.content,
+        size: info.size,
+        inline: None,
+        packs: Vec::new(),
+    };
+    let checkpoint = checkpoint.map(|c| c.to_string());
+    blobs::store_render(engine, caller, project, checkpoint.as_deref(), stored, meta).map(Some)
+}
+
+/// Stores a finished render and memoizes its key.
+pub fn store(
+    engine: &Engine,
+    caller: &Caller,
+    project: &ProjectId,
+    checkpoint: Option<CommitId>,
+    stored: Stored,
+    meta: RenderMeta,
+    key: &Hash,
+) -> Result<BlobInfo> {
+    let checkpoint = checkpoint.map(|c| c.to_string());
+    let info = blobs::store_render(engine, caller, project, checkpoint.as_deref(), stored, meta)?;
+    engine
+        .index
+        .artifact_write(|tx| tx.put_render_memo(key.as_bytes(), &info.id.0))?;
+    Ok(info)
+}
+
+/// A persisted job status (JSON), by job id.
+pub fn job(engine: &Engine, id: &RecordId) -> Result<Option<Vec<u8>>> {
+    engine.index.artifact_read(|tx| tx.render_job(&id.0))
+}
+
+/// Every persisted job status.
+#[allow(clippy::redundant_closure_for_method_calls)] // the method is generic over a lifetime
+pub fn jobs(engine: &Engine) -> Result<Vec<(RecordId, Vec<u8>)>> {
+    Ok(engine
+        .index
+        .artifact_read(|tx| tx.render_jobs())?
+        .into_iter()
+        .map(|(k, v)| (RecordId(k), v))
+        .collect())
+}
+
+/// Persists job statuses.
+pub fn put_jobs(engine: &Engine, jobs: &[(RecordId, Vec<u8>)]) -> Result<()> {
+    engine.index.artifact_write(|tx| {
+        for (id, status) in jobs {
+            tx.put_render_job(&id.0, status)?;
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,112 @@
+//! Arguments of `reel render` and of the render service (`reel render`, `reel serve`).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+/// `reel render`: render a project, or a subcommand.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct RenderArgs {
+    /// Subcommands: stored renders, jobs, cache.
+    #[command(subcommand)]
+    pub cmd: Option<super::artifact_args::RenderCmd>,
+    /// What to render and how.
+    #[command(flatten)]
+    pub run: RenderRunArgs,
+    /// How renders run.
+    #[command(flatten)]
+    pub service: RenderServiceArgs,
+}
+
+/// `reel render PROJECT …`.
+#[derive(Debug, Args)]
+pub struct RenderRunArgs {
+    /// Project id.
+    pub project: Option<String>,
+    /// Checkpoint to render (id, prefix or name); default: the working tree.
+    #[arg(long, value_name = "REF")]
+    pub checkpoint: Option<String>,
+    /// Composition id (default: the project's only composition).
+    #[arg(long, value_name = "ID")]
+    pub composition: Option<String>,
+    /// Entry file (default: src/index.ts).
+    #[arg(long, value_name = "PATH")]
+    pub entry: Option<String>,
+    /// h264, h265, vp8, vp9, prores or gif.
+    #[arg(long, default_value = "h264")]
+    pub codec: String,
+    /// low, medium or high (CRF 28 / 23 / 18 for H.264).
+    #[arg(long, default_value = "medium")]
+    pub quality: String,
+    /// Explicit CRF, overriding --quality.
+    #[arg(long)]
+    pub crf: Option<u8>,
+    /// x264 speed preset (h264 only), e.g. `veryfast`.
+    #[arg(long, value_name = "PRESET")]
+    pub x264_preset: Option<String>,
+    /// Frames rendered in parallel.
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<u32>,
+    /// Input props, a JSON object.
+    #[arg(long, value_name = "JSON")]
+    pub props: Option<String>,
+    /// Frame range, `FIRST-LAST`.
+    #[arg(long, value_name = "A-B")]
+    pub frames: Option<String>,
+    /// Output scale factor.
+    #[arg(long)]
+    pub scale: Option<f64>,
+    /// jpeg or png frames.
+    #[arg(long, value_name = "FORMAT")]
+    pub image_format: Option<String>,
+    /// Also write the video here.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// How the render service runs renders.
+#[derive(Debug, Args, Clone)]
+pub struct RenderServiceArgs {
+    /// Render cache (work directories, `node_modules`); default: `<repository>/cache/render`.
+    #[arg(long, env = "REEL_RENDER_CACHE", value_name = "DIR")]
+    pub render_cache: Option<PathBuf>,
+    /// Chromium for Remotion (`--browser-executable`); default: the system Chromium.
+    #[arg(long, env = "REEL_BROWSER", value_name = "PATH")]
+    pub browser: Option<PathBuf>,
+    /// Render with this command instead of Remotion. Placeholders: {workdir} {entry}
+    /// {composition} {output} {props} {codec} {crf} {concurrency} {frames}.
+    #[arg(long, env = "REEL_RENDER_COMMAND", value_name = "COMMAND")]
+    pub render_command: Option<String>,
+    /// Progress pattern for --render-command: a regex with named groups `done` and
+    /// `total`, or `percent` (default: Remotion-style lines).
+    #[arg(long, env = "REEL_PROGRESS_PATTERN", value_name = "REGEX")]
+    pub progress_pattern: Option<String>,
+    /// Version of the --render-command program (part of the render key).
+    #[arg(long, default_value = "1", value_name = "VERSION")]
+    pub render_command_version: String,
+    /// Command that installs `node_modules` (run where `package.json` is).
+    #[arg(
+        long,
+        env = "REEL_INSTALL_COMMAND",
+        default_value = "npm install --no-audit --no-fund"
+    )]
+    pub install_command: String,
+    /// ffprobe to use when the project has none bundled.
+    #[arg(
+        long,
+        env = "REEL_FFPROBE",
+        default_value = "ffprobe",
+        value_name = "PATH"
+    )]
+    pub ffprobe: PathBuf,
+    /// Time limit of one render (e.g. `30m`).
+    #[arg(long, default_value = "30m", value_parser = humantime::parse_duration)]
+    pub render_timeout: std::time::Duration,
+    /// Renders that run at once.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub render_jobs: usize,
+    /// Jobs that may wait for a render slot.
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub render_queue: usize,
+}

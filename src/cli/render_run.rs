@@ -1,0 +1,325 @@
+//! `reel render`: render a project with a progress bar; list jobs; prune the cache.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::args::Cli;
+use super::artifact_args::RenderCmd;
+use super::output::{bytes, json, out, time};
+use super::render_args::{RenderArgs, RenderRunArgs, RenderServiceArgs};
+use super::run::{Outcome, open};
+use reelstore::render::{
+    Codec, CommandTemplate, ImageFormat, JobStatus, Quality, Remotion, RenderConfig, RenderRequest,
+    RenderSettings, Renders, Stage,
+};
+use reelstore::{BlobKind, Error, Repository};
+
+/// The render service for a repository, as the flags say.
+pub(super) fn service(repo: &Repository, args: &RenderServiceArgs) -> Result<Renders, Error> {
+    let cache = match (&args.render_cache, repo.cache_dir()) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(dir)) => dir.join("render"),
+        (None, None) => {
+            return Err(Error::Invalid(
+                "this repository has no directory for a render cache: pass --render-cache DIR"
+                    .into(),
+            ));
+        }
+    };
+    let mut config = RenderConfig::new(cache);
+    config.renderer = match &args.render_command {
+        Some(cmd) => Arc::new(CommandTemplate::parse(
+            cmd,
+            args.progress_pattern.clone(),
+            &args.render_command_version,
+        )?),
+        None => Arc::new(Remotion {
+            browser: args
+                .browser
+                .clone()
+                .or_else(reelstore::render::find_browser),
+        }),
+    };
+    config.install_command = shlex::split(&args.install_command)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| Error::Invalid("cannot parse --install-command".into()))?;
+    config.ffprobe.clone_from(&args.ffprobe);
+    config.timeout = Some(args.render_timeout);
+    config.concurrency = args.render_jobs;
+    config.queue_limit = args.render_queue;
+    repo.renders(config)
+}
+
+fn settings(a: &RenderRunArgs) -> Result<RenderSettings, Error> {
+    let frames = a
+        .frames
+        .as_deref()
+        .map(|f| {
+            let (x, y) = f.split_once('-').unwrap_or((f, f));
+            match (x.trim().parse(), y.trim().parse()) {
+                (Ok(x), Ok(y)) => Ok((x, y)),
+                _ => Err(Error::Invalid(format!(
+                    "--frames {f}: expected FIRST-LAST, e.g. 0-29"
+                ))),
+            }
+        })
+        .transpose()?;
+    let image_format = match a.image_format.as_deref() {
+        None => None,
+        Some("jpeg" | "jpg") => Some(ImageFormat::Jpeg),
+        Some("png") => Some(ImageFormat::Png),
+        Some(other) => {
+            return Err(Error::Invalid(format!(
+                "--image-format {other}: use jpeg or png"
+            )));
+        }
+    };
+    let props = a
+        .props
+        .as_deref()
+        .map(|p| {
+            serde_json::from_str(p)
+                .map_err(|e| Error::Invalid(format!("--props is not valid JSON: {e}")))
+        })
+        .transpose()?;
+    let s = RenderSettings {
+        entry: a.entry.clone(),
+        composition: a.composition.clone(),
+        codec: Codec::parse(&a.codec)?,
+        quality: Quality::parse(&a.quality)?,
+        crf: a.crf,
+        x264_preset: a.x264_preset.clone(),
+        concurrency: a.concurrency,
+        props,
+        frames,
+        scale: a.scale,
+        image_format,
+    };
+    s.validate()?;
+    Ok(s)
+}
+
+/// Parses `2GiB`, `500MB`, `10k`, `0`.
+fn parse_size(s: &str) -> Result<u64, Error> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
+    let (n, unit) = t.split_at(split);
+    let n: f64 = n
+        .parse()
+        .map_err(|_| Error::Invalid(format!("size {s:?}: expected e.g. 2GiB, 500MB, 0")))?;
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "kib" => 1024.0,
+        "m" | "mb" => 1e6,
+        "mib" => 1024.0 * 1024.0,
+        "g" | "gb" => 1e9,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(Error::Invalid(format!("size {s:?}: unknown unit {unit:?}"))),
+    };
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // sizes are small, positive
+    Ok((n * mult) as u64)
+}
+
+fn describe(s: &JobStatus) -> String {
+    let mut t = format!("job {}  {}", s.id, s.stage);
+    if s.memo_hit {
+        t.push_str(" (memo hit: nothing ran)");
+    }
+    t.push('\n');
+    let _ = writeln!(t, "project:    {}", s.project);
+    match s.checkpoint {
+        Some(c) => {
+            let _ = writeln!(t, "checkpoint: {}", c.short());
+        }
+        None => t.push_str("checkpoint: (working tree)\n"),
+    }
+    let _ = writeln!(t, "renderer:   {}", s.renderer);
+    let _ = writeln!(t, "created:    {}", time(s.created_ms));
+    if let Some(r) = &s.render {
+        let _ = writeln!(t, "render:     {}", r.id);
+        if let BlobKind::Render { meta, .. } = &r.kind {
+            let fps = meta
+                .fps
+                .map_or_else(String::new, |f| format!("{}/{} fps, ", f.num, f.den));
+            let _ = writeln!(
+                t,
+                "video:      {} {} {}x{}, {fps}{:.2} s, {} frames, {}",
+                meta.container,
+                meta.codec,
+                meta.width,
+                meta.height,
+                meta.duration_s,
+                meta.frames.map_or_else(|| "?".into(), |f| f.to_string()),
+                bytes(r.size)
+            );
+        }
+        let _ = writeln!(t, "content:    {}", r.content);
+    }
+    if let Some(e) = &s.error {
+        let _ = writeln!(t, "error:      {e}");
+    }
+    if let Some(d) = &s.details {
+        for line in d.lines() {
+            let _ = writeln!(t, "  | {line}");
+        }
+    }
+    t
+}
+
+fn bar(quiet: bool) -> ProgressBar {
+    let target = if quiet {
+        ProgressDrawTarget::hidden()
+    } else {
+        ProgressDrawTarget::stderr()
+    };
+    let bar = ProgressBar::with_draw_target(Some(100), target);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:<28} [{bar:30}] {percent:>3}% {elapsed}")
+            .expect("template is valid")
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+/// `reel render …`.
+pub async fn render(cli: &Cli, args: &RenderArgs) -> Outcome {
+    match &args.cmd {
+        Some(RenderCmd::Jobs) => {
+            let (renders, me) = (
+                service(&open(cli).await?, &args.service)?,
+                super::artifact_run::caller(cli)?,
+            );
+            let list = renders.list(&me).await?;
+            if cli.json {
+                return Ok(json(&list)?);
+            }
+            let mut t = String::new();
+            for s in &list {
+                let _ = writeln!(
+                    t,
+                    "{}  {:<11}  {}  project {}{}",
+                    s.id,
+                    s.stage.as_str(),
+                    time(s.created_ms),
+                    s.project,
+                    s.error
+                        .as_deref()
+                        .map_or_else(String::new, |e| format!("  {e}"))
+                );
+            }
+            Ok(out(&t)?)
+        }
+        Some(RenderCmd::Job { id }) => {
+            let (renders, me) = (
+                service(&open(cli).await?, &args.service)?,
+                super::artifact_run::caller(cli)?,
+            );
+            let s = renders.status(&me, id.parse()?).await?;
+            if cli.json {
+                Ok(json(&s)?)
+            } else {
+                Ok(out(&describe(&s))?)
+            }
+        }
+        Some(RenderCmd::Prune { max_size }) => {
+            let renders = service(&open(cli).await?, &args.service)?;
+            let report = renders.prune_cache(parse_size(max_size)?).await?;
+            if cli.json {
+                return Ok(json(&report)?);
+            }
+            Ok(out(&format!(
+                "removed {} cache entries, freed {}; the render cache holds {}\n",
+                report.removed.len(),
+                bytes(report.freed_bytes),
+                bytes(report.kept_bytes)
+            ))?)
+        }
+        Some(other) => super::artifact_run::render(cli, other).await,
+        None => run(cli, args).await,
+    }
+}
+
+async fn run(cli: &Cli, args: &RenderArgs) -> Outcome {
+    let Some(project) = &args.run.project else {
+        return Err(Error::Invalid(
+            "name the project to render: `reel render PROJECT` (`reel project ls` lists them)"
+                .into(),
+        )
+        .into());
+    };
+    let settings = settings(&args.run)?;
+    let repo = open(cli).await?;
+    let renders = service(&repo, &args.service)?;
+    let me = super::artifact_run::caller(cli)?;
+    let req = RenderRequest {
+        project: project.parse()?,
+        checkpoint: args.run.checkpoint.clone(),
+        settings,
+    };
+    let started = std::time::Instant::now();
+    let first = renders.submit(&me, req).await?;
+    let bar = bar(cli.quiet || cli.json);
+    let wait = renders.wait(&me, first.id, |s| {
+        bar.set_message(s.progress.describe());
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // 0..=100
+        bar.set_position(s.progress.overall() as u64);
+    });
+    let status = tokio::select! {
+        s = wait => s?,
+        _ = tokio::signal::ctrl_c() => {
+            bar.set_message("cancelling");
+            renders.cancel(&me, first.id).await?;
+            renders.wait(&me, first.id, |_| {}).await?
+        }
+    };
+    bar.finish_and_clear();
+    match status.stage {
+        Stage::Done => {}
+        Stage::Cancelled => return Err(Error::Cancelled.into()),
+        _ => {
+            return Err(Error::Render {
+                message: status
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| format!("the job ended {}", status.stage)),
+                details: status.details.clone().unwrap_or_default(),
+            }
+            .into());
+        }
+    }
+    if let (Some(target), Some(r)) = (&args.run.out, &status.render) {
+        let file = std::fs::File::create(target).map_err(Error::io("create", target))?;
+        repo.artifacts()
+            .read_blob_to(&me, r.id, std::io::BufWriter::new(file))
+            .await?;
+    }
+    if cli.json {
+        return Ok(json(&status)?);
+    }
+    let mut text = describe(&status);
+    let _ = writeln!(text, "took:       {:.2} s", started.elapsed().as_secs_f64());
+    if let Some(target) = &args.run.out {
+        let _ = writeln!(text, "written:    {}", target.display());
+    }
+    Ok(out(&text)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("0").unwrap(), 0);
+        assert_eq!(parse_size("2GiB").unwrap(), 2 << 30);
+        assert_eq!(parse_size("500MB").unwrap(), 500_000_000);
+        assert_eq!(parse_size("1.5k").unwrap(), 1500);
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("3 parsecs").is_err());
+    }
+}

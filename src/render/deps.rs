@@ -1,0 +1,194 @@
+//! The `node_modules` cache: one install per distinct `package.json` +
+//! `package-lock.json`, shared by every render and every project that has them.
+//!
+//! `<cache>/node_modules/<key>/` holds the two files, the installed `node_modules/`,
+//! the install's output (`install.log`) and a `.complete` marker. An install runs in a
+//! temporary sibling directory and is renamed into place only when it succeeded, so a
+//! crash or a failed install never leaves a half-populated entry behind. Work
+//! directories link to it with a symlink.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::diagnose::diagnose;
+use super::process::{CommandSpec, Ended, run};
+use super::progress::{LineParser, RenderProgress};
+use crate::error::{Error, Result};
+use crate::hash::Hash;
+
+/// Files that decide what gets installed.
+const MANIFESTS: [&str; 2] = ["package.json", "package-lock.json"];
+/// The marker of a finished install.
+const COMPLETE: &str = ".complete";
+
+/// The cache key: BLAKE3 over both files, each length-prefixed (a missing lockfile
+/// hashes differently from an empty one).
+#[must_use]
+pub fn key(package_json: &[u8], lock: Option<&[u8]>) -> Hash {
+    let mut h = blake3::Hasher::new();
+    h.update(b"reel node_modules v1\0");
+    for part in [Some(package_json), lock] {
+        match part {
+            Some(b) => {
+                h.update(&(b.len() as u64 + 1).to_le_bytes());
+                h.update(b);
+            }
+            None => {
+                h.update(&0u64.to_le_bytes());
+            }
+        }
+    }
+    Hash::from(h.finalize())
+}
+
+struct Silent;
+impl LineParser for Silent {
+    fn line(&mut self, _: &str) -> Option<RenderProgress> {
+        None
+    }
+}
+
+/// What [`ensure`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Installed {
+    /// The cache key.
+    pub key: Hash,
+    /// Whether this call ran the install (false: reused).
+    pub ran: bool,
+}
+
+/// Marks a cache entry as used now (cleanup removes the least recently used first).
+pub fn touch(dir: &Path) {
+    let _ = std::fs::write(dir.join(".last-used"), b"");
+}
+
+/// Makes `workdir/node_modules` a link to the cached install for the work dir's
+/// `package.json` + `package-lock.json`, installing first if needed. Returns `None`
+/// when the project has no `package.json`, or ships its own `node_modules`.
+pub async fn ensure(
+    root: &Path,
+    workdir: &Path,
+    install: &[String],
+    timeout: Option<Duration>,
+    cancel: &CancellationToken,
+) -> Result<Option<Installed>> {
+    let Ok(package_json) = std::fs::read(workdir.join(MANIFESTS[0])) else {
+        return Ok(None);
+    };
+    let link = workdir.join("node_modules");
+    if std::fs::symlink_metadata(&link).is_ok_and(|m| m.is_dir()) {
+        return Ok(None); // the project brings its own
+    }
+    let lock = std::fs::read(workdir.join(MANIFESTS[1])).ok();
+    let key = key(&package_json, lock.as_deref());
+    let entry = root.join(key.to_hex());
+    let mut ran = false;
+    if !entry.join(COMPLETE).is_file() {
+        install_into(root, &entry, workdir, install, timeout, cancel).await?;
+        ran = true;
+    }
+    touch(&entry);
+    let target = entry.join("node_modules");
+    if std::fs::read_link(&link).ok().as_deref() != Some(target.as_path()) {
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&target, &link).map_err(Error::io("link", &link))?;
+    }
+    Ok(Some(Installed { key, ran }))
+}
+
+async fn install_into(
+    root: &Path,
+    entry: &Path,
+    workdir: &Path,
+    install: &[String],
+    timeout: Option<Duration>,
+    cancel: &CancellationToken,
+) -> Result<()> {
+    let (program, args) = install
+        .split_first()
+        .ok_or_else(|| Error::Invalid("the install command is empty".into()))?;
+    std::fs::create_dir_all(root).map_err(Error::io("create directory", root))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".installing-")
+        .tempdir_in(root)
+        .map_err(Error::io("create directory", root))?;
+    for name in MANIFESTS {
+        let from = workdir.join(name);
+        if from.is_file() {
+            std::fs::copy(&from, tmp.path().join(name)).map_err(Error::io("copy", &from))?;
+        }
+    }
+    let spec = CommandSpec {
+        program: PathBuf::from(program),
+        args: args.iter().map(Into::into).collect(),
+        cwd: tmp.path().to_path_buf(),
+        env: Vec::new(),
+    };
+    tracing::info!(command = %spec.display(), dir = %entry.display(), "installing node_modules");
+    let out = run(&spec, timeout, cancel, Box::new(Silent), Arc::new(|_| {})).await?;
+    let log = out
+        .stdout
+        .iter()
+        .chain(out.stderr.iter())
+        .fold(String::new(), |mut acc, l| {
+            acc.push_str(l);
+            acc.push('\n');
+            acc
+        });
+    let _ = std::fs::write(tmp.path().join("install.log"), &log);
+    match out.ended {
+        Ended::Exited(s) if s.success() => {}
+        Ended::Exited(s) => {
+            let d = diagnose(&out.stdout, &out.stderr, None);
+            return Err(Error::Render {
+                message: format!(
+                    "installing node_modules failed (`{}` exited with {s}): {}",
+                    spec.display(),
+                    d.message
+                ),
+                details: d.details,
+            });
+        }
+        Ended::TimedOut => {
+            return Err(Error::Render {
+                message: format!("installing node_modules timed out (`{}`)", spec.display()),
+                details: String::new(),
+            });
+        }
+        Ended::Cancelled => return Err(Error::Cancelled),
+    }
+    if !tmp.path().join("node_modules").is_dir() {
+        std::fs::create_dir(tmp.path().join("node_modules"))
+            .map_err(Error::io("create directory", tmp.path()))?;
+    }
+    std::fs::write(tmp.path().join(COMPLETE), b"").map_err(Error::io("write", tmp.path()))?;
+    let tmp = tmp.keep();
+    if std::fs::rename(&tmp, entry).is_err() {
+        // Another install of the same key finished first; keep that one.
+        let _ = std::fs::remove_dir_all(&tmp);
+        if !entry.join(COMPLETE).is_file() {
+            return Err(Error::Backend(format!(
+                "cannot move the install into {}",
+                entry.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key;
+
+    #[test]
+    fn key_depends_on_both_files_and_tells_missing_from_empty() {
+        let a = key(b"{}", None);
+        assert_ne!(a, key(b"{}", Some(b"")));
+        assert_ne!(a, key(b"{ }", None));
+        assert_ne!(key(b"{}", Some(b"x")), key(b"{}x", None));
+        assert_eq!(a, key(b"{}", None));
+    }
+}

@@ -1,0 +1,27 @@
+//! The render pipeline: a project's tree (a checkpoint or the working tree) is
+//! materialized into a fixed work directory, its `node_modules` linked from a shared
+//! cache, the renderer (Remotion by default) run as a job with progress, timeout and
+//! cancellation, the output probed with ffprobe and stored as a render — memoized by
+//! BLAKE3(tree, canonical settings, renderer identity), so the same inputs never
+//! render twice. See `docs/render.md`.
+
+mod cache;
+mod deps;
+mod diagnose;
+#[cfg(test)]
+mod fixture_tests;
+mod jobs;
+mod probe;
+mod process;
+mod progress;
+mod renderer;
+mod settings;
+
+pub use cache::PruneReport;
+pub use diagnose::{Diagnosis, diagnose};
+pub use jobs::{JobStatus, RenderConfig, RenderRequest, Renders, render_key};
+pub use probe::parse as parse_ffprobe;
+pub use process::{CommandSpec, group_alive};
+pub use progress::{LineParser, PatternParser, RemotionParser, RenderProgress, Stage};
+pub use renderer::{CommandTemplate, Invocation, Remotion, Renderer, find_browser};
+pub use settings::{Codec, ImageFormat, Quality, RenderSettings};
