@@ -15,4 +15,6 @@ mod isolation;
 mod mcp;
 mod memory;
 mod model;
+mod render;
+mod render_faces;
 mod roundtrip;

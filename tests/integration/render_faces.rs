@@ -1,0 +1,391 @@
+//! The render pipeline through its faces: `reel render` and the MCP render tools, with
+//! the fake renderer of `render.rs` (a real process, a real video).
+
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use rmcp::model::{
+    CallToolRequestParams, NumberOrString, ProgressNotificationParam, ProgressToken,
+    ReadResourceRequestParams, RequestMetaObject, ResourceContents,
+};
+use rmcp::service::{NotificationContext, RunningService};
+use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+use rmcp::{ClientHandler, RoleClient, ServiceExt};
+use serde_json::{Value, json};
+
+use crate::render::{PACKAGE_JSON, fake_command, fixture};
+use crate::util::{reel, reel_json, reel_path, tempdir};
+
+/// A repository with one project holding a minimal Remotion-shaped source tree.
+fn setup(dir: &Path) -> String {
+    reel(dir).arg("init").assert().success();
+    let id = reel_json(dir, &["project", "create", "clip"])["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (path, content) in [
+        ("package.json", PACKAGE_JSON),
+        ("src/index.ts", "import {registerRoot} from 'remotion';\n"),
+    ] {
+        reel(dir)
+            .args(["file", "write", &id, path])
+            .write_stdin(content)
+            .assert()
+            .success();
+    }
+    id
+}
+
+fn with_fake(cmd: &mut assert_cmd::Command, dir: &Path) {
+    cmd.env("REEL_RENDER_COMMAND", fake_command()).env(
+        "REEL_INSTALL_COMMAND",
+        format!(
+            "sh {} {}",
+            fixture("fake-install.sh").display(),
+            dir.join("installs").display()
+        ),
+    );
+}
+
+#[test]
+fn reel_render_stores_the_video_and_memoizes() {
+    let dir = tempdir();
+    let id = setup(dir.path());
+    let out = dir.path().join("clip.mp4");
+    let mut cmd = reel(dir.path());
+    with_fake(&mut cmd, dir.path());
+    let first = cmd
+        .args(["render", &id, "--composition", "Main", "--quality", "high"])
+        .args(["--props", r#"{"color":"green"}"#, "--json", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let job: Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert_eq!(job["stage"], "done");
+    assert_eq!(job["memo_hit"], false);
+    assert_eq!(job["render"]["codec"], Value::Null); // flattened under meta
+    assert_eq!(job["render"]["meta"]["codec"], "h264");
+    assert_eq!(job["render"]["meta"]["settings"]["settings"]["crf"], 18);
+    let video = std::fs::read(&out).unwrap();
+    assert_eq!(job["render"]["size"], video.len());
+    assert_eq!(
+        job["render"]["content"],
+        blake3::hash(&video).to_hex().as_str()
+    );
+
+    // Again: a memo hit, and the render is listed once.
+    let mut cmd = reel(dir.path());
+    with_fake(&mut cmd, dir.path());
+    let again: Value = serde_json::from_slice(
+        &cmd.args(["render", &id, "--composition", "Main", "--crf", "18"])
+            .args(["--props", r#"{"color":"green"}"#, "--json"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(
+        again["memo_hit"], true,
+        "--crf 18 is --quality high: {again}"
+    );
+    assert_eq!(again["render"]["id"], job["render"]["id"]);
+    let renders = reel_json(dir.path(), &["render", "ls"]);
+    assert_eq!(renders.as_array().unwrap().len(), 1);
+    let jobs = reel_json(dir.path(), &["render", "jobs"]);
+    assert_eq!(jobs.as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn reel_render_failures_and_bad_settings_exit_nonzero_with_a_reason() {
+    let dir = tempdir();
+    let id = setup(dir.path());
+    let mut cmd = reel(dir.path());
+    with_fake(&mut cmd, dir.path());
+    cmd.args([
+        "render",
+        &id,
+        "--composition",
+        "Main",
+        "--props",
+        r#"{"mode":"fail"}"#,
+    ])
+    .assert()
+    .code(1)
+    .stderr(predicates::str::contains(
+        "error: render failed: boom at frame 12 (frame 12, src/Root.tsx:8)",
+    ))
+    .stderr(predicates::str::contains("  | "));
+    let mut cmd = reel(dir.path());
+    with_fake(&mut cmd, dir.path());
+    cmd.args(["render", &id, "--codec", "gif", "--crf", "20"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("codec gif takes no CRF"));
+    reel(dir.path())
+        .args(["render", &id, "--codec", "mpeg1"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("unknown codec `mpeg1`"));
+    reel(dir.path())
+        .args(["render"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("name the project to render"));
+}
+
+#[test]
+fn a_job_killed_with_its_process_shows_as_interrupted() {
+    let dir = tempdir();
+    let id = setup(dir.path());
+    let pids = dir.path().join("pids");
+    let mut cmd = std::process::Command::new(reel_path());
+    cmd.current_dir(dir.path())
+        .env_remove("REEL_REPO")
+        .env("USER", "tester")
+        .env("REEL_RENDER_COMMAND", fake_command())
+        .env(
+            "REEL_INSTALL_COMMAND",
+            format!(
+                "sh {} {}",
+                fixture("fake-install.sh").display(),
+                dir.path().join("installs").display()
+            ),
+        )
+        .args(["render", &id, "--composition", "Main", "--props"])
+        .arg(json!({"mode": "sleep", "pidfile": pids.display().to_string()}).to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    for _ in 0..600 {
+        if std::fs::read_to_string(&pids).is_ok_and(|p| p.lines().count() >= 2) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+    // The renderer's processes were orphaned with it; end them so they do not linger.
+    for pid in std::fs::read_to_string(&pids).unwrap().lines() {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", pid])
+            .status();
+    }
+    let jobs = reel_json(dir.path(), &["render", "jobs"]);
+    let job = &jobs[0];
+    assert_eq!(job["stage"], "interrupted", "{jobs}");
+    assert!(
+        job["error"]
+            .as_str()
+            .unwrap()
+            .contains("stopped before it finished")
+    );
+    let shown = reel_json(dir.path(), &["render", "job", job["id"].as_str().unwrap()]);
+    assert_eq!(shown["stage"], "interrupted");
+}
+
+#[test]
+fn prune_bounds_the_render_cache() {
+    let dir = tempdir();
+    let id = setup(dir.path());
+    let mut cmd = reel(dir.path());
+    with_fake(&mut cmd, dir.path());
+    cmd.args(["render", &id, "--composition", "Main"])
+        .assert()
+        .success();
+    let cache = dir.path().join(".reel/cache/render");
+    assert!(cache.join("work").join(&id).join("src/index.ts").is_file());
+    let kept = reel_json(dir.path(), &["render", "prune", "--max-size", "100GiB"]);
+    assert_eq!(kept["removed"].as_array().unwrap().len(), 0);
+    let pruned = reel_json(dir.path(), &["render", "prune", "--max-size", "0"]);
+    assert_eq!(pruned["removed"].as_array().unwrap().len(), 2, "{pruned}");
+    assert_eq!(pruned["kept_bytes"], 0);
+    assert!(!cache.join("work").join(&id).exists());
+    // The stored render is untouched, and a new render rebuilds the cache.
+    assert_eq!(
+        reel_json(dir.path(), &["render", "ls"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let mut cmd = reel(dir.path());
+    with_fake(&mut cmd, dir.path());
+    cmd.args(["render", &id, "--composition", "Main", "--quality", "low"])
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("installs"))
+            .unwrap()
+            .lines()
+            .count(),
+        2
+    );
+}
+
+/// An MCP client that records progress notifications.
+#[derive(Clone, Default)]
+struct Watcher(Arc<Mutex<Vec<ProgressNotificationParam>>>);
+
+impl ClientHandler for Watcher {
+    async fn on_progress(&self, p: ProgressNotificationParam, _: NotificationContext<RoleClient>) {
+        self.0.lock().unwrap().push(p);
+    }
+}
+
+#[tokio::test]
+#[allow(clippy::too_many_lines)] // one session, start to end
+async fn the_mcp_render_tool_reports_progress_and_links_the_video() {
+    let dir = tempdir();
+    let id = setup(dir.path());
+    let repo = dir.path().join(".reel");
+    let installs = dir.path().join("installs");
+    let cmd = tokio::process::Command::new(reel_path()).configure(|c| {
+        c.arg("serve")
+            .arg("--repo")
+            .arg(&repo)
+            .env("USER", "tester")
+            .env("REEL_RENDER_COMMAND", fake_command())
+            .env(
+                "REEL_INSTALL_COMMAND",
+                format!(
+                    "sh {} {}",
+                    fixture("fake-install.sh").display(),
+                    installs.display()
+                ),
+            )
+            .stderr(Stdio::null());
+    });
+    let watcher = Watcher::default();
+    let client: RunningService<RoleClient, Watcher> = watcher
+        .clone()
+        .serve(TokioChildProcess::new(cmd).unwrap())
+        .await
+        .unwrap();
+
+    let mut params = CallToolRequestParams::new("artifact_render_video").with_arguments(
+        json!({"project_id": id, "composition": "Main", "props": {"color": "yellow"}})
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    params.meta = Some(RequestMetaObject::with_progress_token(ProgressToken(
+        NumberOrString::Number(7),
+    )));
+    let r = client.call_tool(params).await.unwrap();
+    assert_eq!(r.is_error, Some(false), "{:?}", r.content);
+    let job = r.structured_content.clone().unwrap();
+    assert_eq!(job["stage"], "done");
+    let render_id = job["render"]["id"].as_str().unwrap().to_owned();
+
+    let seen = watcher.0.lock().unwrap().clone();
+    assert!(seen.len() >= 3, "progress notifications: {seen:?}");
+    // rmcp's client puts its own progress token on each request; the server echoes it.
+    assert!(
+        seen.iter()
+            .all(|p| p.progress_token == seen[0].progress_token),
+        "{seen:?}"
+    );
+    assert!(seen.iter().all(|p| p.total == Some(100.0)));
+    assert!(
+        seen.windows(2).all(|w| w[0].progress < w[1].progress),
+        "{seen:?}"
+    );
+    assert!(seen.iter().any(|p| {
+        p.message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("rendering"))
+    }));
+
+    // The result links the video; reading the link returns the stored bytes.
+    let link = r
+        .content
+        .iter()
+        .find_map(|c| c.as_resource_link().cloned())
+        .expect("a resource link");
+    assert_eq!(link.uri, format!("reel://renders/{render_id}"));
+    assert_eq!(link.mime_type.as_deref(), Some("video/mp4"));
+    let res = client
+        .read_resource(ReadResourceRequestParams::new(link.uri.clone()))
+        .await
+        .unwrap();
+    let ResourceContents::BlobResourceContents { blob, .. } = &res.contents[0] else {
+        panic!("a video reads as a blob")
+    };
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(blob)
+        .unwrap();
+    assert_eq!(Some(bytes.len() as u64), link.size);
+
+    // Status of the job; cancelling a finished job changes nothing; unknown ids fail.
+    let job_id = job["id"].as_str().unwrap().to_owned();
+    for tool in ["artifact_render_status", "artifact_cancel_render"] {
+        let s = client
+            .call_tool(
+                CallToolRequestParams::new(tool)
+                    .with_arguments(json!({"job_id": job_id}).as_object().unwrap().clone()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(s.structured_content.unwrap()["stage"], "done", "{tool}");
+    }
+    let missing = client
+        .call_tool(
+            CallToolRequestParams::new("artifact_render_status").with_arguments(
+                json!({"job_id": "00".repeat(16)})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(missing.is_error, Some(true));
+
+    // Same call again: a memo hit; and a failing render is an isError result with the reason.
+    let again = client
+        .call_tool(
+            CallToolRequestParams::new("artifact_render_video").with_arguments(
+                json!({"project_id": id, "composition": "Main", "props": {"color": "yellow"}})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.structured_content.unwrap()["memo_hit"], true);
+    let failed = client
+        .call_tool(
+            CallToolRequestParams::new("artifact_render_video").with_arguments(
+                json!({"project_id": id, "composition": "Main", "props": {"mode": "fail"}})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(failed.is_error, Some(true));
+    let text = failed.content[0].as_text().unwrap().text.clone();
+    assert!(text.contains("boom at frame 12"), "{text}");
+    let bad = client
+        .call_tool(
+            CallToolRequestParams::new("artifact_render_video").with_arguments(
+                json!({"project_id": id, "codec": "gif", "crf": 3})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(bad.is_error, Some(true));
+    client.cancel().await.unwrap();
+}
