@@ -1,6 +1,8 @@
 //! The MCP server: one tool per artifact operation.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -59,6 +61,8 @@ enum Identity {
 pub struct ReelServer {
     artifacts: Artifacts,
     renders: Option<Renders>,
+    /// One lock per user, held from a quota check to the end of the write it guards.
+    quota_locks: Arc<std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
     identity: Identity,
     options: ServeOptions,
     tool_router: ToolRouter<ReelServer>,
@@ -135,6 +139,7 @@ impl ReelServer {
         ReelServer {
             artifacts,
             renders: None,
+            quota_locks: Arc::default(),
             identity: Identity::Fixed(caller),
             options,
             tool_router: Self::tool_router(),
@@ -147,6 +152,7 @@ impl ReelServer {
         ReelServer {
             artifacts,
             renders: None,
+            quota_locks: Arc::default(),
             identity: Identity::PerRequest,
             options,
             tool_router: Self::tool_router(),
@@ -207,18 +213,36 @@ impl ReelServer {
     }
 
     /// Refuses a write of `adding` bytes that would take the caller past the quota,
-    /// before anything is stored.
-    async fn check_quota(&self, me: &Caller, adding: u64) -> Result<()> {
+    /// before anything is stored. Returns the user's quota lock: hold it until the
+    /// write is done, so that two writes of one user cannot both pass the check.
+    async fn check_quota(
+        &self,
+        me: &Caller,
+        adding: u64,
+    ) -> Result<Option<tokio::sync::OwnedMutexGuard<()>>> {
         let Some(quota) = self.options.quota else {
-            return Ok(());
+            return Ok(None);
         };
+        let key = format!(
+            "{}/{}",
+            me.sandbox,
+            me.user.as_ref().map_or("", Ident::as_str)
+        );
+        let lock = Arc::clone(
+            self.quota_locks
+                .lock()
+                .expect("quota locks")
+                .entry(key)
+                .or_default(),
+        );
+        let guard = lock.lock_owned().await;
         let used = self.artifacts.usage(me).await?;
         if used.saturating_add(adding) > quota {
             return Err(Error::Invalid(format!(
                 "this write of {adding} bytes would exceed your quota of {quota} bytes ({used} in use); delete something first"
             )));
         }
-        Ok(())
+        Ok(Some(guard))
     }
 
     /// Runs a tool's work under the request timeout.
@@ -437,7 +461,7 @@ impl ReelServer {
                     }
                 };
                 self.check_size(bytes.len())?;
-                self.check_quota(&me, bytes.len() as u64).await?;
+                let _quota = self.check_quota(&me, bytes.len() as u64).await?;
                 self.artifacts
                     .write_file(
                         &me,
@@ -806,7 +830,7 @@ impl ReelServer {
                 let me = self.caller(&ctx)?;
                 let bytes = decode_b64(&a.content_base64)?;
                 self.check_size(bytes.len())?;
-                self.check_quota(&me, bytes.len() as u64).await?;
+                let _quota = self.check_quota(&me, bytes.len() as u64).await?;
                 let input = AssetInput {
                     mime: a.mime_type,
                     original_name: a.name,
@@ -926,20 +950,20 @@ impl ReelServer {
         let r = self
             .timed(async {
                 let me = self.caller(&ctx)?;
-                let source = match (a.content_base64, a.server_path) {
+                let (source, _quota) = match (a.content_base64, a.server_path) {
                     (Some(b64), None) => {
                         let bytes = decode_b64(&b64)?;
                         self.check_size(bytes.len())?;
-                        self.check_quota(&me, bytes.len() as u64).await?;
-                        Source::Bytes(bytes)
+                        let quota = self.check_quota(&me, bytes.len() as u64).await?;
+                        (Source::Bytes(bytes), quota)
                     }
                     (None, Some(p)) => {
                         let path = self.server_path(&p)?;
                         let len = std::fs::metadata(&path)
                             .map_err(Error::io("stat", &path))?
                             .len();
-                        self.check_quota(&me, len).await?;
-                        Source::Path(path)
+                        let quota = self.check_quota(&me, len).await?;
+                        (Source::Path(path), quota)
                     }
                     _ => {
                         return Err(Error::Invalid(

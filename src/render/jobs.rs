@@ -569,8 +569,13 @@ impl Renders {
     ) -> Result<PathBuf> {
         let cfg = &self.inner.config;
         let job_dir = self.job_dir(job.id);
-        let tmp = job_dir.join("tmp");
-        std::fs::create_dir_all(&tmp).map_err(Error::io("create directory", &tmp))?;
+        std::fs::create_dir_all(&job_dir).map_err(Error::io("create directory", &job_dir))?;
+        // The renderer's TMPDIR: in the system temp dir, because Chromium puts a unix
+        // socket there and socket paths are limited to 107 bytes. Removed on return.
+        let tmp = tempfile::Builder::new()
+            .prefix("reel-render-")
+            .tempdir()
+            .map_err(Error::io("create directory", std::env::temp_dir()))?;
         let output = job_dir.join(format!("out.{}", job.settings.codec.extension()));
         let props_file = job_dir.join("props.json");
         let props = job
@@ -588,7 +593,7 @@ impl Renders {
             settings: &job.settings,
         })?;
         for var in ["TMPDIR", "TMP", "TEMP"] {
-            spec.env.push((var.into(), tmp.clone().into()));
+            spec.env.push((var.into(), tmp.path().into()));
         }
 
         self.enter(live, Stage::Bundling).await;

@@ -15,6 +15,7 @@ mod isolation;
 mod mcp;
 mod memory;
 mod model;
+mod remotion_e2e;
 mod render;
 mod render_faces;
 mod roundtrip;

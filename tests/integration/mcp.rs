@@ -880,3 +880,29 @@ async fn sigterm_stops_the_http_server_cleanly() {
         .assert()
         .success();
 }
+
+#[tokio::test]
+async fn concurrent_writes_cannot_overrun_the_quota_together() {
+    let dir = init_repo();
+    let client = stdio_client(&dir.path().join(".reel"), &["--quota", "1000"]).await;
+    let id = ok(
+        &client,
+        "artifact_create_project",
+        json!({"name": "q", "scope": "user"}),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Twelve writes of 300 bytes at once: only three fit.
+    let calls = (0..12).map(|i| {
+        let args =
+            json!({"project_id": id, "path": format!("f{i}.txt"), "content": "x".repeat(300)});
+        call(&client, "artifact_write_file", args)
+    });
+    let results = futures::future::join_all(calls).await;
+    let stored = results.iter().filter(|r| r.is_error == Some(false)).count();
+    assert_eq!(stored, 3, "the quota admits exactly three 300-byte files");
+    let files = ok(&client, "artifact_list_files", json!({"project_id": id})).await;
+    assert_eq!(files["files"].as_array().unwrap().len(), 3);
+}

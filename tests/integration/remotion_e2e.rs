@@ -1,0 +1,195 @@
+//! End to end with real Remotion 4.0.529 — opt-in, because Remotion is not open source
+//! and is never installed by the CI suite:
+//!
+//! ```sh
+//! REEL_E2E_REMOTION=1 cargo test --test integration remotion_e2e -- --nocapture
+//! ```
+//!
+//! Installs Debian's chromium and ffmpeg when missing, then renders
+//! `examples/hello-video` through `reel render` and through the MCP tool; `npm install`
+//! fetches Remotion from the registry into the test's own render cache.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+
+use rmcp::model::{CallToolRequestParams, ProgressNotificationParam};
+use rmcp::service::{NotificationContext, RunningService};
+use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+use rmcp::{ClientHandler, RoleClient, ServiceExt};
+use serde_json::{Value, json};
+
+use crate::util::{reel, reel_json, reel_path, tempdir};
+
+const BROWSER: &str = "/usr/bin/chromium";
+
+fn enabled() -> bool {
+    if std::env::var_os("REEL_E2E_REMOTION").is_some_and(|v| v == "1") {
+        return true;
+    }
+    eprintln!("skipped: set REEL_E2E_REMOTION=1 to render with real Remotion");
+    false
+}
+
+fn ensure_installed() {
+    let missing: Vec<&str> = [("chromium", BROWSER), ("ffmpeg", "/usr/bin/ffprobe")]
+        .iter()
+        .filter(|(_, path)| !Path::new(path).exists())
+        .map(|(pkg, _)| *pkg)
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    let ok = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq {}",
+            missing.join(" ")
+        ))
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "could not install {missing:?} with apt-get");
+}
+
+/// The checks both faces must pass: what Root.tsx declares, as ffprobe reads it.
+fn assert_hello_video(meta: &Value) {
+    assert_eq!(meta["container"], "mp4", "{meta}");
+    assert_eq!(meta["codec"], "h264", "{meta}");
+    assert_eq!(
+        (meta["width"].as_u64(), meta["height"].as_u64()),
+        (Some(640), Some(360))
+    );
+    assert_eq!(meta["fps"], json!({"num": 30, "den": 1}));
+    assert_eq!(meta["frames"], 60);
+    let duration = meta["duration_s"].as_f64().unwrap();
+    assert!((duration - 2.0).abs() < 0.05, "duration {duration}");
+}
+
+fn setup(dir: &Path) -> String {
+    reel(dir).arg("init").assert().success();
+    let id = reel_json(dir, &["project", "create", "hello"])["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/hello-video");
+    reel(dir)
+        .args(["project", "import", &id])
+        .arg(&example)
+        .assert()
+        .success();
+    id
+}
+
+#[derive(Clone, Default)]
+struct Watcher(Arc<Mutex<Vec<ProgressNotificationParam>>>);
+
+impl ClientHandler for Watcher {
+    async fn on_progress(&self, p: ProgressNotificationParam, _: NotificationContext<RoleClient>) {
+        self.0.lock().unwrap().push(p);
+    }
+}
+
+#[tokio::test]
+async fn remotion_renders_hello_video_through_the_cli_and_mcp() {
+    if !enabled() {
+        return;
+    }
+    ensure_installed();
+    let dir = tempdir();
+    let id = setup(dir.path());
+
+    // The CLI, composition named.
+    let out = dir.path().join("hello.mp4");
+    let t = std::time::Instant::now();
+    let run = reel(dir.path())
+        .env("REEL_BROWSER", BROWSER)
+        .args([
+            "render",
+            &id,
+            "--composition",
+            "HelloWorld",
+            "--quality",
+            "low",
+        ])
+        .args(["--props", r#"{"title":"reel e2e"}"#, "--json", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    eprintln!(
+        "reel render (cold cache, npm install included): {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let job: Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(job["stage"], "done");
+    assert_eq!(job["renderer"], "remotion@4.0.529");
+    assert_hello_video(&job["render"]["meta"]);
+    let video = std::fs::read(&out).unwrap();
+    assert_eq!(
+        job["render"]["content"],
+        blake3::hash(&video).to_hex().as_str()
+    );
+
+    // The MCP tool, composition discovered, other props; progress reported.
+    let repo = dir.path().join(".reel");
+    let cmd = tokio::process::Command::new(reel_path()).configure(|c| {
+        c.arg("serve")
+            .arg("--repo")
+            .arg(&repo)
+            .env("USER", "tester")
+            .env("REEL_BROWSER", BROWSER)
+            .stderr(Stdio::null());
+    });
+    let watcher = Watcher::default();
+    let client: RunningService<RoleClient, Watcher> = watcher
+        .clone()
+        .serve(TokioChildProcess::new(cmd).unwrap())
+        .await
+        .unwrap();
+    let t = std::time::Instant::now();
+    let r = client
+        .call_tool(
+            CallToolRequestParams::new("artifact_render_video").with_arguments(
+                json!({"project_id": id, "quality": "low", "props": {"title": "via MCP"}})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
+        )
+        .await
+        .unwrap();
+    eprintln!(
+        "artifact_render_video (warm cache): {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    assert_eq!(r.is_error, Some(false), "{:?}", r.content);
+    let s = r.structured_content.unwrap();
+    assert_eq!(s["render"]["meta"]["settings"]["composition"], "HelloWorld");
+    assert_hello_video(&s["render"]["meta"]);
+    let seen = watcher.0.lock().unwrap().clone();
+    for stage in ["bundling", "rendering", "encoding"] {
+        assert!(
+            seen.iter()
+                .any(|p| p.message.as_deref().is_some_and(|m| m.starts_with(stage))),
+            "no {stage} progress in {seen:?}"
+        );
+    }
+    // Unchanged inputs: a memo hit, nothing runs.
+    let again = client
+        .call_tool(
+            CallToolRequestParams::new("artifact_render_video").with_arguments(
+                json!({"project_id": id, "quality": "low", "props": {"title": "via MCP"}})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.structured_content.unwrap()["memo_hit"], true);
+    client.cancel().await.unwrap();
+}
