@@ -6,7 +6,7 @@ use std::process::Stdio;
 
 use base64::Engine as _;
 use rmcp::model::{CallToolRequestParams, CallToolResult, ReadResourceRequestParams};
-use rmcp::service::RunningService;
+use rmcp::service::{Peer, RunningService};
 use rmcp::transport::{ConfigureCommandExt, StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
@@ -44,14 +44,61 @@ const TOOLS: [&str; 26] = [
     "artifact_cancel_render",
 ];
 
-async fn call(client: &Client, tool: &'static str, args: Value) -> CallToolResult {
+/// Every tool's input schema, as the server lists it (the same for every server).
+static SCHEMAS: tokio::sync::OnceCell<std::collections::HashMap<String, Value>> =
+    tokio::sync::OnceCell::const_new();
+
+/// The problems `args` has against `tool`'s input schema (empty: valid).
+pub async fn schema_errors(peer: &Peer<RoleClient>, tool: &str, args: &Value) -> Vec<String> {
+    let schemas = SCHEMAS
+        .get_or_init(|| async {
+            peer.list_all_tools()
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|t| (t.name.to_string(), Value::Object((*t.input_schema).clone())))
+                .collect()
+        })
+        .await;
+    let schema = schemas
+        .get(tool)
+        .unwrap_or_else(|| panic!("no tool {tool}"));
+    let validator = jsonschema::validator_for(schema)
+        .unwrap_or_else(|e| panic!("{tool}'s input schema is not a valid JSON schema: {e}"));
+    validator.iter_errors(args).map(|e| e.to_string()).collect()
+}
+
+/// Calls a tool after checking that the arguments match its input schema: the tests
+/// send what an LLM following the schema would send.
+pub async fn checked_call(
+    peer: &Peer<RoleClient>,
+    tool: &'static str,
+    args: Value,
+) -> CallToolResult {
+    let errors = schema_errors(peer, tool, &args).await;
+    assert!(
+        errors.is_empty(),
+        "{tool} arguments {args} do not match its input schema: {errors:?}"
+    );
+    unchecked_call(peer, tool, args).await
+}
+
+/// Calls a tool with arguments as given (for tests of arguments the schema rejects).
+async fn unchecked_call(
+    peer: &Peer<RoleClient>,
+    tool: &'static str,
+    args: Value,
+) -> CallToolResult {
     let Value::Object(map) = args else {
         panic!("arguments must be an object")
     };
-    client
-        .call_tool(CallToolRequestParams::new(tool).with_arguments(map))
+    peer.call_tool(CallToolRequestParams::new(tool).with_arguments(map))
         .await
         .unwrap()
+}
+
+async fn call(client: &Client, tool: &'static str, args: Value) -> CallToolResult {
+    checked_call(client, tool, args).await
 }
 
 async fn ok(client: &Client, tool: &'static str, args: Value) -> Value {
@@ -434,24 +481,32 @@ async fn bad_input_gets_is_error_results_and_the_server_keeps_serving() {
         .await
         .contains("unknown scope")
     );
-    // Wrong types and missing fields are isError results too, naming the problem.
-    let msg = fails(
-        &client,
-        "artifact_create_project",
-        json!({"name": "x", "fps": "thirty"}),
-    )
-    .await;
-    assert!(
-        msg.contains("invalid arguments") && msg.contains("invalid type"),
-        "{msg}"
-    );
-    let msg = fails(
-        &client,
-        "artifact_write_file",
-        json!({"path": "a.txt", "content": "x"}),
-    )
-    .await;
-    assert!(msg.contains("project_id"), "{msg}");
+    // Wrong types and missing fields — which the input schemas reject — are isError
+    // results too, naming the problem.
+    for (tool, args, says) in [
+        (
+            "artifact_create_project",
+            json!({"name": "x", "fps": "thirty"}),
+            "invalid type",
+        ),
+        (
+            "artifact_write_file",
+            json!({"path": "a.txt", "content": "x"}),
+            "project_id",
+        ),
+    ] {
+        assert!(
+            !schema_errors(&client, tool, &args).await.is_empty(),
+            "the schema of {tool} should reject {args}"
+        );
+        let r = unchecked_call(&client, tool, args).await;
+        assert_eq!(r.is_error, Some(true));
+        let msg = r.content[0].as_text().unwrap().text.clone();
+        assert!(
+            msg.contains("invalid arguments") && msg.contains(says),
+            "{msg}"
+        );
+    }
     // Still serving.
     ok(
         &client,

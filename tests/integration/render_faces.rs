@@ -15,6 +15,7 @@ use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde_json::{Value, json};
 
+use crate::mcp::{checked_call, schema_errors};
 use crate::render::{PACKAGE_JSON, fake_command, fixture};
 use crate::util::{reel, reel_json, reel_path, tempdir};
 
@@ -269,12 +270,14 @@ async fn the_mcp_render_tool_reports_progress_and_links_the_video() {
         .await
         .unwrap();
 
-    let mut params = CallToolRequestParams::new("artifact_render_video").with_arguments(
-        json!({"project_id": id, "composition": "Main", "props": {"color": "yellow"}})
-            .as_object()
-            .unwrap()
-            .clone(),
+    let args = json!({"project_id": id, "composition": "Main", "props": {"color": "yellow"}});
+    assert!(
+        schema_errors(&client, "artifact_render_video", &args)
+            .await
+            .is_empty()
     );
+    let mut params = CallToolRequestParams::new("artifact_render_video")
+        .with_arguments(args.as_object().unwrap().clone());
     params.meta = Some(RequestMetaObject::with_progress_token(ProgressToken(
         NumberOrString::Number(7),
     )));
@@ -326,66 +329,40 @@ async fn the_mcp_render_tool_reports_progress_and_links_the_video() {
     // Status of the job; cancelling a finished job changes nothing; unknown ids fail.
     let job_id = job["id"].as_str().unwrap().to_owned();
     for tool in ["artifact_render_status", "artifact_cancel_render"] {
-        let s = client
-            .call_tool(
-                CallToolRequestParams::new(tool)
-                    .with_arguments(json!({"job_id": job_id}).as_object().unwrap().clone()),
-            )
-            .await
-            .unwrap();
+        let s = checked_call(&client, tool, json!({"job_id": job_id})).await;
         assert_eq!(s.structured_content.unwrap()["stage"], "done", "{tool}");
     }
-    let missing = client
-        .call_tool(
-            CallToolRequestParams::new("artifact_render_status").with_arguments(
-                json!({"job_id": "00".repeat(16)})
-                    .as_object()
-                    .unwrap()
-                    .clone(),
-            ),
-        )
-        .await
-        .unwrap();
+    let missing = checked_call(
+        &client,
+        "artifact_render_status",
+        json!({"job_id": "00".repeat(16)}),
+    )
+    .await;
     assert_eq!(missing.is_error, Some(true));
 
     // Same call again: a memo hit; and a failing render is an isError result with the reason.
-    let again = client
-        .call_tool(
-            CallToolRequestParams::new("artifact_render_video").with_arguments(
-                json!({"project_id": id, "composition": "Main", "props": {"color": "yellow"}})
-                    .as_object()
-                    .unwrap()
-                    .clone(),
-            ),
-        )
-        .await
-        .unwrap();
+    let again = checked_call(
+        &client,
+        "artifact_render_video",
+        json!({"project_id": id, "composition": "Main", "props": {"color": "yellow"}}),
+    )
+    .await;
     assert_eq!(again.structured_content.unwrap()["memo_hit"], true);
-    let failed = client
-        .call_tool(
-            CallToolRequestParams::new("artifact_render_video").with_arguments(
-                json!({"project_id": id, "composition": "Main", "props": {"mode": "fail"}})
-                    .as_object()
-                    .unwrap()
-                    .clone(),
-            ),
-        )
-        .await
-        .unwrap();
+    let failed = checked_call(
+        &client,
+        "artifact_render_video",
+        json!({"project_id": id, "composition": "Main", "props": {"mode": "fail"}}),
+    )
+    .await;
     assert_eq!(failed.is_error, Some(true));
     let text = failed.content[0].as_text().unwrap().text.clone();
     assert!(text.contains("boom at frame 12"), "{text}");
-    let bad = client
-        .call_tool(
-            CallToolRequestParams::new("artifact_render_video").with_arguments(
-                json!({"project_id": id, "codec": "gif", "crf": 3})
-                    .as_object()
-                    .unwrap()
-                    .clone(),
-            ),
-        )
-        .await
-        .unwrap();
+    let bad = checked_call(
+        &client,
+        "artifact_render_video",
+        json!({"project_id": id, "codec": "gif", "crf": 3}),
+    )
+    .await;
     assert_eq!(bad.is_error, Some(true));
     client.cancel().await.unwrap();
 }
