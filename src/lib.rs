@@ -57,6 +57,7 @@ pub use artifact::{
     Artifacts, AssetInput, BlobInfo, BlobKind, Caller, CheckpointInfo, CreateCheckpoint,
     CreateProject, FileInfo, Ident, ListBlobs, ListProjects, Page, ProjectId, ProjectInfo,
     ProjectPath, Rational, RecordId, RenderMeta, Scope, SortBy, Source, SweepReport, UpdateProject,
+    mime_of_name,
 };
 pub use codec::Compression;
 pub use config::{BackendConfig, REPO_FORMAT, RepoConfig};

@@ -23,7 +23,7 @@ pub(crate) use files::store_stream;
 pub use identity::{Caller, Ident, Owner, Scope};
 pub use lifecycle::SweepReport;
 pub(crate) use lifecycle::{roots, sweep};
-pub use path::ProjectPath;
+pub use path::{ProjectPath, mime_of_name};
 pub(crate) use project::empty_tree_id as empty_tree;
 pub use project::{ProjectId, ProjectInfo, RecordId};
 pub(crate) use projects::now_ms;

@@ -78,6 +78,39 @@ impl fmt::Display for ProjectPath {
     }
 }
 
+/// A MIME type guessed from a file name's extension (`application/octet-stream` when
+/// unknown).
+#[must_use]
+pub fn mime_of_name(name: &str) -> &'static str {
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "svg" => "image/svg+xml",
+        "mp4" => "video/mp4",
+        "webm" => "video/webm",
+        "mov" => "video/quicktime",
+        "mp3" => "audio/mpeg",
+        "wav" => "audio/wav",
+        "ogg" => "audio/ogg",
+        "json" => "application/json",
+        "txt" => "text/plain",
+        "md" => "text/markdown",
+        "ts" | "tsx" => "text/typescript",
+        "js" | "jsx" | "mjs" => "text/javascript",
+        "css" => "text/css",
+        "html" => "text/html",
+        "ttf" => "font/ttf",
+        "woff2" => "font/woff2",
+        _ => "application/octet-stream",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -313,30 +313,7 @@ pub async fn file(cli: &Cli, cmd: &FileCmd) -> Outcome {
 }
 
 fn mime_of(path: &std::path::Path) -> &'static str {
-    match path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
-        Some("png") => "image/png",
-        Some("jpg" | "jpeg") => "image/jpeg",
-        Some("gif") => "image/gif",
-        Some("webp") => "image/webp",
-        Some("svg") => "image/svg+xml",
-        Some("mp4") => "video/mp4",
-        Some("webm") => "video/webm",
-        Some("mov") => "video/quicktime",
-        Some("mp3") => "audio/mpeg",
-        Some("wav") => "audio/wav",
-        Some("ogg") => "audio/ogg",
-        Some("json") => "application/json",
-        Some("txt") => "text/plain",
-        Some("md") => "text/markdown",
-        Some("ttf") => "font/ttf",
-        Some("woff2") => "font/woff2",
-        _ => "application/octet-stream",
-    }
+    reelstore::mime_of_name(&path.to_string_lossy())
 }
 
 pub(super) fn print_blobs(cli: &Cli, list: &[BlobInfo]) -> Outcome {

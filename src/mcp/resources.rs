@@ -7,19 +7,81 @@
 
 use base64::Engine as _;
 use rmcp::model::{
-    ListResourceTemplatesResult, ReadResourceResponse, ReadResourceResult, ResourceContents,
-    ResourceTemplate,
+    ListResourceTemplatesResult, ListResourcesResult, ReadResourceResponse, ReadResourceResult,
+    Resource, ResourceContents, ResourceTemplate,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer};
 
 use super::server::ReelServer;
-use crate::artifact::ProjectPath;
+use crate::artifact::{BlobKind, ListBlobs, ListProjects, ProjectPath, mime_of_name};
 use crate::error::{Error, Result};
+use crate::object::EntryKind;
 
 /// The largest resource `resources/read` returns: resources are where large content
 /// goes, but a message still has to fit in memory.
 const MAX_RESOURCE_BYTES: usize = 256 * 1024 * 1024;
+
+/// Resources per `resources/list` page.
+const PAGE: usize = 500;
+
+/// Every resource the caller can read: their assets and renders, then the working-tree
+/// files of their projects, with MIME types and sizes. Paged: the cursor is an offset.
+pub async fn list(
+    server: &ReelServer,
+    cursor: Option<&str>,
+    ctx: &RequestContext<RoleServer>,
+) -> Result<ListResourcesResult> {
+    let me = server.caller(ctx)?;
+    let a = server.artifacts();
+    let offset: usize = match cursor {
+        None => 0,
+        Some(c) => c
+            .parse()
+            .map_err(|_| Error::Invalid(format!("invalid cursor {c:?}")))?,
+    };
+    let mut all = Vec::new();
+    for b in a.list_blobs(&me, ListBlobs::default()).await? {
+        let (kind, mime, title) = match &b.kind {
+            BlobKind::Asset {
+                mime,
+                original_name,
+                ..
+            } => ("assets", mime.clone(), original_name.clone()),
+            BlobKind::Render { project, .. } => (
+                "renders",
+                super::server::mime_of_render(&b).to_owned(),
+                format!("render of project {project}"),
+            ),
+        };
+        all.push(
+            Resource::new(format!("reel://{kind}/{}", b.id), title)
+                .with_mime_type(mime)
+                .with_size(b.size),
+        );
+    }
+    let projects = a.list_projects(&me, ListProjects::default()).await?.items;
+    for p in projects {
+        for f in a.list_files(&me, p.id, None, true).await? {
+            if f.kind == EntryKind::Dir {
+                continue;
+            }
+            all.push(
+                Resource::new(
+                    format!("reel://projects/{}/files/{}", p.id, f.path),
+                    format!("{}: {}", p.name, f.path),
+                )
+                .with_mime_type(mime_of_name(&f.path))
+                .with_size(f.size),
+            );
+        }
+    }
+    let next = (offset + PAGE < all.len()).then(|| (offset + PAGE).to_string());
+    let mut result =
+        ListResourcesResult::with_all_items(all.into_iter().skip(offset).take(PAGE).collect());
+    result.next_cursor = next;
+    Ok(result)
+}
 
 /// The URI templates.
 pub fn templates() -> ListResourceTemplatesResult {
@@ -93,15 +155,8 @@ async fn fetch(
     {
         let info = a.get_blob(&me, id.parse()?).await?;
         let mime = match &info.kind {
-            crate::artifact::BlobKind::Asset { mime, .. } => Some(mime.clone()),
-            crate::artifact::BlobKind::Render { meta, .. } => Some(format!(
-                "video/{}",
-                if meta.container.is_empty() {
-                    "mp4"
-                } else {
-                    &meta.container
-                }
-            )),
+            BlobKind::Asset { mime, .. } => Some(mime.clone()),
+            BlobKind::Render { .. } => Some(super::server::mime_of_render(&info).to_owned()),
         };
         (a.read_blob(&me, info.id, None).await?, mime)
     } else {

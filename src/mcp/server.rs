@@ -1291,7 +1291,7 @@ fn job_result(s: &JobStatus) -> CallToolResult {
     }
 }
 
-fn mime_of_render(b: &crate::artifact::BlobInfo) -> &'static str {
+pub(super) fn mime_of_render(b: &crate::artifact::BlobInfo) -> &'static str {
     match &b.kind {
         BlobKind::Render { meta, .. } => match meta.container.as_str() {
             "webm" => "video/webm",
@@ -1348,6 +1348,17 @@ impl ServerHandler for ReelServer {
             .with_instructions(
                 "reelstore: video-project workspaces with checkpoints. Create a project (artifact_create_project), write its files (artifact_write_file), checkpoint (artifact_create_checkpoint), diff and restore. Every project tool takes the project_id. Files, assets and renders are also resources: reel://projects/{project_id}/files/{path}, reel://assets/{id}, reel://renders/{id}.",
             )
+    }
+
+    async fn list_resources(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<rmcp::model::ListResourcesResult, McpError> {
+        let cursor = request.and_then(|r| r.cursor);
+        super::resources::list(self, cursor.as_deref(), &ctx)
+            .await
+            .map_err(|e| McpError::invalid_params(e.to_string(), None))
     }
 
     async fn list_resource_templates(

@@ -961,3 +961,69 @@ async fn concurrent_writes_cannot_overrun_the_quota_together() {
     let files = ok(&client, "artifact_list_files", json!({"project_id": id})).await;
     assert_eq!(files["files"].as_array().unwrap().len(), 3);
 }
+
+#[tokio::test]
+async fn resources_list_names_what_the_caller_can_read() {
+    let dir = init_repo();
+    let repo = dir.path().join(".reel");
+    let ana = stdio_client(&repo, &["--user", "ana"]).await;
+    let id = ok(
+        &ana,
+        "artifact_create_project",
+        json!({"name": "clip", "scope": "user"}),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (path, content) in [("src/Root.tsx", "export {};\n"), ("data.json", "{}")] {
+        ok(
+            &ana,
+            "artifact_write_file",
+            json!({"project_id": id, "path": path, "content": content}),
+        )
+        .await;
+    }
+    let asset = ok(
+        &ana,
+        "artifact_store_asset",
+        json!({"content_base64": base64::engine::general_purpose::STANDARD.encode([1u8, 2, 3]),
+               "mime_type": "image/png", "name": "dot.png", "scope": "user"}),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut listed: Vec<(String, Option<String>, Option<u64>)> = ana
+        .list_all_resources()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.uri.clone(), r.mime_type.clone(), r.size))
+        .collect();
+    listed.sort();
+    let mut want = vec![
+        (
+            format!("reel://assets/{asset}"),
+            Some("image/png".to_owned()),
+            Some(3),
+        ),
+        (
+            format!("reel://projects/{id}/files/data.json"),
+            Some("application/json".to_owned()),
+            Some(2),
+        ),
+        (
+            format!("reel://projects/{id}/files/src/Root.tsx"),
+            Some("text/typescript".to_owned()),
+            Some(11),
+        ),
+    ];
+    want.sort();
+    assert_eq!(listed, want);
+    ana.cancel().await.unwrap();
+    // Another user lists none of it.
+    let bob = stdio_client(&repo, &["--user", "bob"]).await;
+    assert!(bob.list_all_resources().await.unwrap().is_empty());
+    bob.cancel().await.unwrap();
+}
