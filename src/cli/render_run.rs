@@ -66,16 +66,11 @@ fn settings(a: &RenderRunArgs) -> Result<RenderSettings, Error> {
             }
         })
         .transpose()?;
-    let image_format = match a.image_format.as_deref() {
-        None => None,
-        Some("jpeg" | "jpg") => Some(ImageFormat::Jpeg),
-        Some("png") => Some(ImageFormat::Png),
-        Some(other) => {
-            return Err(Error::Invalid(format!(
-                "--image-format {other}: use jpeg or png"
-            )));
-        }
-    };
+    let image_format = a
+        .image_format
+        .as_deref()
+        .map(ImageFormat::parse)
+        .transpose()?;
     let props = a
         .props
         .as_deref()

@@ -1196,16 +1196,11 @@ fn render_settings(a: &RenderVideoArgs) -> Result<RenderSettings> {
             ));
         }
     };
-    let image_format = match a.image_format.as_deref() {
-        None => None,
-        Some("jpeg" | "jpg") => Some(ImageFormat::Jpeg),
-        Some("png") => Some(ImageFormat::Png),
-        Some(other) => {
-            return Err(Error::Invalid(format!(
-                "unknown image_format `{other}`: use jpeg or png"
-            )));
-        }
-    };
+    let image_format = a
+        .image_format
+        .as_deref()
+        .map(ImageFormat::parse)
+        .transpose()?;
     let s = RenderSettings {
         entry: a.entry.clone(),
         composition: a.composition.clone(),

@@ -128,6 +128,19 @@ pub enum ImageFormat {
     Png,
 }
 
+impl ImageFormat {
+    /// Parses `jpeg` (or `jpg`) or `png`.
+    pub fn parse(s: &str) -> Result<ImageFormat> {
+        match s.to_ascii_lowercase().as_str() {
+            "jpeg" | "jpg" => Ok(ImageFormat::Jpeg),
+            "png" => Ok(ImageFormat::Png),
+            _ => Err(Error::Invalid(format!(
+                "unknown image format `{s}`: use jpeg or png"
+            ))),
+        }
+    }
+}
+
 /// x264 speed presets Remotion passes through as `--x264-preset`.
 pub const X264_PRESETS: [&str; 10] = [
     "ultrafast",

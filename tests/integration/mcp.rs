@@ -107,6 +107,19 @@ async fn ok(client: &Client, tool: &'static str, args: Value) -> Value {
     r.structured_content.expect("structured output")
 }
 
+/// Creates a user-scope project; its id.
+async fn user_project(client: &Client, name: &str) -> String {
+    ok(
+        client,
+        "artifact_create_project",
+        json!({"name": name, "scope": "user"}),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 async fn fails(client: &Client, tool: &'static str, args: Value) -> String {
     let r = call(client, tool, args).await;
     assert_eq!(
@@ -804,15 +817,7 @@ async fn two_users_over_http_cannot_reach_each_other() {
 async fn a_write_over_the_quota_fails_and_stores_nothing() {
     let dir = init_repo();
     let client = stdio_client(&dir.path().join(".reel"), &["--quota", "1000"]).await;
-    let id = ok(
-        &client,
-        "artifact_create_project",
-        json!({"name": "q", "scope": "user"}),
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = user_project(&client, "q").await;
     ok(
         &client,
         "artifact_write_file",
@@ -940,15 +945,7 @@ async fn sigterm_stops_the_http_server_cleanly() {
 async fn concurrent_writes_cannot_overrun_the_quota_together() {
     let dir = init_repo();
     let client = stdio_client(&dir.path().join(".reel"), &["--quota", "1000"]).await;
-    let id = ok(
-        &client,
-        "artifact_create_project",
-        json!({"name": "q", "scope": "user"}),
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = user_project(&client, "q").await;
     // Twelve writes of 300 bytes at once: only three fit.
     let calls = (0..12).map(|i| {
         let args =
@@ -967,15 +964,7 @@ async fn resources_list_names_what_the_caller_can_read() {
     let dir = init_repo();
     let repo = dir.path().join(".reel");
     let ana = stdio_client(&repo, &["--user", "ana"]).await;
-    let id = ok(
-        &ana,
-        "artifact_create_project",
-        json!({"name": "clip", "scope": "user"}),
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = user_project(&ana, "clip").await;
     for (path, content) in [("src/Root.tsx", "export {};\n"), ("data.json", "{}")] {
         ok(
             &ana,

@@ -11,14 +11,14 @@
 
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 
-use rmcp::model::{CallToolRequestParams, ProgressNotificationParam};
-use rmcp::service::{NotificationContext, RunningService};
+use rmcp::service::RunningService;
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
-use rmcp::{ClientHandler, RoleClient, ServiceExt};
+use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
 
+use crate::mcp::checked_call;
+use crate::render_faces::Watcher;
 use crate::util::{reel, reel_json, reel_path, tempdir};
 
 const BROWSER: &str = "/usr/bin/chromium";
@@ -78,15 +78,6 @@ fn setup(dir: &Path) -> String {
         .assert()
         .success();
     id
-}
-
-#[derive(Clone, Default)]
-struct Watcher(Arc<Mutex<Vec<ProgressNotificationParam>>>);
-
-impl ClientHandler for Watcher {
-    async fn on_progress(&self, p: ProgressNotificationParam, _: NotificationContext<RoleClient>) {
-        self.0.lock().unwrap().push(p);
-    }
 }
 
 #[tokio::test]
@@ -150,18 +141,9 @@ async fn remotion_renders_hello_video_through_the_cli_and_mcp() {
         .serve(TokioChildProcess::new(cmd).unwrap())
         .await
         .unwrap();
+    let args = json!({"project_id": id, "quality": "low", "props": {"title": "via MCP"}});
     let t = std::time::Instant::now();
-    let r = client
-        .call_tool(
-            CallToolRequestParams::new("artifact_render_video").with_arguments(
-                json!({"project_id": id, "quality": "low", "props": {"title": "via MCP"}})
-                    .as_object()
-                    .unwrap()
-                    .clone(),
-            ),
-        )
-        .await
-        .unwrap();
+    let r = checked_call(&client, "artifact_render_video", args.clone()).await;
     eprintln!(
         "artifact_render_video (warm cache): {:.1} s",
         t.elapsed().as_secs_f64()
@@ -179,17 +161,7 @@ async fn remotion_renders_hello_video_through_the_cli_and_mcp() {
         );
     }
     // Unchanged inputs: a memo hit, nothing runs.
-    let again = client
-        .call_tool(
-            CallToolRequestParams::new("artifact_render_video").with_arguments(
-                json!({"project_id": id, "quality": "low", "props": {"title": "via MCP"}})
-                    .as_object()
-                    .unwrap()
-                    .clone(),
-            ),
-        )
-        .await
-        .unwrap();
+    let again = checked_call(&client, "artifact_render_video", args.clone()).await;
     assert_eq!(again.structured_content.unwrap()["memo_hit"], true);
     client.cancel().await.unwrap();
 }

@@ -39,15 +39,24 @@ fn setup(dir: &Path) -> String {
     id
 }
 
-fn with_fake(cmd: &mut assert_cmd::Command, dir: &Path) {
-    cmd.env("REEL_RENDER_COMMAND", fake_command()).env(
-        "REEL_INSTALL_COMMAND",
-        format!(
-            "sh {} {}",
-            fixture("fake-install.sh").display(),
-            dir.join("installs").display()
+/// The environment that makes `reel` render with the fake renderer and count installs
+/// in `installs`.
+fn fake_env(installs: &Path) -> [(&'static str, String); 2] {
+    [
+        ("REEL_RENDER_COMMAND", fake_command()),
+        (
+            "REEL_INSTALL_COMMAND",
+            format!(
+                "sh {} {}",
+                fixture("fake-install.sh").display(),
+                installs.display()
+            ),
         ),
-    );
+    ]
+}
+
+fn with_fake(cmd: &mut assert_cmd::Command, dir: &Path) {
+    cmd.envs(fake_env(&dir.join("installs")));
 }
 
 #[test]
@@ -150,15 +159,7 @@ fn a_job_killed_with_its_process_shows_as_interrupted() {
     cmd.current_dir(dir.path())
         .env_remove("REEL_REPO")
         .env("USER", "tester")
-        .env("REEL_RENDER_COMMAND", fake_command())
-        .env(
-            "REEL_INSTALL_COMMAND",
-            format!(
-                "sh {} {}",
-                fixture("fake-install.sh").display(),
-                dir.path().join("installs").display()
-            ),
-        )
+        .envs(fake_env(&dir.path().join("installs")))
         .args(["render", &id, "--composition", "Main", "--props"])
         .arg(json!({"mode": "sleep", "pidfile": pids.display().to_string()}).to_string())
         .stdout(Stdio::null())
@@ -232,7 +233,7 @@ fn prune_bounds_the_render_cache() {
 
 /// An MCP client that records progress notifications.
 #[derive(Clone, Default)]
-struct Watcher(Arc<Mutex<Vec<ProgressNotificationParam>>>);
+pub struct Watcher(pub Arc<Mutex<Vec<ProgressNotificationParam>>>);
 
 impl ClientHandler for Watcher {
     async fn on_progress(&self, p: ProgressNotificationParam, _: NotificationContext<RoleClient>) {
@@ -252,15 +253,7 @@ async fn the_mcp_render_tool_reports_progress_and_links_the_video() {
             .arg("--repo")
             .arg(&repo)
             .env("USER", "tester")
-            .env("REEL_RENDER_COMMAND", fake_command())
-            .env(
-                "REEL_INSTALL_COMMAND",
-                format!(
-                    "sh {} {}",
-                    fixture("fake-install.sh").display(),
-                    installs.display()
-                ),
-            )
+            .envs(fake_env(&installs))
             .stderr(Stdio::null());
     });
     let watcher = Watcher::default();
