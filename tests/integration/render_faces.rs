@@ -175,9 +175,8 @@ fn a_job_killed_with_its_process_shows_as_interrupted() {
     child.wait().unwrap();
     // The renderer's processes were orphaned with it; end them so they do not linger.
     for pid in std::fs::read_to_string(&pids).unwrap().lines() {
-        let _ = std::process::Command::new("kill")
-            .args(["-9", pid])
-            .status();
+        let pid = nix::unistd::Pid::from_raw(pid.parse().unwrap());
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
     }
     let jobs = reel_json(dir.path(), &["render", "jobs"]);
     let job = &jobs[0];
