@@ -119,6 +119,36 @@ pub struct JobStatus {
 struct JobRecord {
     status: JobStatus,
     owner: Owner,
+    /// The process that wrote it (absent in records of finished jobs is fine).
+    #[serde(default)]
+    runner: Option<Runner>,
+}
+
+/// A process, identified across pid reuse by its start time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Runner {
+    pid: u32,
+    /// Start time in clock ticks since boot (`/proc/PID/stat`, field 22).
+    started: u64,
+}
+
+impl Runner {
+    fn of(pid: u32) -> Option<Runner> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The command name (field 2) may hold spaces; fields after it are plain.
+        let rest = stat.rsplit_once(')')?.1;
+        let started = rest.split_whitespace().nth(19)?.parse().ok()?;
+        Some(Runner { pid, started })
+    }
+
+    fn current() -> Option<Runner> {
+        Runner::of(std::process::id())
+    }
+
+    /// Whether this very process still runs.
+    fn alive(self) -> bool {
+        Runner::of(self.pid) == Some(self)
+    }
 }
 
 struct Live {
@@ -172,21 +202,26 @@ fn encode(status: &JobStatus, owner: &Owner) -> Vec<u8> {
     serde_json::to_vec(&JobRecord {
         status: status.clone(),
         owner: owner.clone(),
+        runner: Runner::current(),
     })
     .expect("job records serialize")
 }
 
-fn decode(bytes: &[u8]) -> Result<(JobStatus, Owner)> {
-    let r: JobRecord = serde_json::from_slice(bytes).map_err(|e| Error::Corrupt {
+fn decode_record(bytes: &[u8]) -> Result<JobRecord> {
+    serde_json::from_slice(bytes).map_err(|e| Error::Corrupt {
         what: "render job record".into(),
         reason: e.to_string(),
-    })?;
-    Ok((r.status, r.owner))
+    })
+}
+
+fn decode(bytes: &[u8]) -> Result<(JobStatus, Owner)> {
+    decode_record(bytes).map(|r| (r.status, r.owner))
 }
 
 impl Renders {
-    /// Starts the service. Jobs persisted as neither finished nor failed were running in
-    /// a process that stopped: they are marked `interrupted` now.
+    /// Starts the service. Jobs persisted as unfinished whose process no longer runs
+    /// (it was killed, or the machine restarted) are marked `interrupted` now; jobs of
+    /// another live process (a server rendering while `reel render jobs` looks) stay.
     pub fn new(engine: Arc<Engine>, config: RenderConfig) -> Result<Renders> {
         if config.concurrency == 0 {
             return Err(Error::Invalid(
@@ -196,8 +231,13 @@ impl Renders {
         let stale: Vec<(RecordId, Vec<u8>)> = renders::jobs(&engine)?
             .into_iter()
             .filter_map(|(id, bytes)| {
-                let (mut status, owner) = decode(&bytes).ok()?;
-                (!status.stage.is_final()).then(|| {
+                let JobRecord {
+                    mut status,
+                    owner,
+                    runner,
+                } = decode_record(&bytes).ok()?;
+                let running_elsewhere = runner.is_some_and(Runner::alive);
+                (!status.stage.is_final() && !running_elsewhere).then(|| {
                     status.stage = Stage::Interrupted;
                     status.error =
                         Some("the process running this render stopped before it finished".into());

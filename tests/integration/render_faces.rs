@@ -171,6 +171,10 @@ fn a_job_killed_with_its_process_shows_as_interrupted() {
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    // Looking from another process while it runs: the job is unfinished, not
+    // interrupted (its process is alive).
+    let jobs = reel_json(dir.path(), &["render", "jobs"]);
+    assert_eq!(jobs[0]["stage"], "bundling", "{jobs}");
     child.kill().unwrap(); // SIGKILL: no chance to clean up
     child.wait().unwrap();
     // The renderer's processes were orphaned with it; end them so they do not linger.
