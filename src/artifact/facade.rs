@@ -67,9 +67,7 @@ impl Artifacts {
         f: impl FnOnce(&Engine) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let engine = Arc::clone(&self.engine);
-        tokio::task::spawn_blocking(move || f(&engine))
-            .await
-            .map_err(|e| Error::Backend(format!("worker thread failed: {e}")))?
+        crate::repo::blocking(move || f(&engine)).await
     }
 
     /// Creates a project.

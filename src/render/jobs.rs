@@ -19,10 +19,11 @@ use super::progress::{RenderProgress, Stage};
 use super::renderer::{Invocation, Remotion, Renderer, find_browser, parse_compositions};
 use super::settings::RenderSettings;
 use crate::artifact::renders;
-use crate::artifact::{BlobInfo, Caller, Owner, ProjectId, RecordId};
+use crate::artifact::{BlobInfo, Caller, Owner, ProjectId, RecordId, now_ms};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::hash::{CommitId, Hash, TreeId};
+use crate::repo::blocking;
 
 /// How renders run.
 #[derive(Debug, Clone)]
@@ -141,8 +142,10 @@ impl Runner {
         Some(Runner { pid, started })
     }
 
+    /// This process (read once: it is written with every status).
     fn current() -> Option<Runner> {
-        Runner::of(std::process::id())
+        static CURRENT: std::sync::OnceLock<Option<Runner>> = std::sync::OnceLock::new();
+        *CURRENT.get_or_init(|| Runner::of(std::process::id()))
     }
 
     /// Whether this very process still runs.
@@ -192,10 +195,6 @@ pub fn render_key(tree: TreeId, settings: &RenderSettings, renderer: &str) -> Ha
         h.update(part.as_bytes());
     }
     Hash::from(h.finalize())
-}
-
-fn now_ms() -> i64 {
-    crate::artifact::now_ms()
 }
 
 fn encode(status: &JobStatus, owner: &Owner) -> Vec<u8> {
@@ -276,7 +275,7 @@ impl Renders {
         let engine = Arc::clone(&self.inner.engine);
         let renderer = Arc::clone(&self.inner.config.renderer);
         let (c, r) = (caller.clone(), req.clone());
-        let (source, identity, key, hit) = tokio::task::spawn_blocking(move || {
+        let (source, identity, key, hit) = blocking(move || {
             let src = renders::source(&engine, &c, &r.project, r.checkpoint.as_deref())?;
             let pj = renders::root_file(&engine, src.tree, "package.json")?;
             let identity = renderer.identity(pj.as_deref());
@@ -284,8 +283,7 @@ impl Renders {
             let hit = renders::memo_get(&engine, &c, &r.project, src.checkpoint, &key)?;
             Ok::<_, Error>((src, identity, key, hit))
         })
-        .await
-        .map_err(|e| Error::Backend(format!("worker thread failed: {e}")))??;
+        .await?;
         let now = now_ms();
         let mut status = JobStatus {
             id: RecordId::random(),
@@ -350,9 +348,7 @@ impl Renders {
             return Ok(live.tx.borrow().clone());
         }
         let engine = Arc::clone(&self.inner.engine);
-        let bytes = tokio::task::spawn_blocking(move || renders::job(&engine, &id))
-            .await
-            .map_err(|e| Error::Backend(format!("worker thread failed: {e}")))??;
+        let bytes = blocking(move || renders::job(&engine, &id)).await?;
         match bytes.map(|b| decode(&b)).transpose()? {
             Some((status, owner)) if owner.visible_to(caller) => Ok(status),
             _ => Err(not_found(id)),
@@ -362,9 +358,7 @@ impl Renders {
     /// Every persisted job the caller may see, newest first.
     pub async fn list(&self, caller: &Caller) -> Result<Vec<JobStatus>> {
         let engine = Arc::clone(&self.inner.engine);
-        let rows = tokio::task::spawn_blocking(move || renders::jobs(&engine))
-            .await
-            .map_err(|e| Error::Backend(format!("worker thread failed: {e}")))??;
+        let rows = blocking(move || renders::jobs(&engine)).await?;
         let mut out: Vec<JobStatus> = rows
             .iter()
             .filter_map(|(_, b)| decode(b).ok())
@@ -450,9 +444,7 @@ impl Renders {
     async fn persist(&self, status: &JobStatus, owner: &Owner) -> Result<()> {
         let engine = Arc::clone(&self.inner.engine);
         let row = vec![(status.id, encode(status, owner))];
-        tokio::task::spawn_blocking(move || renders::put_jobs(&engine, &row))
-            .await
-            .map_err(|e| Error::Backend(format!("worker thread failed: {e}")))?
+        blocking(move || renders::put_jobs(&engine, &row)).await
     }
 
     /// Moves a job to `stage` and persists it.
@@ -569,11 +561,8 @@ impl Renders {
         self.enter(live, Stage::Installing).await;
         let workdir = self.workdir(job.project);
         let (e, w, tree) = (Arc::clone(&engine), workdir.clone(), job.tree);
-        tokio::task::spawn_blocking(move || {
-            crate::restore::restore_tree(&e, tree, &w, &crate::progress::NoProgress)
-        })
-        .await
-        .map_err(|e| Error::Backend(format!("worker thread failed: {e}")))??;
+        blocking(move || crate::restore::restore_tree(&e, tree, &w, &crate::progress::NoProgress))
+            .await?;
         let _ = std::fs::write(workdir.with_extension("last-used"), b"");
         let installed = {
             let _one = self.inner.install.lock().await;
@@ -737,7 +726,7 @@ impl Renders {
         self.enter(live, Stage::Storing).await;
         let caller = live.caller.clone();
         let output = output.to_path_buf();
-        tokio::task::spawn_blocking(move || {
+        blocking(move || {
             let mut f = std::fs::File::open(&output).map_err(Error::io("open", &output))?;
             let stored = crate::artifact::store_stream(&engine, &mut f)?;
             renders::store(
@@ -751,7 +740,6 @@ impl Renders {
             )
         })
         .await
-        .map_err(|e| Error::Backend(format!("worker thread failed: {e}")))?
     }
 
     /// The project's only composition, from the renderer's listing.
@@ -809,10 +797,15 @@ impl Renders {
                 .map(|s| self.workdir(s.project))
                 .collect()
         };
+        // The installs those work dirs link to are in use too.
+        let busy: Vec<PathBuf> = busy
+            .iter()
+            .filter_map(|w| std::fs::read_link(w.join("node_modules")).ok())
+            .filter_map(|target| target.parent().map(Path::to_path_buf))
+            .chain(busy.iter().cloned())
+            .collect();
         let root = self.inner.config.cache_dir.clone();
-        tokio::task::spawn_blocking(move || super::cache::prune(&root, max_bytes, &busy))
-            .await
-            .map_err(|e| Error::Backend(format!("worker thread failed: {e}")))?
+        blocking(move || super::cache::prune(&root, max_bytes, &busy)).await
     }
 }
 

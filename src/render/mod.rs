@@ -21,7 +21,7 @@ pub use cache::PruneReport;
 pub use diagnose::{Diagnosis, diagnose};
 pub use jobs::{JobStatus, RenderConfig, RenderRequest, Renders, render_key};
 pub use probe::parse as parse_ffprobe;
-pub use process::{CommandSpec, group_alive};
+pub use process::CommandSpec;
 pub use progress::{LineParser, PatternParser, RemotionParser, RenderProgress, Stage};
 pub use renderer::{CommandTemplate, Invocation, Remotion, Renderer, find_browser};
 pub use settings::{Codec, ImageFormat, Quality, RenderSettings};

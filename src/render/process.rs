@@ -122,12 +122,6 @@ fn signal_group(pgid: i32, sig: Signal) {
     let _ = killpg(Pid::from_raw(pgid), sig);
 }
 
-/// Whether any process of group `pgid` is still alive (reads `/proc`).
-#[must_use]
-pub fn group_alive(pgid: i32) -> bool {
-    killpg(Pid::from_raw(pgid), None).is_ok()
-}
-
 /// Runs `spec`, reporting parsed stdout progress to `report`. Whatever way it ends, no
 /// process of its group is left behind.
 pub async fn run(
