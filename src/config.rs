@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::object::ChunkerConfig;
 
-/// The newest repository format this build reads and writes.
-pub const REPO_FORMAT: u32 = 1;
+/// The newest repository format this build reads and writes. Format 1 repositories are
+/// upgraded when opened (see `docs/format.md`, "Version changes").
+pub const REPO_FORMAT: u32 = 2;
 /// Default pack target size.
 pub const DEFAULT_PACK_TARGET: u32 = 16 * 1024 * 1024;
 
@@ -39,6 +40,10 @@ pub struct RepoConfig {
     pub pack_target: u32,
     /// Where packs are stored.
     pub backend: BackendConfig,
+    /// The repository's id (32 hex digits), set at init; its index records the same id.
+    /// `None` in format 1 configs and in configs not yet initialized.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
 }
 
 impl Default for RepoConfig {
@@ -49,6 +54,7 @@ impl Default for RepoConfig {
             compression_level: 3,
             pack_target: DEFAULT_PACK_TARGET,
             backend: BackendConfig::Local,
+            id: None,
         }
     }
 }
@@ -65,6 +71,13 @@ impl RepoConfig {
         }
         if self.pack_target < 1024 * 1024 {
             return Err(Error::Invalid("pack target below 1 MiB".into()));
+        }
+        if let Some(id) = &self.id
+            && (id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err(Error::Invalid(format!(
+                "repository id `{id}` is not 32 hex digits"
+            )));
         }
         Ok(())
     }
@@ -120,8 +133,8 @@ mod tests {
         assert!(matches!(
             err,
             Error::UnsupportedVersion {
-                found: 2,
-                supported: 1
+                found: 3,
+                supported: 2
             }
         ));
     }

@@ -78,6 +78,21 @@ pub enum Error {
     /// The redb index failed.
     #[error("index: {0}")]
     Index(String),
+    /// The index file cannot stand for the repository: missing, empty, unreadable or
+    /// another repository's. Never silently replaced by an empty one.
+    #[error("the index {path} is {reason}")]
+    IndexUnusable {
+        /// The index file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A restore would discard changes that were never checkpointed.
+    #[error("{} would be overwritten or removed by the restore: {}", count_files(.paths.len()), list_paths(.paths))]
+    WouldDiscard {
+        /// The paths with changes, relative to the target.
+        paths: Vec<String>,
+    },
     /// The operation was cancelled by its caller.
     #[error("cancelled")]
     Cancelled,
@@ -121,6 +136,12 @@ impl Error {
                 Some("run `reel fsck --read-data` to find every damaged object")
             }
             Error::UnsupportedVersion { .. } => Some("upgrade reel to open this repository"),
+            Error::IndexUnusable { .. } => Some(
+                "`reel index rebuild` rebuilds it from the packs (an unusable file is kept aside, never deleted)",
+            ),
+            Error::WouldDiscard { .. } => {
+                Some("checkpoint them first, move them away, or pass --force to discard them")
+            }
             Error::Changed { .. } => {
                 Some("stop whatever is writing the file and run the command again")
             }
@@ -133,4 +154,30 @@ impl Error {
             _ => None,
         }
     }
+}
+
+fn count_files(n: usize) -> String {
+    if n == 1 {
+        "1 file with changes not in any checkpoint".into()
+    } else {
+        format!("{n} files with changes not in any checkpoint")
+    }
+}
+
+/// The first few paths, then how many more.
+fn list_paths(paths: &[String]) -> String {
+    const SHOWN: usize = 10;
+    let mut out = paths
+        .iter()
+        .take(SHOWN)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if paths.len() > SHOWN {
+        let more = paths.len() - SHOWN;
+        out.push_str(" and ");
+        out.push_str(&more.to_string());
+        out.push_str(" more");
+    }
+    out
 }

@@ -1,19 +1,21 @@
 //! Integrity checks.
 //!
 //! Always: every indexed pack exists with the recorded size; every object of every live
-//! checkpoint (commits, trees, manifests) is indexed, and trees and commits verify.
-//! With `read_data`: every pack is read whole, its name must equal the BLAKE3 of its
-//! bytes, its trailer must match the index, and every object is decompressed and
-//! verified against its id.
+//! checkpoint (directory and project checkpoints: commits, trees, manifests) is indexed
+//! and readable. With `read_data`: every pack is read whole, once: its name must equal
+//! the BLAKE3 of its bytes, its trailer must match the index, and every object is
+//! decompressed from those bytes and verified against its id. A damaged pack is
+//! reported with every checkpoint that needs it; damage never aborts the check.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde::Serialize;
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::hash::{Hash, PackId};
+use crate::hash::{CommitId, Hash, PackId, TreeId};
 use crate::index::ObjectLocation;
+use crate::object::{EntryKind, Manifest, ObjectKind};
 use crate::store::{pack_name, parse_pack, parse_pack_name};
 
 /// One problem found.
@@ -27,6 +29,17 @@ pub struct Problem {
     pub message: String,
 }
 
+/// A pack that is missing, truncated or fails verification, and who needs it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DamagedPack {
+    /// The pack.
+    pub pack: PackId,
+    /// What is wrong with it (the first problem found).
+    pub reason: String,
+    /// Live checkpoints with an object in it: they cannot be restored whole.
+    pub needed_by: Vec<CommitId>,
+}
+
 /// What fsck checked and found.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct FsckReport {
@@ -38,7 +51,10 @@ pub struct FsckReport {
     pub checkpoints: u64,
     /// Problems: the repository is damaged if this is not empty.
     pub errors: Vec<Problem>,
-    /// Packs on the backend the index does not know (left by a crash; `gc` removes them).
+    /// Damaged packs and the checkpoints that need them.
+    pub damaged_packs: Vec<DamagedPack>,
+    /// Packs on the backend the index does not know (a crashed writer's, or another
+    /// index's; see `reel gc`).
     pub unreferenced_packs: Vec<PackId>,
 }
 
@@ -58,9 +74,13 @@ impl FsckReport {
     }
 }
 
+/// Packs found damaged so far, with the first reason.
+type Damaged = HashMap<PackId, String>;
+
 /// Checks the repository.
 pub fn fsck(engine: &Engine, read_data: bool) -> Result<FsckReport> {
     let mut report = FsckReport::default();
+    let mut damaged = Damaged::new();
     let blobs: HashMap<PackId, u64> = engine
         .backend
         .list("packs/")?
@@ -71,16 +91,16 @@ pub fn fsck(engine: &Engine, read_data: bool) -> Result<FsckReport> {
     let indexed: HashSet<PackId> = packs.iter().map(|(id, _)| *id).collect();
     for (id, rec) in &packs {
         report.packs += 1;
-        match blobs.get(id) {
-            None => report.problem(Some(*id), None, "pack is missing from the backend".into()),
+        let why = match blobs.get(id) {
+            None => Some("missing from the backend".to_owned()),
             Some(&size) if size != rec.size => {
-                report.problem(
-                    Some(*id),
-                    None,
-                    format!("pack is {size} bytes, the index says {}", rec.size),
-                );
+                Some(format!("{size} bytes, the index says {}", rec.size))
             }
-            Some(_) => {}
+            Some(_) => None,
+        };
+        if let Some(why) = why {
+            report.problem(Some(*id), None, format!("pack is {why}"));
+            damaged.entry(*id).or_insert(why);
         }
     }
     report.unreferenced_packs = blobs
@@ -98,7 +118,6 @@ pub fn fsck(engine: &Engine, read_data: bool) -> Result<FsckReport> {
             );
         }
     }
-    walk_checkpoints(engine, &mut report)?;
     if read_data {
         let mut by_pack: HashMap<PackId, Vec<(Hash, ObjectLocation)>> = HashMap::new();
         for (id, loc) in objects {
@@ -106,101 +125,204 @@ pub fn fsck(engine: &Engine, read_data: bool) -> Result<FsckReport> {
         }
         for (pack, objs) in by_pack {
             if blobs.contains_key(&pack) {
-                read_pack(engine, pack, &objs, &mut report);
+                read_pack(engine, pack, &objs, &mut report, &mut damaged);
             }
         }
     }
+    walk_checkpoints(engine, &mut report, &damaged)?;
     Ok(report)
 }
 
-fn walk_checkpoints(engine: &Engine, report: &mut FsckReport) -> Result<()> {
+/// Walks every live checkpoint; records what it cannot read and which damaged packs it
+/// needs.
+fn walk_checkpoints(engine: &Engine, report: &mut FsckReport, damaged: &Damaged) -> Result<()> {
+    let mut roots: Vec<CommitId> = engine
+        .index
+        .checkpoints()?
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    roots.extend(crate::artifact::roots(engine)?.commits);
+    let mut walker = Walker {
+        engine,
+        damaged,
+        memo: HashMap::new(),
+        problems: Vec::new(),
+    };
+    let mut needed: HashMap<PackId, BTreeSet<CommitId>> = HashMap::new();
     let mut seen = HashSet::new();
-    for row in engine.index.checkpoints()? {
+    for id in roots {
+        if !seen.insert(id) {
+            continue;
+        }
         report.checkpoints += 1;
-        if let Err(e) = check_commit(engine, row.id.0, &mut seen) {
-            let object = match &e {
-                Error::NotFound { .. } | Error::Corrupt { .. } => None,
-                _ => return Err(e),
-            };
-            report.problem(None, object, format!("checkpoint {}: {e}", row.id.short()));
+        for pack in walker.commit(id)? {
+            needed.entry(pack).or_default().insert(id);
         }
     }
+    for (object, message) in walker.problems {
+        report.problem(None, object, message);
+    }
+    let mut list: Vec<DamagedPack> = damaged
+        .iter()
+        .map(|(pack, reason)| DamagedPack {
+            pack: *pack,
+            reason: reason.clone(),
+            needed_by: needed
+                .remove(pack)
+                .map(|s| s.into_iter().collect())
+                .unwrap_or_default(),
+        })
+        .collect();
+    list.sort_by_key(|d| d.pack);
+    report.damaged_packs = list;
     Ok(())
 }
 
-fn check_commit(engine: &Engine, id: Hash, seen: &mut HashSet<Hash>) -> Result<()> {
-    let commit = engine.read_commit(&crate::hash::CommitId(id))?;
-    check_tree(engine, commit.tree.0, seen)
+struct Walker<'a> {
+    engine: &'a Engine,
+    damaged: &'a Damaged,
+    /// Tree → the damaged packs something below it needs.
+    memo: HashMap<TreeId, BTreeSet<PackId>>,
+    problems: Vec<(Option<Hash>, String)>,
 }
 
-fn check_tree(engine: &Engine, id: Hash, seen: &mut HashSet<Hash>) -> Result<()> {
-    if !seen.insert(id) {
-        return Ok(());
+impl Walker<'_> {
+    /// The damaged packs a checkpoint needs (its unreadable objects are recorded).
+    fn commit(&mut self, id: CommitId) -> Result<BTreeSet<PackId>> {
+        let mut needs = BTreeSet::new();
+        self.object(&id.0, &mut needs)?;
+        match self.engine.read_commit(&id) {
+            Ok(c) => needs.extend(self.tree(c.tree)?),
+            Err(e) => self.unreadable(id.0, &e, &format!("checkpoint {}", id.short()))?,
+        }
+        Ok(needs)
     }
-    for e in engine.read_tree(&crate::hash::TreeId(id))?.entries() {
-        match e.kind {
-            crate::object::EntryKind::Dir => check_tree(engine, e.id, seen)?,
-            _ if seen.insert(e.id) => {
-                if let Some(m) = engine.read_manifest(&e.id)? {
-                    for c in m.chunks {
-                        engine.locate(&c.id)?;
+
+    /// Locates an object; notes its pack if damaged.
+    fn object(&mut self, id: &Hash, needs: &mut BTreeSet<PackId>) -> Result<bool> {
+        let Some(loc) = self.engine.index.location(id)? else {
+            self.problems
+                .push((Some(*id), format!("object {} is not indexed", id.short())));
+            return Ok(false);
+        };
+        if self.damaged.contains_key(&loc.pack) {
+            needs.insert(loc.pack);
+        }
+        Ok(true)
+    }
+
+    fn tree(&mut self, id: TreeId) -> Result<BTreeSet<PackId>> {
+        if let Some(n) = self.memo.get(&id) {
+            return Ok(n.clone());
+        }
+        let mut needs = BTreeSet::new();
+        if self.object(&id.0, &mut needs)? {
+            match self.engine.read_tree(&id) {
+                Ok(tree) => {
+                    for e in tree.entries() {
+                        match e.kind {
+                            EntryKind::Dir => needs.extend(self.tree(e.tree_id())?),
+                            EntryKind::Symlink => {
+                                self.object(&e.id, &mut needs)?;
+                            }
+                            EntryKind::File => self.file(e.id, &mut needs)?,
+                        }
                     }
                 }
+                Err(e) => self.unreadable(id.0, &e, &format!("tree {}", id.short()))?,
             }
-            _ => {}
+        }
+        self.memo.insert(id, needs.clone());
+        Ok(needs)
+    }
+
+    fn file(&mut self, id: Hash, needs: &mut BTreeSet<PackId>) -> Result<()> {
+        if !self.object(&id, needs)? {
+            return Ok(());
+        }
+        match self.engine.read_manifest(&id) {
+            Ok(Some(m)) => {
+                for c in m.chunks {
+                    self.object(&c.id, needs)?;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => self.unreadable(id, &e, &format!("file {}", id.short()))?,
+        }
+        Ok(())
+    }
+
+    /// Records damage; any other error (the backend is unreachable, say) stops fsck,
+    /// which could otherwise not tell damage from an outage.
+    fn unreadable(&mut self, id: Hash, e: &Error, what: &str) -> Result<()> {
+        match e {
+            Error::NotFound { .. } | Error::Corrupt { .. } => {
+                self.problems.push((Some(id), format!("{what}: {e}")));
+                Ok(())
+            }
+            _ => Err(Error::Backend(format!("{what}: {e}"))),
         }
     }
-    Ok(())
 }
 
+/// Reads a pack once and verifies it and every object in it from those bytes.
 fn read_pack(
     engine: &Engine,
     pack: PackId,
     objs: &[(Hash, ObjectLocation)],
     report: &mut FsckReport,
+    damaged: &mut Damaged,
 ) {
+    let mut fail = |report: &mut FsckReport, object: Option<Hash>, message: String| {
+        damaged.entry(pack).or_insert_with(|| message.clone());
+        report.problem(Some(pack), object, message);
+    };
     let bytes = match engine.backend.get(&pack_name(&pack)) {
         Ok(b) => b,
         Err(e) => {
-            report.problem(Some(pack), None, format!("unreadable: {e}"));
+            fail(report, None, format!("unreadable: {e}"));
             return;
         }
     };
     if Hash::of(&bytes) != pack.0 {
-        report.problem(
-            Some(pack),
-            None,
-            "pack bytes do not hash to its name".into(),
-        );
+        fail(report, None, "pack bytes do not hash to its name".into());
     }
     match parse_pack(&bytes) {
         Ok(entries) => {
             let listed: HashSet<Hash> = entries.iter().map(|e| e.id).collect();
             for (id, _) in objs {
                 if !listed.contains(id) {
-                    report.problem(
-                        Some(pack),
+                    fail(
+                        report,
                         Some(*id),
                         "object is not in the pack's trailer".into(),
                     );
                 }
             }
         }
-        Err(e) => report.problem(Some(pack), None, format!("trailer: {e}")),
+        Err(e) => fail(report, None, format!("trailer: {e}")),
     }
     for (id, loc) in objs {
         report.objects += 1;
-        let checked = engine
-            .read_unverified(id, loc)
-            .and_then(|raw| crate::read::verify(id, loc, &raw).map(|()| raw))
-            .and_then(|raw| match loc.kind {
-                crate::object::ObjectKind::Manifest => {
-                    crate::object::decode::<crate::object::Manifest>(&raw).map(drop)
-                }
-                _ => Ok(()),
-            });
-        if let Err(e) = checked {
-            report.problem(Some(pack), Some(*id), e.to_string());
+        if let Err(e) = verify_object(&bytes, id, loc) {
+            fail(report, Some(*id), e);
         }
     }
+}
+
+/// Decompresses one object from its pack's bytes and checks it against its id.
+fn verify_object(pack: &[u8], id: &Hash, loc: &ObjectLocation) -> std::result::Result<(), String> {
+    let start = loc.offset as usize;
+    let end = start + loc.stored_len as usize;
+    let stored = pack
+        .get(start..end)
+        .ok_or_else(|| format!("object ends at {end}, past the pack's {} bytes", pack.len()))?;
+    let raw = crate::codec::decompress(stored, loc.compression, loc.raw_len as usize)
+        .map_err(|e| e.to_string())?;
+    crate::read::verify(id, loc, &raw).map_err(|e| e.to_string())?;
+    if loc.kind == ObjectKind::Manifest {
+        crate::object::decode::<Manifest>(&raw).map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }

@@ -37,41 +37,46 @@ mod config;
 mod diff;
 mod engine;
 mod error;
+mod failpoint;
 mod fsck;
 mod gc;
 mod hash;
 mod index;
 mod ingest;
+mod liveness;
 pub mod mcp;
 mod object;
 mod progress;
 mod read;
+mod rebuild;
 mod refs;
 pub mod render;
 mod repo;
 mod restore;
 mod stats;
 mod store;
+mod writer;
 
 pub use artifact::{
     Artifacts, AssetInput, BlobInfo, BlobKind, Caller, CheckpointInfo, CreateCheckpoint,
     CreateProject, FileInfo, Ident, ListBlobs, ListProjects, Page, ProjectId, ProjectInfo,
-    ProjectPath, Rational, RecordId, RenderMeta, Scope, SortBy, Source, SweepReport, UpdateProject,
-    mime_of_name,
+    ProjectPath, ProjectRestore, Rational, RecordId, RenderMeta, Scope, SortBy, Source,
+    SweepReport, UpdateProject, mime_of_name,
 };
 pub use codec::Compression;
 pub use config::{BackendConfig, REPO_FORMAT, RepoConfig};
 pub use diff::{Change, ChangeKind, DiffStat};
 pub use error::{Error, Result};
 pub use fsck::{FsckReport, Problem};
-pub use gc::{GcOptions, GcReport};
+pub use gc::{GcOptions, GcPlan, GcReport, PackPlan};
 pub use hash::{CommitId, Hash, PackId, TreeId};
-pub use ingest::{CheckpointOptions, CheckpointSummary};
+pub use ingest::{CheckpointOptions, CheckpointSummary, SkippedPath};
 pub use object::{ChunkerConfig, EntryKind};
 pub use progress::{NoProgress, Progress};
+pub use rebuild::RebuildReport;
 pub use refs::{CommitView, LogEntry};
 pub use repo::{DiffTarget, ListEntry, REPO_DIR_NAME, Repository};
-pub use restore::RestoreSummary;
+pub use restore::{RestoreOptions, RestoreSummary};
 pub use stats::RepoStats;
 
 /// Internals exposed for the fuzz targets and benchmarks; not a stable API.

@@ -25,7 +25,11 @@ impl Engine {
     /// Reads an object's raw bytes from its pack, decompressed but not yet verified.
     pub fn read_unverified(&self, id: &Hash, loc: &ObjectLocation) -> Result<Vec<u8>> {
         let range = loc.offset..loc.offset + u64::from(loc.stored_len);
-        let stored = self.backend.get_range(&pack_name(&loc.pack), range)?;
+        let name = pack_name(&loc.pack);
+        let stored = match self.backend.get_range(&name, range.clone()) {
+            Ok(bytes) => bytes,
+            Err(e) => return Err(self.explain_range_error(id, loc, range.end, e)),
+        };
         if stored.len() != loc.stored_len as usize {
             return Err(corrupt(
                 id,
@@ -35,6 +39,21 @@ impl Engine {
         }
         codec::decompress(&stored, loc.compression, loc.raw_len as usize)
             .map_err(|e| corrupt(id, loc, e.to_string()))
+    }
+
+    /// Turns a failed range read into what it means: a pack that is missing or shorter
+    /// than the index says is damage (naming the pack); anything else (a network fault,
+    /// say) stays what it was.
+    fn explain_range_error(&self, id: &Hash, loc: &ObjectLocation, end: u64, e: Error) -> Error {
+        match self.backend.size(&pack_name(&loc.pack)) {
+            Ok(None) => corrupt(id, loc, "the pack is missing from the backend".into()),
+            Ok(Some(size)) if size < end => corrupt(
+                id,
+                loc,
+                format!("the pack is truncated: {size} bytes, the index needs {end}"),
+            ),
+            _ => e,
+        }
     }
 
     /// Reads an object and verifies it; returns its kind and raw bytes.

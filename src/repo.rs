@@ -22,7 +22,7 @@ use crate::ingest::{CheckpointOptions, CheckpointSummary, Pipeline, scan_dir};
 use crate::object::{EntryKind, TreeEntry};
 use crate::progress::{NoProgress, Progress};
 use crate::refs::{CommitView, LogEntry};
-use crate::restore::RestoreSummary;
+use crate::restore::{RestoreOptions, RestoreSummary};
 use crate::stats::RepoStats;
 use crate::store::{BlobBackend, ObjectStoreBackend, RedbBackend, backend_from_url};
 
@@ -89,46 +89,64 @@ fn open_backend(
 }
 
 impl Repository {
-    /// Creates a repository in `dir` (usually `<project>/.reel`). Fails if one exists.
+    /// Creates a repository in `dir` (usually `<project>/.reel`). Fails if one exists,
+    /// and refuses a backend that already holds packs (another repository's data).
     pub async fn init(dir: impl AsRef<Path>, config: RepoConfig) -> Result<Repository> {
         let dir = dir.as_ref().to_path_buf();
         let handle = Handle::current();
         blocking(move || {
+            let mut config = config;
+            config.format = crate::config::REPO_FORMAT;
+            let id = config
+                .id
+                .get_or_insert_with(|| hex::encode(rand::random::<[u8; 16]>()))
+                .clone();
             config.validate()?;
             let config_path = dir.join(CONFIG_FILE);
-            if config_path.exists() {
+            if config_path.exists() || dir.join(INDEX_FILE).exists() {
                 return Err(Error::AlreadyExists(format!(
                     "a repository at {}",
                     dir.display()
                 )));
             }
             std::fs::create_dir_all(&dir).map_err(Error::io("create directory", &dir))?;
-            let repo = Self::assemble(dir, config.clone(), handle)?;
+            let backend = open_backend(Some(&dir), &config, handle)?;
+            let existing = count_packs(backend.as_ref())?;
+            if existing > 0 {
+                return Err(Error::AlreadyExists(format!(
+                    "{existing} packs at {} (another repository's data); a new repository there would treat them as garbage",
+                    backend.describe()
+                )));
+            }
+            let index = Index::create(&dir.join(INDEX_FILE), id.as_bytes())?;
             // The config goes last: a directory without one is not a repository yet.
-            let dir = repo.dir.as_deref().expect("assembled with a directory");
-            let tmp = dir.join("config.tmp");
-            std::fs::write(&tmp, config.to_bytes()).map_err(Error::io("write", &tmp))?;
-            std::fs::rename(&tmp, &config_path).map_err(Error::io("rename", &config_path))?;
-            Ok(repo)
+            write_config(&dir, &config)?;
+            Self::assemble(dir, config, backend, index)
         })
         .await
     }
 
-    /// Opens the backend and index of the repository in `dir`.
-    fn assemble(dir: PathBuf, config: RepoConfig, handle: Handle) -> Result<Repository> {
-        let backend = open_backend(Some(&dir), &config, handle)?;
-        let index = Index::open(&dir.join(INDEX_FILE))?;
+    fn assemble(
+        dir: PathBuf,
+        config: RepoConfig,
+        backend: Arc<dyn BlobBackend>,
+        index: Index,
+    ) -> Result<Repository> {
+        let repo_dir = std::fs::canonicalize(&dir).map_err(Error::io("resolve", &dir))?;
         Ok(Repository {
             engine: Arc::new(Engine {
                 config,
-                index,
+                index: Arc::new(index),
                 backend,
+                repo_dir: Some(repo_dir),
             }),
             dir: Some(dir),
         })
     }
 
-    /// Opens the repository in `dir`.
+    /// Opens the repository in `dir`. An index that is missing, empty, unreadable or
+    /// another repository's is an error (naming `reel index rebuild`) whenever the
+    /// backend holds packs: never a silently new, empty repository.
     pub async fn open(dir: impl AsRef<Path>) -> Result<Repository> {
         let dir = dir.as_ref().to_path_buf();
         let handle = Handle::current();
@@ -141,7 +159,55 @@ impl Repository {
                 }
                 Err(e) => return Err(Error::io("read", &config_path)(e)),
             };
-            Self::assemble(dir, RepoConfig::parse(&bytes)?, handle)
+            let mut config = RepoConfig::parse(&bytes)?;
+            let backend = open_backend(Some(&dir), &config, handle)?;
+            let index = open_index(&dir, &config, backend.as_ref())?;
+            check_identity(&dir, &mut config, &index, backend.as_ref())?;
+            Self::assemble(dir, config, backend, index)
+        })
+        .await
+    }
+
+    /// Rebuilds the index of the repository in `dir` from its packs. Refuses while the
+    /// index is readable and this repository's (move it aside to rebuild anyway); an
+    /// unusable one is moved aside, never deleted.
+    pub async fn rebuild_index(dir: impl AsRef<Path>) -> Result<crate::rebuild::RebuildReport> {
+        let dir = dir.as_ref().to_path_buf();
+        let handle = Handle::current();
+        blocking(move || {
+            let config_path = dir.join(CONFIG_FILE);
+            let bytes = std::fs::read(&config_path).map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => Error::NoRepository(dir.clone()),
+                _ => Error::io("read", &config_path)(e),
+            })?;
+            let mut config = RepoConfig::parse(&bytes)?;
+            let backend = open_backend(Some(&dir), &config, handle)?;
+            let path = dir.join(INDEX_FILE);
+            if let Ok(index) = Index::open(&path) {
+                let ours = index
+                    .repository_id()?
+                    .is_some_and(|id| config.id.as_deref().is_some_and(|c| c.as_bytes() == id));
+                if ours && !index.is_empty()? {
+                    return Err(Error::AlreadyExists(format!(
+                        "a readable index at {} (move it aside to rebuild anyway)",
+                        path.display()
+                    )));
+                }
+            }
+            let mut report = crate::rebuild::RebuildReport {
+                moved_aside: crate::rebuild::move_aside(&path)?,
+                ..Default::default()
+            };
+            if config.id.is_none() {
+                config.id = Some(hex::encode(rand::random::<[u8; 16]>()));
+                config.format = crate::config::REPO_FORMAT;
+                write_config(&dir, &config)?;
+            }
+            let id = config.id.clone().unwrap_or_default();
+            let index = Index::create(&path, id.as_bytes())?;
+            let repo = Self::assemble(dir, config, backend, index)?;
+            crate::rebuild::rebuild(&repo.engine, &mut report)?;
+            Ok(report)
         })
         .await
     }
@@ -160,8 +226,9 @@ impl Repository {
             Ok(Repository {
                 engine: Arc::new(Engine {
                     config,
-                    index,
+                    index: Arc::new(index),
                     backend,
+                    repo_dir: None,
                 }),
                 dir: None,
             })
@@ -250,13 +317,28 @@ impl Repository {
     }
 
     /// Restores a checkpoint into `dir`, incrementally. HEAD moves to it when `dir` is
-    /// the repository's own working directory.
+    /// the repository's own working directory. Refuses with [`Error::WouldDiscard`]
+    /// (changing nothing) when a file it would overwrite or remove has changes that
+    /// were never checkpointed; see [`Repository::restore_with`] to force.
     pub async fn restore(
         &self,
         rev: &str,
         dir: impl AsRef<Path>,
         progress: Arc<dyn Progress>,
     ) -> Result<RestoreSummary> {
+        self.restore_with(rev, dir, RestoreOptions::default(), progress)
+            .await
+    }
+
+    /// [`Repository::restore`] with options.
+    pub async fn restore_with(
+        &self,
+        rev: &str,
+        dir: impl AsRef<Path>,
+        opts: RestoreOptions,
+        progress: Arc<dyn Progress>,
+    ) -> Result<RestoreSummary> {
+        let mode = opts.mode();
         let rev = rev.to_owned();
         let dir = dir.as_ref().to_path_buf();
         let move_head = self
@@ -264,7 +346,7 @@ impl Repository {
             .is_some_and(|w| absolute(&dir).is_ok_and(|d| d == w));
         self.run(move |e| {
             let id = crate::refs::resolve(e, &rev)?;
-            crate::restore::restore(e, id, &dir, move_head, progress.as_ref())
+            crate::restore::restore(e, id, &dir, move_head, mode, progress.as_ref())
         })
         .await
     }
@@ -304,7 +386,7 @@ impl Repository {
                     diff_trees(e, old_tree, new_tree)
                 }
                 DiffTarget::Dir(dir) => {
-                    let pipe = Pipeline::start(e, false)?;
+                    let pipe = Pipeline::hashing(e)?;
                     let scan = scan_dir(e, &pipe, &absolute(&dir)?, &NoProgress)?;
                     diff_trees(
                         &Overlay {
@@ -428,6 +510,104 @@ impl Repository {
         let rev = rev.to_owned();
         self.run(move |e| Ok(e.read_commit(&crate::refs::resolve(e, &rev)?)?.tree))
             .await
+    }
+}
+
+fn count_packs(backend: &dyn BlobBackend) -> Result<usize> {
+    Ok(backend
+        .list("packs/")?
+        .iter()
+        .filter(|b| crate::store::parse_pack_name(&b.name).is_some())
+        .count())
+}
+
+/// Writes the config atomically (a temporary file renamed over it).
+fn write_config(dir: &Path, config: &RepoConfig) -> Result<()> {
+    let path = dir.join(CONFIG_FILE);
+    let mut tmp = tempfile::Builder::new()
+        .prefix("config.")
+        .tempfile_in(dir)
+        .map_err(Error::io("create a temporary file in", dir))?;
+    std::io::Write::write_all(tmp.as_file_mut(), &config.to_bytes())
+        .map_err(Error::io("write", tmp.path().to_path_buf()))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(Error::io("sync", tmp.path().to_path_buf()))?;
+    tmp.persist(&path).map_err(|e| Error::Io {
+        op: "rename into",
+        path: path.clone(),
+        source: e.error,
+    })?;
+    Ok(())
+}
+
+/// Opens the index; one that is missing or empty is recreated only when the backend
+/// holds no pack at all (then nothing can be lost).
+fn open_index(dir: &Path, config: &RepoConfig, backend: &dyn BlobBackend) -> Result<Index> {
+    let path = dir.join(INDEX_FILE);
+    match Index::open(&path) {
+        Err(Error::IndexUnusable { reason, .. })
+            if (reason == "missing" || reason == "empty") && count_packs(backend)? == 0 =>
+        {
+            let id = config.id.clone().unwrap_or_default();
+            let _ = std::fs::remove_file(&path);
+            Index::create(&path, id.as_bytes())
+        }
+        Err(Error::IndexUnusable { path, reason }) => {
+            let packs = count_packs(backend).unwrap_or(0);
+            Err(Error::IndexUnusable {
+                path,
+                reason: format!("{reason}, but the repository holds {packs} packs"),
+            })
+        }
+        other => other,
+    }
+}
+
+/// Checks that the index is this repository's (same id as the config), and upgrades a
+/// format 1 repository (no id yet) to the current format.
+fn check_identity(
+    dir: &Path,
+    config: &mut RepoConfig,
+    index: &Index,
+    backend: &dyn BlobBackend,
+) -> Result<()> {
+    let unusable = |reason: String| Error::IndexUnusable {
+        path: dir.join(INDEX_FILE),
+        reason,
+    };
+    let recorded = index.repository_id()?;
+    match (&config.id, recorded) {
+        (Some(id), Some(rec)) if rec == id.as_bytes() => Ok(()),
+        (Some(_), Some(_)) => Err(unusable("another repository's index".into())),
+        (Some(id), None) if index.is_empty()? && count_packs(backend)? == 0 => {
+            index.set_repository_id(id.as_bytes())
+        }
+        (Some(_), None) => Err(unusable(
+            "not this repository's index (it records no repository id)".into(),
+        )),
+        (None, _) => {
+            if index.is_empty()? && count_packs(backend)? > 0 {
+                return Err(unusable(format!(
+                    "empty, but the repository holds {} packs",
+                    count_packs(backend)?
+                )));
+            }
+            // Format 1: whichever process upgrades first picks the id; the others
+            // adopt it, so the config and the index always agree.
+            let candidate = hex::encode(rand::random::<[u8; 16]>());
+            let id = index.ensure_repository_id(candidate.as_bytes())?;
+            config.id = Some(String::from_utf8_lossy(&id).into_owned());
+            config.format = crate::config::REPO_FORMAT;
+            config.validate()?;
+            write_config(dir, config)?;
+            tracing::info!(
+                "upgraded the repository at {} to format {}",
+                dir.display(),
+                config.format
+            );
+            Ok(())
+        }
     }
 }
 

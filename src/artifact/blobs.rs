@@ -142,9 +142,14 @@ fn put(engine: &Engine, stored: Stored, owner: Owner, kind: BlobKind) -> Result<
         owner,
     };
     let mut packs = stored.packs;
+    let writer = match stored.writer {
+        Some(w) => w,
+        None => engine.writer()?,
+    };
     if let Some(bytes) = stored.inline {
         packs.extend(crate::ingest::write_single(
             engine,
+            &writer,
             ObjectKind::Chunk,
             stored.id,
             &bytes,

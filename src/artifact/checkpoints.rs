@@ -103,10 +103,7 @@ pub fn create(
         .rows()?;
         Ok((p, rows))
     })?;
-    let pin = engine.index.pin()?;
-    let result = fold_and_publish(engine, caller, &project, &rows, req);
-    let _ = engine.index.unpin(pin);
-    result
+    fold_and_publish(engine, caller, &project, &rows, req)
 }
 
 fn fold_and_publish(
@@ -116,7 +113,8 @@ fn fold_and_publish(
     rows: &[(String, OverlayRow)],
     req: &CreateCheckpoint,
 ) -> Result<CheckpointInfo> {
-    let pipe = Pipeline::start(engine, true)?;
+    let writer = engine.writer()?;
+    let pipe = Pipeline::storing(engine, &writer)?;
     let tree = match fold(engine, &pipe, project.base, rows) {
         Ok((tree, _)) => tree,
         Err(e) => return Err(pipe.finish().err().unwrap_or(e)),
@@ -194,9 +192,28 @@ pub fn resolve(tx: &ArtifactTx<'_>, p: &ProjectRecord, rev: &str) -> Result<Comm
     })
 }
 
+/// What restoring a project checkpoint did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProjectRestore {
+    /// The project as it is now.
+    #[serde(flatten)]
+    pub project: ProjectInfo,
+    /// The checkpoint restored.
+    pub checkpoint: CommitId,
+    /// Paths of the working tree changed since the last checkpoint or restore, whose
+    /// changes the restore discarded.
+    pub discarded_edits: u64,
+}
+
 /// Restores a checkpoint: base := its tree, a fresh (empty) overlay generation. One
-/// small index write, whatever the project's size.
-pub fn restore(engine: &Engine, caller: &Caller, id: &ProjectId, rev: &str) -> Result<ProjectInfo> {
+/// small index write, whatever the project's size; the edits it discards are counted
+/// (one read of the overlay rows).
+pub fn restore(
+    engine: &Engine,
+    caller: &Caller,
+    id: &ProjectId,
+    rev: &str,
+) -> Result<ProjectRestore> {
     let commit = engine.index.artifact_read(|tx| {
         let p = load_visible(tx, caller, id)?;
         resolve(tx, &p, rev)
@@ -210,12 +227,17 @@ pub fn restore(engine: &Engine, caller: &Caller, id: &ProjectId, rev: &str) -> R
                 what: format!("checkpoint `{rev}` in project {}", p.id),
             });
         }
+        let discarded_edits = tx.overlay_prefix(&overlay::generation_prefix(&p))?.len() as u64;
         p.base = tree;
         p.head = Some(commit);
         p.generation += 1;
         p.touch(now_ms());
         save(tx, &p)?;
-        Ok(p.info())
+        Ok(ProjectRestore {
+            project: p.info(),
+            checkpoint: commit,
+            discarded_edits,
+        })
     })
 }
 
@@ -291,7 +313,7 @@ fn working_tree(
     id: &ProjectId,
 ) -> Result<(TreeId, std::collections::HashMap<TreeId, Tree>)> {
     let (p, rows) = snapshot(engine, caller, id)?;
-    let pipe = Pipeline::start(engine, false)?;
+    let pipe = Pipeline::hashing(engine)?;
     let folded = fold(engine, &pipe, p.base, &rows)?;
     pipe.finish()?;
     Ok(folded)
@@ -362,26 +384,22 @@ pub fn import(engine: &Engine, caller: &Caller, id: &ProjectId, dir: &Path) -> R
         .index
         .artifact_read(|tx| load_visible(tx, caller, id))?;
     let dir = std::path::absolute(dir).map_err(Error::io("resolve", dir))?;
-    let pin = engine.index.pin()?;
-    let result = (|| {
-        let pipe = Pipeline::start(engine, true)?;
-        let scan = match scan_dir(engine, &pipe, &dir, &NoProgress) {
-            Ok(s) => s,
-            Err(e) => return Err(pipe.finish().err().unwrap_or(e)),
-        };
-        let packs = pipe.finish()?;
-        engine.index.artifact_write(|tx| {
-            let mut p = load_visible(tx, caller, id)?;
-            tx.add_packs(&packs)?;
-            p.base = scan.root;
-            p.generation += 1;
-            p.touch(now_ms());
-            save(tx, &p)?;
-            Ok(p.info())
-        })
-    })();
-    let _ = engine.index.unpin(pin);
-    result
+    let writer = engine.writer()?;
+    let pipe = Pipeline::storing(engine, &writer)?;
+    let scan = match scan_dir(engine, &pipe, &dir, &NoProgress) {
+        Ok(s) => s,
+        Err(e) => return Err(pipe.finish().err().unwrap_or(e)),
+    };
+    let packs = pipe.finish()?;
+    engine.index.artifact_write(|tx| {
+        let mut p = load_visible(tx, caller, id)?;
+        tx.add_packs(&packs)?;
+        p.base = scan.root;
+        p.generation += 1;
+        p.touch(now_ms());
+        save(tx, &p)?;
+        Ok(p.info())
+    })
 }
 
 /// Materializes a checkpoint (or the working tree when `rev` is `None`) into `dir`,
@@ -392,6 +410,7 @@ pub fn export(
     id: &ProjectId,
     rev: Option<&str>,
     dir: &Path,
+    opts: &crate::restore::RestoreOptions,
 ) -> Result<crate::restore::RestoreSummary> {
     let tree = if let Some(r) = rev {
         let commit = engine.index.artifact_read(|tx| {
@@ -402,7 +421,7 @@ pub fn export(
     } else {
         working_tree_stored(engine, caller, id)?
     };
-    crate::restore::restore_tree(engine, tree, dir, &NoProgress)
+    crate::restore::restore_tree(engine, tree, dir, opts.mode(), &NoProgress)
 }
 
 /// The working tree folded into stored trees (so it can be materialized), its root id.
@@ -411,14 +430,10 @@ pub fn working_tree_stored(engine: &Engine, caller: &Caller, id: &ProjectId) -> 
     if rows.is_empty() {
         return Ok(p.base);
     }
-    let pin = engine.index.pin()?;
-    let result = (|| {
-        let pipe = Pipeline::start(engine, true)?;
-        let folded = fold(engine, &pipe, p.base, &rows);
-        let packs = pipe.finish()?;
-        engine.index.artifact_write(|tx| tx.add_packs(&packs))?;
-        Ok(folded?.0)
-    })();
-    let _ = engine.index.unpin(pin);
-    result
+    let writer = engine.writer()?;
+    let pipe = Pipeline::storing(engine, &writer)?;
+    let folded = fold(engine, &pipe, p.base, &rows);
+    let packs = pipe.finish()?;
+    engine.index.artifact_write(|tx| tx.add_packs(&packs))?;
+    Ok(folded?.0)
 }

@@ -18,7 +18,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::hash::CommitId;
 use crate::refs::LogEntry;
-use crate::restore::RestoreSummary;
+use crate::restore::{RestoreOptions, RestoreSummary};
 
 /// Where stored bytes come from.
 pub enum Source {
@@ -248,7 +248,7 @@ impl Artifacts {
         caller: &Caller,
         id: ProjectId,
         rev: &str,
-    ) -> Result<ProjectInfo> {
+    ) -> Result<checkpoints::ProjectRestore> {
         let (caller, rev) = (caller.clone(), rev.to_owned());
         self.run(move |e| checkpoints::restore(e, &caller, &id, &rev))
             .await
@@ -305,9 +305,10 @@ impl Artifacts {
         id: ProjectId,
         rev: Option<&str>,
         dir: PathBuf,
+        opts: RestoreOptions,
     ) -> Result<RestoreSummary> {
         let (caller, rev) = (caller.clone(), rev.map(str::to_owned));
-        self.run(move |e| checkpoints::export(e, &caller, &id, rev.as_deref(), &dir))
+        self.run(move |e| checkpoints::export(e, &caller, &id, rev.as_deref(), &dir, &opts))
             .await
     }
 

@@ -14,6 +14,7 @@ use crate::hash::Hash;
 use crate::ingest::{Pipeline, chunk_into};
 use crate::object::EntryKind;
 use crate::store::WrittenPack;
+use crate::writer::Writer;
 
 /// Content that is stored before the index transaction that references it.
 pub struct Stored {
@@ -25,6 +26,9 @@ pub struct Stored {
     pub inline: Option<Vec<u8>>,
     /// Packs written for it (to index in the same transaction).
     pub packs: Vec<WrittenPack>,
+    /// The registration that protects those packs (and any stored object the content
+    /// relies on) until that transaction commits; dropped with this value.
+    pub writer: Option<Writer>,
 }
 
 /// Stores bytes: small ones stay inline (packed at the next checkpoint), large ones are
@@ -36,6 +40,7 @@ pub fn store_bytes(engine: &Engine, bytes: Vec<u8>) -> Result<Stored> {
             size: bytes.len() as u64,
             inline: Some(bytes),
             packs: Vec::new(),
+            writer: None,
         });
     }
     store_stream(engine, &mut bytes.as_slice())
@@ -43,7 +48,8 @@ pub fn store_bytes(engine: &Engine, bytes: Vec<u8>) -> Result<Stored> {
 
 /// Stores a stream through the chunker, with flat memory whatever its length.
 pub fn store_stream(engine: &Engine, reader: &mut dyn Read) -> Result<Stored> {
-    let pipe = Pipeline::start(engine, true)?;
+    let writer = engine.writer()?;
+    let pipe = Pipeline::storing(engine, &writer)?;
     let chunked = chunk_into(&pipe, reader, engine.config.chunking);
     let packs = pipe.finish()?;
     let (id, size) = chunked?;
@@ -52,14 +58,8 @@ pub fn store_stream(engine: &Engine, reader: &mut dyn Read) -> Result<Stored> {
         size,
         inline: None,
         packs,
+        writer: Some(writer),
     })
-}
-
-fn with_pin<T>(engine: &Engine, f: impl FnOnce() -> Result<T>) -> Result<T> {
-    let pin = engine.index.pin()?;
-    let out = f();
-    let _ = engine.index.unpin(pin);
-    out
 }
 
 /// Runs one edit of a project's working tree in one write transaction: loads the
@@ -136,10 +136,8 @@ pub fn write_bytes(
     engine
         .index
         .artifact_read(|tx| load_visible(tx, caller, id))?;
-    with_pin(engine, || {
-        let stored = store_bytes(engine, bytes)?;
-        write(engine, caller, id, path, stored, executable)
-    })
+    let stored = store_bytes(engine, bytes)?;
+    write(engine, caller, id, path, stored, executable)
 }
 
 /// Streams a file (or `range` of it: offset, length) into `out`; returns bytes written.

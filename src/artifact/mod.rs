@@ -17,7 +17,7 @@ pub(crate) mod renders;
 mod worktree;
 
 pub use blobs::{AssetInput, BlobInfo, BlobKind, ListBlobs, Rational, RenderMeta};
-pub use checkpoints::{CheckpointInfo, CreateCheckpoint};
+pub use checkpoints::{CheckpointInfo, CreateCheckpoint, ProjectRestore};
 pub use facade::{Artifacts, Source};
 pub(crate) use files::store_stream;
 pub use identity::{Caller, Ident, Owner, Scope};

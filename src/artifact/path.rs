@@ -11,7 +11,8 @@ use crate::object::validate_name;
 pub const MAX_PATH: usize = 4096;
 
 /// A path inside a project: relative, `/`-separated, every segment a valid entry name
-/// (no empty, `.` or `..` segments, no NUL), at most 4096 bytes. Never normalized: a
+/// (no empty, `.` or `..` segments, no NUL) and none named `.reel` (in any case: an
+/// export must never write into a repository), at most 4096 bytes. Never normalized: a
 /// path that is not already in this form is refused.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -32,6 +33,11 @@ impl ProjectPath {
         }
         for seg in s.split('/') {
             validate_name(seg).map_err(bad)?;
+            if crate::ingest::is_repo_dir_name(seg) {
+                return Err(bad(
+                    "`.reel` is the repository directory's name; no project may hold one".into(),
+                ));
+            }
         }
         Ok(ProjectPath(s.to_owned()))
     }
@@ -134,6 +140,8 @@ mod tests {
             "a/",
             "a/.",
             "nul\0",
+            ".reel/index.redb",
+            "src/.REEL/config",
         ] {
             assert!(ProjectPath::parse(bad).is_err(), "{bad:?} accepted");
         }

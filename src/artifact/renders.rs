@@ -70,6 +70,9 @@ pub fn memo_get(
     checkpoint: Option<CommitId>,
     key: &Hash,
 ) -> Result<Option<BlobInfo>> {
+    // Registered before the memo is read: a record made for this caller below points at
+    // bytes another record holds now, which GC must not drop in between.
+    let writer = engine.writer()?;
     let Some(id) = engine
         .index
         .artifact_read(|tx| tx.render_memo(key.as_bytes()))?
@@ -90,6 +93,7 @@ pub fn memo_get(
         size: info.size,
         inline: None,
         packs: Vec::new(),
+        writer: Some(writer),
     };
     let checkpoint = checkpoint.map(|c| c.to_string());
     blobs::store_render(engine, caller, project, checkpoint.as_deref(), stored, meta).map(Some)

@@ -58,8 +58,17 @@ pub enum Command {
     Diff(DiffArgs),
     /// Make a directory match a checkpoint, writing only what differs.
     Restore(RestoreArgs),
+    /// Delete checkpoints (their data is freed by the next `reel gc`).
+    Forget {
+        /// Checkpoints: ids, unique prefixes, names, HEAD or HEAD~N.
+        #[arg(required = true)]
+        revs: Vec<String>,
+    },
     /// Delete data no checkpoint needs.
     Gc(GcArgs),
+    /// The index (`index.redb`): rebuild it from the packs.
+    #[command(subcommand)]
+    Index(IndexCmd),
     /// Verify the repository.
     Fsck(FsckArgs),
     /// Show repository sizes and counts.
@@ -146,6 +155,9 @@ pub struct RestoreArgs {
     /// Target directory (default: the repository's project directory).
     #[arg(long)]
     pub to: Option<PathBuf>,
+    /// Overwrite or remove files whose changes were never checkpointed (they are lost).
+    #[arg(short, long)]
+    pub force: bool,
 }
 
 /// `reel gc`.
@@ -154,9 +166,27 @@ pub struct GcArgs {
     /// Show what would be deleted; change nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Never touch packs younger than this (e.g. `1h`, `30m`, `0s`).
+    /// Defence in depth for what this host cannot see: packs younger than this are not
+    /// examined, and writers on other machines count as running for this long (e.g.
+    /// `1h`, `30m`, `0s`). Writers on this host are protected whatever it says.
     #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
     pub grace: std::time::Duration,
+    /// Also delete packs the index knows nothing of (older than the grace period). They
+    /// may be another index's: only for a backend no other repository uses.
+    #[arg(long)]
+    pub prune_unknown: bool,
+    /// Collect an index rebuilt from the packs (`reel index rebuild`): data only the
+    /// lost index referenced (project working trees, assets, renders) is deleted.
+    #[arg(long)]
+    pub after_rebuild: bool,
+}
+
+/// `reel index …`.
+#[derive(Debug, Subcommand)]
+pub enum IndexCmd {
+    /// Rebuild the index from the packs: objects, directory checkpoints, names, HEAD.
+    /// A damaged index file is moved aside first, never deleted.
+    Rebuild,
 }
 
 /// `reel fsck`.

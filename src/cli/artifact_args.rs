@@ -102,6 +102,9 @@ pub enum ProjectCmd {
         /// `[REF] DIR`.
         #[arg(num_args = 1..=2, required = true)]
         rest: Vec<String>,
+        /// Overwrite or remove files in DIR whose changes were never checkpointed.
+        #[arg(long)]
+        force: bool,
     },
 }
 

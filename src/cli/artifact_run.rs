@@ -10,7 +10,7 @@ use super::run::{Outcome, open};
 use reelstore::{
     Artifacts, AssetInput, BlobInfo, BlobKind, Caller, ChangeKind, CreateCheckpoint, CreateProject,
     DiffStat, EntryKind, Error, ListBlobs, ListProjects, ProjectId, ProjectInfo, ProjectPath,
-    RecordId, Scope, SortBy, Source, UpdateProject,
+    RecordId, RestoreOptions, Scope, SortBy, Source, UpdateProject,
 };
 
 /// The OS user: `$USER`, else `$LOGNAME`, else the name of this process's uid in
@@ -169,10 +169,7 @@ pub async fn project(cli: &Cli, cmd: &ProjectCmd) -> Outcome {
         ProjectCmd::Restore {
             project,
             checkpoint,
-        } => print_project(
-            cli,
-            &a.restore_checkpoint(&me, pid(project)?, checkpoint).await?,
-        ),
+        } => restore_project(cli, &a, &me, project, checkpoint).await,
         ProjectCmd::DeleteCheckpoint {
             project,
             checkpoint,
@@ -187,7 +184,11 @@ pub async fn project(cli: &Cli, cmd: &ProjectCmd) -> Outcome {
         ProjectCmd::Import { project, dir } => {
             print_project(cli, &a.import(&me, pid(project)?, dir.clone()).await?)
         }
-        ProjectCmd::Export { project, rest } => export(cli, &a, &me, project, rest).await,
+        ProjectCmd::Export {
+            project,
+            rest,
+            force,
+        } => export(cli, &a, &me, project, rest, *force).await,
     }
 }
 
@@ -508,7 +509,37 @@ async fn project_log(
     Ok(out(&text)?)
 }
 
-async fn export(cli: &Cli, a: &Artifacts, me: &Caller, project: &str, rest: &[String]) -> Outcome {
+async fn restore_project(
+    cli: &Cli,
+    a: &Artifacts,
+    me: &Caller,
+    project: &str,
+    checkpoint: &str,
+) -> Outcome {
+    let r = a.restore_checkpoint(me, pid(project)?, checkpoint).await?;
+    if cli.json {
+        return Ok(json(&r)?);
+    }
+    let edits = match r.discarded_edits {
+        0 => "no unsaved edits".to_owned(),
+        1 => "1 unsaved edit discarded".to_owned(),
+        n => format!("{n} unsaved edits discarded"),
+    };
+    Ok(out(&format!(
+        "restored project {} to {checkpoint} ({}); {edits}\n",
+        r.project.id,
+        r.checkpoint.short()
+    ))?)
+}
+
+async fn export(
+    cli: &Cli,
+    a: &Artifacts,
+    me: &Caller,
+    project: &str,
+    rest: &[String],
+    force: bool,
+) -> Outcome {
     let (rev, dir) = match rest {
         [dir] => (None, dir),
         [rev, dir] => (Some(rev.as_str()), dir),
@@ -516,7 +547,9 @@ async fn export(cli: &Cli, a: &Artifacts, me: &Caller, project: &str, rest: &[St
             return Err(Error::Invalid("expected `export PROJECT [REF] DIR`".into()).into());
         }
     };
-    let s = a.export(me, pid(project)?, rev, dir.into()).await?;
+    let s = a
+        .export(me, pid(project)?, rev, dir.into(), RestoreOptions { force })
+        .await?;
     if cli.json {
         Ok(json(&s)?)
     } else {

@@ -9,13 +9,13 @@ use std::sync::Arc;
 use clap::Parser;
 
 use super::args::{
-    CheckpointArgs, Cli, Command, DiffArgs, FsckArgs, GcArgs, InitArgs, LogArgs, LsArgs,
+    CheckpointArgs, Cli, Command, DiffArgs, FsckArgs, GcArgs, IndexCmd, InitArgs, LogArgs, LsArgs,
     RestoreArgs,
 };
 use super::output::{self, Bar, bytes, json, out, time};
 use reelstore::{
     BackendConfig, ChangeKind, CheckpointOptions, DiffStat, DiffTarget, EntryKind, Error,
-    GcOptions, REPO_DIR_NAME, RepoConfig, Repository,
+    GcOptions, REPO_DIR_NAME, RepoConfig, Repository, RestoreOptions,
 };
 
 /// Exit code when fsck finds damage.
@@ -128,7 +128,9 @@ async fn run(cli: Cli) -> Outcome {
         Command::Cat { spec } => cat(&cli, spec).await,
         Command::Diff(args) => diff(&cli, args).await,
         Command::Restore(args) => restore(&cli, args).await,
+        Command::Forget { revs } => forget(&cli, revs).await,
         Command::Gc(args) => gc(&cli, args).await,
+        Command::Index(cmd) => index(&cli, cmd).await,
         Command::Fsck(args) => fsck(&cli, args).await,
         Command::Stats => stats(&cli).await,
         Command::Project(cmd) => super::artifact_run::project(&cli, cmd).await,
@@ -145,25 +147,104 @@ async fn gc(cli: &Cli, args: &GcArgs) -> Outcome {
         .gc(GcOptions {
             grace: args.grace,
             dry_run: args.dry_run,
+            prune_unknown: args.prune_unknown,
+            after_rebuild: args.after_rebuild,
         })
         .await?;
     if cli.json {
         return Ok(json(&report)?);
     }
-    let verb = if report.dry_run {
-        "would free"
+    let mut text = plan_text(&report.plan, args.prune_unknown);
+    if report.dry_run {
+        let _ = writeln!(
+            text,
+            "dry run: would delete {} packs, repack {} and free {}",
+            report.packs_deleted.len(),
+            report.packs_repacked.len(),
+            bytes(report.bytes_freed)
+        );
     } else {
-        "freed"
-    };
-    Ok(out(&format!(
-        "{} live objects, {} unreachable; {} packs deleted, {} repacked, {} too young to touch; {verb} {}\n",
-        report.live_objects,
-        report.dead_objects,
-        report.packs_deleted.len(),
-        report.packs_repacked.len(),
-        report.packs_too_young,
-        bytes(report.bytes_freed)
-    ))?)
+        let _ = writeln!(
+            text,
+            "freed {}: {} packs deleted, {} repacked",
+            bytes(report.bytes_freed),
+            report.packs_deleted.len(),
+            report.packs_repacked.len()
+        );
+        if !report.packs_deferred.is_empty() {
+            let _ = writeln!(
+                text,
+                "deferred {} packs: a writer that started before this gc still runs; the next `reel gc` frees them",
+                report.packs_deferred.len()
+            );
+        }
+        if !report.packs_spared.is_empty() {
+            let _ = writeln!(
+                text,
+                "spared {} packs: a checkpoint made while gc ran needs them",
+                report.packs_spared.len()
+            );
+        }
+    }
+    Ok(out(&text)?)
+}
+
+/// The plan, one line per pack it touches (what `--dry-run` shows and a real run does).
+fn plan_text(plan: &reelstore::GcPlan, prune_unknown: bool) -> String {
+    let mut text = format!(
+        "{} live objects, {} unreachable; {} writers running\n",
+        plan.live_objects, plan.dead_objects, plan.writers_running
+    );
+    for p in &plan.delete {
+        let _ = writeln!(
+            text,
+            "  delete     pack {}  {:>10}  no live objects",
+            p.pack.short(),
+            bytes(p.size)
+        );
+    }
+    for p in &plan.repack {
+        let _ = writeln!(
+            text,
+            "  repack     pack {}  {:>10}  {} live objects ({}) copied out first",
+            p.pack.short(),
+            bytes(p.size),
+            p.live_objects,
+            bytes(p.live_bytes)
+        );
+    }
+    for p in &plan.abandoned {
+        let _ = writeln!(
+            text,
+            "  abandoned  pack {}  {:>10}  never indexed; its writer is gone",
+            p.pack.short(),
+            bytes(p.size)
+        );
+    }
+    for p in &plan.unknown {
+        let what = if prune_unknown {
+            "unknown to this index: deleted (--prune-unknown)"
+        } else {
+            "unknown to this index: kept (--prune-unknown deletes it)"
+        };
+        let _ = writeln!(
+            text,
+            "  unknown    pack {}  {:>10}  {what}",
+            p.pack.short(),
+            bytes(p.size)
+        );
+    }
+    if plan.in_progress > 0 {
+        let _ = writeln!(text, "  kept {} packs of running writers", plan.in_progress);
+    }
+    if plan.too_young > 0 {
+        let _ = writeln!(
+            text,
+            "  kept {} packs younger than the grace period",
+            plan.too_young
+        );
+    }
+    text
 }
 
 async fn fsck(cli: &Cli, args: &FsckArgs) -> Outcome {
@@ -184,10 +265,24 @@ async fn fsck(cli: &Cli, args: &FsckArgs) -> Outcome {
                 .unwrap_or_default();
             let _ = writeln!(text, "damaged:{pack}{obj}: {}", p.message);
         }
+        for d in &report.damaged_packs {
+            let who = if d.needed_by.is_empty() {
+                "no live checkpoint needs it".to_owned()
+            } else {
+                let ids: Vec<String> = d.needed_by.iter().map(reelstore::CommitId::short).collect();
+                format!(
+                    "needed by {} checkpoint{}: {}",
+                    ids.len(),
+                    if ids.len() == 1 { "" } else { "s" },
+                    ids.join(", ")
+                )
+            };
+            let _ = writeln!(text, "damaged pack {}: {}; {who}", d.pack.short(), d.reason);
+        }
         for p in &report.unreferenced_packs {
             let _ = writeln!(
                 text,
-                "note: pack {} is not referenced (left by an interrupted write; `reel gc` removes it)",
+                "note: pack {} is not in the index (an interrupted write's, or another index's; see `reel gc --dry-run`)",
                 p.short()
             );
         }
@@ -272,6 +367,9 @@ async fn checkpoint(cli: &Cli, args: &CheckpointArgs) -> Outcome {
     let s = repo
         .checkpoint(&dir, opts, Arc::new(Bar::new(cli.quiet)))
         .await?;
+    for skipped in &s.skipped {
+        eprintln!("warning: skipped {}: {}", skipped.path, skipped.reason);
+    }
     if cli.json {
         return Ok(json(&s)?);
     }
@@ -466,16 +564,20 @@ async fn diff(cli: &Cli, args: &DiffArgs) -> Outcome {
 async fn restore(cli: &Cli, args: &RestoreArgs) -> Outcome {
     let repo = open(cli).await?;
     let dir = workdir(&repo, args.to.as_deref())?;
+    let opts = RestoreOptions { force: args.force };
     let s = repo
-        .restore(&args.rev, &dir, Arc::new(Bar::new(cli.quiet)))
+        .restore_with(&args.rev, &dir, opts, Arc::new(Bar::new(cli.quiet)))
         .await?;
     if cli.json {
         return Ok(json(&s)?);
     }
+    for path in &s.discarded {
+        eprintln!("warning: discarded the changes to {path} (--force)");
+    }
     if cli.quiet {
         return Ok(());
     }
-    Ok(out(&format!(
+    let mut text = format!(
         "restored {} into {}: {} written ({}), {} unchanged, {} removed\n",
         args.rev,
         dir.display(),
@@ -483,5 +585,79 @@ async fn restore(cli: &Cli, args: &RestoreArgs) -> Outcome {
         bytes(s.written_bytes),
         s.unchanged,
         s.removed
-    ))?)
+    );
+    if s.leftovers_removed > 0 {
+        let _ = writeln!(
+            text,
+            "removed {} temporary files left by an interrupted restore",
+            s.leftovers_removed
+        );
+    }
+    Ok(out(&text)?)
+}
+
+async fn forget(cli: &Cli, revs: &[String]) -> Outcome {
+    let repo = open(cli).await?;
+    let mut forgotten = Vec::new();
+    for rev in revs {
+        forgotten.push(repo.delete_checkpoint(rev).await?);
+    }
+    if cli.json {
+        return Ok(json(&serde_json::json!({ "forgotten": forgotten }))?);
+    }
+    let mut text = String::new();
+    for id in &forgotten {
+        let _ = writeln!(text, "forgot checkpoint {}", id.short());
+    }
+    if !cli.quiet {
+        text.push_str(
+            "its data is freed by the next `reel gc` unless another checkpoint shares it\n",
+        );
+    }
+    Ok(out(&text)?)
+}
+
+async fn index(cli: &Cli, cmd: &IndexCmd) -> Outcome {
+    let IndexCmd::Rebuild = cmd;
+    let dir = match repo_path(cli)? {
+        Some(p) => p,
+        None => Repository::discover(
+            &std::env::current_dir().map_err(Error::io("read current directory", "."))?,
+        )?,
+    };
+    let r = Repository::rebuild_index(&dir).await?;
+    if cli.json {
+        return Ok(json(&r)?);
+    }
+    let mut text = String::new();
+    if let Some(old) = &r.moved_aside {
+        let _ = writeln!(text, "moved the old index aside to {}", old.display());
+    }
+    let _ = writeln!(
+        text,
+        "rebuilt the index from {} packs: {} objects, {} checkpoints{}",
+        r.packs,
+        r.objects,
+        r.checkpoints,
+        r.head
+            .map(|h| format!(", HEAD {}", h.short()))
+            .unwrap_or_default()
+    );
+    for p in &r.damaged_packs {
+        let pack = p.pack.map(|p| p.short()).unwrap_or_default();
+        let _ = writeln!(
+            text,
+            "warning: pack {pack} is damaged and was left out: {}",
+            p.message
+        );
+    }
+    if r.project_checkpoints > 0 {
+        let _ = writeln!(
+            text,
+            "note: {} project checkpoints were found; project records, assets and renders lived only in the old index",
+            r.project_checkpoints
+        );
+    }
+    text.push_str("`reel gc` refuses to run until `reel gc --after-rebuild` (data only the old index referenced would be deleted)\n");
+    Ok(out(&text)?)
 }

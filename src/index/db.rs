@@ -10,14 +10,17 @@ use redb::{
 
 use super::records::{ObjectLocation, PackRecord, StatRecord};
 use super::tables::{
-    CHECKPOINT_SEQ, CHECKPOINTS, META, NAMES, OBJECTS, PACKS, PINS, REFS, STAT_CACHE, WORKTREES,
+    CHECKPOINT_SEQ, CHECKPOINTS, CONDEMNED, DELETING, IDENTITY, META, NAMES, OBJECTS, PACKS,
+    PENDING_PACKS, REFS, STAT_CACHE, WORKTREES, WRITERS,
 };
+use super::writers::release_in;
 use crate::error::{Error, Result};
 use crate::hash::{CommitId, Hash, PackId, TreeId};
 use crate::store::WrittenPack;
 
 const HEAD: &str = "HEAD";
 const NEXT_SEQ: &str = "next-checkpoint-seq";
+const REBUILT: &str = "rebuilt";
 
 /// The repository index.
 #[derive(Debug)]
@@ -71,7 +74,11 @@ fn open_all(txn: &WriteTransaction) -> Result<()> {
     txn.open_table(NAMES)?;
     txn.open_table(STAT_CACHE)?;
     txn.open_table(WORKTREES)?;
-    txn.open_table(PINS)?;
+    txn.open_table(WRITERS)?;
+    txn.open_table(PENDING_PACKS)?;
+    txn.open_table(CONDEMNED)?;
+    txn.open_table(DELETING)?;
+    txn.open_table(IDENTITY)?;
     txn.open_table(META)?;
     txn.open_table(super::tables::PROJECTS)?;
     txn.open_table(super::tables::OVERLAY)?;
@@ -88,6 +95,8 @@ fn open_all(txn: &WriteTransaction) -> Result<()> {
 pub struct IndexSnapshot {
     objects: ReadOnlyTable<[u8; 32], &'static [u8]>,
     stats: ReadOnlyTable<&'static str, &'static [u8]>,
+    /// Packs a GC plan condemned: their objects do not count as stored for dedup.
+    condemned: std::collections::HashSet<PackId>,
 }
 
 impl std::fmt::Debug for IndexSnapshot {
@@ -105,9 +114,12 @@ impl IndexSnapshot {
             .transpose()
     }
 
-    /// Whether an object is indexed.
+    /// Whether a writer may rely on an object being stored: it is indexed, in a pack no
+    /// GC plan has condemned. An object only in a condemned pack is stored again.
     pub fn contains(&self, id: &Hash) -> Result<bool> {
-        Ok(self.objects.get(id.as_bytes())?.is_some())
+        Ok(self
+            .location(id)?
+            .is_some_and(|loc| !self.condemned.contains(&loc.pack)))
     }
 
     /// The stat cache row of an absolute path.
@@ -119,13 +131,123 @@ impl IndexSnapshot {
     }
 }
 
+const REPOSITORY_ID: &str = "repository-id";
+
 impl Index {
-    /// Opens (creating if needed) the index file, shareable with other processes.
-    pub fn open(path: &Path) -> Result<Index> {
+    /// Creates a new index file for the repository `id`, shareable with other processes.
+    pub fn create(path: &Path, id: &[u8]) -> Result<Index> {
         let mut builder = Database::builder();
         builder.set_concurrency_mode(ConcurrencyMode::MultiWriter);
-        let db = builder.create(path)?;
+        let index = Self::init(builder.create(path)?)?;
+        index.set_repository_id(id)?;
+        Ok(index)
+    }
+
+    /// Opens an existing index file, shareable with other processes. A missing, empty
+    /// or unreadable file is an error, never a new empty index: an index that looks
+    /// empty next to existing packs would let `gc` delete them.
+    pub fn open(path: &Path) -> Result<Index> {
+        let unusable = |reason: String| Error::IndexUnusable {
+            path: path.to_path_buf(),
+            reason,
+        };
+        match std::fs::metadata(path) {
+            Ok(m) if m.len() == 0 => return Err(unusable("empty".into())),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(unusable("missing".into()));
+            }
+            Err(e) => return Err(Error::io("stat", path)(e)),
+        }
+        let mut builder = Database::builder();
+        builder.set_concurrency_mode(ConcurrencyMode::MultiWriter);
+        let db = builder
+            .open(path)
+            .map_err(|e| unusable(format!("unreadable ({e})")))?;
         Self::init(db)
+    }
+
+    /// The id of the repository this index was created for (`None`: an index written
+    /// before ids existed, or one that was never initialized).
+    pub fn repository_id(&self) -> Result<Option<Vec<u8>>> {
+        let txn = self.read()?;
+        Ok(txn
+            .open_table(IDENTITY)?
+            .get(REPOSITORY_ID)?
+            .map(|v| v.value().to_vec()))
+    }
+
+    /// Records the repository id (at init, or when an older index is upgraded).
+    pub fn set_repository_id(&self, id: &[u8]) -> Result<()> {
+        self.write(|txn| {
+            txn.open_table(IDENTITY)?.insert(REPOSITORY_ID, id)?;
+            Ok(())
+        })
+    }
+
+    /// Records `candidate` as the repository id unless one is recorded; returns the id
+    /// recorded now (one transaction, so concurrent upgrades agree).
+    pub fn ensure_repository_id(&self, candidate: &[u8]) -> Result<Vec<u8>> {
+        self.write(|txn| {
+            let mut t = txn.open_table(IDENTITY)?;
+            if let Some(v) = t.get(REPOSITORY_ID)? {
+                return Ok(v.value().to_vec());
+            }
+            t.insert(REPOSITORY_ID, candidate)?;
+            Ok(candidate.to_vec())
+        })
+    }
+
+    /// Whether this index was rebuilt from the packs and not yet collected with
+    /// `gc --after-rebuild`.
+    pub fn rebuilt(&self) -> Result<bool> {
+        let txn = self.read()?;
+        Ok(txn
+            .open_table(META)?
+            .get(REBUILT)?
+            .is_some_and(|v| v.value() != 0))
+    }
+
+    /// Sets or clears the rebuilt mark.
+    pub fn set_rebuilt(&self, rebuilt: bool) -> Result<()> {
+        self.write(|txn| {
+            txn.open_table(META)?.insert(REBUILT, u64::from(rebuilt))?;
+            Ok(())
+        })
+    }
+
+    /// Indexes packs found on the backend (a rebuild).
+    pub fn add_rebuilt_packs(&self, packs: &[WrittenPack]) -> Result<()> {
+        self.write(|txn| insert_packs(txn, packs))
+    }
+
+    /// Records recovered checkpoints, oldest first, with their names (a name already
+    /// taken stays with the older one); HEAD becomes the last.
+    pub fn add_rebuilt_checkpoints(&self, commits: &[(CommitId, Option<String>)]) -> Result<()> {
+        self.write(|txn| {
+            let mut names = txn.open_table(NAMES)?;
+            for (id, name) in commits {
+                let seq = next_seq(txn)?;
+                txn.open_table(CHECKPOINTS)?.insert(seq, id.0.as_bytes())?;
+                txn.open_table(CHECKPOINT_SEQ)?
+                    .insert(id.0.as_bytes(), seq)?;
+                if let Some(name) = name
+                    && names.get(name.as_str())?.is_none()
+                {
+                    names.insert(name.as_str(), id.0.as_bytes())?;
+                }
+            }
+            if let Some((head, _)) = commits.last() {
+                txn.open_table(REFS)?.insert(HEAD, head.0.as_bytes())?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Whether the index records any data: packs or checkpoints.
+    pub fn is_empty(&self) -> Result<bool> {
+        let txn = self.read()?;
+        Ok(txn.open_table(PACKS)?.is_empty()? && txn.open_table(CHECKPOINTS)?.is_empty()?)
     }
 
     /// An index that lives in memory only.
@@ -184,9 +306,14 @@ impl Index {
     /// A read view for many lookups.
     pub fn snapshot(&self) -> Result<IndexSnapshot> {
         let txn = self.read()?;
+        let mut condemned = std::collections::HashSet::new();
+        for row in txn.open_table(CONDEMNED)?.iter()? {
+            condemned.insert(PackId(Hash::from_bytes(row?.0.value())));
+        }
         Ok(IndexSnapshot {
             objects: txn.open_table(OBJECTS)?,
             stats: txn.open_table(STAT_CACHE)?,
+            condemned,
         })
     }
 
@@ -256,24 +383,6 @@ impl Index {
         Ok(out)
     }
 
-    /// Registers a writer in progress; GC does not sweep while it is young.
-    pub fn pin(&self) -> Result<u64> {
-        let pin = rand::random::<u64>();
-        self.write(|txn| {
-            txn.open_table(PINS)?.insert(pin, now_s())?;
-            Ok(())
-        })?;
-        Ok(pin)
-    }
-
-    /// Releases a pin (a writer that gave up).
-    pub fn unpin(&self, pin: u64) -> Result<()> {
-        self.write(|txn| {
-            txn.open_table(PINS)?.remove(pin)?;
-            Ok(())
-        })
-    }
-
     /// Publishes a checkpoint: packs, objects, the checkpoint row, name, HEAD, stat cache
     /// and worktree, atomically. Fails with `Conflict` if HEAD moved since the commit was
     /// built, and with `AlreadyExists` if the name is taken; nothing is written then.
@@ -306,7 +415,7 @@ impl Index {
             if let Some((dir, tree)) = new.worktree {
                 txn.open_table(WORKTREES)?.insert(dir, tree.0.as_bytes())?;
             }
-            txn.open_table(PINS)?.remove(new.pin)?;
+            release_in(txn, new.pin)?;
             Ok(seq)
         })
     }
@@ -388,50 +497,6 @@ impl Index {
         }
         Ok(out)
     }
-
-    /// Pins younger than `grace_s` seconds: writers that may still be running.
-    pub fn live_pins(&self, grace_s: u64) -> Result<usize> {
-        let txn = self.read()?;
-        let table = txn.open_table(PINS)?;
-        let cutoff = now_s().saturating_sub(grace_s);
-        let mut n = 0;
-        for row in table.iter()? {
-            if row?.1.value() >= cutoff {
-                n += 1;
-            }
-        }
-        Ok(n)
-    }
-
-    /// Applies a GC sweep atomically: adds the repacked packs, drops the swept packs and
-    /// every object located in them (unless re-added by a repack), and stale pins.
-    /// Refuses with `Conflict` if a writer pinned since the plan was made.
-    pub fn apply_sweep(
-        &self,
-        added: &[WrittenPack],
-        removed: &[PackId],
-        grace_s: u64,
-    ) -> Result<()> {
-        self.write(|txn| {
-            let mut pins = txn.open_table(PINS)?;
-            let cutoff = now_s().saturating_sub(grace_s);
-            let mut stale = Vec::new();
-            for row in pins.iter()? {
-                let (k, v) = row?;
-                if v.value() >= cutoff {
-                    return Err(Error::Conflict(
-                        "a checkpoint is being written; run gc again later".into(),
-                    ));
-                }
-                stale.push(k.value());
-            }
-            for pin in stale {
-                pins.remove(pin)?;
-            }
-            drop_packs(txn, removed)?;
-            insert_packs(txn, added)
-        })
-    }
 }
 
 fn next_seq(txn: &WriteTransaction) -> Result<u64> {
@@ -449,11 +514,16 @@ fn put_stats(txn: &WriteTransaction, stats: &[(String, StatRecord)]) -> Result<(
     Ok(())
 }
 
+/// Indexes packs: their rows, their objects' locations, and the end of their
+/// announcements.
 pub(super) fn insert_packs(txn: &WriteTransaction, packs: &[WrittenPack]) -> Result<()> {
     let mut objects = txn.open_table(OBJECTS)?;
     let mut pack_table = txn.open_table(PACKS)?;
+    let mut pending = txn.open_table(PENDING_PACKS)?;
+    let condemned = txn.open_table(CONDEMNED)?;
     let created_s = now_s();
     for pack in packs {
+        pending.remove(pack.id.0.as_bytes())?;
         let rec = PackRecord {
             size: pack.size,
             objects: pack.entries.len() as u32,
@@ -469,34 +539,24 @@ pub(super) fn insert_packs(txn: &WriteTransaction, packs: &[WrittenPack]) -> Res
                 kind: e.kind,
                 compression: e.compression,
             };
-            // Repacks move an object; a fresh write of a known object keeps the old copy.
-            let moved = objects
+            // A fresh write of a known object keeps the old copy, unless that copy is in a
+            // pack that is gone or condemned (a repack, or a writer that would not rely
+            // on a condemned pack and stored the object again).
+            let old = objects
                 .get(e.id.as_bytes())?
                 .map(|v| ObjectLocation::decode(v.value()))
-                .transpose()?
-                .is_none_or(|old| {
-                    pack_table
-                        .get(old.pack.0.as_bytes())
-                        .ok()
-                        .flatten()
-                        .is_none()
-                });
+                .transpose()?;
+            let moved = match old {
+                None => true,
+                Some(old) => {
+                    let key = old.pack.0.as_bytes();
+                    pack_table.get(key)?.is_none() || condemned.get(key)?.is_some()
+                }
+            };
             if moved {
                 objects.insert(e.id.as_bytes(), loc.encode().as_slice())?;
             }
         }
     }
-    Ok(())
-}
-
-fn drop_packs(txn: &WriteTransaction, removed: &[PackId]) -> Result<()> {
-    let mut packs = txn.open_table(PACKS)?;
-    for id in removed {
-        packs.remove(id.0.as_bytes())?;
-    }
-    let gone: std::collections::HashSet<PackId> = removed.iter().copied().collect();
-    let mut objects = txn.open_table(OBJECTS)?;
-    objects
-        .retain(|_, v| ObjectLocation::decode(v).map_or(true, |loc| !gone.contains(&loc.pack)))?;
     Ok(())
 }

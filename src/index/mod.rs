@@ -6,7 +6,9 @@ mod db;
 mod errors;
 mod records;
 mod tables;
+mod writers;
 
 pub use artifact::ArtifactTx;
 pub use db::{Index, IndexSnapshot, NewCheckpoint};
 pub use records::{ObjectLocation, StatRecord};
+pub use writers::{GcView, SweepRequest, WriterKind};

@@ -19,11 +19,23 @@ pub const NAMES: TableDefinition<&str, [u8; 32]> = TableDefinition::new("names-0
 pub const STAT_CACHE: TableDefinition<&str, &[u8]> = TableDefinition::new("stat-cache-0");
 /// Absolute directory → the tree last checkpointed or restored there (its tracked files).
 pub const WORKTREES: TableDefinition<&str, [u8; 32]> = TableDefinition::new("worktrees-0");
-/// Random pin id → creation time (seconds): a writer in progress; GC does not sweep while
-/// a young pin exists.
-pub const PINS: TableDefinition<u64, u64> = TableDefinition::new("pins-0");
-/// Counters such as the next checkpoint sequence number.
+/// Counters: the next checkpoint sequence number, the GC epoch.
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta-0");
+/// `"repository-id"` → the id (32 hex digits, as ASCII) of the repository this index belongs to (also in
+/// the config). An index without it was never initialized: it is not this repository's.
+pub const IDENTITY: TableDefinition<&str, &[u8]> = TableDefinition::new("identity-0");
+
+/// Random pin → registered writer or GC (`writers::WriterRecord`, 38 bytes): its
+/// process, the GC epoch it registered at, its registration time, its kind.
+pub const WRITERS: TableDefinition<u64, &[u8]> = TableDefinition::new("writers-0");
+/// Pack id → pin of the writer about to store it: announced before the blob is written,
+/// removed in the transaction that indexes the pack.
+pub const PENDING_PACKS: TableDefinition<[u8; 32], u64> = TableDefinition::new("pending-packs-0");
+/// Pack id → GC epoch of the plan that condemned it. Writers registered at that epoch or
+/// later never deduplicate against it.
+pub const CONDEMNED: TableDefinition<[u8; 32], u64> = TableDefinition::new("condemned-0");
+/// Pack id → time (seconds) GC dropped it from the index; its blob is being deleted.
+pub const DELETING: TableDefinition<[u8; 32], u64> = TableDefinition::new("deleting-0");
 
 /// Project id (16 bytes) → project record (JSON).
 pub const PROJECTS: TableDefinition<[u8; 16], &[u8]> = TableDefinition::new("projects-0");

@@ -22,6 +22,7 @@ use crate::object::{Commit, ObjectKind, encode};
 use crate::progress::Progress;
 use crate::refs::validate_checkpoint_name;
 use crate::store::{PackSink, Packer, WrittenPack};
+use crate::writer::Writer;
 
 /// How often a checkpoint retries when another one lands first.
 const PUBLISH_ATTEMPTS: usize = 8;
@@ -64,6 +65,9 @@ pub struct CheckpointSummary {
     pub stored_bytes: u64,
     /// Packs written.
     pub packs: usize,
+    /// Paths left out because they vanished or could not be read while the checkpoint
+    /// ran (each also logged as a warning).
+    pub skipped: Vec<super::SkippedPath>,
 }
 
 /// Checkpoints directory `dir` (absolute) into the repository and moves HEAD to it.
@@ -79,12 +83,10 @@ pub fn checkpoint(
             return Err(Error::AlreadyExists(format!("a checkpoint named `{name}`")));
         }
     }
-    let pin = engine.index.pin()?;
-    let result = write_and_publish(engine, dir, opts, pin, progress);
-    if result.is_err() {
-        // Best effort: an unreleased pin only delays gc by the grace period.
-        let _ = engine.index.unpin(pin);
-    }
+    // Registered before anything reads the index to deduplicate; dropped (deleting any
+    // pack it stored) if the checkpoint fails.
+    let writer = engine.writer()?;
+    let result = write_and_publish(engine, dir, opts, &writer, progress);
     progress.finish();
     result
 }
@@ -93,10 +95,10 @@ fn write_and_publish(
     engine: &Engine,
     dir: &Path,
     opts: &CheckpointOptions,
-    pin: u64,
+    writer: &Writer,
     progress: &dyn Progress,
 ) -> Result<CheckpointSummary> {
-    let pipe = Pipeline::start(engine, true)?;
+    let pipe = Pipeline::storing(engine, writer)?;
     let scanned = scan_dir(engine, &pipe, dir, progress);
     let scan = match scanned {
         Ok(scan) => scan,
@@ -118,6 +120,7 @@ fn write_and_publish(
         stats.stored_bytes.load(Ordering::Relaxed),
     );
     let dir_key = dir.to_string_lossy();
+    crate::failpoint::hit("checkpoint-before-publish");
     for _ in 0..PUBLISH_ATTEMPTS {
         let publish = NewCheckpoint {
             packs: &packs,
@@ -126,10 +129,11 @@ fn write_and_publish(
             name: opts.name.as_deref(),
             stats: &scan.stat_rows,
             worktree: Some((&dir_key, scan.root)),
-            pin,
+            pin: writer.pin(),
         };
         match engine.index.publish_checkpoint(&publish) {
             Ok(_) => {
+                writer.published();
                 return Ok(CheckpointSummary {
                     id,
                     tree: scan.root,
@@ -142,6 +146,7 @@ fn write_and_publish(
                     new_bytes,
                     stored_bytes,
                     packs: packs.len(),
+                    skipped: scan.skipped,
                 });
             }
             Err(Error::Conflict(_)) => {
@@ -150,7 +155,13 @@ fn write_and_publish(
                 commit.parents = head.into_iter().collect();
                 bytes = encode(&commit)?;
                 id = CommitId(Hash::of(&bytes));
-                packs.extend(write_single(engine, ObjectKind::Commit, id.0, &bytes)?);
+                packs.extend(write_single(
+                    engine,
+                    writer,
+                    ObjectKind::Commit,
+                    id.0,
+                    &bytes,
+                )?);
             }
             Err(e) => return Err(e),
         }
@@ -187,11 +198,16 @@ pub fn default_author() -> String {
 /// Packs and stores one object on its own (a commit rebuilt after a lost race).
 pub(crate) fn write_single(
     engine: &Engine,
+    writer: &Writer,
     kind: ObjectKind,
     id: Hash,
     raw: &[u8],
 ) -> Result<Vec<WrittenPack>> {
-    let mut packer = Packer::new(engine.backend.clone(), engine.config.pack_target as usize);
+    let mut packer = Packer::new(
+        engine.backend.clone(),
+        writer.journal(),
+        engine.config.pack_target as usize,
+    );
     let (compression, stored) = codec::compress(raw.to_vec(), engine.config.compression_level);
     packer.add(kind, id, compression, &stored, raw.len() as u32)?;
     packer.finish()

@@ -12,3 +12,4 @@ pub use checkpoint::{CheckpointOptions, CheckpointSummary, checkpoint};
 pub use file::{chunk_into, stat_of};
 pub(crate) use pipeline::Pipeline;
 pub use scan::scan_dir;
+pub use walk::{SkippedPath, TEMP_PREFIX, is_repo_dir_name};

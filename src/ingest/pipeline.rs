@@ -16,6 +16,7 @@ use crate::hash::Hash;
 use crate::index::IndexSnapshot;
 use crate::object::ObjectKind;
 use crate::store::{PackSink, Packer, WrittenPack};
+use crate::writer::Writer;
 
 struct RawObject {
     kind: ObjectKind,
@@ -61,12 +62,23 @@ impl std::fmt::Debug for Pipeline {
 }
 
 impl Pipeline {
-    /// Starts the compressor and packer threads. With `store == false` nothing is kept:
-    /// objects are only hashed (for diffing a directory against a checkpoint).
-    pub fn start(engine: &Engine, store: bool) -> Result<Pipeline> {
+    /// A pipeline that keeps nothing: objects are only hashed (for diffing a directory
+    /// against a checkpoint).
+    pub fn hashing(engine: &Engine) -> Result<Pipeline> {
+        Self::start(engine, None)
+    }
+
+    /// Starts the compressor and packer threads, storing packs for `writer` (which must
+    /// have registered before this call: the index snapshot taken here is what the
+    /// writer deduplicates against).
+    pub fn storing(engine: &Engine, writer: &Writer) -> Result<Pipeline> {
+        Self::start(engine, Some(writer))
+    }
+
+    fn start(engine: &Engine, writer: Option<&Writer>) -> Result<Pipeline> {
         let snapshot = engine.index.snapshot()?;
         let stats = Arc::new(PipelineStats::default());
-        if !store {
+        let Some(writer) = writer else {
             return Ok(Pipeline {
                 tx: None,
                 workers: Vec::new(),
@@ -75,7 +87,7 @@ impl Pipeline {
                 snapshot,
                 stats,
             });
-        }
+        };
         let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         let (raw_tx, raw_rx) = sync_channel::<RawObject>(threads);
         let (packed_tx, packed_rx) = sync_channel::<Compressed>(threads);
@@ -92,6 +104,7 @@ impl Pipeline {
         drop(packed_tx);
         let packer = Packer::new(
             Arc::clone(&engine.backend),
+            writer.journal(),
             engine.config.pack_target as usize,
         );
         let packer = std::thread::spawn(move || pack_loop(&packed_rx, packer));

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 
 use super::file::{ingest_file, ingest_symlink, stat_of};
 use super::pipeline::Pipeline;
-use super::walk::{WalkEntry, WalkKind, walk};
+use super::walk::{SkippedPath, WalkEntry, WalkKind, vanished_or_unreadable, walk};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::hash::{Hash, TreeId};
@@ -41,6 +41,10 @@ pub struct ScanResult {
     pub hashed_bytes: u64,
     /// Stat cache rows to record, by absolute path.
     pub stat_rows: Vec<(String, StatRecord)>,
+    /// Paths left out because they vanished or could not be read.
+    pub skipped: Vec<SkippedPath>,
+    /// Temporary files of restores found (never part of a tree).
+    pub leftovers: Vec<std::path::PathBuf>,
 }
 
 struct Leaf {
@@ -63,7 +67,8 @@ pub fn scan_dir(
             root.display()
         )));
     }
-    let entries = walk(root)?;
+    let walked = walk(root, engine.repo_dir.as_deref())?;
+    let entries = walked.entries;
     let total: u64 = entries
         .iter()
         .filter(|e| e.kind == WalkKind::File)
@@ -80,18 +85,18 @@ pub fn scan_dir(
         .enumerate()
         .filter(|(_, e)| e.kind != WalkKind::Dir)
         .partition(|(_, e)| e.meta.len() < small_limit);
-    let read = |batch: Vec<(usize, &WalkEntry)>| -> Result<Vec<(usize, Leaf)>> {
+    let read = |batch: Vec<(usize, &WalkEntry)>| -> Result<Vec<(usize, Read)>> {
         batch
             .into_par_iter()
-            .map(|(i, e)| leaf(engine, pipe, e, now_ns, progress).map(|l| (i, l)))
+            .map(|(i, e)| read_leaf(engine, pipe, e, now_ns, progress).map(|l| (i, l)))
             .collect()
     };
     let readers = rayon::ThreadPoolBuilder::new()
         .num_threads(READER_THREADS_PER_CORE * rayon::current_num_threads())
         .build()
         .map_err(|e| Error::Backend(format!("cannot start reader threads: {e}")))?;
-    let mut leaves = readers.install(|| read(small))?;
-    leaves.extend(read(large)?);
+    let mut read_all = readers.install(|| read(small))?;
+    read_all.extend(read(large)?);
     let mut out = ScanResult {
         root: TreeId(Hash::EMPTY),
         trees: HashMap::new(),
@@ -100,7 +105,23 @@ pub fn scan_dir(
         hashed_files: 0,
         hashed_bytes: 0,
         stat_rows: Vec::new(),
+        skipped: walked.skipped,
+        leftovers: walked.leftovers,
     };
+    let mut leaves = Vec::with_capacity(read_all.len());
+    for (i, r) in read_all {
+        match r {
+            Read::Leaf(l) => leaves.push((i, l)),
+            Read::Skipped(reason) => {
+                tracing::info!(path = %entries[i].rel, "skipped: {reason}");
+                out.skipped.push(SkippedPath {
+                    path: entries[i].rel.clone(),
+                    reason,
+                });
+            }
+        }
+    }
+    out.skipped.sort_by(|a, b| a.path.cmp(&b.path));
     for (_, l) in &leaves {
         out.files += 1;
         out.bytes += l.entry.size;
@@ -123,6 +144,31 @@ pub fn scan_dir(
     }
     out.root = build_trees(pipe, dirs, &mut out.trees)?;
     Ok(out)
+}
+
+/// A file read, or left out.
+enum Read {
+    Leaf(Leaf),
+    /// It vanished or could not be read: why.
+    Skipped(String),
+}
+
+/// Reads one file or symlink; one that vanished or is unreadable is skipped, not an
+/// error (restic's behaviour: the checkpoint records what it could read).
+fn read_leaf(
+    engine: &Engine,
+    pipe: &Pipeline,
+    e: &WalkEntry,
+    now_ns: i64,
+    progress: &dyn Progress,
+) -> Result<Read> {
+    match leaf(engine, pipe, e, now_ns, progress) {
+        Ok(l) => Ok(Read::Leaf(l)),
+        Err(Error::Io { source, .. }) if vanished_or_unreadable(&source) => {
+            Ok(Read::Skipped(source.to_string()))
+        }
+        Err(other) => Err(other),
+    }
 }
 
 fn leaf(

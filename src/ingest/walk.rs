@@ -1,16 +1,32 @@
 //! Directory walking with ignore rules (`.reelignore`, gitignore syntax).
+//!
+//! Never walked: the repository directory (`.reel` at any depth, whatever the case, and
+//! the repository's own path wherever it is kept) and the temporary files of restores
+//! (`.reel-restore-*`), which are reported apart so a restore can clean up after one
+//! that was interrupted. A path that vanishes or cannot be read while the walk runs is
+//! skipped and reported, not an error: the walk records what it could see.
 
 use std::path::{Path, PathBuf};
 
 use ignore::WalkBuilder;
+use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::object::validate_name;
 
 /// The name of the per-directory ignore file.
 pub const IGNORE_FILE: &str = ".reelignore";
-/// The repository directory, never walked.
+/// The repository directory's name, never walked.
 pub const REPO_DIR: &str = ".reel";
+/// How the temporary files of a restore begin; never walked.
+pub const TEMP_PREFIX: &str = ".reel-restore-";
+
+/// Whether a path component names a repository directory (in any case: some
+/// filesystems fold it).
+#[must_use]
+pub fn is_repo_dir_name(name: &str) -> bool {
+    name.eq_ignore_ascii_case(REPO_DIR)
+}
 
 /// What a walked path is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,22 +52,64 @@ pub struct WalkEntry {
     pub meta: std::fs::Metadata,
 }
 
-/// Walks `root` (absolute), sorted by name, skipping ignored paths and `.reel`.
-/// Fails on a name that is not valid UTF-8 or not a valid entry name, naming the path.
-pub fn walk(root: &Path) -> Result<Vec<WalkEntry>> {
+/// A path left out because it vanished or could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkippedPath {
+    /// The path, relative to the walked directory.
+    pub path: String,
+    /// Why, as the OS said it.
+    pub reason: String,
+}
+
+/// What a walk found.
+#[derive(Debug, Default)]
+pub struct Walked {
+    /// Every path, sorted by name, the root first.
+    pub entries: Vec<WalkEntry>,
+    /// Temporary files of restores (absolute).
+    pub leftovers: Vec<PathBuf>,
+    /// Paths left out.
+    pub skipped: Vec<SkippedPath>,
+}
+
+/// Walks `root` (absolute), sorted by name, skipping ignored paths, repository
+/// directories and `exclude` (the repository's own path). Fails on a name that is not
+/// valid UTF-8 or not a valid entry name, naming the path.
+pub fn walk(root: &Path, exclude: Option<&Path>) -> Result<Walked> {
+    let exclude = exclude.map(Path::to_path_buf);
     let walker = WalkBuilder::new(root)
         .standard_filters(false)
         .add_custom_ignore_filename(IGNORE_FILE)
         .follow_links(false)
         .sort_by_file_name(std::cmp::Ord::cmp)
-        .filter_entry(|e| e.file_name() != REPO_DIR)
+        .filter_entry(move |e| {
+            !is_repo_dir_name(&e.file_name().to_string_lossy())
+                && exclude.as_deref() != Some(e.path())
+        })
         .build();
-    let mut out = Vec::new();
+    let mut out = Walked::default();
     for item in walker {
-        let entry = item.map_err(|e| walk_error(root, &e))?;
+        let entry = match item {
+            Ok(entry) => entry,
+            Err(e) => {
+                skip_or_fail(root, &e, &mut out)?;
+                continue;
+            }
+        };
         let abs = entry.path().to_path_buf();
+        if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+            out.leftovers.push(abs);
+            continue;
+        }
         let rel = relative(root, &abs)?;
-        let meta = std::fs::symlink_metadata(&abs).map_err(Error::io("stat", &abs))?;
+        let meta = match std::fs::symlink_metadata(&abs) {
+            Ok(m) => m,
+            Err(e) if !rel.is_empty() && vanished_or_unreadable(&e) => {
+                skipped(&mut out, rel, &e.to_string());
+                continue;
+            }
+            Err(e) => return Err(Error::io("stat", &abs)(e)),
+        };
         let ft = meta.file_type();
         let kind = if ft.is_symlink() {
             WalkKind::Symlink
@@ -63,7 +121,7 @@ pub fn walk(root: &Path) -> Result<Vec<WalkEntry>> {
             tracing::warn!(path = %abs.display(), "skipping a special file (socket, fifo or device)");
             continue;
         };
-        out.push(WalkEntry {
+        out.entries.push(WalkEntry {
             rel,
             abs,
             kind,
@@ -71,6 +129,54 @@ pub fn walk(root: &Path) -> Result<Vec<WalkEntry>> {
         });
     }
     Ok(out)
+}
+
+/// Whether an I/O error means "gone" or "not ours to read" (skip) rather than a fault.
+pub fn vanished_or_unreadable(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+    )
+}
+
+/// Records a skipped path and says so.
+pub fn skipped(out: &mut Walked, rel: String, reason: &str) {
+    tracing::info!(path = %rel, "skipped: {reason}");
+    out.skipped.push(SkippedPath {
+        path: rel,
+        reason: reason.to_owned(),
+    });
+}
+
+fn skip_or_fail(root: &Path, e: &ignore::Error, out: &mut Walked) -> Result<()> {
+    let io = e.io_error();
+    if let Some(io) = io
+        && vanished_or_unreadable(io)
+    {
+        let rel = error_path(e)
+            .and_then(|p| {
+                p.strip_prefix(root)
+                    .ok()
+                    .map(|r| r.to_string_lossy().into_owned())
+            })
+            .unwrap_or_default();
+        if !rel.is_empty() {
+            skipped(out, rel, &io.to_string());
+            return Ok(());
+        }
+    }
+    Err(walk_error(root, e))
+}
+
+/// The path an `ignore` error is about, if it names one.
+fn error_path(e: &ignore::Error) -> Option<&Path> {
+    match e {
+        ignore::Error::WithPath { path, .. } => Some(path),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+            error_path(err)
+        }
+        _ => None,
+    }
 }
 
 fn relative(root: &Path, abs: &Path) -> Result<String> {

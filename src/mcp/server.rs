@@ -689,7 +689,7 @@ impl ReelServer {
 
     #[tool(
         name = "artifact_restore_checkpoint",
-        description = "Replace the project's working tree with a checkpoint (by name, id or id prefix). Unsaved edits are discarded.",
+        description = "Replace the project's working tree with a checkpoint (by name, id or id prefix). Unsaved edits are discarded; the result says how many (discarded_edits).",
         annotations(
             read_only_hint = false,
             destructive_hint = true,
@@ -711,7 +711,13 @@ impl ReelServer {
             })
             .await;
         reply(r, |p| {
-            format!("Restored project {} to {}.", p.id, a.checkpoint)
+            format!(
+                "Restored project {} to {}; {} unsaved edit{} discarded.",
+                p.project.id,
+                a.checkpoint,
+                p.discarded_edits,
+                if p.discarded_edits == 1 { "" } else { "s" }
+            )
         })
     }
 

@@ -8,7 +8,7 @@ mod tree;
 
 pub use chunker::{ChunkerConfig, chunks};
 pub use commit::Commit;
-pub use encoding::{Canonical, EnvelopeTag, FORMAT_VERSION, ObjectKind, decode, encode};
+pub use encoding::{Canonical, EnvelopeTag, ObjectKind, decode, encode};
 pub use manifest::{ChunkRef, Manifest};
 pub use tree::{EntryKind, Tree, TreeEntry, validate_name};
 

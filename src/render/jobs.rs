@@ -23,6 +23,7 @@ use crate::artifact::{BlobInfo, Caller, Owner, ProjectId, RecordId, now_ms};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::hash::{CommitId, Hash, TreeId};
+use crate::liveness::{Liveness, ProcessId};
 use crate::repo::blocking;
 
 /// How renders run.
@@ -122,36 +123,7 @@ struct JobRecord {
     owner: Owner,
     /// The process that wrote it (absent in records of finished jobs is fine).
     #[serde(default)]
-    runner: Option<Runner>,
-}
-
-/// A process, identified across pid reuse by its start time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-struct Runner {
-    pid: u32,
-    /// Start time in clock ticks since boot (`/proc/PID/stat`, field 22).
-    started: u64,
-}
-
-impl Runner {
-    fn of(pid: u32) -> Option<Runner> {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // The command name (field 2) may hold spaces; fields after it are plain.
-        let rest = stat.rsplit_once(')')?.1;
-        let started = rest.split_whitespace().nth(19)?.parse().ok()?;
-        Some(Runner { pid, started })
-    }
-
-    /// This process (read once: it is written with every status).
-    fn current() -> Option<Runner> {
-        static CURRENT: std::sync::OnceLock<Option<Runner>> = std::sync::OnceLock::new();
-        *CURRENT.get_or_init(|| Runner::of(std::process::id()))
-    }
-
-    /// Whether this very process still runs.
-    fn alive(self) -> bool {
-        Runner::of(self.pid) == Some(self)
-    }
+    runner: Option<ProcessId>,
 }
 
 struct Live {
@@ -201,7 +173,7 @@ fn encode(status: &JobStatus, owner: &Owner) -> Vec<u8> {
     serde_json::to_vec(&JobRecord {
         status: status.clone(),
         owner: owner.clone(),
-        runner: Runner::current(),
+        runner: ProcessId::current(),
     })
     .expect("job records serialize")
 }
@@ -235,7 +207,7 @@ impl Renders {
                     owner,
                     runner,
                 } = decode_record(&bytes).ok()?;
-                let running_elsewhere = runner.is_some_and(Runner::alive);
+                let running_elsewhere = runner.is_some_and(|r| r.liveness() == Liveness::Alive);
                 (!status.stage.is_final() && !running_elsewhere).then(|| {
                     status.stage = Stage::Interrupted;
                     status.error =
@@ -561,8 +533,16 @@ impl Renders {
         self.enter(live, Stage::Installing).await;
         let workdir = self.workdir(job.project);
         let (e, w, tree) = (Arc::clone(&engine), workdir.clone(), job.tree);
-        blocking(move || crate::restore::restore_tree(&e, tree, &w, &crate::progress::NoProgress))
-            .await?;
+        blocking(move || {
+            crate::restore::restore_tree(
+                &e,
+                tree,
+                &w,
+                crate::restore::RestoreMode::Cache,
+                &crate::progress::NoProgress,
+            )
+        })
+        .await?;
         let _ = std::fs::write(workdir.with_extension("last-used"), b"");
         let installed = {
             let _one = self.inner.install.lock().await;

@@ -32,6 +32,8 @@ pub trait BlobBackend: Send + Sync + Debug {
     fn get(&self, name: &str) -> Result<Bytes>;
     /// Reads `range` of a blob.
     fn get_range(&self, name: &str, range: Range<u64>) -> Result<Bytes>;
+    /// The length of a blob, or `None` if there is no blob of that name.
+    fn size(&self, name: &str) -> Result<Option<u64>>;
     /// Deletes a blob; deleting a missing blob is not an error.
     fn delete(&self, name: &str) -> Result<()>;
     /// Lists every blob whose name starts with `prefix`.

@@ -6,10 +6,10 @@ mod pack;
 mod packer;
 mod redb_backend;
 
-pub use backend::{BlobBackend, pack_name, parse_pack_name};
+pub use backend::{BlobBackend, BlobMeta, pack_name, parse_pack_name};
 pub use object_store::{ObjectStoreBackend, backend_from_url};
 pub use pack::{PackEntry, PackWriter, parse_pack, parse_trailer};
-pub use packer::{PackSink, Packer, WrittenPack};
+pub use packer::{PackJournal, PackSink, Packer, WrittenPack};
 pub use redb_backend::RedbBackend;
 
 #[cfg(test)]

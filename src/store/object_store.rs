@@ -127,6 +127,15 @@ impl BlobBackend for ObjectStoreBackend {
             .map_err(backend_err)
     }
 
+    fn size(&self, name: &str) -> Result<Option<u64>> {
+        let path = self.path(name);
+        match self.handle.block_on(self.store.head(&path)) {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(backend_err(e)),
+        }
+    }
+
     fn delete(&self, name: &str) -> Result<()> {
         let path = self.path(name);
         match self.handle.block_on(self.store.delete(&path)) {

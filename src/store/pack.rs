@@ -1,25 +1,33 @@
 //! The pack file format.
 //!
 //! ```text
-//! +------------+---------+---------------------+-----------------+-------------+----------+
-//! | "REELPACK" | version | object bytes …      | trailer         | trailer len | "REELTRLR" |
-//! |  8 bytes   | 1 byte  | stored back to back | envelope (tag 4)| u32 LE      | 8 bytes  |
-//! +------------+---------+---------------------+-----------------+-------------+----------+
+//! +------------+---------+----------+---------------------+-----------------+-------------+------------+
+//! | "REELPACK" | version | nonce    | object bytes …      | trailer         | trailer len | "REELTRLR" |
+//! |  8 bytes   | 1 byte  | 16 bytes | stored back to back | envelope (tag 4)| u32 LE      | 8 bytes    |
+//! +------------+---------+----------+---------------------+-----------------+-------------+------------+
 //! ```
 //!
 //! The trailer lists every object (kind, id, offset, stored length, raw length,
 //! compression), so the index can be rebuilt from packs alone. A pack is named by the
-//! BLAKE3 of all of its bytes.
+//! BLAKE3 of all of its bytes. Version 2 adds a random nonce after the version byte, so
+//! two writes never produce the same pack name even for the same objects: a pack name
+//! belongs to exactly one writer, which is what lets a writer (or `gc`) delete a pack
+//! without asking who else might have "written" it too. Version 1 packs (no nonce,
+//! objects from offset 9) are still read.
 
 use serde::{Deserialize, Serialize};
 
 use crate::codec::Compression;
 use crate::error::{Error, Result};
 use crate::hash::{Hash, PackId};
-use crate::object::{Canonical, EnvelopeTag, FORMAT_VERSION, ObjectKind, decode, encode};
+use crate::object::{Canonical, EnvelopeTag, ObjectKind, decode, encode};
 
-/// The first bytes of every pack: magic and format version.
-pub const PACK_HEADER: [u8; 9] = *b"REELPACK\x01";
+/// The first bytes of every pack.
+const PACK_MAGIC: [u8; 8] = *b"REELPACK";
+/// The pack version this build writes.
+pub const PACK_VERSION: u8 = 2;
+/// Random bytes after the version byte (version 2).
+const NONCE_LEN: usize = 16;
 const FOOTER_MAGIC: [u8; 8] = *b"REELTRLR";
 const FOOTER_LEN: usize = 12;
 
@@ -49,7 +57,12 @@ impl Canonical for Trailer {
     const TAG: EnvelopeTag = EnvelopeTag::PackTrailer;
 
     fn validate(&self) -> std::result::Result<(), String> {
-        let mut next = PACK_HEADER.len() as u64;
+        // The first object starts right after a version 1 or version 2 header; which one
+        // is checked against the pack's own version byte by `parse_pack`.
+        let mut next = self.entries.first().map_or(0, |e| e.offset);
+        if !self.entries.is_empty() && next != header_len(1) && next != header_len(2) {
+            return Err(format!("first object at offset {next}, not after a header"));
+        }
         for e in &self.entries {
             if e.offset != next {
                 return Err(format!(
@@ -74,22 +87,37 @@ pub struct PackWriter {
     entries: Vec<PackEntry>,
 }
 
+/// Length of the header of a pack of `version` (1 or 2).
+fn header_len(version: u8) -> u64 {
+    if version >= 2 {
+        (PACK_MAGIC.len() + 1 + NONCE_LEN) as u64
+    } else {
+        (PACK_MAGIC.len() + 1) as u64
+    }
+}
+
 impl Default for PackWriter {
     fn default() -> Self {
-        PackWriter {
-            bytes: PACK_HEADER.to_vec(),
-            entries: Vec::new(),
-        }
+        Self::with_capacity(0)
     }
 }
 
 impl PackWriter {
     /// A writer whose buffer is allocated once for a pack of up to `capacity` bytes
-    /// (growing by doubling would briefly hold three times the pack).
+    /// (growing by doubling would briefly hold three times the pack), with a fresh
+    /// random nonce.
     #[must_use]
     pub fn with_capacity(capacity: usize) -> Self {
-        let mut bytes = Vec::with_capacity(capacity);
-        bytes.extend_from_slice(&PACK_HEADER);
+        Self::with_nonce(capacity, rand::random())
+    }
+
+    /// A writer with a given nonce (tests pin it to get fixed bytes).
+    #[must_use]
+    pub fn with_nonce(capacity: usize, nonce: [u8; NONCE_LEN]) -> Self {
+        let mut bytes = Vec::with_capacity(capacity.max(64));
+        bytes.extend_from_slice(&PACK_MAGIC);
+        bytes.push(PACK_VERSION);
+        bytes.extend_from_slice(&nonce);
         PackWriter {
             bytes,
             entries: Vec::new(),
@@ -147,14 +175,19 @@ pub fn parse_pack(pack: &[u8]) -> Result<Vec<PackEntry>> {
         what: "pack".into(),
         reason,
     };
-    if pack.len() < PACK_HEADER.len() + FOOTER_LEN || pack[..8] != PACK_HEADER[..8] {
+    if pack.len() < PACK_MAGIC.len() + 1 || pack[..8] != PACK_MAGIC {
         return Err(corrupt("no pack header".into()));
     }
-    if pack[8] > FORMAT_VERSION {
+    let version = pack[8];
+    if version == 0 || version > PACK_VERSION {
         return Err(Error::UnsupportedVersion {
-            found: u32::from(pack[8]),
-            supported: u32::from(FORMAT_VERSION),
+            found: u32::from(version),
+            supported: u32::from(PACK_VERSION),
         });
+    }
+    let header = header_len(version);
+    if (pack.len() as u64) < header + FOOTER_LEN as u64 {
+        return Err(corrupt("no room for a trailer".into()));
     }
     let footer = &pack[pack.len() - FOOTER_LEN..];
     if footer[4..] != FOOTER_MAGIC {
@@ -166,9 +199,17 @@ pub fn parse_pack(pack: &[u8]) -> Result<Vec<PackEntry>> {
         return Err(corrupt("trailer longer than the pack".into()));
     };
     let entries = parse_trailer(&pack[trailer_start..trailer_end])?;
-    let data_end = entries.last().map_or(PACK_HEADER.len() as u64, |e| {
-        e.offset + u64::from(e.stored_len)
-    });
+    if let Some(first) = entries.first()
+        && first.offset != header
+    {
+        return Err(corrupt(format!(
+            "first object at {}, a version {version} header ends at {header}",
+            first.offset
+        )));
+    }
+    let data_end = entries
+        .last()
+        .map_or(header, |e| e.offset + u64::from(e.stored_len));
     if data_end != trailer_start as u64 {
         return Err(corrupt(format!(
             "objects end at {data_end}, trailer starts at {trailer_start}"
@@ -200,8 +241,18 @@ mod tests {
         let (id, bytes, entries) = w.finish().unwrap();
         assert_eq!(id.0, Hash::of(&bytes));
         assert_eq!(parse_pack(&bytes).unwrap(), entries);
-        assert_eq!(entries[1].offset, 10);
-        assert_eq!(&bytes[10..12], b"bc");
+        assert_eq!(entries[1].offset, 26);
+        assert_eq!(&bytes[26..28], b"bc");
+    }
+
+    #[test]
+    fn the_same_objects_never_make_the_same_pack_twice() {
+        let pack = || {
+            let mut w = PackWriter::default();
+            w.add(ObjectKind::Chunk, Hash::of(b"a"), Compression::Raw, b"a", 1);
+            w.finish().unwrap().0
+        };
+        assert_ne!(pack(), pack());
     }
 
     #[test]
@@ -217,10 +268,31 @@ mod tests {
     /// Golden bytes: changing the pack or trailer encoding fails here, by name.
     #[test]
     fn golden_pack_bytes() {
-        let mut w = PackWriter::default();
+        let mut w = PackWriter::with_nonce(0, [0x11; NONCE_LEN]);
         w.add(ObjectKind::Chunk, Hash::EMPTY, Compression::Raw, b"", 0);
         let (_, bytes, _) = w.finish().unwrap();
         let expected = concat!(
+            "5245454c5041434b02",               // "REELPACK" + version 2
+            "11111111111111111111111111111111", // nonce
+            "0401",                             // trailer envelope: tag 4, version 1
+            "01",                               // one entry
+            "00",                               // kind: chunk
+            "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262", // id
+            "19",                               // offset 25
+            "00",                               // stored_len 0
+            "00",                               // raw_len 0
+            "00",                               // compression: raw
+            "28000000",                         // trailer length 40, u32 LE
+            "5245454c54524c52",                 // "REELTRLR"
+        );
+        assert_eq!(hex::encode(&bytes), expected);
+        assert_eq!(parse_pack(&bytes).unwrap()[0].offset, 25);
+    }
+
+    /// A version 1 pack, as the first release wrote it, still parses.
+    #[test]
+    fn version_1_packs_are_read() {
+        let bytes = hex::decode(concat!(
             "5245454c5041434b01", // "REELPACK" + version 1
             "0401",               // trailer envelope: tag 4, version 1
             "01",                 // one entry
@@ -232,7 +304,11 @@ mod tests {
             "00",                 // compression: raw
             "28000000",           // trailer length 40, u32 LE
             "5245454c54524c52",   // "REELTRLR"
-        );
-        assert_eq!(hex::encode(&bytes), expected);
+        ))
+        .unwrap();
+        let entries = parse_pack(&bytes).unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].offset, 9);
+        assert_eq!(entries[0].id, Hash::EMPTY);
     }
 }

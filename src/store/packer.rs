@@ -34,6 +34,13 @@ pub struct WrittenPack {
     pub entries: Vec<PackEntry>,
 }
 
+/// Told of every pack before its blob is stored, so a pack that is stored but not yet
+/// indexed always has a known owner (GC deletes such a pack only once its owner is gone).
+pub trait PackJournal: Send + Sync {
+    /// `pack` is about to be stored; an error stops the write.
+    fn will_store(&self, pack: &PackId) -> Result<()>;
+}
+
 /// Something that accepts compressed objects.
 pub trait PackSink {
     /// Adds one object.
@@ -55,6 +62,7 @@ struct Writer {
 /// Fills packs up to `target` bytes and stores each one as soon as it is full.
 pub struct Packer {
     backend: Arc<dyn BlobBackend>,
+    journal: Arc<dyn PackJournal>,
     target: usize,
     current: PackWriter,
     written: Vec<WrittenPack>,
@@ -71,11 +79,16 @@ impl std::fmt::Debug for Packer {
 }
 
 impl Packer {
-    /// A packer writing to `backend`.
+    /// A packer writing to `backend`, announcing every pack to `journal` first.
     #[must_use]
-    pub fn new(backend: Arc<dyn BlobBackend>, target: usize) -> Self {
+    pub fn new(
+        backend: Arc<dyn BlobBackend>,
+        journal: Arc<dyn PackJournal>,
+        target: usize,
+    ) -> Self {
         Packer {
             backend,
+            journal,
             target,
             current: PackWriter::with_capacity(target + PACK_SLACK),
             written: Vec::new(),
@@ -112,6 +125,7 @@ impl Packer {
         );
         let (id, bytes, entries) = full.finish()?;
         let size = bytes.len() as u64;
+        self.journal.will_store(&id)?;
         if self.writer().send((id, bytes)).is_err() {
             // The writer stopped on an error; `finish` reports it.
             return self

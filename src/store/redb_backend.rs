@@ -92,6 +92,14 @@ impl BlobBackend for RedbBackend {
         })?
     }
 
+    fn size(&self, name: &str) -> Result<Option<u64>> {
+        match self.read(name, |v| v.len() as u64) {
+            Ok(n) => Ok(Some(n)),
+            Err(Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     fn delete(&self, name: &str) -> Result<()> {
         let txn = self.db.begin_write().map_err(err)?;
         txn.open_table(BLOBS)

@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use reelstore::{
     AssetInput, Caller, CreateCheckpoint, CreateProject, Error, GcOptions, ListBlobs, ListProjects,
-    NoProgress, ProjectPath, RenderMeta, RepoConfig, Repository, Scope, Source, UpdateProject,
+    NoProgress, ProjectPath, RenderMeta, RepoConfig, Repository, RestoreOptions, Scope, Source,
+    UpdateProject,
 };
 
 use crate::util::{random_bytes, snapshot, tempdir, write};
@@ -211,9 +212,15 @@ async fn a_whole_workflow_on_a_virtual_project() {
 
     // Export the working tree and a checkpoint; import a directory back.
     let out = tempdir();
-    a.export(&me, id, Some("v1"), out.path().to_path_buf())
-        .await
-        .unwrap();
+    a.export(
+        &me,
+        id,
+        Some("v1"),
+        out.path().to_path_buf(),
+        RestoreOptions::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         std::fs::read(out.path().join("public/clip.mp4")).unwrap(),
         big
@@ -226,9 +233,15 @@ async fn a_whole_workflow_on_a_virtual_project() {
         b"{}"
     );
     let again = tempdir();
-    a.export(&me, id, None, again.path().to_path_buf())
-        .await
-        .unwrap();
+    a.export(
+        &me,
+        id,
+        None,
+        again.path().to_path_buf(),
+        RestoreOptions::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(snapshot(again.path()), snapshot(out.path()));
 
     let updated = a
@@ -359,10 +372,10 @@ async fn deleting_the_middle_checkpoint_then_gc_frees_only_its_data() {
 
     let now = GcOptions {
         grace: std::time::Duration::ZERO,
-        dry_run: false,
+        ..GcOptions::default()
     };
     assert_eq!(
-        repo.gc(now.clone()).await.unwrap().dead_objects,
+        repo.gc(now.clone()).await.unwrap().plan.dead_objects,
         0,
         "nothing is dead yet"
     );
@@ -487,9 +500,15 @@ async fn a_checkpoint_sees_each_concurrent_write_whole_or_not_at_all() {
     assert_eq!(files.len(), 40);
     // The checkpoint holds a subset of the writes, each one whole.
     let out = tempdir();
-    a.export(&me, id, Some("mid"), out.path().to_path_buf())
-        .await
-        .unwrap();
+    a.export(
+        &me,
+        id,
+        Some("mid"),
+        out.path().to_path_buf(),
+        RestoreOptions::default(),
+    )
+    .await
+    .unwrap();
     let mut seen = 0;
     for i in 0..40u64 {
         if let Ok(bytes) = std::fs::read(out.path().join(format!("new/{i}.bin"))) {
@@ -599,7 +618,7 @@ async fn session_projects_expire_and_gc_frees_them() {
     let report = repo
         .gc(GcOptions {
             grace: std::time::Duration::ZERO,
-            dry_run: false,
+            ..GcOptions::default()
         })
         .await
         .unwrap();
@@ -731,7 +750,7 @@ async fn assets_and_renders_are_stored_once_and_listed_by_filter() {
     a.delete_blob(&me, logo.id).await.unwrap();
     repo.gc(GcOptions {
         grace: std::time::Duration::ZERO,
-        dry_run: false,
+        ..GcOptions::default()
     })
     .await
     .unwrap();
@@ -831,7 +850,7 @@ async fn deleting_a_checkpoint_while_another_caller_restores_it() {
     }
     repo.gc(GcOptions {
         grace: std::time::Duration::ZERO,
-        dry_run: false,
+        ..GcOptions::default()
     })
     .await
     .unwrap();

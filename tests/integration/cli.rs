@@ -259,7 +259,7 @@ fn gc_fsck_stats_json() {
         .success();
     let gc = reel_json(dir.path(), &["gc", "--dry-run"]);
     assert_eq!(gc["dry_run"], true);
-    assert!(gc["live_objects"].as_u64().unwrap() > 5);
+    assert!(gc["plan"]["live_objects"].as_u64().unwrap() > 5);
     let fsck = reel_json(dir.path(), &["fsck", "--read-data"]);
     assert_eq!(fsck["errors"].as_array().unwrap().len(), 0);
     assert_eq!(fsck["checkpoints"], 1);

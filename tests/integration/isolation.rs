@@ -4,7 +4,7 @@
 
 use reelstore::{
     Artifacts, AssetInput, Caller, CreateCheckpoint, CreateProject, Error, ListBlobs, ListProjects,
-    ProjectId, RenderMeta, Scope, Source,
+    ProjectId, RenderMeta, RestoreOptions, Scope, Source,
 };
 
 use crate::artifacts::{caller, p, repo};
@@ -156,6 +156,7 @@ async fn every_operation_respects_every_scope() {
                     id,
                     Some("v1"),
                     tempfile::tempdir().unwrap().path().to_path_buf(),
+                    RestoreOptions::default(),
                 )
                 .await,
                 what,

@@ -165,9 +165,26 @@ async fn restore_replaces_a_symlinked_directory_instead_of_following_it() {
     let outside = tempdir();
     let dst = tempdir();
     std::os::unix::fs::symlink(outside.path(), dst.path().join("sub")).unwrap();
-    repo.restore("v1", dst.path(), Arc::new(NoProgress))
-        .await
-        .unwrap();
+    // The link is the user's (untracked): replacing it needs --force, as in git.
+    let refused = repo.restore("v1", dst.path(), Arc::new(NoProgress)).await;
+    assert!(
+        matches!(&refused, Err(reelstore::Error::WouldDiscard { paths }) if paths == &["sub"]),
+        "{refused:?}"
+    );
+    assert!(
+        fs::symlink_metadata(dst.path().join("sub"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    repo.restore_with(
+        "v1",
+        dst.path(),
+        reelstore::RestoreOptions { force: true },
+        Arc::new(NoProgress),
+    )
+    .await
+    .unwrap();
     assert!(
         fs::read_dir(outside.path()).unwrap().next().is_none(),
         "nothing written through the link"

@@ -1,26 +1,29 @@
-//! Restoring a checkpoint into a directory, incrementally and safely.
+//! Making a directory match a tree.
 //!
 //! Only paths whose content, kind or executable bit differ are written; each file goes
 //! to a temporary file in its final directory and is renamed into place, so a reader
-//! never sees half a file. Files tracked in the directory's previous tree but absent
-//! from the checkpoint are removed; untracked files are left alone. Nothing is written
-//! outside the target: every directory on the way is checked with `lstat`, and a
-//! symlink found where a directory belongs is replaced, never followed.
+//! never sees half a file. Files tracked in the directory's previous tree (what the
+//! repository last checkpointed or restored there) but absent from the tree are
+//! removed; untracked files are left alone. Before anything is touched, every path the
+//! restore would overwrite or remove is compared with what the repository last wrote
+//! there: a difference is the user's work, and the restore refuses (unless forced).
+//! Nothing is written outside the target — every directory on the way is checked with
+//! `lstat`, a symlink where a directory belongs is replaced, never followed — and
+//! nothing inside the repository directory.
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
 use rayon::prelude::*;
 use serde::Serialize;
 
+use super::protect::{check_paths, discarded};
+use super::write::{Written, ensure_dir, remove_leftovers, remove_tracked, restore_one};
 use crate::diff::{Overlay, TreeLoader};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::hash::{CommitId, TreeId};
-use crate::index::StatRecord;
 use crate::ingest::scan_dir;
 use crate::object::{EntryKind, TreeEntry};
 use crate::progress::Progress;
@@ -38,6 +41,41 @@ pub struct RestoreSummary {
     pub removed: u64,
     /// Directories created.
     pub dirs_created: u64,
+    /// Paths with changes of the user's that a forced restore overwrote or removed.
+    pub discarded: Vec<String>,
+    /// Temporary files of interrupted restores that were cleaned up.
+    pub leftovers_removed: u64,
+}
+
+/// How a restore treats the user's changes.
+#[derive(Debug, Clone, Default)]
+pub struct RestoreOptions {
+    /// Overwrite or remove files whose changes were never checkpointed (`--force`)
+    /// instead of refusing. The repository directory stays off limits.
+    pub force: bool,
+}
+
+impl RestoreOptions {
+    pub(crate) fn mode(&self) -> RestoreMode {
+        if self.force {
+            RestoreMode::Force
+        } else {
+            RestoreMode::Protect
+        }
+    }
+}
+
+/// Whose directory a restore writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RestoreMode {
+    /// A user's directory: refuse to discard changes, refuse the repository directory.
+    Protect,
+    /// A user's directory, discarding changes (`--force`); the repository directory is
+    /// still refused.
+    Force,
+    /// A directory the engine owns (a render work directory inside the repository's
+    /// cache): written as asked.
+    Cache,
 }
 
 /// Flattens a tree into path → entry (files, symlinks and directories).
@@ -68,7 +106,7 @@ fn flatten_into(
 }
 
 /// Refuses a target whose path passes through a symlink: writing there would land
-/// outside the directory the caller named.
+/// outside the directory the caller named. Returns the absolute path.
 pub fn check_target(dir: &Path) -> Result<PathBuf> {
     let abs = if dir.is_absolute() {
         dir.to_path_buf()
@@ -103,25 +141,34 @@ pub fn check_target(dir: &Path) -> Result<PathBuf> {
 }
 
 /// Restores checkpoint `commit` into `dir` (created if missing).
-pub fn restore(
+pub(crate) fn restore(
     engine: &Engine,
     commit: CommitId,
     dir: &Path,
     move_head: bool,
+    mode: RestoreMode,
     progress: &dyn Progress,
 ) -> Result<RestoreSummary> {
     let tree = engine.read_commit(&commit)?.tree;
-    materialize(engine, tree, dir, move_head.then_some(commit), progress)
+    materialize(
+        engine,
+        tree,
+        dir,
+        move_head.then_some(commit),
+        mode,
+        progress,
+    )
 }
 
 /// Materializes a tree into `dir` (created if missing), incrementally.
-pub fn restore_tree(
+pub(crate) fn restore_tree(
     engine: &Engine,
     tree: TreeId,
     dir: &Path,
+    mode: RestoreMode,
     progress: &dyn Progress,
 ) -> Result<RestoreSummary> {
-    materialize(engine, tree, dir, None, progress)
+    materialize(engine, tree, dir, None, mode, progress)
 }
 
 fn materialize(
@@ -129,24 +176,52 @@ fn materialize(
     tree: TreeId,
     dir: &Path,
     head: Option<CommitId>,
+    mode: RestoreMode,
     progress: &dyn Progress,
 ) -> Result<RestoreSummary> {
     let root = check_target(dir)?;
-    fs::create_dir_all(&root).map_err(Error::io("create directory", &root))?;
     let wanted = flatten(engine, tree)?;
+    if mode != RestoreMode::Cache {
+        check_paths(engine, &root, &wanted)?;
+    }
+    fs::create_dir_all(&root).map_err(Error::io("create directory", &root))?;
     let key = root.to_string_lossy().into_owned();
     let previous = match engine.index.worktree(&key)? {
         Some(t) => flatten(engine, t).unwrap_or_default(),
         None => BTreeMap::new(),
     };
-    let mut summary = RestoreSummary::default();
-    remove_untracked_by(&root, &previous, &wanted, &mut summary)?;
+    let (current, leftovers) = current_ids(engine, &root)?;
+    let mut summary = RestoreSummary {
+        discarded: discarded(&current, &previous, &wanted),
+        leftovers_removed: remove_leftovers(&leftovers),
+        ..RestoreSummary::default()
+    };
+    if mode == RestoreMode::Protect && !summary.discarded.is_empty() {
+        return Err(Error::WouldDiscard {
+            paths: std::mem::take(&mut summary.discarded),
+        });
+    }
+    remove_tracked(&root, &previous, &wanted, &mut summary)?;
     for (path, e) in &wanted {
         if e.kind == EntryKind::Dir && ensure_dir(&root, path)? {
             summary.dirs_created += 1;
         }
     }
-    let current = current_ids(engine, &root)?;
+    write_files(engine, &root, &wanted, &current, progress, &mut summary)
+        .and_then(|stats| engine.index.record_restore(&key, tree, head, &stats))?;
+    Ok(summary)
+}
+
+/// Writes every file and symlink that differs, in parallel; returns the stat cache rows
+/// of what was written.
+fn write_files(
+    engine: &Engine,
+    root: &Path,
+    wanted: &BTreeMap<String, TreeEntry>,
+    current: &BTreeMap<String, TreeEntry>,
+    progress: &dyn Progress,
+    summary: &mut RestoreSummary,
+) -> Result<Vec<(String, crate::index::StatRecord)>> {
     let files: Vec<(&String, &TreeEntry)> = wanted
         .iter()
         .filter(|(_, e)| e.kind != EntryKind::Dir)
@@ -155,11 +230,12 @@ fn materialize(
     let results: Vec<Written> = files
         .par_iter()
         .map(|(path, e)| {
-            let r = restore_one(engine, &root, path, e, current.get(path.as_str()));
+            let r = restore_one(engine, root, path, e, current.get(path.as_str()));
             progress.advance(e.size);
             r
         })
         .collect::<Result<_>>()?;
+    progress.finish();
     let mut stats = Vec::new();
     for ((_, e), r) in files.iter().zip(results) {
         match r {
@@ -175,123 +251,24 @@ fn materialize(
             }
         }
     }
-    progress.finish();
-    engine.index.record_restore(&key, tree, head, &stats)?;
-    Ok(summary)
+    Ok(stats)
 }
 
-/// The content of what is on disk now, path → (kind, id, executable), via the scanner
-/// (which trusts the stat cache and hashes the rest) without storing anything.
-fn current_ids(engine: &Engine, root: &Path) -> Result<BTreeMap<String, TreeEntry>> {
-    let pipe = crate::ingest::Pipeline::start(engine, false)?;
+/// What is on disk now, path → entry, via the scanner (which trusts the stat cache and
+/// hashes the rest) without storing anything; and the temporary files of restores that
+/// were interrupted.
+fn current_ids(
+    engine: &Engine,
+    root: &Path,
+) -> Result<(BTreeMap<String, TreeEntry>, Vec<PathBuf>)> {
+    let pipe = crate::ingest::Pipeline::hashing(engine)?;
     let scan = scan_dir(engine, &pipe, root, &crate::progress::NoProgress)?;
-    flatten(
+    let current = flatten(
         &Overlay {
             engine,
             trees: &scan.trees,
         },
         scan.root,
-    )
-}
-
-/// Removes tracked paths that the checkpoint does not have, deepest first.
-fn remove_untracked_by(
-    root: &Path,
-    previous: &BTreeMap<String, TreeEntry>,
-    wanted: &BTreeMap<String, TreeEntry>,
-    summary: &mut RestoreSummary,
-) -> Result<()> {
-    for (path, e) in previous.iter().rev() {
-        if wanted.get(path).is_some_and(|w| w.kind == e.kind) {
-            continue;
-        }
-        let abs = root.join(path);
-        let Ok(meta) = fs::symlink_metadata(&abs) else {
-            continue;
-        };
-        if meta.is_dir() {
-            // Only if empty: untracked files inside are not ours to delete.
-            if fs::remove_dir(&abs).is_ok() {
-                summary.removed += 1;
-            }
-        } else {
-            fs::remove_file(&abs).map_err(Error::io("remove", &abs))?;
-            summary.removed += 1;
-        }
-    }
-    Ok(())
-}
-
-/// Makes `root/rel` a real directory; returns whether it had to be created.
-fn ensure_dir(root: &Path, rel: &str) -> Result<bool> {
-    let abs = root.join(rel);
-    match fs::symlink_metadata(&abs) {
-        Ok(m) if m.is_dir() => return Ok(false),
-        Ok(m) if m.file_type().is_symlink() || m.is_file() => {
-            fs::remove_file(&abs).map_err(Error::io("remove", &abs))?;
-        }
-        _ => {}
-    }
-    fs::create_dir(&abs).map_err(Error::io("create directory", &abs))?;
-    Ok(true)
-}
-
-/// What restoring one path did.
-enum Written {
-    /// The disk already had it.
-    Unchanged,
-    /// A symlink was (re)created.
-    Link,
-    /// A file was written; its stat cache row.
-    File((String, StatRecord)),
-}
-
-/// Writes one file or symlink unless the disk already has it.
-fn restore_one(
-    engine: &Engine,
-    root: &Path,
-    rel: &str,
-    e: &TreeEntry,
-    now: Option<&TreeEntry>,
-) -> Result<Written> {
-    if now.is_some_and(|n| n.kind == e.kind && n.id == e.id && n.executable == e.executable) {
-        return Ok(Written::Unchanged);
-    }
-    let abs = root.join(rel);
-    let parent = abs.parent().expect("a restored path has a parent");
-    if fs::symlink_metadata(&abs).is_ok_and(|m| m.is_dir()) {
-        fs::remove_dir_all(&abs).map_err(Error::io("remove directory", &abs))?;
-    }
-    if e.kind == EntryKind::Symlink {
-        use std::os::unix::ffi::OsStrExt;
-        let target = engine.read_file(&e.id)?;
-        let _ = fs::remove_file(&abs);
-        std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(&target), &abs)
-            .map_err(Error::io("create symlink", &abs))?;
-        return Ok(Written::Link);
-    }
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".reel-restore-")
-        .tempfile_in(parent)
-        .map_err(Error::io("create temporary file in", parent))?;
-    {
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
-        engine.read_file_to(&e.id, &mut w)?;
-        w.flush().map_err(Error::io("write", &abs))?;
-    }
-    let mode = if e.executable { 0o755 } else { 0o644 };
-    tmp.as_file()
-        .set_permissions(fs::Permissions::from_mode(mode))
-        .map_err(Error::io("chmod", &abs))?;
-    let file = tmp.persist(&abs).map_err(|e| Error::Io {
-        op: "rename into",
-        path: abs.clone(),
-        source: e.error,
-    })?;
-    let meta = file.metadata().map_err(Error::io("stat", &abs))?;
-    let rec = StatRecord {
-        id: e.id,
-        ..crate::ingest::stat_of(&meta)
-    };
-    Ok(Written::File((abs.to_string_lossy().into_owned(), rec)))
+    )?;
+    Ok((current, scan.leftovers))
 }

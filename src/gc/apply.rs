@@ -1,0 +1,245 @@
+//! Applying a plan: condemn, copy live objects out of mostly dead packs, drop packs in
+//! one index transaction that first re-checks what is reachable now, then delete blobs.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::Serialize;
+
+use super::mark::{Marker, Roots};
+use super::plan::{GcPlan, PlanState, plan};
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::hash::{Hash, PackId};
+use crate::index::{ObjectLocation, SweepRequest, WriterKind};
+use crate::store::{PackSink, Packer, WrittenPack, pack_name};
+use crate::writer::Writer;
+
+/// GC settings.
+#[derive(Debug, Clone)]
+pub struct GcOptions {
+    /// Indexed packs younger than this are not examined; writers this host cannot look
+    /// up (another machine or container) count as running for this long; unknown packs
+    /// younger than this are never deleted. Defence in depth only: on this host a
+    /// running writer is protected whatever the grace.
+    pub grace: Duration,
+    /// Plan only; change nothing.
+    pub dry_run: bool,
+    /// Also delete packs the index knows nothing of (older than the grace period).
+    pub prune_unknown: bool,
+    /// Collect an index that `reel index rebuild` made from the packs, accepting that
+    /// data only the lost index referenced (project working trees, assets, renders)
+    /// is deleted. Without it, GC refuses to run on a rebuilt index.
+    pub after_rebuild: bool,
+}
+
+impl Default for GcOptions {
+    fn default() -> Self {
+        GcOptions {
+            grace: Duration::from_secs(3600),
+            dry_run: false,
+            prune_unknown: false,
+            after_rebuild: false,
+        }
+    }
+}
+
+/// What GC planned and did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GcReport {
+    /// The plan (what `--dry-run` prints).
+    pub plan: GcPlan,
+    /// Whether this was a dry run.
+    pub dry_run: bool,
+    /// Packs deleted whole (or that would be, on a dry run): no live object, or never
+    /// indexed and abandoned.
+    pub packs_deleted: Vec<PackId>,
+    /// Packs rewritten because they were mostly dead (or would be): their live objects
+    /// were copied into new packs, then they were deleted.
+    pub packs_repacked: Vec<PackId>,
+    /// Condemned packs left for a later run: a writer that registered before they were
+    /// condemned still runs.
+    pub packs_deferred: Vec<PackId>,
+    /// Packs the plan wanted but something published meanwhile needs: kept.
+    pub packs_spared: Vec<PackId>,
+    /// Bytes the backend no longer holds (or would not, on a dry run).
+    pub bytes_freed: u64,
+    /// Session projects removed because their lifetime was over.
+    pub expired_projects: u64,
+    /// Overlay rows dropped (earlier generations, deleted projects).
+    pub stale_overlay_rows: u64,
+}
+
+/// Plans and (unless `dry_run`) applies a collection.
+pub fn gc(engine: &Engine, opts: &GcOptions) -> Result<GcReport> {
+    if opts.dry_run {
+        let state = plan(engine, opts.grace, None)?;
+        return Ok(dry_report(state.plan, opts));
+    }
+    if engine.index.rebuilt()? && !opts.after_rebuild {
+        return Err(Error::Invalid(
+            "this index was rebuilt from the packs: project records, assets and renders lived only in the lost index, so their data looks unreferenced now; `reel gc --after-rebuild` collects it anyway".into(),
+        ));
+    }
+    let gc = engine.register(WriterKind::Gc)?;
+    let sweep = crate::artifact::sweep(engine)?;
+    let state = plan(engine, opts.grace, Some(gc.pin()))?;
+    let mut report = GcReport {
+        plan: state.plan.clone(),
+        expired_projects: sweep.expired_projects,
+        stale_overlay_rows: sweep.stale_overlay_rows,
+        ..GcReport::default()
+    };
+    let condemned: Vec<PackId> = doomed(&state.plan).collect();
+    engine.index.condemn(&condemned, &state.uncondemn)?;
+    crate::failpoint::hit("gc-after-plan");
+    let repack_sources: Vec<PackId> = state.plan.repack.iter().map(|p| p.pack).collect();
+    let written = rewrite(engine, &gc, &state, &repack_sources)?;
+    let delete: Vec<PackId> = state.plan.delete.iter().map(|p| p.pack).collect();
+    let outcome = engine.index.apply_sweep(
+        &SweepRequest {
+            delete: &delete,
+            repacked: &repack_sources,
+            written: &written,
+            own_pin: gc.pin(),
+            grace_s: opts.grace.as_secs(),
+        },
+        || rescue(engine, &state.live, &condemned),
+    )?;
+    crate::failpoint::hit("gc-after-apply");
+    let mut gone: Vec<PackId> = outcome.dropped.clone();
+    gone.extend(state.plan.abandoned.iter().map(|p| p.pack));
+    if opts.prune_unknown {
+        gone.extend(state.plan.unknown.iter().map(|p| p.pack));
+    }
+    for pack in &gone {
+        engine.backend.delete(&pack_name(pack))?;
+    }
+    engine.index.forget_deleted(&gone, &state.dead_pins)?;
+    report.bytes_freed = freed(&state.plan, &gone, &outcome.dropped, opts.prune_unknown);
+    report.packs_repacked = outcome
+        .dropped
+        .iter()
+        .filter(|p| state.repack_objects.contains_key(p))
+        .copied()
+        .collect();
+    report.packs_deleted = gone
+        .into_iter()
+        .filter(|p| !state.repack_objects.contains_key(p))
+        .collect();
+    report.packs_deferred = outcome.deferred;
+    report.packs_spared = outcome.spared;
+    if opts.after_rebuild {
+        engine.index.set_rebuilt(false)?;
+    }
+    drop(gc);
+    engine.index.compact();
+    Ok(report)
+}
+
+/// Indexed packs the plan deletes or rewrites.
+fn doomed(plan: &GcPlan) -> impl Iterator<Item = PackId> + '_ {
+    plan.delete.iter().chain(&plan.repack).map(|p| p.pack)
+}
+
+fn dry_report(plan: GcPlan, opts: &GcOptions) -> GcReport {
+    let mut deleted: Vec<PackId> = plan
+        .delete
+        .iter()
+        .chain(&plan.abandoned)
+        .map(|p| p.pack)
+        .collect();
+    if opts.prune_unknown {
+        deleted.extend(plan.unknown.iter().map(|p| p.pack));
+    }
+    let unknown_bytes: u64 = plan.unknown.iter().map(|p| p.size).sum();
+    GcReport {
+        bytes_freed: plan.bytes_freed + if opts.prune_unknown { unknown_bytes } else { 0 },
+        packs_deleted: deleted,
+        packs_repacked: plan.repack.iter().map(|p| p.pack).collect(),
+        dry_run: true,
+        plan,
+        ..GcReport::default()
+    }
+}
+
+/// Bytes actually freed: dropped packs as planned (less the live bytes a repack kept),
+/// abandoned and (if asked) unknown packs.
+fn freed(plan: &GcPlan, gone: &[PackId], dropped: &[PackId], prune_unknown: bool) -> u64 {
+    let gone: HashSet<&PackId> = gone.iter().collect();
+    let dropped: HashSet<&PackId> = dropped.iter().collect();
+    let mut total = 0;
+    for p in &plan.delete {
+        if dropped.contains(&p.pack) {
+            total += p.size;
+        }
+    }
+    for p in &plan.repack {
+        if dropped.contains(&p.pack) {
+            total += p.size - p.live_bytes;
+        }
+    }
+    let extra = plan
+        .abandoned
+        .iter()
+        .chain(plan.unknown.iter().filter(|_| prune_unknown));
+    for p in extra {
+        if gone.contains(&p.pack) {
+            total += p.size;
+        }
+    }
+    total
+}
+
+/// Inside the apply transaction (no other writer can commit): the condemned packs
+/// holding an object that is reachable now but was not when the plan was made.
+fn rescue(engine: &Engine, live: &HashSet<Hash>, condemned: &[PackId]) -> Result<HashSet<PackId>> {
+    let condemned: HashSet<&PackId> = condemned.iter().collect();
+    let mut marker = Marker::beyond(live);
+    marker.mark(engine, &Roots::read(engine)?)?;
+    let mut spare = HashSet::new();
+    for id in marker.into_marked() {
+        if let Some(loc) = engine.index.location(&id)?
+            && condemned.contains(&loc.pack)
+        {
+            spare.insert(loc.pack);
+        }
+    }
+    Ok(spare)
+}
+
+/// Copies live objects out of mostly-dead packs into new packs (no recompression),
+/// verifying each first so a repack never launders a damaged object.
+fn rewrite(
+    engine: &Engine,
+    gc: &Writer,
+    state: &PlanState,
+    sources: &[PackId],
+) -> Result<Vec<WrittenPack>> {
+    let mut packer = Packer::new(
+        engine.backend.clone(),
+        gc.journal(),
+        engine.config.pack_target as usize,
+    );
+    for pack in sources {
+        let objects = &state.repack_objects[pack];
+        let bytes: Bytes = engine.backend.get(&pack_name(pack))?;
+        for (id, loc) in objects {
+            let stored = stored_bytes(&bytes, pack, loc)?;
+            let raw = crate::codec::decompress(stored, loc.compression, loc.raw_len as usize)?;
+            crate::read::verify(id, loc, &raw)?;
+            packer.add(loc.kind, *id, loc.compression, stored, loc.raw_len)?;
+        }
+    }
+    packer.finish()
+}
+
+fn stored_bytes<'a>(bytes: &'a Bytes, pack: &PackId, loc: &ObjectLocation) -> Result<&'a [u8]> {
+    let start = loc.offset as usize;
+    let end = start + loc.stored_len as usize;
+    bytes.get(start..end).ok_or_else(|| Error::Corrupt {
+        what: format!("pack {}", pack.short()),
+        reason: "shorter than the index says".into(),
+    })
+}

@@ -1,0 +1,145 @@
+//! Marking: every object the roots reach.
+//!
+//! Roots are the live checkpoints, HEAD, what the artifact layer holds (project
+//! checkpoints and heads, working-tree bases and overlays, asset and render records)
+//! and the trees recorded for worktree directories that still exist. Parent links are
+//! lineage, not roots: deleting a checkpoint frees what only it held, but the commit
+//! objects of deleted ancestors (a few hundred bytes each) are kept so `log` can show
+//! the whole history.
+
+use std::collections::HashSet;
+
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::hash::{CommitId, Hash, TreeId};
+use crate::object::EntryKind;
+
+/// What the roots are, read at one moment.
+#[derive(Debug, Default)]
+pub struct Roots {
+    commits: Vec<CommitId>,
+    trees: Vec<TreeId>,
+    files: Vec<Hash>,
+}
+
+impl Roots {
+    /// Reads every root now.
+    pub fn read(engine: &Engine) -> Result<Roots> {
+        let mut roots = Roots::default();
+        roots
+            .commits
+            .extend(engine.index.checkpoints()?.into_iter().map(|r| r.id));
+        roots.commits.extend(engine.index.head()?);
+        let artifacts = crate::artifact::roots(engine)?;
+        roots.commits.extend(artifacts.commits);
+        roots.trees.extend(artifacts.trees);
+        roots.files.extend(artifacts.files);
+        for (dir, tree) in engine.index.worktrees()? {
+            // A directory that is gone no longer needs its tree; a tree that is not
+            // indexed (its checkpoint was collected) is only a stale cache entry.
+            if std::path::Path::new(&dir).is_dir() && engine.index.location(&tree.0)?.is_some() {
+                roots.trees.push(tree);
+            }
+        }
+        Ok(roots)
+    }
+}
+
+/// A marking in progress. With a base, objects in the base count as already marked:
+/// only what is new is visited (and collected).
+pub struct Marker<'a> {
+    base: Option<&'a HashSet<Hash>>,
+    marked: HashSet<Hash>,
+}
+
+impl<'a> Marker<'a> {
+    /// A marking from nothing.
+    #[must_use]
+    pub fn new() -> Marker<'static> {
+        Marker {
+            base: None,
+            marked: HashSet::new(),
+        }
+    }
+
+    /// A marking of what `base` does not hold yet.
+    #[must_use]
+    pub fn beyond(base: &'a HashSet<Hash>) -> Marker<'a> {
+        Marker {
+            base: Some(base),
+            marked: HashSet::new(),
+        }
+    }
+
+    /// Everything marked (beyond the base).
+    #[must_use]
+    pub fn into_marked(self) -> HashSet<Hash> {
+        self.marked
+    }
+
+    fn visit(&mut self, id: Hash) -> bool {
+        !self.base.is_some_and(|b| b.contains(&id)) && self.marked.insert(id)
+    }
+
+    /// Marks everything `roots` reach.
+    pub fn mark(&mut self, engine: &Engine, roots: &Roots) -> Result<()> {
+        let mut parents = Vec::new();
+        for id in &roots.commits {
+            if self.visit(id.0) {
+                let commit = engine.read_commit(id)?;
+                self.tree(engine, commit.tree)?;
+                parents.extend(commit.parents);
+            }
+        }
+        for tree in &roots.trees {
+            self.tree(engine, *tree)?;
+        }
+        for file in &roots.files {
+            self.file(engine, *file)?;
+        }
+        self.lineage(engine, parents)
+    }
+
+    fn tree(&mut self, engine: &Engine, id: TreeId) -> Result<()> {
+        if !self.visit(id.0) {
+            return Ok(());
+        }
+        for e in engine.read_tree(&id)?.entries() {
+            match e.kind {
+                EntryKind::Dir => self.tree(engine, e.tree_id())?,
+                EntryKind::Symlink => {
+                    self.visit(e.id);
+                }
+                EntryKind::File => self.file(engine, e.id)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// A file's content: the chunk, or the manifest and its chunks.
+    fn file(&mut self, engine: &Engine, id: Hash) -> Result<()> {
+        if self.visit(id)
+            && let Some(m) = engine.read_manifest(&id)?
+        {
+            for c in m.chunks {
+                self.visit(c.id);
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps the commit objects of ancestors that are still indexed.
+    fn lineage(&mut self, engine: &Engine, mut stack: Vec<CommitId>) -> Result<()> {
+        while let Some(id) = stack.pop() {
+            // An ancestor already marked (or in the base) has had its ancestors kept.
+            if self.visit(id.0) {
+                if engine.index.location(&id.0)?.is_none() {
+                    self.marked.remove(&id.0);
+                    continue;
+                }
+                stack.extend(engine.read_commit(&id)?.parents);
+            }
+        }
+        Ok(())
+    }
+}

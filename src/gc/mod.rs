@@ -1,0 +1,11 @@
+//! Garbage collection: a plan, then its application.
+//!
+//! See `docs/architecture.md` ("GC") for the protocol and why no interleaving with a
+//! writer loses data.
+
+mod apply;
+mod mark;
+mod plan;
+
+pub use apply::{GcOptions, GcReport, gc};
+pub use plan::{GcPlan, PackPlan};

@@ -1,0 +1,383 @@
+//! The index side of the GC protocol: registered writers, packs announced but not yet
+//! indexed, packs a GC plan condemned, and packs whose deletion is pending.
+//!
+//! The rules these tables serve are stated in `docs/architecture.md` ("GC"); in short:
+//! a writer registers (with its process identity and the current GC epoch) before it
+//! reads the index to deduplicate, announces every pack before storing it, and leaves
+//! the tables in the transaction that indexes its packs or when it gives up. A GC plan
+//! condemns packs under a new epoch; writers that registered after that never
+//! deduplicate against condemned packs, and a condemned pack is only dropped once no
+//! live writer of an older epoch remains.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use redb::{ReadableTable, WriteTransaction};
+
+use super::db::{Index, insert_packs};
+use super::records::PackRecord;
+use super::tables::{CONDEMNED, DELETING, META, OBJECTS, PACKS, PENDING_PACKS, WRITERS};
+use crate::error::{Error, Result};
+use crate::hash::{Hash, PackId};
+use crate::liveness::{Liveness, ProcessId};
+use crate::store::WrittenPack;
+
+const GC_EPOCH: &str = "gc-epoch";
+
+/// What a registered process does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriterKind {
+    /// Writes packs and publishes what references them.
+    Writer,
+    /// A garbage collection (at most one runs at a time).
+    Gc,
+}
+
+/// A registered process, as the `writers` table keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriterRecord {
+    /// Who; `None` where the platform cannot name processes.
+    pub process: Option<ProcessId>,
+    /// The GC epoch when it registered.
+    pub epoch: u64,
+    /// Registration time, seconds since the epoch.
+    pub created_s: u64,
+    /// Writer or GC.
+    pub kind: WriterKind,
+}
+
+impl WriterRecord {
+    const LEN: usize = 38;
+
+    fn encode(&self) -> [u8; Self::LEN] {
+        let mut b = [0u8; Self::LEN];
+        let p = self.process.unwrap_or(ProcessId {
+            pid: 0,
+            started: 0,
+            host: 0,
+        });
+        b[0] = u8::from(self.process.is_some());
+        b[1..5].copy_from_slice(&p.pid.to_le_bytes());
+        b[5..13].copy_from_slice(&p.started.to_le_bytes());
+        b[13..21].copy_from_slice(&p.host.to_le_bytes());
+        b[21..29].copy_from_slice(&self.epoch.to_le_bytes());
+        b[29..37].copy_from_slice(&self.created_s.to_le_bytes());
+        b[37] = match self.kind {
+            WriterKind::Writer => 0,
+            WriterKind::Gc => 1,
+        };
+        b
+    }
+
+    fn decode(b: &[u8]) -> Result<Self> {
+        if b.len() != Self::LEN {
+            return Err(Error::Corrupt {
+                what: "index table writers".into(),
+                reason: format!("value of {} bytes has the wrong layout", b.len()),
+            });
+        }
+        let u64_at = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"));
+        let process = (b[0] == 1).then(|| ProcessId {
+            pid: u32::from_le_bytes(b[1..5].try_into().expect("4 bytes")),
+            started: u64_at(5),
+            host: u64_at(13),
+        });
+        Ok(WriterRecord {
+            process,
+            epoch: u64_at(21),
+            created_s: u64_at(29),
+            kind: if b[37] == 1 {
+                WriterKind::Gc
+            } else {
+                WriterKind::Writer
+            },
+        })
+    }
+
+    /// Whether the process may still be running: certainly when it is alive here; when
+    /// it cannot be looked up (another machine or container), while it is younger than
+    /// `grace_s` — the defence in depth for what this host cannot see.
+    #[must_use]
+    pub fn may_run(&self, grace_s: u64) -> bool {
+        match self.process.map(ProcessId::liveness) {
+            Some(Liveness::Alive) => true,
+            Some(Liveness::Dead) => false,
+            Some(Liveness::Unknown) | None => now_s().saturating_sub(self.created_s) < grace_s,
+        }
+    }
+}
+
+fn now_s() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+}
+
+fn epoch(txn: &WriteTransaction) -> Result<u64> {
+    Ok(txn
+        .open_table(META)?
+        .get(GC_EPOCH)?
+        .map_or(0, |v| v.value()))
+}
+
+/// The GC's view of the index, read in one transaction so that the tables agree.
+#[derive(Debug, Default)]
+pub struct GcView {
+    /// Registered writers.
+    pub writers: Vec<(u64, WriterRecord)>,
+    /// Announced packs not yet indexed, with their writer's pin.
+    pub pending: HashMap<PackId, u64>,
+    /// Condemned packs, with their epoch.
+    pub condemned: HashMap<PackId, u64>,
+    /// Packs dropped whose blobs may remain.
+    pub deleting: HashSet<PackId>,
+    /// Indexed packs.
+    pub packs: HashMap<PackId, PackRecord>,
+}
+
+/// What the apply step of a GC plan asks the index to do.
+#[derive(Debug)]
+pub struct SweepRequest<'a> {
+    /// Packs to drop: no object in them was live when the plan was made.
+    pub delete: &'a [PackId],
+    /// Packs rewritten: their live objects were copied into `written`.
+    pub repacked: &'a [PackId],
+    /// The copies, to index (they take over the live objects' locations).
+    pub written: &'a [WrittenPack],
+    /// The GC's own registration, which does not hold anything back.
+    pub own_pin: u64,
+    /// How long a writer this host cannot look up counts as running.
+    pub grace_s: u64,
+}
+
+/// What the apply step did.
+#[derive(Debug, Default)]
+pub struct SweepOutcome {
+    /// Packs dropped from the index; their blobs are to be deleted now.
+    pub dropped: Vec<PackId>,
+    /// Packs left condemned: a writer registered before they were condemned still runs
+    /// and may rely on them. A later `gc` drops them.
+    pub deferred: Vec<PackId>,
+    /// Packs that hold an object something published after the plan reaches: no longer
+    /// condemned.
+    pub spared: Vec<PackId>,
+}
+
+impl Index {
+    /// Registers a writer (or a GC) of this process; returns its pin and the GC epoch
+    /// it registered at. Must happen before the writer reads the index to deduplicate.
+    pub fn register(&self, kind: WriterKind) -> Result<(u64, u64)> {
+        let pin = rand::random::<u64>();
+        self.write(|txn| {
+            if kind == WriterKind::Gc {
+                for row in txn.open_table(WRITERS)?.iter()? {
+                    let rec = WriterRecord::decode(row?.1.value())?;
+                    if rec.kind == WriterKind::Gc && rec.may_run(u64::MAX) {
+                        return Err(Error::Conflict("another gc is running".into()));
+                    }
+                }
+            }
+            let epoch = epoch(txn)?;
+            let rec = WriterRecord {
+                process: ProcessId::current(),
+                epoch,
+                created_s: now_s(),
+                kind,
+            };
+            txn.open_table(WRITERS)?
+                .insert(pin, rec.encode().as_slice())?;
+            Ok((pin, epoch))
+        })
+    }
+
+    /// Announces that the writer `pin` is about to store `pack`.
+    pub fn announce_pack(&self, pin: u64, pack: &PackId) -> Result<()> {
+        self.write(|txn| {
+            txn.open_table(PENDING_PACKS)?
+                .insert(pack.0.as_bytes(), pin)?;
+            Ok(())
+        })
+    }
+
+    /// Removes a writer's registration and its announcements (it published, or it gave
+    /// up after deleting what it had stored).
+    pub fn release(&self, pin: u64) -> Result<()> {
+        self.write(|txn| release_in(txn, pin))
+    }
+
+    /// Ends a registration without publishing: the announcements of `deleted` packs go
+    /// (their blobs are gone or indexed); any other announcement stays, with no
+    /// registered writer, for GC to delete.
+    pub fn abandon(&self, pin: u64, deleted: &[PackId]) -> Result<()> {
+        self.write(|txn| {
+            txn.open_table(WRITERS)?.remove(pin)?;
+            let mut pending = txn.open_table(PENDING_PACKS)?;
+            for p in deleted {
+                pending.remove(p.0.as_bytes())?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Whether a pack is indexed.
+    pub fn has_pack(&self, pack: &PackId) -> Result<bool> {
+        let txn = self.begin_read()?;
+        Ok(txn.open_table(PACKS)?.get(pack.0.as_bytes())?.is_some())
+    }
+
+    /// Every registered writer.
+    pub fn writers(&self) -> Result<Vec<(u64, WriterRecord)>> {
+        Ok(self.gc_view()?.writers)
+    }
+
+    /// Writers, announcements, condemned, deleting and indexed packs, as of one moment.
+    pub fn gc_view(&self) -> Result<GcView> {
+        let txn = self.begin_read()?;
+        let mut view = GcView::default();
+        for row in txn.open_table(WRITERS)?.iter()? {
+            let (k, v) = row?;
+            view.writers
+                .push((k.value(), WriterRecord::decode(v.value())?));
+        }
+        for row in txn.open_table(PENDING_PACKS)?.iter()? {
+            let (k, v) = row?;
+            view.pending
+                .insert(PackId(Hash::from_bytes(k.value())), v.value());
+        }
+        for row in txn.open_table(CONDEMNED)?.iter()? {
+            let (k, v) = row?;
+            view.condemned
+                .insert(PackId(Hash::from_bytes(k.value())), v.value());
+        }
+        for row in txn.open_table(DELETING)?.iter()? {
+            view.deleting
+                .insert(PackId(Hash::from_bytes(row?.0.value())));
+        }
+        for row in txn.open_table(PACKS)?.iter()? {
+            let (k, v) = row?;
+            view.packs.insert(
+                PackId(Hash::from_bytes(k.value())),
+                PackRecord::decode(v.value())?,
+            );
+        }
+        Ok(view)
+    }
+
+    /// Condemns packs under a new GC epoch (a pack condemned before keeps its older
+    /// epoch) and lifts the condemnation of packs found live again; returns the epoch.
+    pub fn condemn(&self, packs: &[PackId], live_again: &[PackId]) -> Result<u64> {
+        self.write(|txn| {
+            let next = epoch(txn)? + 1;
+            txn.open_table(META)?.insert(GC_EPOCH, next)?;
+            let indexed = txn.open_table(PACKS)?;
+            let mut condemned = txn.open_table(CONDEMNED)?;
+            for p in live_again {
+                condemned.remove(p.0.as_bytes())?;
+            }
+            for p in packs {
+                let known = indexed.get(p.0.as_bytes())?.is_some();
+                if known && condemned.get(p.0.as_bytes())?.is_none() {
+                    condemned.insert(p.0.as_bytes(), next)?;
+                }
+            }
+            Ok(next)
+        })
+    }
+
+    /// The apply step of a GC plan, in one transaction. `rescue` runs inside it, while
+    /// no other transaction can commit, and returns the packs holding an object that is
+    /// reachable now but was not when the plan was made: those are spared.
+    pub fn apply_sweep(
+        &self,
+        req: &SweepRequest<'_>,
+        rescue: impl FnOnce() -> Result<HashSet<PackId>>,
+    ) -> Result<SweepOutcome> {
+        self.write(|txn| {
+            let mut out = SweepOutcome::default();
+            // The oldest epoch a running writer registered at: it may have deduplicated
+            // against anything condemned after that.
+            let mut oldest_running = u64::MAX;
+            for row in txn.open_table(WRITERS)?.iter()? {
+                let (pin, v) = row?;
+                let rec = WriterRecord::decode(v.value())?;
+                if pin.value() != req.own_pin && rec.may_run(req.grace_s) {
+                    oldest_running = oldest_running.min(rec.epoch);
+                }
+            }
+            let spare = rescue()?;
+            let mut condemned = txn.open_table(CONDEMNED)?;
+            let indexed = txn.open_table(PACKS)?;
+            let mut dropped = Vec::new();
+            for p in req.delete.iter().chain(req.repacked) {
+                let Some(at) = condemned.get(p.0.as_bytes())?.map(|v| v.value()) else {
+                    continue; // not condemned (any more): leave it
+                };
+                if indexed.get(p.0.as_bytes())?.is_none() {
+                    condemned.remove(p.0.as_bytes())?;
+                } else if spare.contains(p) {
+                    condemned.remove(p.0.as_bytes())?;
+                    out.spared.push(*p);
+                } else if oldest_running < at {
+                    out.deferred.push(*p);
+                } else {
+                    condemned.remove(p.0.as_bytes())?;
+                    dropped.push(*p);
+                }
+            }
+            drop((condemned, indexed));
+            drop_packs_in(txn, &dropped)?;
+            let mut deleting = txn.open_table(DELETING)?;
+            for p in &dropped {
+                deleting.insert(p.0.as_bytes(), now_s())?;
+            }
+            drop(deleting);
+            insert_packs(txn, req.written)?;
+            out.dropped = dropped;
+            Ok(out)
+        })
+    }
+
+    /// Forgets packs whose blobs are gone: pending deletions done, and announcements of
+    /// dead writers (with the writers themselves).
+    pub fn forget_deleted(&self, packs: &[PackId], dead_pins: &[u64]) -> Result<()> {
+        self.write(|txn| {
+            let mut deleting = txn.open_table(DELETING)?;
+            let mut pending = txn.open_table(PENDING_PACKS)?;
+            for p in packs {
+                deleting.remove(p.0.as_bytes())?;
+                pending.remove(p.0.as_bytes())?;
+            }
+            drop(deleting);
+            drop(pending);
+            for pin in dead_pins {
+                release_in(txn, *pin)?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Removes a registration and its remaining announcements.
+pub(super) fn release_in(txn: &WriteTransaction, pin: u64) -> Result<()> {
+    txn.open_table(WRITERS)?.remove(pin)?;
+    txn.open_table(PENDING_PACKS)?.retain(|_, v| v != pin)?;
+    Ok(())
+}
+
+/// Drops packs and every object located in them.
+fn drop_packs_in(txn: &WriteTransaction, removed: &[PackId]) -> Result<()> {
+    if removed.is_empty() {
+        return Ok(());
+    }
+    let mut packs = txn.open_table(PACKS)?;
+    for id in removed {
+        packs.remove(id.0.as_bytes())?;
+    }
+    let gone: HashSet<PackId> = removed.iter().copied().collect();
+    let mut objects = txn.open_table(OBJECTS)?;
+    objects.retain(|_, v| {
+        super::records::ObjectLocation::decode(v).map_or(true, |loc| !gone.contains(&loc.pack))
+    })?;
+    Ok(())
+}

@@ -1,0 +1,188 @@
+//! `reel index rebuild`: a new index from the packs alone.
+//!
+//! Every pack's trailer lists its objects, so object locations come back exactly.
+//! Directory checkpoints come back from the commit objects (a commit whose whole tree
+//! is still stored; the commit objects GC keeps for lineage of deleted checkpoints have
+//! lost their data and stay plain objects), in creation order, with their names; HEAD
+//! is the newest. What lived only in the index — project records and working trees,
+//! asset and render records, the stat cache — cannot come back; the rebuilt index is
+//! marked so that `gc` refuses to collect their now-unreferenced bytes until told to
+//! (`gc --after-rebuild`).
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::fsck::Problem;
+use crate::hash::{CommitId, Hash, TreeId};
+use crate::object::{EntryKind, ObjectKind};
+use crate::store::{BlobMeta, PackEntry, WrittenPack, parse_pack_name, parse_trailer};
+
+/// Packs indexed per transaction.
+const PACKS_PER_TXN: usize = 256;
+
+/// What a rebuild found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RebuildReport {
+    /// Where the previous index file was moved, if there was one.
+    pub moved_aside: Option<PathBuf>,
+    /// Packs indexed.
+    pub packs: u64,
+    /// Objects indexed.
+    pub objects: u64,
+    /// Directory checkpoints recovered.
+    pub checkpoints: u64,
+    /// HEAD, the newest of them.
+    pub head: Option<CommitId>,
+    /// Commits of project checkpoints found (their projects cannot be recovered).
+    pub project_checkpoints: u64,
+    /// Packs that could not be read or parsed, left out.
+    pub damaged_packs: Vec<Problem>,
+}
+
+/// Moves an index file aside (never deletes it); returns the new name.
+pub fn move_aside(path: &Path) -> Result<Option<PathBuf>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let aside = path.with_extension(format!("redb.old-{secs}"));
+    std::fs::rename(path, &aside).map_err(Error::io("rename", path))?;
+    Ok(Some(aside))
+}
+
+/// Indexes every pack on the backend, then recovers the directory checkpoints.
+pub fn rebuild(engine: &Engine, report: &mut RebuildReport) -> Result<()> {
+    let listed = engine.backend.list("packs/")?;
+    let mut batch = Vec::new();
+    let mut commits = Vec::new();
+    for blob in &listed {
+        let Some(id) = parse_pack_name(&blob.name) else {
+            continue;
+        };
+        match read_trailer(engine, blob) {
+            Ok(entries) => {
+                report.packs += 1;
+                report.objects += entries.len() as u64;
+                commits.extend(
+                    entries
+                        .iter()
+                        .filter(|e| e.kind == ObjectKind::Commit)
+                        .map(|e| CommitId(e.id)),
+                );
+                batch.push(WrittenPack {
+                    id,
+                    size: blob.size,
+                    entries,
+                });
+            }
+            Err(e) => report.damaged_packs.push(Problem {
+                pack: Some(id),
+                object: None,
+                message: e.to_string(),
+            }),
+        }
+        if batch.len() == PACKS_PER_TXN {
+            engine
+                .index
+                .add_rebuilt_packs(&std::mem::take(&mut batch))?;
+        }
+    }
+    engine.index.add_rebuilt_packs(&batch)?;
+    let checkpoints = recover_checkpoints(engine, &commits, report);
+    report.checkpoints = checkpoints.len() as u64;
+    report.head = checkpoints.last().map(|(id, _)| *id);
+    engine.index.add_rebuilt_checkpoints(&checkpoints)?;
+    engine.index.set_rebuilt(true)
+}
+
+/// The trailer of one pack, read with two ranged reads (footer, then trailer).
+fn read_trailer(engine: &Engine, blob: &BlobMeta) -> Result<Vec<PackEntry>> {
+    const FOOTER: u64 = 12;
+    let short = || Error::Corrupt {
+        what: format!("pack {}", blob.name),
+        reason: "too short for a trailer".into(),
+    };
+    let end = blob.size;
+    let footer = engine
+        .backend
+        .get_range(&blob.name, end.checked_sub(FOOTER).ok_or_else(short)?..end)?;
+    if footer.len() != FOOTER as usize || &footer[4..] != b"REELTRLR" {
+        return Err(Error::Corrupt {
+            what: format!("pack {}", blob.name),
+            reason: "no trailer magic".into(),
+        });
+    }
+    let len = u64::from(u32::from_le_bytes(footer[..4].try_into().expect("4 bytes")));
+    let start = (end - FOOTER).checked_sub(len).ok_or_else(short)?;
+    let trailer = engine.backend.get_range(&blob.name, start..end - FOOTER)?;
+    let entries = parse_trailer(&trailer)?;
+    if entries
+        .last()
+        .is_some_and(|e| e.offset + u64::from(e.stored_len) != start)
+    {
+        return Err(Error::Corrupt {
+            what: format!("pack {}", blob.name),
+            reason: "objects do not end where the trailer starts".into(),
+        });
+    }
+    Ok(entries)
+}
+
+/// Directory commits whose whole tree is indexed, oldest first, with their names.
+fn recover_checkpoints(
+    engine: &Engine,
+    commits: &[CommitId],
+    report: &mut RebuildReport,
+) -> Vec<(CommitId, Option<String>)> {
+    let mut found = Vec::new();
+    let mut complete = HashSet::new();
+    for id in commits {
+        let Ok(commit) = engine.read_commit(id) else {
+            continue;
+        };
+        if !commit.project.is_empty() {
+            report.project_checkpoints += 1;
+            continue;
+        }
+        if tree_complete(engine, commit.tree, &mut complete) {
+            found.push((commit.created_ms, *id, commit.name));
+        }
+    }
+    found.sort_by_key(|(t, id, _)| (*t, *id));
+    found.dedup_by_key(|(_, id, _)| *id);
+    found.into_iter().map(|(_, id, name)| (id, name)).collect()
+}
+
+/// Whether every object below a tree is indexed (trees and manifests are read; data
+/// chunks are only located).
+fn tree_complete(engine: &Engine, tree: TreeId, complete: &mut HashSet<Hash>) -> bool {
+    if complete.contains(&tree.0) {
+        return true;
+    }
+    let Ok(t) = engine.read_tree(&tree) else {
+        return false;
+    };
+    for e in t.entries() {
+        let ok = match e.kind {
+            EntryKind::Dir => tree_complete(engine, e.tree_id(), complete),
+            EntryKind::Symlink => engine.locate(&e.id).is_ok(),
+            EntryKind::File => match engine.read_manifest(&e.id) {
+                Ok(Some(m)) => m.chunks.iter().all(|c| engine.locate(&c.id).is_ok()),
+                Ok(None) => true,
+                Err(_) => false,
+            },
+        };
+        if !ok {
+            return false;
+        }
+    }
+    complete.insert(tree.0);
+    true
+}

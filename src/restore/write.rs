@@ -1,0 +1,140 @@
+//! The filesystem side of a restore: files through temporary names, symlinks,
+//! directories, removals, and the cleanup of what interrupted restores left.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::index::StatRecord;
+use crate::ingest::TEMP_PREFIX;
+use crate::object::{EntryKind, TreeEntry};
+
+/// What restoring one path did.
+pub enum Written {
+    /// The disk already had it.
+    Unchanged,
+    /// A symlink was (re)created.
+    Link,
+    /// A file was written; its stat cache row.
+    File((String, StatRecord)),
+}
+
+/// Removes tracked paths that the tree does not have, deepest first.
+pub fn remove_tracked(
+    root: &Path,
+    previous: &BTreeMap<String, TreeEntry>,
+    wanted: &BTreeMap<String, TreeEntry>,
+    summary: &mut super::RestoreSummary,
+) -> Result<()> {
+    for (path, e) in previous.iter().rev() {
+        if wanted.get(path).is_some_and(|w| w.kind == e.kind) {
+            continue;
+        }
+        let abs = root.join(path);
+        let Ok(meta) = fs::symlink_metadata(&abs) else {
+            continue;
+        };
+        if meta.is_dir() {
+            // Only if empty: untracked files inside are not ours to delete.
+            if fs::remove_dir(&abs).is_ok() {
+                summary.removed += 1;
+            }
+        } else {
+            fs::remove_file(&abs).map_err(Error::io("remove", &abs))?;
+            summary.removed += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Makes `root/rel` a real directory; returns whether it had to be created.
+pub fn ensure_dir(root: &Path, rel: &str) -> Result<bool> {
+    let abs = root.join(rel);
+    match fs::symlink_metadata(&abs) {
+        Ok(m) if m.is_dir() => return Ok(false),
+        Ok(m) if m.file_type().is_symlink() || m.is_file() => {
+            fs::remove_file(&abs).map_err(Error::io("remove", &abs))?;
+        }
+        _ => {}
+    }
+    fs::create_dir(&abs).map_err(Error::io("create directory", &abs))?;
+    Ok(true)
+}
+
+/// Writes one file or symlink unless the disk already has it.
+pub fn restore_one(
+    engine: &Engine,
+    root: &Path,
+    rel: &str,
+    e: &TreeEntry,
+    now: Option<&TreeEntry>,
+) -> Result<Written> {
+    if now.is_some_and(|n| n.kind == e.kind && n.id == e.id && n.executable == e.executable) {
+        return Ok(Written::Unchanged);
+    }
+    let abs = root.join(rel);
+    let parent = abs.parent().expect("a restored path has a parent");
+    if fs::symlink_metadata(&abs).is_ok_and(|m| m.is_dir()) {
+        fs::remove_dir_all(&abs).map_err(Error::io("remove directory", &abs))?;
+    }
+    if e.kind == EntryKind::Symlink {
+        use std::os::unix::ffi::OsStrExt;
+        let target = engine.read_file(&e.id)?;
+        let _ = fs::remove_file(&abs);
+        std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(&target), &abs)
+            .map_err(Error::io("create symlink", &abs))?;
+        return Ok(Written::Link);
+    }
+    // The pid in the name lets a later restore tell a dead restore's leftovers from a
+    // running one's files.
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!("{TEMP_PREFIX}{}-", std::process::id()))
+        .tempfile_in(parent)
+        .map_err(Error::io("create temporary file in", parent))?;
+    {
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
+        engine.read_file_to(&e.id, &mut w)?;
+        w.flush().map_err(Error::io("write", &abs))?;
+    }
+    crate::failpoint::hit("restore-file-written");
+    let mode = if e.executable { 0o755 } else { 0o644 };
+    tmp.as_file()
+        .set_permissions(fs::Permissions::from_mode(mode))
+        .map_err(Error::io("chmod", &abs))?;
+    let file = tmp.persist(&abs).map_err(|e| Error::Io {
+        op: "rename into",
+        path: abs.clone(),
+        source: e.error,
+    })?;
+    let meta = file.metadata().map_err(Error::io("stat", &abs))?;
+    let rec = StatRecord {
+        id: e.id,
+        ..crate::ingest::stat_of(&meta)
+    };
+    Ok(Written::File((abs.to_string_lossy().into_owned(), rec)))
+}
+
+/// Removes temporary files whose restore is no longer running (their name carries the
+/// pid; a name without one is an older release's). Returns how many went.
+pub fn remove_leftovers(paths: &[PathBuf]) -> u64 {
+    let mut removed = 0;
+    for path in paths {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let pid = name
+            .strip_prefix(TEMP_PREFIX)
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok());
+        let running = pid.is_some_and(|p| p == std::process::id() || crate::liveness::pid_alive(p));
+        if !running && fs::remove_file(path).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
