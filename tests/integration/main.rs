@@ -11,6 +11,7 @@ mod crash;
 mod dedup;
 mod faults;
 mod gc;
+mod gc_race;
 mod isolation;
 mod mcp;
 mod memory;

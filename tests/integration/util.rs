@@ -15,8 +15,11 @@ pub enum Node {
     Link(PathBuf),
 }
 
+/// A directory as [`snapshot`] sees it.
+pub type Tree = BTreeMap<String, Node>;
+
 /// Every path under `root` except `.reel`, with what it holds.
-pub fn snapshot(root: &Path) -> BTreeMap<String, Node> {
+pub fn snapshot(root: &Path) -> Tree {
     let mut out = BTreeMap::new();
     visit(root, root, &mut out);
     out
@@ -132,4 +135,96 @@ pub fn reel_path() -> PathBuf {
 /// A fresh runtime-independent temp dir.
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
+}
+
+/// Failpoints of `reel` processes (see `src/failpoint.rs`): a directory of handshake
+/// files, passed to each process as `REEL_FAILPOINTS`.
+pub struct Failpoints {
+    dir: tempfile::TempDir,
+}
+
+/// How long a test waits for a process to reach a failpoint or leave it.
+const FAILPOINT_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+impl Failpoints {
+    pub fn new() -> Failpoints {
+        Failpoints { dir: tempdir() }
+    }
+
+    /// The directory to pass as `REEL_FAILPOINTS`.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Processes that reach `name` from now on pause there.
+    pub fn pause(&self, name: &str) {
+        fs::write(self.dir.path().join(format!("{name}.pause")), b"").unwrap();
+    }
+
+    /// Processes that reach `name` from now on kill themselves there.
+    pub fn kill(&self, name: &str) {
+        fs::write(self.dir.path().join(format!("{name}.kill")), b"").unwrap();
+    }
+
+    /// Clears every pause and kill (what is paused goes on).
+    pub fn clear(&self) {
+        for e in fs::read_dir(self.dir.path()).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "pause" || x == "kill") {
+                fs::remove_file(p).unwrap();
+            }
+        }
+    }
+
+    fn reached_file(&self, name: &str) -> PathBuf {
+        self.dir.path().join(format!("{name}.reached"))
+    }
+
+    /// Waits until a process is paused at `name`; panics if `child` exits first.
+    pub fn wait_reached(&self, name: &str, child: &mut std::process::Child) {
+        let start = std::time::Instant::now();
+        while !self.reached_file(name).exists() {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("the process exited ({status}) before reaching failpoint {name}");
+            }
+            assert!(start.elapsed() < FAILPOINT_WAIT, "failpoint {name} never reached");
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
+
+    /// Lets the process paused at `name` go on, and waits until it has left.
+    pub fn release(&self, name: &str) {
+        let _ = fs::remove_file(self.dir.path().join(format!("{name}.pause")));
+        let start = std::time::Instant::now();
+        while self.reached_file(name).exists() {
+            assert!(start.elapsed() < FAILPOINT_WAIT, "failpoint {name} never left");
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
+}
+
+/// `reel` as a child process with failpoints, output captured.
+pub fn spawn_reel(dir: &Path, fp: &Failpoints, args: &[&str]) -> std::process::Child {
+    std::process::Command::new(reel_path())
+        .args(args)
+        .current_dir(dir)
+        .env_remove("REEL_REPO")
+        .env("USER", "tester")
+        .env("REEL_FAILPOINTS", fp.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for a child; panics with its stderr unless it succeeded; returns its stdout.
+pub fn finish(child: std::process::Child, what: &str) -> String {
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{what} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
