@@ -98,7 +98,10 @@ fn play(order: &[Step]) {
     let r = root.path();
     let repo = r.join("repo");
     let repo_arg = repo.to_str().unwrap().to_owned();
-    reel(r).args(["--repo", &repo_arg, "init"]).assert().success();
+    reel(r)
+        .args(["--repo", &repo_arg, "init"])
+        .assert()
+        .success();
     // Dead data: `shared.bin` is indexed, but its only checkpoint is forgotten and its
     // directory is gone.
     let shared = random_bytes(300_000, 1);
@@ -120,7 +123,15 @@ fn play(order: &[Step]) {
 
     let mut ckpt = Side::new(
         &CHECKPOINT_POINTS,
-        &["--repo", &repo_arg, "--json", "checkpoint", "c", "--name", "c"],
+        &[
+            "--repo",
+            &repo_arg,
+            "--json",
+            "checkpoint",
+            "c",
+            "--name",
+            "c",
+        ],
     );
     let mut gc = Side::new(&GC_POINTS, &["--repo", &repo_arg, "gc", "--grace", "0s"]);
     let mut summary = None;
@@ -167,7 +178,11 @@ fn check(r: &Path, repo: &str, order: &[Step], id: &str, expected: &crate::util:
     let out = tempdir();
     let to = out.path().to_str().unwrap();
     run(r, &["--repo", repo, "restore", id, "--to", to], order);
-    assert_eq!(&snapshot(out.path()), expected, "{order:?}: restored bytes differ");
+    assert_eq!(
+        &snapshot(out.path()),
+        expected,
+        "{order:?}: restored bytes differ"
+    );
 }
 
 fn play_all(first: Step) {

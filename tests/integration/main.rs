@@ -20,3 +20,4 @@ mod remotion_e2e;
 mod render;
 mod render_faces;
 mod roundtrip;
+mod soak;

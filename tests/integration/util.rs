@@ -187,7 +187,10 @@ impl Failpoints {
             if let Some(status) = child.try_wait().unwrap() {
                 panic!("the process exited ({status}) before reaching failpoint {name}");
             }
-            assert!(start.elapsed() < FAILPOINT_WAIT, "failpoint {name} never reached");
+            assert!(
+                start.elapsed() < FAILPOINT_WAIT,
+                "failpoint {name} never reached"
+            );
             std::thread::sleep(std::time::Duration::from_millis(2));
         }
     }
@@ -197,7 +200,10 @@ impl Failpoints {
         let _ = fs::remove_file(self.dir.path().join(format!("{name}.pause")));
         let start = std::time::Instant::now();
         while self.reached_file(name).exists() {
-            assert!(start.elapsed() < FAILPOINT_WAIT, "failpoint {name} never left");
+            assert!(
+                start.elapsed() < FAILPOINT_WAIT,
+                "failpoint {name} never left"
+            );
             std::thread::sleep(std::time::Duration::from_millis(2));
         }
     }
