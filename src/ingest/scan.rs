@@ -67,7 +67,14 @@ pub fn scan_dir(
             root.display()
         )));
     }
-    let walked = walk(root, engine.repo_dir.as_deref())?;
+    // The repository's own directory, as a path below `root` if it is one (compared
+    // canonically: `root` may be reached through a symlink).
+    let exclude = engine.repo_dir.as_deref().and_then(|repo| {
+        let canonical = std::fs::canonicalize(root).ok()?;
+        repo.strip_prefix(canonical).ok().map(|rel| root.join(rel))
+    });
+    let walked = walk(root, exclude.as_deref())?;
+    crate::failpoint::hit("scan-after-walk");
     let entries = walked.entries;
     let total: u64 = entries
         .iter()

@@ -180,7 +180,14 @@ async fn a_whole_workflow_on_a_virtual_project() {
         ["v1", "v2"]
     );
 
-    a.restore_checkpoint(&me, id, "v1").await.unwrap();
+    // Two unsaved edits: the restore discards them and says how many.
+    for (path, content) in [("wip.txt", "a"), ("src/Root.tsx", "unsaved")] {
+        a.write_file(&me, id, p(path), Source::Bytes(content.into()), false)
+            .await
+            .unwrap();
+    }
+    let restored = a.restore_checkpoint(&me, id, "v1").await.unwrap();
+    assert_eq!(restored.discarded_edits, 2);
     assert_eq!(
         a.read_file(&me, id, p("src/Root.tsx"), None).await.unwrap(),
         b"export const Root = 1;\n"

@@ -20,4 +20,5 @@ mod remotion_e2e;
 mod render;
 mod render_faces;
 mod roundtrip;
+mod safety;
 mod soak;

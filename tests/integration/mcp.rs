@@ -252,12 +252,20 @@ async fn workflow(client: &Client) {
         changes,
         [("modified", "props.json"), ("renamed", "public/brand.png")]
     );
+    // An unsaved edit, discarded by the restore: the result says so.
     ok(
+        client,
+        "artifact_write_file",
+        json!({"project_id": id, "path": "scratch.txt", "content": "unsaved"}),
+    )
+    .await;
+    let restored = ok(
         client,
         "artifact_restore_checkpoint",
         json!({"project_id": id, "checkpoint": "v1"}),
     )
     .await;
+    assert_eq!(restored["discarded_edits"], 1, "{restored}");
     let back = ok(
         client,
         "artifact_read_file",
@@ -448,7 +456,14 @@ async fn bad_input_gets_is_error_results_and_the_server_keeps_serving() {
         .await
         .contains("not an id")
     );
-    for bad in ["../etc/passwd", "/abs", "a/../b", "a//b"] {
+    for bad in [
+        "../etc/passwd",
+        "/abs",
+        "a/../b",
+        "a//b",
+        ".reel/index.redb",
+        "x/.REEL/y",
+    ] {
         let msg = fails(
             &client,
             "artifact_write_file",

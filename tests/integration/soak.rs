@@ -3,7 +3,7 @@
 //! forgotten restores byte-identically, and fsck is clean.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::util::{Tree, random_bytes, reel, snapshot, tempdir, write};
@@ -17,7 +17,7 @@ fn reel_out(dir: &Path, args: &[&str]) -> std::process::Output {
 
 /// One writer: edits its directory, checkpoints, sometimes forgets an older one.
 /// Returns the checkpoints it expects to survive, with their trees.
-fn writer(root: PathBuf, repo: String, n: usize, until: Instant) -> BTreeMap<String, Tree> {
+fn writer(root: &Path, repo: &str, n: usize, until: Instant) -> BTreeMap<String, Tree> {
     let dir = root.join(format!("w{n}"));
     let dir_arg = dir.to_str().unwrap().to_owned();
     let mut kept: BTreeMap<String, Tree> = BTreeMap::new();
@@ -38,7 +38,7 @@ fn writer(root: PathBuf, repo: String, n: usize, until: Instant) -> BTreeMap<Str
             "src/Root.tsx",
             format!("export const round = {round};\n"),
         );
-        let out = reel_out(&root, &["--repo", &repo, "--json", "checkpoint", &dir_arg]);
+        let out = reel_out(root, &["--repo", repo, "--json", "checkpoint", &dir_arg]);
         if !out.status.success() {
             let err = String::from_utf8_lossy(&out.stderr);
             // Losing the HEAD race eight times in a row is a clean failure; nothing else is.
@@ -52,9 +52,9 @@ fn writer(root: PathBuf, repo: String, n: usize, until: Instant) -> BTreeMap<Str
         let id = summary["id"].as_str().unwrap().to_owned();
         kept.insert(id.clone(), snapshot(&dir));
         order.push(id);
-        if round % 3 == 0 && order.len() > 1 {
+        if round.is_multiple_of(3) && order.len() > 1 {
             let old = order.remove(0);
-            let out = reel_out(&root, &["--repo", &repo, "forget", &old]);
+            let out = reel_out(root, &["--repo", repo, "forget", &old]);
             assert!(
                 out.status.success(),
                 "{}",
@@ -78,7 +78,7 @@ fn four_writers_and_a_gc_loop_lose_nothing() {
     let writers: Vec<_> = (0..WRITERS)
         .map(|n| {
             let (root, repo) = (root.path().to_path_buf(), repo.clone());
-            std::thread::spawn(move || writer(root, repo, n, until))
+            std::thread::spawn(move || writer(&root, &repo, n, until))
         })
         .collect();
     let mut collections = 0;

@@ -166,16 +166,6 @@ impl Failpoints {
         fs::write(self.dir.path().join(format!("{name}.kill")), b"").unwrap();
     }
 
-    /// Clears every pause and kill (what is paused goes on).
-    pub fn clear(&self) {
-        for e in fs::read_dir(self.dir.path()).unwrap() {
-            let p = e.unwrap().path();
-            if p.extension().is_some_and(|x| x == "pause" || x == "kill") {
-                fs::remove_file(p).unwrap();
-            }
-        }
-    }
-
     fn reached_file(&self, name: &str) -> PathBuf {
         self.dir.path().join(format!("{name}.reached"))
     }
