@@ -65,6 +65,10 @@ async fn deleting_the_middle_checkpoint_frees_only_its_data() {
         .unwrap();
     let report = repo.gc(now()).await.unwrap();
     assert_eq!(dry.bytes_freed, report.bytes_freed);
+    // The dry run printed exactly the plan the real run applied.
+    assert_eq!(dry.plan, report.plan);
+    assert_eq!(dry.packs_deleted, report.packs_deleted);
+    assert_eq!(dry.packs_repacked, report.packs_repacked);
     // b's pack held two.bin (5 MiB, incompressible) and its trees and commit.
     assert!(
         report.bytes_freed >= 5 << 20 && report.bytes_freed < (5 << 20) + 64 * 1024,

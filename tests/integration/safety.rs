@@ -269,7 +269,7 @@ fn nothing_is_written_into_the_repository_directory() {
 
 #[test]
 fn truncated_and_missing_packs_are_reported_with_the_checkpoints_that_need_them() {
-    for damage in ["half", "empty", "missing"] {
+    for damage in ["half", "empty", "missing", "swapped"] {
         let dir = tempdir();
         let d = dir.path();
         two_checkpoints(d);
@@ -281,10 +281,16 @@ fn truncated_and_missing_packs_are_reported_with_the_checkpoints_that_need_them(
         let short = victim.file_stem().unwrap().to_str().unwrap()[..12].to_owned();
         let v2 = reel_json(d, &["show", "v2"])["id"].as_str().unwrap()[..12].to_owned();
         let bytes = fs::read(&victim).unwrap();
+        let other = pack_files(d).into_iter().find(|p| *p != victim).unwrap();
         match damage {
             "half" => fs::write(&victim, &bytes[..bytes.len() / 2]).unwrap(),
             "empty" => fs::write(&victim, b"").unwrap(),
-            _ => fs::remove_file(&victim).unwrap(),
+            "missing" => fs::remove_file(&victim).unwrap(),
+            _ => {
+                // Each pack's bytes under the other's name.
+                fs::write(&victim, fs::read(&other).unwrap()).unwrap();
+                fs::write(&other, &bytes).unwrap();
+            }
         }
         for args in [&["fsck"][..], &["fsck", "--read-data"]] {
             reel(d).args(args).assert().code(3).stdout(
@@ -303,11 +309,14 @@ fn truncated_and_missing_packs_are_reported_with_the_checkpoints_that_need_them(
             .assert()
             .code(1)
             .stderr(contains(format!("pack {short}")));
-        // v1 does not need that pack and restores whole.
-        reel(d)
-            .args(["restore", "v1", "--to", tempdir().path().to_str().unwrap()])
-            .assert()
-            .success();
+        // v1 does not need that pack and restores whole (unless its own pack was
+        // swapped with it).
+        if damage != "swapped" {
+            reel(d)
+                .args(["restore", "v1", "--to", tempdir().path().to_str().unwrap()])
+                .assert()
+                .success();
+        }
     }
 }
 
