@@ -23,6 +23,9 @@ use crate::liveness::{Liveness, ProcessId};
 use crate::store::WrittenPack;
 
 const GC_EPOCH: &str = "gc-epoch";
+/// How long a gc this host cannot look up (another machine or container) counts as
+/// running, for the one-gc-at-a-time rule.
+const GC_ELSEWHERE_S: u64 = 24 * 3600;
 
 /// What a registered process does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,7 +176,7 @@ impl Index {
             if kind == WriterKind::Gc {
                 for row in txn.open_table(WRITERS)?.iter()? {
                     let rec = WriterRecord::decode(row?.1.value())?;
-                    if rec.kind == WriterKind::Gc && rec.may_run(u64::MAX) {
+                    if rec.kind == WriterKind::Gc && rec.may_run(GC_ELSEWHERE_S) {
                         return Err(Error::Conflict("another gc is running".into()));
                     }
                 }

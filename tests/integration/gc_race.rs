@@ -205,3 +205,25 @@ fn gc_racing_a_checkpoint_that_started_first_loses_nothing() {
 fn gc_racing_a_checkpoint_that_started_second_loses_nothing() {
     play_all(Step::Gc);
 }
+
+#[test]
+fn a_second_gc_while_one_runs_is_refused() {
+    let root = tempdir();
+    let r = root.path();
+    reel(r).arg("init").assert().success();
+    write(r, "a.txt", "a");
+    reel(r).arg("checkpoint").assert().success();
+    let fp = Failpoints::new();
+    fp.pause("gc-after-plan");
+    let mut first = spawn_reel(r, &fp, &["gc", "--grace", "0s"]);
+    fp.wait_reached("gc-after-plan", &mut first);
+    reel(r)
+        .args(["gc", "--grace", "0s"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("another gc is running"));
+    fp.release("gc-after-plan");
+    finish(first, "the first gc");
+    // Once it is done, the next one runs.
+    reel(r).args(["gc", "--grace", "0s"]).assert().success();
+}
