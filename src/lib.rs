@@ -31,31 +31,21 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+// The layers, in the order data flows; each imports only from the ones above it in this
+// list (`tests/layers.rs` checks). See `docs/architecture.md`.
 mod artifact;
-mod codec;
-mod config;
-mod diff;
 mod engine;
 mod error;
-mod failpoint;
-mod fsck;
-mod gc;
 mod hash;
 mod index;
-mod ingest;
 mod liveness;
+#[cfg(feature = "mcp")]
 pub mod mcp;
 mod object;
-mod progress;
-mod read;
-mod rebuild;
-mod refs;
+#[cfg(feature = "render")]
 pub mod render;
 mod repo;
-mod restore;
-mod stats;
 mod store;
-mod writer;
 
 pub use artifact::{
     Artifacts, AssetInput, BlobInfo, BlobKind, Caller, CheckpointInfo, CreateCheckpoint,
@@ -63,27 +53,27 @@ pub use artifact::{
     ProjectPath, ProjectRestore, Rational, RecordId, RenderMeta, Scope, SortBy, Source,
     SweepReport, UpdateProject, mime_of_name,
 };
-pub use codec::Compression;
-pub use config::{BackendConfig, REPO_FORMAT, RepoConfig};
-pub use diff::{Change, ChangeKind, DiffStat};
+pub use engine::config::{BackendConfig, REPO_FORMAT, RepoConfig};
+pub use engine::diff::{Change, ChangeKind, DiffStat};
+pub use engine::fsck::{DamagedPack, FsckReport, Problem};
+pub use engine::gc::{GcOptions, GcPlan, GcReport, PackPlan};
+pub use engine::ingest::{CheckpointOptions, CheckpointSummary, SkippedPath};
+pub use engine::progress::{NoProgress, Progress};
+pub use engine::rebuild::RebuildReport;
+pub use engine::refs::{CommitView, LogEntry};
+pub use engine::restore::{RestoreOptions, RestoreSummary};
+pub use engine::stats::RepoStats;
 pub use error::{Error, Result};
-pub use fsck::{FsckReport, Problem};
-pub use gc::{GcOptions, GcPlan, GcReport, PackPlan};
 pub use hash::{CommitId, Hash, PackId, TreeId};
-pub use ingest::{CheckpointOptions, CheckpointSummary, SkippedPath};
+pub use object::codec::Compression;
 pub use object::{ChunkerConfig, EntryKind};
-pub use progress::{NoProgress, Progress};
-pub use rebuild::RebuildReport;
-pub use refs::{CommitView, LogEntry};
 pub use repo::{DiffTarget, ListEntry, REPO_DIR_NAME, Repository};
-pub use restore::{RestoreOptions, RestoreSummary};
-pub use stats::RepoStats;
 
 /// Internals exposed for the fuzz targets and benchmarks; not a stable API.
 #[doc(hidden)]
 pub mod internals {
-    pub use crate::codec::{compress, decompress};
-    pub use crate::config::RepoConfig;
+    pub use crate::engine::config::RepoConfig;
+    pub use crate::object::codec::{compress, decompress};
     pub use crate::object::{
         Commit, Manifest, ObjectKind, Tree, TreeEntry, chunks, decode, encode,
     };

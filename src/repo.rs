@@ -10,20 +10,20 @@ use std::sync::Arc;
 use serde::Serialize;
 use tokio::runtime::Handle;
 
-use crate::config::{BackendConfig, RepoConfig};
-use crate::diff::{Change, Overlay, diff_trees};
-use crate::engine::Engine;
+use crate::engine::config::{BackendConfig, RepoConfig};
+use crate::engine::diff::{Change, Overlay, diff_trees};
+use crate::engine::fsck::FsckReport;
+use crate::engine::gc::{GcOptions, GcReport};
+use crate::engine::ingest::{CheckpointOptions, CheckpointSummary, Pipeline, scan_dir};
+use crate::engine::progress::{NoProgress, Progress};
+use crate::engine::refs::{CommitView, LogEntry};
+use crate::engine::restore::{RestoreOptions, RestoreSummary};
+use crate::engine::stats::RepoStats;
+use crate::engine::{Engine, blocking, on_engine};
 use crate::error::{Error, Result};
-use crate::fsck::FsckReport;
-use crate::gc::{GcOptions, GcReport};
 use crate::hash::{CommitId, Hash, TreeId};
 use crate::index::Index;
-use crate::ingest::{CheckpointOptions, CheckpointSummary, Pipeline, scan_dir};
 use crate::object::{EntryKind, TreeEntry};
-use crate::progress::{NoProgress, Progress};
-use crate::refs::{CommitView, LogEntry};
-use crate::restore::{RestoreOptions, RestoreSummary};
-use crate::stats::RepoStats;
 use crate::store::{BlobBackend, ObjectStoreBackend, RedbBackend, backend_from_url};
 
 /// The repository directory's name inside a project.
@@ -62,15 +62,6 @@ pub struct Repository {
     dir: Option<PathBuf>,
 }
 
-/// Runs blocking engine work on tokio's blocking pool.
-pub(crate) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::Backend(format!("worker thread failed: {e}")))?
-}
-
 fn open_backend(
     dir: Option<&Path>,
     config: &RepoConfig,
@@ -96,7 +87,7 @@ impl Repository {
         let handle = Handle::current();
         blocking(move || {
             let mut config = config;
-            config.format = crate::config::REPO_FORMAT;
+            config.format = crate::engine::config::REPO_FORMAT;
             let id = config
                 .id
                 .get_or_insert_with(|| hex::encode(rand::random::<[u8; 16]>()))
@@ -134,12 +125,7 @@ impl Repository {
     ) -> Result<Repository> {
         let repo_dir = std::fs::canonicalize(&dir).map_err(Error::io("resolve", &dir))?;
         Ok(Repository {
-            engine: Arc::new(Engine {
-                config,
-                index: Arc::new(index),
-                backend,
-                repo_dir: Some(repo_dir),
-            }),
+            engine: wire(config, index, backend, Some(repo_dir)),
             dir: Some(dir),
         })
     }
@@ -171,7 +157,9 @@ impl Repository {
     /// Rebuilds the index of the repository in `dir` from its packs. Refuses while the
     /// index is readable and this repository's (move it aside to rebuild anyway); an
     /// unusable one is moved aside, never deleted.
-    pub async fn rebuild_index(dir: impl AsRef<Path>) -> Result<crate::rebuild::RebuildReport> {
+    pub async fn rebuild_index(
+        dir: impl AsRef<Path>,
+    ) -> Result<crate::engine::rebuild::RebuildReport> {
         let dir = dir.as_ref().to_path_buf();
         let handle = Handle::current();
         blocking(move || {
@@ -194,19 +182,19 @@ impl Repository {
                     )));
                 }
             }
-            let mut report = crate::rebuild::RebuildReport {
-                moved_aside: crate::rebuild::move_aside(&path)?,
+            let mut report = crate::engine::rebuild::RebuildReport {
+                moved_aside: crate::engine::rebuild::move_aside(&path)?,
                 ..Default::default()
             };
             if config.id.is_none() {
                 config.id = Some(hex::encode(rand::random::<[u8; 16]>()));
-                config.format = crate::config::REPO_FORMAT;
+                config.format = crate::engine::config::REPO_FORMAT;
                 write_config(&dir, &config)?;
             }
             let id = config.id.clone().unwrap_or_default();
             let index = Index::create(&path, id.as_bytes())?;
             let repo = Self::assemble(dir, config, backend, index)?;
-            crate::rebuild::rebuild(&repo.engine, &mut report)?;
+            crate::engine::rebuild::rebuild(&repo.engine, &mut report)?;
             Ok(report)
         })
         .await
@@ -224,12 +212,7 @@ impl Repository {
             let backend = open_backend(None, &config, handle)?;
             let index = Index::in_memory()?;
             Ok(Repository {
-                engine: Arc::new(Engine {
-                    config,
-                    index: Arc::new(index),
-                    backend,
-                    repo_dir: None,
-                }),
+                engine: wire(config, index, backend, None),
                 dir: None,
             })
         })
@@ -280,6 +263,7 @@ impl Repository {
 
     /// Starts the render service (one per process: it owns the job queue). Jobs left
     /// running by a previous process are marked interrupted.
+    #[cfg(feature = "render")]
     pub fn renders(&self, config: crate::render::RenderConfig) -> Result<crate::render::Renders> {
         crate::render::Renders::new(Arc::clone(&self.engine), config)
     }
@@ -294,8 +278,7 @@ impl Repository {
         &self,
         f: impl FnOnce(&Engine) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let engine = Arc::clone(&self.engine);
-        blocking(move || f(&engine)).await
+        on_engine(&self.engine, f).await
     }
 
     /// Checkpoints directory `dir` and moves HEAD to the new checkpoint.
@@ -306,14 +289,15 @@ impl Repository {
         progress: Arc<dyn Progress>,
     ) -> Result<CheckpointSummary> {
         let dir = absolute(dir.as_ref())?;
-        self.run(move |e| crate::ingest::checkpoint(e, &dir, &opts, progress.as_ref()))
+        self.run(move |e| crate::engine::ingest::checkpoint(e, &dir, &opts, progress.as_ref()))
             .await
     }
 
     /// Resolves a revision (`HEAD`, `HEAD~2`, a name, an id or a unique id prefix).
     pub async fn resolve(&self, rev: &str) -> Result<CommitId> {
         let rev = rev.to_owned();
-        self.run(move |e| crate::refs::resolve(e, &rev)).await
+        self.run(move |e| crate::engine::refs::resolve(e, &rev))
+            .await
     }
 
     /// Restores a checkpoint into `dir`, incrementally. HEAD moves to it when `dir` is
@@ -345,8 +329,8 @@ impl Repository {
             .workdir()
             .is_some_and(|w| absolute(&dir).is_ok_and(|d| d == w));
         self.run(move |e| {
-            let id = crate::refs::resolve(e, &rev)?;
-            crate::restore::restore(e, id, &dir, move_head, mode, progress.as_ref())
+            let id = crate::engine::refs::resolve(e, &rev)?;
+            crate::engine::restore::restore(e, id, &dir, move_head, mode, progress.as_ref())
         })
         .await
     }
@@ -358,8 +342,8 @@ impl Repository {
             if rev == "HEAD" && e.index.head()?.is_none() {
                 return Ok(Vec::new());
             }
-            let id = crate::refs::resolve(e, &rev)?;
-            crate::refs::log(e, id, limit)
+            let id = crate::engine::refs::resolve(e, &rev)?;
+            crate::engine::refs::log(e, id, limit)
         })
         .await
     }
@@ -368,7 +352,7 @@ impl Repository {
     pub async fn show(&self, rev: &str) -> Result<(CommitId, CommitView)> {
         let rev = rev.to_owned();
         self.run(move |e| {
-            let id = crate::refs::resolve(e, &rev)?;
+            let id = crate::engine::refs::resolve(e, &rev)?;
             let view = CommitView::load(e, e.read_commit(&id)?)?;
             Ok((id, view))
         })
@@ -379,10 +363,10 @@ impl Repository {
     pub async fn diff(&self, old: &str, new: DiffTarget) -> Result<Vec<Change>> {
         let old = old.to_owned();
         self.run(move |e| {
-            let old_tree = e.read_commit(&crate::refs::resolve(e, &old)?)?.tree;
+            let old_tree = e.read_commit(&crate::engine::refs::resolve(e, &old)?)?.tree;
             match new {
                 DiffTarget::Rev(rev) => {
-                    let new_tree = e.read_commit(&crate::refs::resolve(e, &rev)?)?.tree;
+                    let new_tree = e.read_commit(&crate::engine::refs::resolve(e, &rev)?)?.tree;
                     diff_trees(e, old_tree, new_tree)
                 }
                 DiffTarget::Dir(dir) => {
@@ -412,7 +396,7 @@ impl Repository {
         let rev = rev.to_owned();
         let path = path.map(str::to_owned);
         self.run(move |e| {
-            let root = e.read_commit(&crate::refs::resolve(e, &rev)?)?.tree;
+            let root = e.read_commit(&crate::engine::refs::resolve(e, &rev)?)?.tree;
             let (prefix, tree) = match path
                 .as_deref()
                 .map(|p| p.trim_matches('/'))
@@ -444,7 +428,7 @@ impl Repository {
         let rev = rev.to_owned();
         let path = path.to_owned();
         self.run(move |e| {
-            let root = e.read_commit(&crate::refs::resolve(e, &rev)?)?.tree;
+            let root = e.read_commit(&crate::engine::refs::resolve(e, &rev)?)?.tree;
             let entry = lookup(e, root, &path)?;
             if entry.kind == EntryKind::Dir {
                 return Err(Error::Invalid(format!(
@@ -466,7 +450,7 @@ impl Repository {
         let path = path.to_owned();
         let bytes = self
             .run(move |e| {
-                let root = e.read_commit(&crate::refs::resolve(e, &rev)?)?.tree;
+                let root = e.read_commit(&crate::engine::refs::resolve(e, &rev)?)?.tree;
                 let entry = lookup(e, root, &path)?;
                 if entry.kind == EntryKind::Dir {
                     return Err(Error::Invalid(format!("{path} is a directory")));
@@ -483,34 +467,63 @@ impl Repository {
     pub async fn delete_checkpoint(&self, rev: &str) -> Result<CommitId> {
         let rev = rev.to_owned();
         self.run(move |e| {
-            let id = crate::refs::resolve(e, &rev)?;
+            let id = crate::engine::refs::resolve(e, &rev)?;
             e.index.delete_checkpoint(id)?;
             Ok(id)
         })
         .await
     }
 
-    /// Collects garbage.
+    /// Collects garbage: first removes expired session projects and stale overlay rows
+    /// (unless a dry run), then plans and applies a collection.
     pub async fn gc(&self, opts: GcOptions) -> Result<GcReport> {
-        self.run(move |e| crate::gc::gc(e, &opts)).await
+        self.run(move |e| {
+            let sweep = if opts.dry_run {
+                crate::artifact::SweepReport::default()
+            } else {
+                crate::artifact::sweep(e)?
+            };
+            let mut report = crate::engine::gc::gc(e, &opts)?;
+            report.expired_projects = sweep.expired_projects;
+            report.stale_overlay_rows = sweep.stale_overlay_rows;
+            Ok(report)
+        })
+        .await
     }
 
     /// Checks integrity; with `read_data`, reads and verifies every byte.
     pub async fn fsck(&self, read_data: bool) -> Result<FsckReport> {
-        self.run(move |e| crate::fsck::fsck(e, read_data)).await
+        self.run(move |e| crate::engine::fsck::fsck(e, read_data))
+            .await
     }
 
     /// Counts and sizes.
     pub async fn stats(&self) -> Result<RepoStats> {
-        self.run(crate::stats::stats).await
+        self.run(crate::engine::stats::stats).await
     }
 
     /// The tree of a checkpoint.
     pub async fn tree_of(&self, rev: &str) -> Result<TreeId> {
         let rev = rev.to_owned();
-        self.run(move |e| Ok(e.read_commit(&crate::refs::resolve(e, &rev)?)?.tree))
+        self.run(move |e| Ok(e.read_commit(&crate::engine::refs::resolve(e, &rev)?)?.tree))
             .await
     }
+}
+
+/// The engine with the services above it registered as root sources.
+fn wire(
+    config: RepoConfig,
+    index: Index,
+    backend: Arc<dyn BlobBackend>,
+    repo_dir: Option<PathBuf>,
+) -> Arc<Engine> {
+    Arc::new(Engine {
+        config,
+        index: Arc::new(index),
+        backend,
+        repo_dir,
+        root_sources: vec![Arc::new(crate::artifact::ArtifactRoots)],
+    })
 }
 
 fn count_packs(backend: &dyn BlobBackend) -> Result<usize> {
@@ -598,7 +611,7 @@ fn check_identity(
             let candidate = hex::encode(rand::random::<[u8; 16]>());
             let id = index.ensure_repository_id(candidate.as_bytes())?;
             config.id = Some(String::from_utf8_lossy(&id).into_owned());
-            config.format = crate::config::REPO_FORMAT;
+            config.format = crate::engine::config::REPO_FORMAT;
             config.validate()?;
             write_config(dir, config)?;
             tracing::info!(

@@ -119,6 +119,7 @@ fn load(engine: &Engine, caller: &Caller, id: &RecordId) -> Result<BlobInfo> {
 }
 
 /// A record and its owner, whoever may see it (for the render memo).
+#[cfg(feature = "render")]
 pub fn load_any(engine: &Engine, id: &RecordId) -> Result<Option<(BlobInfo, Owner)>> {
     engine
         .index
@@ -147,7 +148,7 @@ fn put(engine: &Engine, stored: Stored, owner: Owner, kind: BlobKind) -> Result<
         None => engine.writer()?,
     };
     if let Some(bytes) = stored.inline {
-        packs.extend(crate::ingest::write_single(
+        packs.extend(crate::engine::ingest::write_single(
             engine,
             &writer,
             ObjectKind::Chunk,

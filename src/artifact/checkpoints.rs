@@ -11,15 +11,15 @@ use super::overlay::{self, OverlayRow};
 use super::project::{ProjectId, ProjectInfo, ProjectRecord};
 use super::projects::{load_visible, now_ms, save};
 use super::worktree::{Worktree, fold};
-use crate::diff::{Change, Overlay, diff_trees};
 use crate::engine::Engine;
+use crate::engine::diff::{Change, Overlay, diff_trees};
+use crate::engine::ingest::{Pipeline, scan_dir};
+use crate::engine::progress::NoProgress;
+use crate::engine::refs::{LogEntry, validate_checkpoint_name};
 use crate::error::{Error, Result};
 use crate::hash::{CommitId, Hash, TreeId};
 use crate::index::ArtifactTx;
-use crate::ingest::{Pipeline, scan_dir};
 use crate::object::{Commit, ObjectKind, Tree, encode};
-use crate::progress::NoProgress;
-use crate::refs::{LogEntry, validate_checkpoint_name};
 
 /// What to record with a checkpoint.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -187,7 +187,7 @@ pub fn resolve(tx: &ArtifactTx<'_>, p: &ProjectRecord, rev: &str) -> Result<Comm
         return Ok(id);
     }
     let live = tx.checkpoints(&p.id.0)?.into_iter().map(|(_, c)| c);
-    crate::refs::match_prefix(rev, live, || Error::NotFound {
+    crate::engine::refs::match_prefix(rev, live, || Error::NotFound {
         what: format!("checkpoint `{rev}` in project {}", p.id),
     })
 }
@@ -372,7 +372,7 @@ pub fn log(
     let Some(head) = head else {
         return Ok(Vec::new());
     };
-    let mut entries = crate::refs::log_with(engine, head, limit, &|c| live.contains(c))?;
+    let mut entries = crate::engine::refs::log_with(engine, head, limit, &|c| live.contains(c))?;
     entries.truncate(limit);
     Ok(entries)
 }
@@ -410,8 +410,8 @@ pub fn export(
     id: &ProjectId,
     rev: Option<&str>,
     dir: &Path,
-    opts: &crate::restore::RestoreOptions,
-) -> Result<crate::restore::RestoreSummary> {
+    opts: &crate::engine::restore::RestoreOptions,
+) -> Result<crate::engine::restore::RestoreSummary> {
     let tree = if let Some(r) = rev {
         let commit = engine.index.artifact_read(|tx| {
             let p = load_visible(tx, caller, id)?;
@@ -421,7 +421,7 @@ pub fn export(
     } else {
         working_tree_stored(engine, caller, id)?
     };
-    crate::restore::restore_tree(engine, tree, dir, opts.mode(), &NoProgress)
+    crate::engine::restore::restore_tree(engine, tree, dir, opts.mode(), &NoProgress)
 }
 
 /// The working tree folded into stored trees (so it can be materialized), its root id.

@@ -13,12 +13,12 @@ use super::path::ProjectPath;
 use super::project::{ProjectId, ProjectInfo, RecordId};
 use super::projects::{self, CreateProject, ListProjects, Page, UpdateProject};
 use super::worktree::FileInfo;
-use crate::diff::Change;
 use crate::engine::Engine;
+use crate::engine::diff::Change;
+use crate::engine::refs::LogEntry;
+use crate::engine::restore::{RestoreOptions, RestoreSummary};
 use crate::error::{Error, Result};
 use crate::hash::CommitId;
-use crate::refs::LogEntry;
-use crate::restore::{RestoreOptions, RestoreSummary};
 
 /// Where stored bytes come from.
 pub enum Source {
@@ -66,8 +66,7 @@ impl Artifacts {
         &self,
         f: impl FnOnce(&Engine) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let engine = Arc::clone(&self.engine);
-        crate::repo::blocking(move || f(&engine)).await
+        crate::engine::on_engine(&self.engine, f).await
     }
 
     /// Creates a project.

@@ -9,12 +9,12 @@ use super::project::ProjectId;
 use super::projects::{load_visible, now_ms, save};
 use super::worktree::{FileInfo, Node, Worktree};
 use crate::engine::Engine;
+use crate::engine::ingest::{Pipeline, chunk_into};
+use crate::engine::writer::Writer;
 use crate::error::{Error, Result};
 use crate::hash::Hash;
-use crate::ingest::{Pipeline, chunk_into};
 use crate::object::EntryKind;
 use crate::store::WrittenPack;
-use crate::writer::Writer;
 
 /// Content that is stored before the index transaction that references it.
 pub struct Stored {

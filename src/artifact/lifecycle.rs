@@ -8,19 +8,8 @@ use super::overlay::{OverlayEntry, OverlayRow};
 use super::project::ProjectRecord;
 use super::projects::{now_ms, remove_all};
 use crate::engine::Engine;
+use crate::engine::roots::{RootSet, RootSource};
 use crate::error::Result;
-use crate::hash::{CommitId, Hash, TreeId};
-
-/// Everything the artifact layer holds.
-#[derive(Debug, Default)]
-pub struct Roots {
-    /// Project checkpoints and heads.
-    pub commits: Vec<CommitId>,
-    /// Working-tree bases and grafted trees.
-    pub trees: Vec<TreeId>,
-    /// File contents referenced by overlays and blob records.
-    pub files: Vec<Hash>,
-}
 
 /// What a sweep removed.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -95,10 +84,21 @@ pub fn usage(
     Ok(total + blobs::user_bytes(engine, sandbox, user)?)
 }
 
+/// The artifact layer as a GC root source: project checkpoints and heads, working-tree
+/// bases and overlays, asset and render records.
+#[derive(Debug, Default)]
+pub struct ArtifactRoots;
+
+impl RootSource for ArtifactRoots {
+    fn roots(&self, engine: &Engine) -> Result<RootSet> {
+        roots(engine)
+    }
+}
+
 /// The roots the artifact layer adds to GC's mark phase.
-pub fn roots(engine: &Engine) -> Result<Roots> {
+fn roots(engine: &Engine) -> Result<RootSet> {
     let now = now_ms();
-    let mut roots = Roots::default();
+    let mut roots = RootSet::default();
     engine.index.artifact_read(|tx| {
         roots.commits.extend(tx.all_checkpoints()?);
         for (_, bytes) in tx.projects()? {

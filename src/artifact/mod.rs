@@ -13,19 +13,18 @@ mod overlay;
 mod path;
 mod project;
 mod projects;
+#[cfg(feature = "render")]
 pub(crate) mod renders;
 mod worktree;
 
 pub use blobs::{AssetInput, BlobInfo, BlobKind, ListBlobs, Rational, RenderMeta};
 pub use checkpoints::{CheckpointInfo, CreateCheckpoint, ProjectRestore};
 pub use facade::{Artifacts, Source};
-pub(crate) use files::store_stream;
-pub use identity::{Caller, Ident, Owner, Scope};
+pub use identity::{Caller, Ident, Scope};
 pub use lifecycle::SweepReport;
-pub(crate) use lifecycle::{roots, sweep};
+pub(crate) use lifecycle::{ArtifactRoots, sweep};
 pub use path::{ProjectPath, mime_of_name};
-pub(crate) use project::empty_tree_id as empty_tree;
+
 pub use project::{ProjectId, ProjectInfo, RecordId};
-pub(crate) use projects::now_ms;
 pub use projects::{CreateProject, ListProjects, Page, SortBy, UpdateProject};
 pub use worktree::FileInfo;

@@ -33,7 +33,7 @@ impl ProjectPath {
         }
         for seg in s.split('/') {
             validate_name(seg).map_err(bad)?;
-            if crate::ingest::is_repo_dir_name(seg) {
+            if crate::engine::ingest::is_repo_dir_name(seg) {
                 return Err(bad(
                     "`.reel` is the repository directory's name; no project may hold one".into(),
                 ));

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::identity::{Caller, Owner};
 use crate::error::{Error, Result};
-use crate::hash::{CommitId, Hash, TreeId};
+use crate::hash::{CommitId, TreeId};
 
 /// Default lifetime of a session-scope project: 24 hours.
 pub const DEFAULT_SESSION_TTL_S: u64 = 24 * 3600;
@@ -170,12 +170,4 @@ pub struct ProjectInfo {
     pub head: Option<CommitId>,
     /// Base tree of the working tree.
     pub base: TreeId,
-}
-
-/// The tree of an empty project.
-#[must_use]
-pub fn empty_tree_id() -> TreeId {
-    let bytes =
-        crate::object::encode(&crate::object::Tree::default()).expect("the empty tree encodes");
-    TreeId(Hash::of(&bytes))
 }

@@ -4,9 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::identity::{Caller, Owner, Scope};
 use super::overlay;
-use super::project::{
-    DEFAULT_SESSION_TTL_S, ProjectId, ProjectInfo, ProjectRecord, RecordId, empty_tree_id,
-};
+use super::project::{DEFAULT_SESSION_TTL_S, ProjectId, ProjectInfo, ProjectRecord, RecordId};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::index::ArtifactTx;
@@ -90,7 +88,7 @@ pub fn create(engine: &Engine, caller: &Caller, req: CreateProject) -> Result<Pr
         updated_ms: now,
         expires_ms: None,
         ttl_s,
-        base: empty_tree_id(),
+        base: crate::object::empty_tree_id(),
         head: None,
         generation: 0,
         overlay_seq: 0,

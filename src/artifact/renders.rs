@@ -1,11 +1,15 @@
-//! What the render pipeline needs from the artifact layer: the tree to render (with
-//! visibility checked), the memo from render keys to stored renders, and persisted
-//! job statuses. The pipeline itself lives in `crate::render`.
+//! The render pipeline's interface to the artifact layer, and all of it: the tree to
+//! render (with visibility checked), the memo from render keys to stored renders,
+//! storing a finished video, and persisted job statuses. `crate::render` uses this
+//! module and the layer's public types, nothing else of the layer.
+
+pub use super::identity::Owner;
+pub use super::projects::now_ms;
 
 use super::blobs::{self, BlobInfo, RenderMeta};
 use super::checkpoints::{resolve, working_tree_stored};
 use super::files::Stored;
-use super::identity::{Caller, Owner};
+use super::identity::Caller;
 use super::project::{ProjectId, RecordId};
 use super::projects::load_visible;
 use crate::engine::Engine;
@@ -99,16 +103,17 @@ pub fn memo_get(
     blobs::store_render(engine, caller, project, checkpoint.as_deref(), stored, meta).map(Some)
 }
 
-/// Stores a finished render and memoizes its key.
+/// Stores a finished render (its bytes streamed from `video`) and memoizes its key.
 pub fn store(
     engine: &Engine,
     caller: &Caller,
     project: &ProjectId,
     checkpoint: Option<CommitId>,
-    stored: Stored,
+    video: &mut dyn std::io::Read,
     meta: RenderMeta,
     key: &Hash,
 ) -> Result<BlobInfo> {
+    let stored = super::files::store_stream(engine, video)?;
     let checkpoint = checkpoint.map(|c| c.to_string());
     let info = blobs::store_render(engine, caller, project, checkpoint.as_deref(), stored, meta)?;
     engine

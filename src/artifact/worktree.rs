@@ -8,10 +8,10 @@ use super::overlay::{self, OverlayEntry, OverlayRow};
 use super::path::ProjectPath;
 use super::project::ProjectRecord;
 use crate::engine::Engine;
+use crate::engine::ingest::Pipeline;
 use crate::error::{Error, Result};
 use crate::hash::{Hash, TreeId};
 use crate::index::ArtifactTx;
-use crate::ingest::Pipeline;
 use crate::object::{EntryKind, ObjectKind, Tree, TreeEntry, encode};
 
 /// What a path holds in a working tree.

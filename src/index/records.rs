@@ -1,9 +1,9 @@
 //! Fixed-layout values stored in the index tables.
 
-use crate::codec::Compression;
 use crate::error::{Error, Result};
 use crate::hash::{Hash, PackId};
 use crate::object::ObjectKind;
+use crate::object::codec::Compression;
 
 fn corrupt(table: &str, len: usize) -> Error {
     Error::Corrupt {

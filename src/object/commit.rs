@@ -33,7 +33,7 @@ impl Canonical for Commit {
 
     fn validate(&self) -> std::result::Result<(), String> {
         if let Some(name) = &self.name {
-            crate::refs::validate_checkpoint_name(name)?;
+            super::validate_checkpoint_name(name)?;
         }
         let mut parents = self.parents.clone();
         parents.sort();

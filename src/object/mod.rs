@@ -1,16 +1,19 @@
 //! The immutable object model: chunks, file manifests, trees and commits.
 
 mod chunker;
+pub mod codec;
 mod commit;
 mod encoding;
 mod manifest;
+mod names;
 mod tree;
 
 pub use chunker::{ChunkerConfig, chunks};
 pub use commit::Commit;
 pub use encoding::{Canonical, EnvelopeTag, ObjectKind, decode, encode};
 pub use manifest::{ChunkRef, Manifest};
-pub use tree::{EntryKind, Tree, TreeEntry, validate_name};
+pub use names::validate_checkpoint_name;
+pub use tree::{EntryKind, Tree, TreeEntry, empty_tree_id, validate_name};
 
 #[cfg(test)]
 mod proptests;

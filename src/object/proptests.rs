@@ -128,7 +128,7 @@ proptest! {
         let _ = decode::<Commit>(&bytes);
         let _ = decode::<Manifest>(&bytes);
         let _ = crate::store::parse_pack(&bytes);
-        let _ = crate::config::RepoConfig::parse(&bytes);
+        let _ = crate::engine::config::RepoConfig::parse(&bytes);
     }
 }
 

@@ -134,3 +134,14 @@ impl Canonical for Tree {
         Ok(())
     }
 }
+
+/// The id of the empty tree (no entries). It needs no storage: every project starts
+/// from it, and readers answer it without a lookup.
+#[must_use]
+pub fn empty_tree_id() -> TreeId {
+    static ID: std::sync::OnceLock<TreeId> = std::sync::OnceLock::new();
+    *ID.get_or_init(|| {
+        let bytes = super::encode(&Tree::default()).expect("the empty tree encodes");
+        TreeId(Hash::of(&bytes))
+    })
+}

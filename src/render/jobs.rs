@@ -18,13 +18,13 @@ use super::process::{self, Ended};
 use super::progress::{RenderProgress, Stage};
 use super::renderer::{Invocation, Remotion, Renderer, find_browser, parse_compositions};
 use super::settings::RenderSettings;
-use crate::artifact::renders;
-use crate::artifact::{BlobInfo, Caller, Owner, ProjectId, RecordId, now_ms};
+use crate::artifact::renders::{self, Owner, now_ms};
+use crate::artifact::{BlobInfo, Caller, ProjectId, RecordId};
 use crate::engine::Engine;
+use crate::engine::blocking;
 use crate::error::{Error, Result};
 use crate::hash::{CommitId, Hash, TreeId};
 use crate::liveness::{Liveness, ProcessId};
-use crate::repo::blocking;
 
 /// How renders run.
 #[derive(Debug, Clone)]
@@ -533,16 +533,7 @@ impl Renders {
         self.enter(live, Stage::Installing).await;
         let workdir = self.workdir(job.project);
         let (e, w, tree) = (Arc::clone(&engine), workdir.clone(), job.tree);
-        blocking(move || {
-            crate::restore::restore_tree(
-                &e,
-                tree,
-                &w,
-                crate::restore::RestoreMode::Cache,
-                &crate::progress::NoProgress,
-            )
-        })
-        .await?;
+        blocking(move || crate::engine::restore::restore_cache_dir(&e, tree, &w)).await?;
         let _ = std::fs::write(workdir.with_extension("last-used"), b"");
         let installed = {
             let _one = self.inner.install.lock().await;
@@ -708,13 +699,12 @@ impl Renders {
         let output = output.to_path_buf();
         blocking(move || {
             let mut f = std::fs::File::open(&output).map_err(Error::io("open", &output))?;
-            let stored = crate::artifact::store_stream(&engine, &mut f)?;
             renders::store(
                 &engine,
                 &caller,
                 &job.project,
                 job.checkpoint,
-                stored,
+                &mut f,
                 meta,
                 &job.key,
             )

@@ -17,9 +17,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::codec::Compression;
 use crate::error::{Error, Result};
 use crate::hash::{Hash, PackId};
+use crate::object::codec::Compression;
 use crate::object::{Canonical, EnvelopeTag, ObjectKind, decode, encode};
 
 /// The first bytes of every pack.

@@ -10,10 +10,10 @@ use bytes::Bytes;
 
 use super::backend::{BlobBackend, pack_name};
 use super::pack::{PackEntry, PackWriter};
-use crate::codec::Compression;
 use crate::error::{Error, Result};
 use crate::hash::{Hash, PackId};
 use crate::object::ObjectKind;
+use crate::object::codec::Compression;
 
 /// Finished packs queued for the writer thread beyond the one it is writing: zero, a
 /// hand-off, so at most two packs are in memory (one filling, one being written).

@@ -142,7 +142,9 @@ fn walk_checkpoints(engine: &Engine, report: &mut FsckReport, damaged: &Damaged)
         .into_iter()
         .map(|r| r.id)
         .collect();
-    roots.extend(crate::artifact::roots(engine)?.commits);
+    for source in &engine.root_sources {
+        roots.extend(source.roots(engine)?.commits);
+    }
     let mut walker = Walker {
         engine,
         damaged,
@@ -318,9 +320,9 @@ fn verify_object(pack: &[u8], id: &Hash, loc: &ObjectLocation) -> std::result::R
     let stored = pack
         .get(start..end)
         .ok_or_else(|| format!("object ends at {end}, past the pack's {} bytes", pack.len()))?;
-    let raw = crate::codec::decompress(stored, loc.compression, loc.raw_len as usize)
+    let raw = crate::object::codec::decompress(stored, loc.compression, loc.raw_len as usize)
         .map_err(|e| e.to_string())?;
-    crate::read::verify(id, loc, &raw).map_err(|e| e.to_string())?;
+    crate::engine::read::verify(id, loc, &raw).map_err(|e| e.to_string())?;
     if loc.kind == ObjectKind::Manifest {
         crate::object::decode::<Manifest>(&raw).map_err(|e| e.to_string())?;
     }

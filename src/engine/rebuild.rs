@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::engine::Engine;
+use crate::engine::fsck::Problem;
 use crate::error::{Error, Result};
-use crate::fsck::Problem;
 use crate::hash::{CommitId, Hash, TreeId};
 use crate::object::{EntryKind, ObjectKind};
 use crate::store::{BlobMeta, PackEntry, WrittenPack, parse_pack_name, parse_trailer};

@@ -1,12 +1,10 @@
 //! The synchronous engine every operation runs on: config, index and backend together.
-//!
-//! [`crate::Repository`] is the async front door; it moves each call onto a blocking
-//! thread and runs it here, so redb and file I/O never block the async runtime.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::config::RepoConfig;
+use super::config::RepoConfig;
+use super::roots::RootSource;
 use crate::index::Index;
 use crate::store::BlobBackend;
 
@@ -22,4 +20,6 @@ pub struct Engine {
     /// The repository directory (absolute), if it has one: off limits to every restore,
     /// export and project path, and never walked by a checkpoint.
     pub repo_dir: Option<PathBuf>,
+    /// What the services above keep alive, besides the engine's own roots.
+    pub root_sources: Vec<Arc<dyn RootSource>>,
 }

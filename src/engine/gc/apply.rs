@@ -10,11 +10,11 @@ use serde::Serialize;
 use super::mark::{Marker, Roots};
 use super::plan::{GcPlan, PlanState, plan};
 use crate::engine::Engine;
+use crate::engine::writer::Writer;
 use crate::error::{Error, Result};
 use crate::hash::{Hash, PackId};
 use crate::index::{ObjectLocation, SweepRequest, WriterKind};
 use crate::store::{PackSink, Packer, WrittenPack, pack_name};
-use crate::writer::Writer;
 
 /// GC settings.
 #[derive(Debug, Clone)]
@@ -83,17 +83,14 @@ pub fn gc(engine: &Engine, opts: &GcOptions) -> Result<GcReport> {
         ));
     }
     let gc = engine.register(WriterKind::Gc)?;
-    let sweep = crate::artifact::sweep(engine)?;
     let state = plan(engine, opts.grace, Some(gc.pin()))?;
     let mut report = GcReport {
         plan: state.plan.clone(),
-        expired_projects: sweep.expired_projects,
-        stale_overlay_rows: sweep.stale_overlay_rows,
         ..GcReport::default()
     };
     let condemned: Vec<PackId> = doomed(&state.plan).collect();
     engine.index.condemn(&condemned, &state.uncondemn)?;
-    crate::failpoint::hit("gc-after-plan");
+    crate::engine::failpoint::hit("gc-after-plan");
     let repack_sources: Vec<PackId> = state.plan.repack.iter().map(|p| p.pack).collect();
     let written = rewrite(engine, &gc, &state, &repack_sources)?;
     let delete: Vec<PackId> = state.plan.delete.iter().map(|p| p.pack).collect();
@@ -107,7 +104,7 @@ pub fn gc(engine: &Engine, opts: &GcOptions) -> Result<GcReport> {
         },
         || rescue(engine, &state.live, &condemned),
     )?;
-    crate::failpoint::hit("gc-after-apply");
+    crate::engine::failpoint::hit("gc-after-apply");
     let mut gone: Vec<PackId> = outcome.dropped.clone();
     gone.extend(state.plan.abandoned.iter().map(|p| p.pack));
     if opts.prune_unknown {
@@ -227,8 +224,9 @@ fn rewrite(
         let bytes: Bytes = engine.backend.get(&pack_name(pack))?;
         for (id, loc) in objects {
             let stored = stored_bytes(&bytes, pack, loc)?;
-            let raw = crate::codec::decompress(stored, loc.compression, loc.raw_len as usize)?;
-            crate::read::verify(id, loc, &raw)?;
+            let raw =
+                crate::object::codec::decompress(stored, loc.compression, loc.raw_len as usize)?;
+            crate::engine::read::verify(id, loc, &raw)?;
             packer.add(loc.kind, *id, loc.compression, stored, loc.raw_len)?;
         }
     }

@@ -12,11 +12,11 @@ use super::file::{ingest_file, ingest_symlink, stat_of};
 use super::pipeline::Pipeline;
 use super::walk::{SkippedPath, WalkEntry, WalkKind, vanished_or_unreadable, walk};
 use crate::engine::Engine;
+use crate::engine::progress::Progress;
 use crate::error::{Error, Result};
 use crate::hash::{Hash, TreeId};
 use crate::index::StatRecord;
 use crate::object::{EntryKind, ObjectKind, Tree, TreeEntry, encode};
-use crate::progress::Progress;
 
 /// A file modified this recently (ns) is hashed but not cached: a write in the same
 /// clock tick as the stat could otherwise go unnoticed ("racily clean").
@@ -74,7 +74,7 @@ pub fn scan_dir(
         repo.strip_prefix(canonical).ok().map(|rel| root.join(rel))
     });
     let walked = walk(root, exclude.as_deref())?;
-    crate::failpoint::hit("scan-after-walk");
+    crate::engine::failpoint::hit("scan-after-walk");
     let entries = walked.entries;
     let total: u64 = entries
         .iter()

@@ -13,16 +13,16 @@ use serde::Serialize;
 
 use super::pipeline::Pipeline;
 use super::scan::scan_dir;
-use crate::codec;
 use crate::engine::Engine;
+use crate::engine::progress::Progress;
+use crate::engine::refs::validate_checkpoint_name;
+use crate::engine::writer::Writer;
 use crate::error::{Error, Result};
 use crate::hash::{CommitId, Hash, TreeId};
 use crate::index::NewCheckpoint;
+use crate::object::codec;
 use crate::object::{Commit, ObjectKind, encode};
-use crate::progress::Progress;
-use crate::refs::validate_checkpoint_name;
 use crate::store::{PackSink, Packer, WrittenPack};
-use crate::writer::Writer;
 
 /// How often a checkpoint retries when another one lands first.
 const PUBLISH_ATTEMPTS: usize = 8;
@@ -120,7 +120,7 @@ fn write_and_publish(
         stats.stored_bytes.load(Ordering::Relaxed),
     );
     let dir_key = dir.to_string_lossy();
-    crate::failpoint::hit("checkpoint-before-publish");
+    crate::engine::failpoint::hit("checkpoint-before-publish");
     for _ in 0..PUBLISH_ATTEMPTS {
         let publish = NewCheckpoint {
             packs: &packs,

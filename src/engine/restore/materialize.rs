@@ -20,13 +20,13 @@ use serde::Serialize;
 
 use super::protect::{check_paths, discarded};
 use super::write::{Written, ensure_dir, remove_leftovers, remove_tracked, restore_one};
-use crate::diff::{Overlay, TreeLoader};
 use crate::engine::Engine;
+use crate::engine::diff::{Overlay, TreeLoader};
+use crate::engine::ingest::scan_dir;
+use crate::engine::progress::Progress;
 use crate::error::{Error, Result};
 use crate::hash::{CommitId, TreeId};
-use crate::ingest::scan_dir;
 use crate::object::{EntryKind, TreeEntry};
-use crate::progress::Progress;
 
 /// What a restore did.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -160,6 +160,24 @@ pub(crate) fn restore(
     )
 }
 
+/// Materializes a tree into a directory the engine owns (a render work directory in
+/// the cache): written as asked, without the protection of the user's changes.
+#[cfg(feature = "render")]
+pub(crate) fn restore_cache_dir(
+    engine: &Engine,
+    tree: TreeId,
+    dir: &Path,
+) -> Result<RestoreSummary> {
+    materialize(
+        engine,
+        tree,
+        dir,
+        None,
+        RestoreMode::Cache,
+        &crate::engine::progress::NoProgress,
+    )
+}
+
 /// Materializes a tree into `dir` (created if missing), incrementally.
 pub(crate) fn restore_tree(
     engine: &Engine,
@@ -261,8 +279,8 @@ fn current_ids(
     engine: &Engine,
     root: &Path,
 ) -> Result<(BTreeMap<String, TreeEntry>, Vec<PathBuf>)> {
-    let pipe = crate::ingest::Pipeline::hashing(engine)?;
-    let scan = scan_dir(engine, &pipe, root, &crate::progress::NoProgress)?;
+    let pipe = crate::engine::ingest::Pipeline::hashing(engine)?;
+    let scan = scan_dir(engine, &pipe, root, &crate::engine::progress::NoProgress)?;
     let current = flatten(
         &Overlay {
             engine,

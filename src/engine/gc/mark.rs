@@ -1,8 +1,9 @@
 //! Marking: every object the roots reach.
 //!
-//! Roots are the live checkpoints, HEAD, what the artifact layer holds (project
-//! checkpoints and heads, working-tree bases and overlays, asset and render records)
-//! and the trees recorded for worktree directories that still exist. Parent links are
+//! Roots are the live checkpoints, HEAD, what the services above hold (the artifact
+//! layer, through [`crate::engine::roots::RootSource`]: project checkpoints and heads,
+//! working-tree bases and overlays, asset and render records) and the trees recorded
+//! for worktree directories that still exist. Parent links are
 //! lineage, not roots: deleting a checkpoint frees what only it held, but the commit
 //! objects of deleted ancestors (a few hundred bytes each) are kept so `log` can show
 //! the whole history.
@@ -30,10 +31,12 @@ impl Roots {
             .commits
             .extend(engine.index.checkpoints()?.into_iter().map(|r| r.id));
         roots.commits.extend(engine.index.head()?);
-        let artifacts = crate::artifact::roots(engine)?;
-        roots.commits.extend(artifacts.commits);
-        roots.trees.extend(artifacts.trees);
-        roots.files.extend(artifacts.files);
+        for source in &engine.root_sources {
+            let held = source.roots(engine)?;
+            roots.commits.extend(held.commits);
+            roots.trees.extend(held.trees);
+            roots.files.extend(held.files);
+        }
         for (dir, tree) in engine.index.worktrees()? {
             // A directory that is gone no longer needs its tree; a tree that is not
             // indexed (its checkpoint was collected) is only a stale cache entry.

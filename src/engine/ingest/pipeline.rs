@@ -9,14 +9,14 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use crate::codec::{self, Compression};
 use crate::engine::Engine;
+use crate::engine::writer::Writer;
 use crate::error::{Error, Result};
 use crate::hash::Hash;
 use crate::index::IndexSnapshot;
 use crate::object::ObjectKind;
+use crate::object::codec::{self, Compression};
 use crate::store::{PackSink, Packer, WrittenPack};
-use crate::writer::Writer;
 
 struct RawObject {
     kind: ObjectKind,

@@ -53,7 +53,7 @@ impl Engine {
     /// Registers a writer or a GC.
     pub fn register(&self, kind: WriterKind) -> Result<Writer> {
         let (pin, epoch) = self.index.register(kind)?;
-        crate::failpoint::hit("writer-registered");
+        crate::engine::failpoint::hit("writer-registered");
         Ok(Writer {
             inner: Arc::new(Inner {
                 index: Arc::clone(&self.index),
@@ -93,7 +93,7 @@ impl PackJournal for Inner {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push(*pack);
-        crate::failpoint::hit("pack-announced");
+        crate::engine::failpoint::hit("pack-announced");
         Ok(())
     }
 }

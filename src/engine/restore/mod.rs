@@ -5,5 +5,7 @@ mod materialize;
 mod protect;
 mod write;
 
-pub(crate) use materialize::{RestoreMode, restore, restore_tree};
+#[cfg(feature = "render")]
+pub(crate) use materialize::restore_cache_dir;
 pub use materialize::{RestoreOptions, RestoreSummary};
+pub(crate) use materialize::{restore, restore_tree};

@@ -6,11 +6,11 @@
 
 use std::io::Write;
 
-use crate::codec;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::hash::{CommitId, Hash, TreeId};
 use crate::index::ObjectLocation;
+use crate::object::codec;
 use crate::object::{Commit, Manifest, ObjectKind, Tree, decode};
 use crate::store::pack_name;
 
@@ -80,7 +80,7 @@ impl Engine {
     /// Reads and decodes a tree.
     pub fn read_tree(&self, id: &TreeId) -> Result<Tree> {
         // The empty tree needs no storage: every project starts from it.
-        if *id == crate::artifact::empty_tree() {
+        if *id == crate::object::empty_tree_id() {
             return Ok(Tree::default());
         }
         decode(&self.read_kind(&id.0, ObjectKind::Tree)?)

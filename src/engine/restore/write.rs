@@ -8,9 +8,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::engine::Engine;
+use crate::engine::ingest::TEMP_PREFIX;
 use crate::error::{Error, Result};
 use crate::index::StatRecord;
-use crate::ingest::TEMP_PREFIX;
 use crate::object::{EntryKind, TreeEntry};
 
 /// What restoring one path did.
@@ -100,7 +100,7 @@ pub fn restore_one(
         engine.read_file_to(&e.id, &mut w)?;
         w.flush().map_err(Error::io("write", &abs))?;
     }
-    crate::failpoint::hit("restore-file-written");
+    crate::engine::failpoint::hit("restore-file-written");
     let mode = if e.executable { 0o755 } else { 0o644 };
     tmp.as_file()
         .set_permissions(fs::Permissions::from_mode(mode))
@@ -113,7 +113,7 @@ pub fn restore_one(
     let meta = file.metadata().map_err(Error::io("stat", &abs))?;
     let rec = StatRecord {
         id: e.id,
-        ..crate::ingest::stat_of(&meta)
+        ..crate::engine::ingest::stat_of(&meta)
     };
     Ok(Written::File((abs.to_string_lossy().into_owned(), rec)))
 }

@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use crate::engine::Engine;
+use crate::engine::ingest::is_repo_dir_name;
 use crate::error::{Error, Result};
-use crate::ingest::is_repo_dir_name;
 use crate::object::{EntryKind, TreeEntry};
 
 /// Refuses a target inside the repository directory, and a tree that would write into
