@@ -63,7 +63,7 @@ pub use engine::rebuild::RebuildReport;
 pub use engine::refs::{CommitView, LogEntry};
 pub use engine::restore::{RestoreOptions, RestoreSummary};
 pub use engine::stats::RepoStats;
-pub use error::{Error, Result};
+pub use error::{BoxError, Error, ItemKind, Result};
 pub use hash::{CommitId, Hash, PackId, TreeId};
 pub use object::codec::Compression;
 pub use object::{ChunkerConfig, EntryKind};

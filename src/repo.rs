@@ -20,9 +20,9 @@ use crate::engine::refs::{CommitView, LogEntry};
 use crate::engine::restore::{RestoreOptions, RestoreSummary};
 use crate::engine::stats::RepoStats;
 use crate::engine::{Engine, blocking, on_engine};
-use crate::error::{Error, Result};
+use crate::error::{Error, ItemKind, Result};
 use crate::hash::{CommitId, Hash, TreeId};
-use crate::index::Index;
+use crate::index::{Index, IndexError};
 use crate::object::{EntryKind, TreeEntry};
 use crate::store::{BlobBackend, ObjectStoreBackend, RedbBackend, backend_from_url};
 
@@ -95,19 +95,21 @@ impl Repository {
             config.validate()?;
             let config_path = dir.join(CONFIG_FILE);
             if config_path.exists() || dir.join(INDEX_FILE).exists() {
-                return Err(Error::AlreadyExists(format!(
-                    "a repository at {}",
-                    dir.display()
-                )));
+                return Err(Error::exists(
+                    ItemKind::Repository,
+                    dir.display().to_string(),
+                ));
             }
             std::fs::create_dir_all(&dir).map_err(Error::io("create directory", &dir))?;
             let backend = open_backend(Some(&dir), &config, handle)?;
             let existing = count_packs(backend.as_ref())?;
             if existing > 0 {
-                return Err(Error::AlreadyExists(format!(
-                    "{existing} packs at {} (another repository's data); a new repository there would treat them as garbage",
-                    backend.describe()
-                )));
+                // Another repository's data: a new one there would call it garbage.
+                return Err(Error::AlreadyExists {
+                    kind: ItemKind::Repository,
+                    id: backend.describe(),
+                    within: Some(format!("{existing} packs")),
+                });
             }
             let index = Index::create(&dir.join(INDEX_FILE), id.as_bytes())?;
             // The config goes last: a directory without one is not a repository yet.
@@ -176,8 +178,8 @@ impl Repository {
                     .repository_id()?
                     .is_some_and(|id| config.id.as_deref().is_some_and(|c| c.as_bytes() == id));
                 if ours && !index.is_empty()? {
-                    return Err(Error::AlreadyExists(format!(
-                        "a readable index at {} (move it aside to rebuild anyway)",
+                    return Err(Error::Invalid(format!(
+                        "the index {} is readable and this repository's: there is nothing to rebuild (move it aside to rebuild anyway)",
                         path.display()
                     )));
                 }
@@ -559,21 +561,21 @@ fn write_config(dir: &Path, config: &RepoConfig) -> Result<()> {
 fn open_index(dir: &Path, config: &RepoConfig, backend: &dyn BlobBackend) -> Result<Index> {
     let path = dir.join(INDEX_FILE);
     match Index::open(&path) {
-        Err(Error::IndexUnusable { reason, .. })
+        Err(IndexError::Unusable { reason, .. })
             if (reason == "missing" || reason == "empty") && count_packs(backend)? == 0 =>
         {
             let id = config.id.clone().unwrap_or_default();
             let _ = std::fs::remove_file(&path);
-            Index::create(&path, id.as_bytes())
+            Ok(Index::create(&path, id.as_bytes())?)
         }
-        Err(Error::IndexUnusable { path, reason }) => {
+        Err(IndexError::Unusable { path, reason }) => {
             let packs = count_packs(backend).unwrap_or(0);
             Err(Error::IndexUnusable {
                 path,
                 reason: format!("{reason}, but the repository holds {packs} packs"),
             })
         }
-        other => other,
+        other => Ok(other?),
     }
 }
 
@@ -594,7 +596,7 @@ fn check_identity(
         (Some(id), Some(rec)) if rec == id.as_bytes() => Ok(()),
         (Some(_), Some(_)) => Err(unusable("another repository's index".into())),
         (Some(id), None) if index.is_empty()? && count_packs(backend)? == 0 => {
-            index.set_repository_id(id.as_bytes())
+            Ok(index.set_repository_id(id.as_bytes())?)
         }
         (Some(_), None) => Err(unusable(
             "not this repository's index (it records no repository id)".into(),
@@ -639,17 +641,13 @@ fn lookup(e: &Engine, root: TreeId, path: &str) -> Result<TreeEntry> {
             .as_ref()
             .is_some_and(|f: &TreeEntry| f.kind != EntryKind::Dir)
         {
-            return Err(Error::NotFound {
-                what: format!("path `{path}`"),
-            });
+            return Err(Error::not_found(ItemKind::Path, path));
         }
         let entry = e
             .read_tree(&tree)?
             .get(part)
             .cloned()
-            .ok_or_else(|| Error::NotFound {
-                what: format!("path `{path}`"),
-            })?;
+            .ok_or_else(|| Error::not_found(ItemKind::Path, path))?;
         tree = entry.tree_id();
         found = Some(entry);
     }

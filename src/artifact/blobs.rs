@@ -6,12 +6,13 @@ use std::io::Write;
 use serde::{Deserialize, Serialize};
 
 use super::checkpoints::resolve;
+use super::error::ArtifactError;
 use super::files::{Stored, read_content};
 use super::identity::{Caller, Owner, Scope};
 use super::project::{ProjectId, RecordId};
 use super::projects::{load_visible, now_ms};
 use crate::engine::Engine;
-use crate::error::{Error, Result};
+use crate::error::{Error, ItemKind, Result};
 use crate::hash::{CommitId, Hash};
 use crate::object::ObjectKind;
 
@@ -98,9 +99,12 @@ pub struct BlobInfo {
 }
 
 fn decode_record(b: &[u8]) -> Result<BlobRecord> {
-    serde_json::from_slice(b).map_err(|e| Error::Corrupt {
-        what: "blob record".into(),
-        reason: e.to_string(),
+    serde_json::from_slice(b).map_err(|e| {
+        ArtifactError::BadRecord {
+            what: "blob record",
+            reason: e.to_string(),
+        }
+        .into()
     })
 }
 
@@ -112,9 +116,7 @@ fn load(engine: &Engine, caller: &Caller, id: &RecordId) -> Result<BlobInfo> {
         .transpose()?;
     match rec {
         Some(r) if r.owner.visible_to(caller) => Ok(r.info),
-        _ => Err(Error::NotFound {
-            what: format!("blob {id}"),
-        }),
+        _ => Err(Error::not_found(ItemKind::Record, id.to_string())),
     }
 }
 
@@ -303,9 +305,7 @@ pub fn delete(engine: &Engine, caller: &Caller, id: &RecordId) -> Result<()> {
         let r = tx.blob(&id.0)?.map(|b| decode_record(&b)).transpose()?;
         match r {
             Some(r) if r.owner.visible_to(caller) => tx.remove_blob(&id.0),
-            _ => Err(Error::NotFound {
-                what: format!("blob {id}"),
-            }),
+            _ => Err(Error::not_found(ItemKind::Record, id.to_string())),
         }
     })
 }

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::error::ArtifactError;
 use super::identity::Caller;
 use super::overlay::{self, OverlayRow};
 use super::project::{ProjectId, ProjectInfo, ProjectRecord};
@@ -16,7 +17,7 @@ use crate::engine::diff::{Change, Overlay, diff_trees};
 use crate::engine::ingest::{Pipeline, scan_dir};
 use crate::engine::progress::NoProgress;
 use crate::engine::refs::{LogEntry, validate_checkpoint_name};
-use crate::error::{Error, Result};
+use crate::error::{Error, ItemKind, Result};
 use crate::hash::{CommitId, Hash, TreeId};
 use crate::index::ArtifactTx;
 use crate::object::{Commit, ObjectKind, Tree, encode};
@@ -86,14 +87,11 @@ pub fn create(
     id: &ProjectId,
     req: &CreateCheckpoint,
 ) -> Result<CheckpointInfo> {
-    validate_checkpoint_name(&req.name).map_err(Error::Invalid)?;
+    validate_checkpoint_name(&req.name).map_err(ArtifactError::BadCheckpointName)?;
     let (project, rows) = engine.index.artifact_read(|tx| {
         let p = load_visible(tx, caller, id)?;
         if tx.name(&p.id.to_string(), &req.name)?.is_some() {
-            return Err(Error::AlreadyExists(format!(
-                "a checkpoint named `{}` in project {}",
-                req.name, p.id
-            )));
+            return Err(name_taken(&req.name, &p.id));
         }
         let rows = Worktree {
             engine,
@@ -141,10 +139,7 @@ fn fold_and_publish(
         let mut p = load_visible(tx, caller, &project.id)?;
         let hex = p.id.to_string();
         if tx.name(&hex, &req.name)?.is_some() {
-            return Err(Error::AlreadyExists(format!(
-                "a checkpoint named `{}` in project {hex}",
-                req.name
-            )));
+            return Err(name_taken(&req.name, &p.id));
         }
         tx.add_packs(&packs)?;
         p.checkpoint_seq += 1;
@@ -172,6 +167,18 @@ fn fold_and_publish(
     info(engine, commit_id)
 }
 
+fn name_taken(name: &str, project: &ProjectId) -> Error {
+    Error::AlreadyExists {
+        kind: ItemKind::Checkpoint,
+        id: name.to_owned(),
+        within: Some(format!("project {project}")),
+    }
+}
+
+fn checkpoint_not_found(rev: &str, project: &ProjectId) -> Error {
+    Error::not_found_in(ItemKind::Checkpoint, rev, format!("project {project}"))
+}
+
 /// The project's live checkpoints, in creation order.
 pub fn list(engine: &Engine, caller: &Caller, id: &ProjectId) -> Result<Vec<CheckpointInfo>> {
     let ids = engine.index.artifact_read(|tx| {
@@ -187,9 +194,7 @@ pub fn resolve(tx: &ArtifactTx<'_>, p: &ProjectRecord, rev: &str) -> Result<Comm
         return Ok(id);
     }
     let live = tx.checkpoints(&p.id.0)?.into_iter().map(|(_, c)| c);
-    crate::engine::refs::match_prefix(rev, live, || Error::NotFound {
-        what: format!("checkpoint `{rev}` in project {}", p.id),
-    })
+    crate::engine::refs::match_prefix(rev, live, || checkpoint_not_found(rev, &p.id))
 }
 
 /// What restoring a project checkpoint did.
@@ -223,9 +228,7 @@ pub fn restore(
         let mut p = load_visible(tx, caller, id)?;
         // Checked again inside the transaction: a concurrent delete wins cleanly.
         if tx.checkpoint_owner(&commit)? != Some(p.id.0) {
-            return Err(Error::NotFound {
-                what: format!("checkpoint `{rev}` in project {}", p.id),
-            });
+            return Err(checkpoint_not_found(rev, &p.id));
         }
         let discarded_edits = tx.overlay_prefix(&overlay::generation_prefix(&p))?.len() as u64;
         p.base = tree;
@@ -256,9 +259,8 @@ pub fn read_file(
     })?;
     let mut tree = engine.read_commit(&commit)?.tree;
     let segments: Vec<&str> = path.segments().collect();
-    let not_found = || Error::NotFound {
-        what: format!("path `{path}` in checkpoint `{rev}`"),
-    };
+    let not_found =
+        || Error::not_found_in(ItemKind::Path, path.as_str(), format!("checkpoint `{rev}`"));
     for (i, seg) in segments.iter().enumerate() {
         let entry = engine
             .read_tree(&tree)?

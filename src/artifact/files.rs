@@ -2,6 +2,7 @@
 
 use std::io::{Read, Write};
 
+use super::error::ArtifactError;
 use super::identity::Caller;
 use super::overlay::{self, OverlayEntry};
 use super::path::ProjectPath;
@@ -11,7 +12,7 @@ use super::worktree::{FileInfo, Node, Worktree};
 use crate::engine::Engine;
 use crate::engine::ingest::{Pipeline, chunk_into};
 use crate::engine::writer::Writer;
-use crate::error::{Error, Result};
+use crate::error::{Error, ItemKind, Result};
 use crate::hash::Hash;
 use crate::object::EntryKind;
 use crate::store::WrittenPack;
@@ -102,7 +103,7 @@ pub fn write(
 ) -> Result<FileInfo> {
     edit(engine, caller, id, |wt, p| {
         if let Some(Node::Dir { .. }) = wt.lookup(path)? {
-            return Err(Error::Invalid(format!("{path} is a directory")));
+            return Err(ArtifactError::IsADirectory(path.to_string()).into());
         }
         wt.ensure_parents(p, path)?;
         wt.tx.add_packs(&stored.packs)?;
@@ -164,11 +165,9 @@ pub fn read_to(
             ..
         }) => write_range(&bytes, range, out),
         Some(Node::File { id, size, .. }) => read_content(engine, &id, size, range, out),
-        Some(Node::Symlink { .. }) => Err(Error::Invalid(format!("{path} is a symlink"))),
-        Some(Node::Dir { .. }) => Err(Error::Invalid(format!("{path} is a directory"))),
-        None => Err(Error::NotFound {
-            what: format!("path `{path}`"),
-        }),
+        Some(Node::Symlink { .. }) => Err(ArtifactError::IsASymlink(path.to_string()).into()),
+        Some(Node::Dir { .. }) => Err(ArtifactError::IsADirectory(path.to_string()).into()),
+        None => Err(Error::not_found(ItemKind::Path, path.as_str())),
     }
 }
 
@@ -247,9 +246,7 @@ pub fn list(
 pub fn delete(engine: &Engine, caller: &Caller, id: &ProjectId, path: &ProjectPath) -> Result<()> {
     edit(engine, caller, id, |wt, p| {
         if wt.lookup(path)?.is_none() {
-            return Err(Error::NotFound {
-                what: format!("path `{path}`"),
-            });
+            return Err(Error::not_found(ItemKind::Path, path.as_str()));
         }
         let below: Vec<String> = wt
             .descendants(path.as_str())?
@@ -267,7 +264,7 @@ pub fn mkdir(engine: &Engine, caller: &Caller, id: &ProjectId, path: &ProjectPat
     edit(engine, caller, id, |wt, p| {
         match wt.lookup(path)? {
             Some(Node::Dir { .. }) => return Ok(()),
-            Some(_) => return Err(Error::AlreadyExists(format!("a file at {path}"))),
+            Some(_) => return Err(Error::exists(ItemKind::Path, path.as_str())),
             None => {}
         }
         wt.ensure_parents(p, path)?;
@@ -285,14 +282,14 @@ pub fn rename(
     to: &ProjectPath,
 ) -> Result<()> {
     if to.as_str() == from.as_str() || to.as_str().starts_with(&format!("{from}/")) {
-        return Err(Error::Invalid(format!("cannot move {from} into itself")));
+        return Err(ArtifactError::MoveIntoItself(from.to_string()).into());
     }
     edit(engine, caller, id, |wt, p| {
-        let node = wt.lookup(from)?.ok_or_else(|| Error::NotFound {
-            what: format!("path `{from}`"),
-        })?;
+        let node = wt
+            .lookup(from)?
+            .ok_or_else(|| Error::not_found(ItemKind::Path, from.as_str()))?;
         if wt.lookup(to)?.is_some() {
-            return Err(Error::AlreadyExists(format!("{to}")));
+            return Err(Error::exists(ItemKind::Path, to.as_str()));
         }
         wt.ensure_parents(p, to)?;
         let entry = match node {

@@ -4,6 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::error::ArtifactError;
 use crate::error::{Error, Result};
 
 /// A validated identifier: 1–64 of `[A-Za-z0-9_-]`. Safe to show, log and compare;
@@ -14,7 +15,7 @@ pub struct Ident(String);
 
 impl Ident {
     /// Validates `s`; `what` names it in the error ("user id", "session id", …).
-    pub fn parse(s: &str, what: &str) -> Result<Ident> {
+    pub fn parse(s: &str, what: &'static str) -> Result<Ident> {
         let ok = !s.is_empty()
             && s.len() <= 64
             && s.bytes()
@@ -22,9 +23,11 @@ impl Ident {
         if ok {
             Ok(Ident(s.to_owned()))
         } else {
-            Err(Error::Invalid(format!(
-                "invalid {what} {s:?}: use 1-64 letters, digits, `_` or `-`"
-            )))
+            Err(ArtifactError::BadIdent {
+                what,
+                value: s.to_owned(),
+            }
+            .into())
         }
     }
 
@@ -95,9 +98,7 @@ impl std::str::FromStr for Scope {
             "session" => Ok(Scope::Session),
             "user" => Ok(Scope::User),
             "sandbox" => Ok(Scope::Sandbox),
-            _ => Err(Error::Invalid(format!(
-                "unknown scope `{s}`: use session, user or sandbox"
-            ))),
+            _ => Err(ArtifactError::BadScope(s.to_owned()).into()),
         }
     }
 }
@@ -121,10 +122,10 @@ impl Owner {
     pub fn for_caller(caller: &Caller, scope: Scope) -> Result<Owner> {
         match scope {
             Scope::User if caller.user.is_none() => {
-                return Err(Error::Invalid("user scope needs a user id".into()));
+                return Err(ArtifactError::ScopeNeedsId { scope: "user" }.into());
             }
             Scope::Session if caller.session.is_none() => {
-                return Err(Error::Invalid("session scope needs a session id".into()));
+                return Err(ArtifactError::ScopeNeedsId { scope: "session" }.into());
             }
             _ => {}
         }

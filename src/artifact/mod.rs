@@ -5,6 +5,7 @@
 
 mod blobs;
 mod checkpoints;
+mod error;
 mod facade;
 mod files;
 mod identity;
@@ -19,6 +20,8 @@ mod worktree;
 
 pub use blobs::{AssetInput, BlobInfo, BlobKind, ListBlobs, Rational, RenderMeta};
 pub use checkpoints::{CheckpointInfo, CreateCheckpoint, ProjectRestore};
+#[allow(unused_imports)] // named in docs and by embedders matching on the layer
+pub use error::ArtifactError;
 pub use facade::{Artifacts, Source};
 pub use identity::{Caller, Ident, Scope};
 pub use lifecycle::SweepReport;

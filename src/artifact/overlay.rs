@@ -7,8 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::error::ArtifactError;
 use super::project::ProjectRecord;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::hash::{Hash, TreeId};
 
 /// What an overlay row says about a path.
@@ -56,9 +57,12 @@ impl OverlayRow {
 
     /// Parses index bytes.
     pub fn from_bytes(b: &[u8]) -> Result<OverlayRow> {
-        postcard::from_bytes(b).map_err(|e| Error::Corrupt {
-            what: "overlay row".into(),
-            reason: e.to_string(),
+        postcard::from_bytes(b).map_err(|e| {
+            ArtifactError::BadRecord {
+                what: "overlay row",
+                reason: e.to_string(),
+            }
+            .into()
         })
     }
 }

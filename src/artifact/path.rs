@@ -4,6 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::error::ArtifactError;
 use crate::error::{Error, Result};
 use crate::object::validate_name;
 
@@ -21,7 +22,12 @@ pub struct ProjectPath(String);
 impl ProjectPath {
     /// Validates a path.
     pub fn parse(s: &str) -> Result<ProjectPath> {
-        let bad = |why: String| Error::Invalid(format!("invalid path {s:?}: {why}"));
+        let bad = |why: String| {
+            Error::from(ArtifactError::BadPath {
+                path: s.to_owned(),
+                why,
+            })
+        };
         if s.is_empty() {
             return Err(bad("empty".into()));
         }

@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use super::error::ArtifactError;
 use super::identity::{Caller, Owner};
 use crate::error::{Error, Result};
 use crate::hash::{CommitId, TreeId};
@@ -40,8 +41,7 @@ impl FromStr for RecordId {
     type Err = Error;
     fn from_str(s: &str) -> Result<RecordId> {
         let mut b = [0u8; 16];
-        hex::decode_to_slice(s, &mut b)
-            .map_err(|_| Error::Invalid(format!("`{s}` is not an id (32 hex digits)")))?;
+        hex::decode_to_slice(s, &mut b).map_err(|_| ArtifactError::NotAnId(s.to_owned()))?;
         Ok(RecordId(b))
     }
 }
@@ -123,9 +123,12 @@ impl ProjectRecord {
 
     /// Parses index bytes.
     pub fn from_bytes(b: &[u8]) -> Result<ProjectRecord> {
-        serde_json::from_slice(b).map_err(|e| Error::Corrupt {
-            what: "project record".into(),
-            reason: e.to_string(),
+        serde_json::from_slice(b).map_err(|e| {
+            ArtifactError::BadRecord {
+                what: "project record",
+                reason: e.to_string(),
+            }
+            .into()
         })
     }
 

@@ -2,11 +2,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::error::ArtifactError;
 use super::identity::{Caller, Owner, Scope};
 use super::overlay;
 use super::project::{DEFAULT_SESSION_TTL_S, ProjectId, ProjectInfo, ProjectRecord, RecordId};
 use crate::engine::Engine;
-use crate::error::{Error, Result};
+use crate::error::{Error, ItemKind, Result};
 use crate::index::ArtifactTx;
 
 /// Milliseconds since the epoch.
@@ -27,9 +28,7 @@ pub fn load_visible(tx: &ArtifactTx<'_>, caller: &Caller, id: &ProjectId) -> Res
         .transpose()?;
     match record {
         Some(p) if p.visible_to(caller, now_ms()) => Ok(p),
-        _ => Err(Error::NotFound {
-            what: format!("project {id}"),
-        }),
+        _ => Err(Error::not_found(ItemKind::Project, id.to_string())),
     }
 }
 
@@ -55,9 +54,7 @@ pub struct CreateProject {
 
 fn validate_name(name: &str) -> Result<()> {
     if name.is_empty() || name.chars().count() > 256 || name.chars().any(char::is_control) {
-        return Err(Error::Invalid(format!(
-            "invalid project name {name:?}: 1-256 printable characters"
-        )));
+        return Err(ArtifactError::BadProjectName(name.to_owned()).into());
     }
     Ok(())
 }

@@ -4,12 +4,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 
+use super::error::ArtifactError;
 use super::overlay::{self, OverlayEntry, OverlayRow};
 use super::path::ProjectPath;
 use super::project::ProjectRecord;
 use crate::engine::Engine;
 use crate::engine::ingest::Pipeline;
-use crate::error::{Error, Result};
+use crate::error::{Error, ItemKind, Result};
 use crate::hash::{Hash, TreeId};
 use crate::index::ArtifactTx;
 use crate::object::{EntryKind, ObjectKind, Tree, TreeEntry, encode};
@@ -158,12 +159,8 @@ impl Worktree<'_> {
             None => Some(self.project.base),
             Some(d) => match self.lookup(d)? {
                 Some(Node::Dir { base, .. }) => base,
-                Some(_) => return Err(Error::Invalid(format!("{d} is not a directory"))),
-                None => {
-                    return Err(Error::NotFound {
-                        what: format!("path `{d}`"),
-                    });
-                }
+                Some(_) => return Err(ArtifactError::NotADirectory(d.to_string()).into()),
+                None => return Err(Error::not_found(ItemKind::Path, d.as_str())),
             },
         };
         let mut out = BTreeMap::new();
@@ -262,7 +259,7 @@ impl Worktree<'_> {
             let anc_path = ProjectPath::parse(anc)?;
             match self.lookup(&anc_path)? {
                 Some(Node::Dir { .. }) => {}
-                Some(_) => return Err(Error::Invalid(format!("{anc} is a file, not a directory"))),
+                Some(_) => return Err(ArtifactError::IsAFile(anc.to_owned()).into()),
                 None => self.put(project, anc, OverlayEntry::Dir)?,
             }
         }

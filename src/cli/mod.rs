@@ -3,6 +3,7 @@
 mod args;
 mod artifact_args;
 mod artifact_run;
+mod hints;
 mod output;
 mod render_args;
 mod render_run;

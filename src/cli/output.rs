@@ -97,7 +97,7 @@ pub fn error(e: &Error) {
             let _ = writeln!(stderr, "  | {line}");
         }
     }
-    if let Some(hint) = e.hint() {
+    if let Some(hint) = super::hints::hint(e) {
         let _ = writeln!(stderr, "hint: {hint}");
     }
 }

@@ -13,7 +13,7 @@ pub async fn blocking<T: Send + 'static>(
 ) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| Error::Backend(format!("worker thread failed: {e}")))?
+        .map_err(|e| Error::Internal(format!("a worker thread failed: {e}")))?
 }
 
 /// Runs `f` against the engine on the blocking pool.

@@ -90,11 +90,14 @@ impl RepoConfig {
         }
         let bad = |e: serde_json::Error| Error::Corrupt {
             what: "repository config".into(),
+            pack: None,
+            object: None,
             reason: e.to_string(),
         };
         let version: VersionOnly = serde_json::from_slice(bytes).map_err(bad)?;
         if version.format > REPO_FORMAT {
             return Err(Error::UnsupportedVersion {
+                what: "repository",
                 found: version.format,
                 supported: REPO_FORMAT,
             });
@@ -133,6 +136,7 @@ mod tests {
         assert!(matches!(
             err,
             Error::UnsupportedVersion {
+                what: "repository",
                 found: 3,
                 supported: 2
             }

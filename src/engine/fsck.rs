@@ -196,7 +196,7 @@ impl Walker<'_> {
         self.object(&id.0, &mut needs)?;
         match self.engine.read_commit(&id) {
             Ok(c) => needs.extend(self.tree(c.tree)?),
-            Err(e) => self.unreadable(id.0, &e, &format!("checkpoint {}", id.short()))?,
+            Err(e) => self.unreadable(id.0, e, &format!("checkpoint {}", id.short()))?,
         }
         Ok(needs)
     }
@@ -232,7 +232,7 @@ impl Walker<'_> {
                         }
                     }
                 }
-                Err(e) => self.unreadable(id.0, &e, &format!("tree {}", id.short()))?,
+                Err(e) => self.unreadable(id.0, e, &format!("tree {}", id.short()))?,
             }
         }
         self.memo.insert(id, needs.clone());
@@ -250,20 +250,20 @@ impl Walker<'_> {
                 }
             }
             Ok(None) => {}
-            Err(e) => self.unreadable(id, &e, &format!("file {}", id.short()))?,
+            Err(e) => self.unreadable(id, e, &format!("file {}", id.short()))?,
         }
         Ok(())
     }
 
     /// Records damage; any other error (the backend is unreachable, say) stops fsck,
     /// which could otherwise not tell damage from an outage.
-    fn unreadable(&mut self, id: Hash, e: &Error, what: &str) -> Result<()> {
+    fn unreadable(&mut self, id: Hash, e: Error, what: &str) -> Result<()> {
         match e {
             Error::NotFound { .. } | Error::Corrupt { .. } => {
                 self.problems.push((Some(id), format!("{what}: {e}")));
                 Ok(())
             }
-            _ => Err(Error::Backend(format!("{what}: {e}"))),
+            other => Err(other),
         }
     }
 }

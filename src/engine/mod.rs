@@ -8,6 +8,7 @@ mod blocking;
 pub(crate) mod config;
 mod core;
 pub(crate) mod diff;
+mod error;
 pub(crate) mod failpoint;
 pub(crate) mod fsck;
 pub(crate) mod gc;
@@ -23,3 +24,4 @@ pub(crate) mod writer;
 
 pub(crate) use blocking::{blocking, on_engine};
 pub use core::Engine;
+pub use error::EngineError;

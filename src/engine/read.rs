@@ -7,6 +7,7 @@
 use std::io::Write;
 
 use crate::engine::Engine;
+use crate::engine::EngineError;
 use crate::error::{Error, Result};
 use crate::hash::{CommitId, Hash, TreeId};
 use crate::index::ObjectLocation;
@@ -44,7 +45,13 @@ impl Engine {
     /// Turns a failed range read into what it means: a pack that is missing or shorter
     /// than the index says is damage (naming the pack); anything else (a network fault,
     /// say) stays what it was.
-    fn explain_range_error(&self, id: &Hash, loc: &ObjectLocation, end: u64, e: Error) -> Error {
+    fn explain_range_error(
+        &self,
+        id: &Hash,
+        loc: &ObjectLocation,
+        end: u64,
+        e: crate::store::StoreError,
+    ) -> Error {
         match self.backend.size(&pack_name(&loc.pack)) {
             Ok(None) => corrupt(id, loc, "the pack is missing from the backend".into()),
             Ok(Some(size)) if size < end => corrupt(
@@ -52,7 +59,7 @@ impl Engine {
                 loc,
                 format!("the pack is truncated: {size} bytes, the index needs {end}"),
             ),
-            _ => e,
+            _ => e.into(),
         }
     }
 
@@ -67,12 +74,12 @@ impl Engine {
     fn read_kind(&self, id: &Hash, kind: ObjectKind) -> Result<Vec<u8>> {
         let (found, raw) = self.read_object(id)?;
         if found != kind {
-            return Err(Error::Invalid(format!(
-                "{} is a {}, not a {}",
-                id.short(),
-                found.name(),
-                kind.name()
-            )));
+            return Err(EngineError::WrongKind {
+                id: id.short(),
+                found: found.name(),
+                wanted: kind.name(),
+            }
+            .into());
         }
         Ok(raw)
     }
@@ -83,12 +90,25 @@ impl Engine {
         if *id == crate::object::empty_tree_id() {
             return Ok(Tree::default());
         }
-        decode(&self.read_kind(&id.0, ObjectKind::Tree)?)
+        self.decode_verified(id.0, ObjectKind::Tree)
     }
 
     /// Reads and decodes a commit.
     pub fn read_commit(&self, id: &CommitId) -> Result<Commit> {
-        decode(&self.read_kind(&id.0, ObjectKind::Commit)?)
+        self.decode_verified(id.0, ObjectKind::Commit)
+    }
+
+    /// Reads, verifies and decodes a structured object; a decoding failure is damage
+    /// of that object in its pack.
+    fn decode_verified<T>(&self, id: Hash, kind: ObjectKind) -> Result<T>
+    where
+        T: crate::object::Canonical + serde::Serialize + serde::de::DeserializeOwned,
+    {
+        let raw = self.read_kind(&id, kind)?;
+        decode(&raw).map_err(|e| match self.locate(&id) {
+            Ok(loc) => corrupt(&id, &loc, e.to_string()),
+            Err(_) => e.into(),
+        })
     }
 
     /// Streams a file's content (or a symlink target) into `out`, verifying it against
@@ -169,6 +189,8 @@ fn corrupt(id: &Hash, loc: &ObjectLocation, reason: String) -> Error {
             id.short(),
             loc.pack.short()
         ),
+        pack: Some(loc.pack),
+        object: Some(*id),
         reason,
     }
 }

@@ -19,7 +19,7 @@ use crate::engine::fsck::Problem;
 use crate::error::{Error, Result};
 use crate::hash::{CommitId, Hash, TreeId};
 use crate::object::{EntryKind, ObjectKind};
-use crate::store::{BlobMeta, PackEntry, WrittenPack, parse_pack_name, parse_trailer};
+use crate::store::{WrittenPack, parse_pack_name, read_trailer};
 
 /// Packs indexed per transaction.
 const PACKS_PER_TXN: usize = 256;
@@ -66,7 +66,7 @@ pub fn rebuild(engine: &Engine, report: &mut RebuildReport) -> Result<()> {
         let Some(id) = parse_pack_name(&blob.name) else {
             continue;
         };
-        match read_trailer(engine, blob) {
+        match read_trailer(engine.backend.as_ref(), &blob.name, blob.size) {
             Ok(entries) => {
                 report.packs += 1;
                 report.objects += entries.len() as u64;
@@ -99,40 +99,7 @@ pub fn rebuild(engine: &Engine, report: &mut RebuildReport) -> Result<()> {
     report.checkpoints = checkpoints.len() as u64;
     report.head = checkpoints.last().map(|(id, _)| *id);
     engine.index.add_rebuilt_checkpoints(&checkpoints)?;
-    engine.index.set_rebuilt(true)
-}
-
-/// The trailer of one pack, read with two ranged reads (footer, then trailer).
-fn read_trailer(engine: &Engine, blob: &BlobMeta) -> Result<Vec<PackEntry>> {
-    const FOOTER: u64 = 12;
-    let short = || Error::Corrupt {
-        what: format!("pack {}", blob.name),
-        reason: "too short for a trailer".into(),
-    };
-    let end = blob.size;
-    let footer = engine
-        .backend
-        .get_range(&blob.name, end.checked_sub(FOOTER).ok_or_else(short)?..end)?;
-    if footer.len() != FOOTER as usize || &footer[4..] != b"REELTRLR" {
-        return Err(Error::Corrupt {
-            what: format!("pack {}", blob.name),
-            reason: "no trailer magic".into(),
-        });
-    }
-    let len = u64::from(u32::from_le_bytes(footer[..4].try_into().expect("4 bytes")));
-    let start = (end - FOOTER).checked_sub(len).ok_or_else(short)?;
-    let trailer = engine.backend.get_range(&blob.name, start..end - FOOTER)?;
-    let entries = parse_trailer(&trailer)?;
-    if entries
-        .last()
-        .is_some_and(|e| e.offset + u64::from(e.stored_len) != start)
-    {
-        return Err(Error::Corrupt {
-            what: format!("pack {}", blob.name),
-            reason: "objects do not end where the trailer starts".into(),
-        });
-    }
-    Ok(entries)
+    Ok(engine.index.set_rebuilt(true)?)
 }
 
 /// Directory commits whose whole tree is indexed, oldest first, with their names.

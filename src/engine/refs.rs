@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::engine::Engine;
-use crate::error::{Error, Result};
+use crate::error::{Error, ItemKind, Result};
 use crate::hash::{CommitId, TreeId};
 use crate::object::Commit;
 pub use crate::object::validate_checkpoint_name;
@@ -28,8 +28,10 @@ pub fn resolve(engine: &Engine, rev: &str) -> Result<CommitId> {
     let mut id = resolve_base(engine, base)?;
     for step in 0..back {
         let commit = engine.read_commit(&id)?;
-        id = *commit.parents.first().ok_or_else(|| Error::NotFound {
-            what: format!("`{rev}`: history has only {step} checkpoints before"),
+        id = *commit.parents.first().ok_or_else(|| {
+            Error::Invalid(format!(
+                "`{rev}` goes back {back} checkpoints, but the history has only {step} before {base}"
+            ))
         })?;
     }
     Ok(id)
@@ -37,8 +39,8 @@ pub fn resolve(engine: &Engine, rev: &str) -> Result<CommitId> {
 
 fn resolve_base(engine: &Engine, rev: &str) -> Result<CommitId> {
     if rev == "HEAD" {
-        return engine.index.head()?.ok_or_else(|| Error::NotFound {
-            what: "HEAD (no checkpoint yet)".into(),
+        return engine.index.head()?.ok_or_else(|| {
+            Error::not_found_in(ItemKind::Checkpoint, "HEAD", "an empty repository")
         });
     }
     if let Some(id) = engine.index.named(rev)? {
@@ -48,9 +50,7 @@ fn resolve_base(engine: &Engine, rev: &str) -> Result<CommitId> {
         return Ok(id);
     }
     let live = engine.index.checkpoints()?.into_iter().map(|row| row.id);
-    match_prefix(rev, live, || Error::NotFound {
-        what: format!("checkpoint `{rev}`"),
-    })
+    match_prefix(rev, live, || Error::not_found(ItemKind::Checkpoint, rev))
 }
 
 /// The one id among `live` that starts with `rev` (at least [`MIN_PREFIX`] hex
@@ -73,11 +73,7 @@ pub fn match_prefix(
         [] => Err(not_found()),
         many => Err(Error::Ambiguous {
             rev: rev.to_owned(),
-            candidates: many
-                .iter()
-                .map(CommitId::short)
-                .collect::<Vec<_>>()
-                .join(", "),
+            candidates: many.iter().map(CommitId::short).collect(),
         }),
     }
 }

@@ -6,11 +6,14 @@ use std::sync::atomic::Ordering;
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
 use super::db::{Index, insert_packs};
+use super::error::IndexError;
 use super::tables::{
     BLOB_RECORDS, OVERLAY, PROJECT_CHECKPOINT_KEYS, PROJECT_CHECKPOINTS, PROJECT_NAMES, PROJECTS,
     RENDER_JOBS, RENDER_MEMO,
 };
-use crate::error::{Error, Result};
+use crate::error::Error;
+
+type Result<T, E = Error> = std::result::Result<T, E>;
 use crate::hash::{CommitId, Hash};
 use crate::store::WrittenPack;
 
@@ -50,7 +53,7 @@ impl ArtifactTx<'_> {
     fn writer(&self) -> Result<&WriteTransaction> {
         match &self.kind {
             Kind::Write(txn) => Ok(txn),
-            Kind::Read(_) => Err(Error::Index("write attempted in a read transaction".into())),
+            Kind::Read(_) => Err(IndexError::ReadOnly.into()),
         }
     }
 
@@ -272,13 +275,16 @@ impl ArtifactTx<'_> {
 
     /// Indexes durably written packs in this transaction.
     pub fn add_packs(&self, packs: &[WrittenPack]) -> Result<()> {
-        insert_packs(self.writer()?, packs)
+        Ok(insert_packs(self.writer()?, packs)?)
     }
 }
 
 impl Index {
     /// Runs `f` in a read transaction over the artifact tables.
-    pub fn artifact_read<T>(&self, f: impl FnOnce(&ArtifactTx<'_>) -> Result<T>) -> Result<T> {
+    pub fn artifact_read<T>(
+        &self,
+        f: impl FnOnce(&ArtifactTx<'_>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
         let tx = ArtifactTx {
             kind: Kind::Read(self.begin_read()?),
         };
@@ -286,7 +292,10 @@ impl Index {
     }
 
     /// Runs `f` in one write transaction over the artifact tables; commits if it succeeds.
-    pub fn artifact_write<T>(&self, f: impl FnOnce(&ArtifactTx<'_>) -> Result<T>) -> Result<T> {
+    pub fn artifact_write<T>(
+        &self,
+        f: impl FnOnce(&ArtifactTx<'_>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
         self.write(|txn| {
             let tx = ArtifactTx {
                 kind: Kind::Write(txn),

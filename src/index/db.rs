@@ -8,13 +8,16 @@ use redb::{
     ReadableTableMetadata, WriteTransaction,
 };
 
+use super::error::IndexError;
 use super::records::{ObjectLocation, PackRecord, StatRecord};
 use super::tables::{
     CHECKPOINT_SEQ, CHECKPOINTS, CONDEMNED, DELETING, IDENTITY, META, NAMES, OBJECTS, PACKS,
     PENDING_PACKS, REFS, STAT_CACHE, WORKTREES, WRITERS,
 };
 use super::writers::release_in;
-use crate::error::{Error, Result};
+use crate::error::ItemKind;
+
+type Result<T, E = IndexError> = std::result::Result<T, E>;
 use crate::hash::{CommitId, Hash, PackId, TreeId};
 use crate::store::WrittenPack;
 
@@ -147,7 +150,7 @@ impl Index {
     /// or unreadable file is an error, never a new empty index: an index that looks
     /// empty next to existing packs would let `gc` delete them.
     pub fn open(path: &Path) -> Result<Index> {
-        let unusable = |reason: String| Error::IndexUnusable {
+        let unusable = |reason: String| IndexError::Unusable {
             path: path.to_path_buf(),
             reason,
         };
@@ -157,7 +160,13 @@ impl Index {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(unusable("missing".into()));
             }
-            Err(e) => return Err(Error::io("stat", path)(e)),
+            Err(source) => {
+                return Err(IndexError::Io {
+                    op: "stat",
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
         }
         let mut builder = Database::builder();
         builder.set_concurrency_mode(ConcurrencyMode::MultiWriter);
@@ -294,10 +303,15 @@ impl Index {
         self.begin_read()
     }
 
-    pub(super) fn write<T>(&self, f: impl FnOnce(&WriteTransaction) -> Result<T>) -> Result<T> {
-        let txn = self.db().begin_write()?;
+    /// Runs `f` in one write transaction and commits it if `f` succeeds. `f`'s error type
+    /// is the caller's (an index error converts into it).
+    pub(super) fn write<T, E: From<IndexError>>(
+        &self,
+        f: impl FnOnce(&WriteTransaction) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let txn = self.db().begin_write().map_err(IndexError::from)?;
         let out = f(&txn)?;
-        txn.commit()?;
+        txn.commit().map_err(IndexError::from)?;
         self.writes
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(out)
@@ -393,14 +407,17 @@ impl Index {
                 .get(HEAD)?
                 .map(|v| CommitId(Hash::from_bytes(v.value())));
             if head != new.expect_head {
-                return Err(Error::Conflict(
+                return Err(IndexError::Conflict(
                     "another checkpoint was made meanwhile".into(),
                 ));
             }
             let mut names = txn.open_table(NAMES)?;
             if let Some(name) = new.name {
                 if names.get(name)?.is_some() {
-                    return Err(Error::AlreadyExists(format!("a checkpoint named `{name}`")));
+                    return Err(IndexError::Exists {
+                        kind: ItemKind::Checkpoint,
+                        id: name.to_owned(),
+                    });
                 }
                 names.insert(name, new.commit.0.as_bytes())?;
             }
@@ -427,8 +444,9 @@ impl Index {
         self.write(|txn| {
             let mut seqs = txn.open_table(CHECKPOINT_SEQ)?;
             let Some(seq) = seqs.remove(id.0.as_bytes())?.map(|v| v.value()) else {
-                return Err(Error::NotFound {
-                    what: format!("checkpoint {}", id.short()),
+                return Err(IndexError::Missing {
+                    kind: ItemKind::Checkpoint,
+                    id: id.short(),
                 });
             };
             let mut rows = txn.open_table(CHECKPOINTS)?;

@@ -3,12 +3,13 @@
 
 mod artifact;
 mod db;
-mod errors;
+mod error;
 mod records;
 mod tables;
 mod writers;
 
 pub use artifact::ArtifactTx;
 pub use db::{Index, IndexSnapshot, NewCheckpoint};
+pub use error::IndexError;
 pub use records::{ObjectLocation, StatRecord};
 pub use writers::{GcView, SweepRequest, WriterKind};

@@ -1,15 +1,14 @@
 //! Fixed-layout values stored in the index tables.
 
-use crate::error::{Error, Result};
+use super::error::IndexError;
+
+type Result<T> = std::result::Result<T, IndexError>;
 use crate::hash::{Hash, PackId};
 use crate::object::ObjectKind;
 use crate::object::codec::Compression;
 
-fn corrupt(table: &str, len: usize) -> Error {
-    Error::Corrupt {
-        what: format!("index table {table}"),
-        reason: format!("value of {len} bytes has the wrong layout"),
-    }
+fn corrupt(table: &'static str, len: usize) -> IndexError {
+    IndexError::Layout { table, len }
 }
 
 fn u64_at(b: &[u8], at: usize) -> u64 {

@@ -15,9 +15,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use redb::{ReadableTable, WriteTransaction};
 
 use super::db::{Index, insert_packs};
+use super::error::IndexError;
 use super::records::PackRecord;
 use super::tables::{CONDEMNED, DELETING, META, OBJECTS, PACKS, PENDING_PACKS, WRITERS};
-use crate::error::{Error, Result};
+use crate::error::Error;
+
+type Result<T, E = IndexError> = std::result::Result<T, E>;
 use crate::hash::{Hash, PackId};
 use crate::liveness::{Liveness, ProcessId};
 use crate::store::WrittenPack;
@@ -74,9 +77,9 @@ impl WriterRecord {
 
     fn decode(b: &[u8]) -> Result<Self> {
         if b.len() != Self::LEN {
-            return Err(Error::Corrupt {
-                what: "index table writers".into(),
-                reason: format!("value of {} bytes has the wrong layout", b.len()),
+            return Err(IndexError::Layout {
+                table: "writers",
+                len: b.len(),
             });
         }
         let u64_at = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"));
@@ -177,7 +180,7 @@ impl Index {
                 for row in txn.open_table(WRITERS)?.iter()? {
                     let rec = WriterRecord::decode(row?.1.value())?;
                     if rec.kind == WriterKind::Gc && rec.may_run(GC_ELSEWHERE_S) {
-                        return Err(Error::Conflict("another gc is running".into()));
+                        return Err(IndexError::Conflict("another gc is running".into()));
                     }
                 }
             }
@@ -294,53 +297,70 @@ impl Index {
     pub fn apply_sweep(
         &self,
         req: &SweepRequest<'_>,
-        rescue: impl FnOnce() -> Result<HashSet<PackId>>,
-    ) -> Result<SweepOutcome> {
+        rescue: impl FnOnce() -> Result<HashSet<PackId>, Error>,
+    ) -> Result<SweepOutcome, Error> {
         self.write(|txn| {
-            let mut out = SweepOutcome::default();
-            // The oldest epoch a running writer registered at: it may have deduplicated
-            // against anything condemned after that.
-            let mut oldest_running = u64::MAX;
-            for row in txn.open_table(WRITERS)?.iter()? {
-                let (pin, v) = row?;
-                let rec = WriterRecord::decode(v.value())?;
-                if pin.value() != req.own_pin && rec.may_run(req.grace_s) {
-                    oldest_running = oldest_running.min(rec.epoch);
-                }
-            }
+            let oldest_running = oldest_running(txn, req)?;
             let spare = rescue()?;
-            let mut condemned = txn.open_table(CONDEMNED)?;
-            let indexed = txn.open_table(PACKS)?;
-            let mut dropped = Vec::new();
-            for p in req.delete.iter().chain(req.repacked) {
-                let Some(at) = condemned.get(p.0.as_bytes())?.map(|v| v.value()) else {
-                    continue; // not condemned (any more): leave it
-                };
-                if indexed.get(p.0.as_bytes())?.is_none() {
-                    condemned.remove(p.0.as_bytes())?;
-                } else if spare.contains(p) {
-                    condemned.remove(p.0.as_bytes())?;
-                    out.spared.push(*p);
-                } else if oldest_running < at {
-                    out.deferred.push(*p);
-                } else {
-                    condemned.remove(p.0.as_bytes())?;
-                    dropped.push(*p);
-                }
-            }
-            drop((condemned, indexed));
-            drop_packs_in(txn, &dropped)?;
-            let mut deleting = txn.open_table(DELETING)?;
-            for p in &dropped {
-                deleting.insert(p.0.as_bytes(), now_s())?;
-            }
-            drop(deleting);
-            insert_packs(txn, req.written)?;
-            out.dropped = dropped;
-            Ok(out)
+            Ok(sweep_in(txn, req, oldest_running, &spare)?)
         })
     }
+}
 
+/// The oldest epoch a writer that may still run (other than the GC itself) registered
+/// at: it may have deduplicated against anything condemned after that.
+fn oldest_running(txn: &WriteTransaction, req: &SweepRequest<'_>) -> Result<u64> {
+    let mut oldest = u64::MAX;
+    for row in txn.open_table(WRITERS)?.iter()? {
+        let (pin, v) = row?;
+        let rec = WriterRecord::decode(v.value())?;
+        if pin.value() != req.own_pin && rec.may_run(req.grace_s) {
+            oldest = oldest.min(rec.epoch);
+        }
+    }
+    Ok(oldest)
+}
+
+/// Drops what can be dropped, defers and spares the rest (see [`Index::apply_sweep`]).
+fn sweep_in(
+    txn: &WriteTransaction,
+    req: &SweepRequest<'_>,
+    oldest_running: u64,
+    spare: &HashSet<PackId>,
+) -> Result<SweepOutcome> {
+    let mut out = SweepOutcome::default();
+    let mut condemned = txn.open_table(CONDEMNED)?;
+    let indexed = txn.open_table(PACKS)?;
+    let mut dropped = Vec::new();
+    for p in req.delete.iter().chain(req.repacked) {
+        let Some(at) = condemned.get(p.0.as_bytes())?.map(|v| v.value()) else {
+            continue; // not condemned (any more): leave it
+        };
+        if indexed.get(p.0.as_bytes())?.is_none() {
+            condemned.remove(p.0.as_bytes())?;
+        } else if spare.contains(p) {
+            condemned.remove(p.0.as_bytes())?;
+            out.spared.push(*p);
+        } else if oldest_running < at {
+            out.deferred.push(*p);
+        } else {
+            condemned.remove(p.0.as_bytes())?;
+            dropped.push(*p);
+        }
+    }
+    drop((condemned, indexed));
+    drop_packs_in(txn, &dropped)?;
+    let mut deleting = txn.open_table(DELETING)?;
+    for p in &dropped {
+        deleting.insert(p.0.as_bytes(), now_s())?;
+    }
+    drop(deleting);
+    insert_packs(txn, req.written)?;
+    out.dropped = dropped;
+    Ok(out)
+}
+
+impl Index {
     /// Forgets packs whose blobs are gone: pending deletions done, and announcements of
     /// dead writers (with the writers themselves).
     pub fn forget_deleted(&self, packs: &[PackId], dead_pins: &[u64]) -> Result<()> {

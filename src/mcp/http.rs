@@ -90,5 +90,8 @@ pub async fn serve_http(
             cancel.cancel();
         })
         .await
-        .map_err(|e| Error::Backend(format!("HTTP server: {e}")))
+        .map_err(|e| Error::Backend {
+            op: "serve HTTP".into(),
+            source: Box::new(e),
+        })
 }

@@ -15,7 +15,7 @@ use rmcp::{ErrorData as McpError, RoleServer};
 
 use super::server::ReelServer;
 use crate::artifact::{BlobKind, ListBlobs, ListProjects, ProjectPath, mime_of_name};
-use crate::error::{Error, Result};
+use crate::error::{Error, ItemKind, Result};
 use crate::object::EntryKind;
 
 /// The largest resource `resources/read` returns: resources are where large content
@@ -134,9 +134,7 @@ async fn fetch(
 ) -> Result<ResourceContents> {
     let me = server.caller(ctx)?;
     let a = server.artifacts();
-    let bad = || Error::NotFound {
-        what: format!("resource {uri}"),
-    };
+    let bad = || Error::not_found(ItemKind::Path, uri);
     let rest = uri.strip_prefix("reel://").ok_or_else(bad)?;
     let (bytes, mime) = if let Some(rest) = rest.strip_prefix("projects/") {
         let (head, path) = rest.split_once("/files/").ok_or_else(bad)?;

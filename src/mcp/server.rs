@@ -29,7 +29,7 @@ use crate::artifact::{
     Artifacts, AssetInput, BlobKind, Caller, CreateCheckpoint, CreateProject, Ident, ListBlobs,
     ListProjects, ProjectId, ProjectPath, RecordId, RenderMeta, Scope, Source, UpdateProject,
 };
-use crate::error::{Error, Result};
+use crate::error::{Error, ItemKind, Result};
 use crate::render::{
     Codec, ImageFormat, JobStatus, Quality, RenderRequest, RenderSettings, Renders, Stage,
 };
@@ -1255,7 +1255,7 @@ fn job_result(s: &JobStatus) -> CallToolResult {
         }
         Stage::Done => {
             let Some(render) = &s.render else {
-                return failure(&Error::Backend("a finished job has no render".into()));
+                return failure(&Error::Internal("a finished job has no render".into()));
             };
             let summary = match &render.kind {
                 BlobKind::Render { meta, .. } => format!(
@@ -1319,9 +1319,7 @@ impl ReelServer {
                     .await?;
                 let is_render = matches!(b.kind, BlobKind::Render { .. });
                 if is_render != render {
-                    return Err(Error::NotFound {
-                        what: format!("{} {id}", if render { "render" } else { "asset" }),
-                    });
+                    return Err(Error::not_found(ItemKind::Record, id));
                 }
                 Ok(b)
             })
@@ -1384,10 +1382,13 @@ pub async fn serve_stdio(server: ReelServer) -> Result<()> {
     let running = server
         .serve(rmcp::transport::stdio())
         .await
-        .map_err(|e| Error::Backend(format!("MCP handshake: {e}")))?;
-    running
-        .waiting()
-        .await
-        .map_err(|e| Error::Backend(format!("MCP session: {e}")))?;
+        .map_err(|e| Error::Backend {
+            op: "MCP handshake".into(),
+            source: Box::new(e),
+        })?;
+    running.waiting().await.map_err(|e| Error::Backend {
+        op: "MCP session".into(),
+        source: Box::new(e),
+    })?;
     Ok(())
 }

@@ -7,7 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use super::error::ObjectError;
+
+type Result<T> = std::result::Result<T, ObjectError>;
 
 /// Below this saving (percent of the raw size), an object is stored raw.
 pub const MIN_SAVING_PERCENT: usize = 3;
@@ -38,7 +40,7 @@ impl Compression {
         match b {
             0 => Ok(Compression::Raw),
             1 => Ok(Compression::Zstd),
-            _ => Err(Error::Corrupt {
+            _ => Err(ObjectError::Corrupt {
                 what: "index entry".into(),
                 reason: format!("unknown compression {b}"),
             }),
@@ -73,7 +75,7 @@ fn saves_enough(raw: usize, stored: usize) -> bool {
 /// Restores an object's raw bytes; `raw_len` is the length recorded in the index.
 pub fn decompress(stored: &[u8], compression: Compression, raw_len: usize) -> Result<Vec<u8>> {
     if raw_len > MAX_RAW_LEN {
-        return Err(Error::Corrupt {
+        return Err(ObjectError::Corrupt {
             what: "object".into(),
             reason: format!("declared size {raw_len} exceeds the {MAX_RAW_LEN}-byte limit"),
         });
@@ -81,14 +83,14 @@ pub fn decompress(stored: &[u8], compression: Compression, raw_len: usize) -> Re
     let out = match compression {
         Compression::Raw => stored.to_vec(),
         Compression::Zstd => {
-            zstd::bulk::decompress(stored, raw_len).map_err(|e| Error::Corrupt {
+            zstd::bulk::decompress(stored, raw_len).map_err(|e| ObjectError::Corrupt {
                 what: "object".into(),
                 reason: format!("zstd: {e}"),
             })?
         }
     };
     if out.len() != raw_len {
-        return Err(Error::Corrupt {
+        return Err(ObjectError::Corrupt {
             what: "object".into(),
             reason: format!("expected {raw_len} bytes, got {}", out.len()),
         });
@@ -123,6 +125,6 @@ mod tests {
         let raw = vec![7u8; 10_000];
         let (c, stored) = compress(raw.clone(), 3);
         let err = decompress(&stored[..stored.len() / 2], c, raw.len()).unwrap_err();
-        assert!(matches!(err, Error::Corrupt { .. }));
+        assert!(matches!(err, ObjectError::Corrupt { .. }));
     }
 }

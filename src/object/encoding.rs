@@ -7,7 +7,9 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::error::{Error, Result};
+use super::error::ObjectError;
+
+type Result<T> = std::result::Result<T, ObjectError>;
 
 /// The format version written into every envelope. Readers reject newer versions.
 pub const FORMAT_VERSION: u8 = 1;
@@ -49,10 +51,10 @@ impl ObjectKind {
             2 => ObjectKind::Commit,
             3 => ObjectKind::Manifest,
             _ => {
-                return Err(Error::Corrupt {
-                    what: "index entry".into(),
-                    reason: format!("unknown object kind {b}"),
-                });
+                return Err(ObjectError::corrupt(
+                    "index entry",
+                    format!("unknown object kind {b}"),
+                ));
             }
         })
     }
@@ -81,19 +83,17 @@ pub trait Canonical {
 ///
 /// Fails only when `value` breaks its own invariants.
 pub fn encode<T: Canonical + Serialize>(value: &T) -> Result<Vec<u8>> {
-    value.validate().map_err(Error::Invalid)?;
+    value.validate().map_err(ObjectError::Invalid)?;
     let mut out = vec![T::TAG as u8, FORMAT_VERSION];
-    let body = postcard::to_allocvec(value).map_err(|e| Error::Invalid(e.to_string()))?;
+    let body = postcard::to_allocvec(value).map_err(|source| ObjectError::Encode { source })?;
     out.extend_from_slice(&body);
     Ok(out)
 }
 
 /// Decodes bytes written by [`encode`], refusing anything [`encode`] would not produce.
 pub fn decode<T: Canonical + Serialize + DeserializeOwned>(bytes: &[u8]) -> Result<T> {
-    let corrupt = |reason: String| Error::Corrupt {
-        what: format!("{:?}", T::TAG).to_lowercase(),
-        reason,
-    };
+    let corrupt =
+        |reason: String| ObjectError::corrupt(format!("{:?}", T::TAG).to_lowercase(), reason);
     let [tag, version, body @ ..] = bytes else {
         return Err(corrupt("shorter than its two-byte header".into()));
     };
@@ -104,7 +104,8 @@ pub fn decode<T: Canonical + Serialize + DeserializeOwned>(bytes: &[u8]) -> Resu
         )));
     }
     if *version > FORMAT_VERSION {
-        return Err(Error::UnsupportedVersion {
+        return Err(ObjectError::Unsupported {
+            what: "object",
             found: u32::from(*version),
             supported: u32::from(FORMAT_VERSION),
         });

@@ -188,7 +188,7 @@ fn newer_version_is_reported_as_such() {
     bytes[1] = 9;
     assert!(matches!(
         decode::<Tree>(&bytes),
-        Err(crate::Error::UnsupportedVersion { found: 9, .. })
+        Err(super::ObjectError::Unsupported { found: 9, .. })
     ));
 }
 

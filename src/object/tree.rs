@@ -63,10 +63,10 @@ pub struct Tree {
 
 impl Tree {
     /// Builds a tree from entries in any order; fails on a bad or duplicate name.
-    pub fn from_entries(mut entries: Vec<TreeEntry>) -> crate::Result<Tree> {
+    pub fn from_entries(mut entries: Vec<TreeEntry>) -> Result<Tree, super::ObjectError> {
         entries.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
         let tree = Tree { entries };
-        tree.validate().map_err(crate::Error::Invalid)?;
+        tree.validate().map_err(super::ObjectError::Invalid)?;
         Ok(tree)
     }
 

@@ -14,6 +14,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::diagnose::diagnose;
+use super::error::RenderError;
 use super::process::{CommandSpec, Ended, run};
 use super::progress::{LineParser, RenderProgress};
 use crate::error::{Error, Result};
@@ -109,7 +110,7 @@ async fn install_into(
 ) -> Result<()> {
     let (program, args) = install
         .split_first()
-        .ok_or_else(|| Error::Invalid("the install command is empty".into()))?;
+        .ok_or_else(|| RenderError::Setting("the install command is empty".into()))?;
     std::fs::create_dir_all(root).map_err(Error::io("create directory", root))?;
     let tmp = tempfile::Builder::new()
         .prefix(".installing-")
@@ -170,10 +171,7 @@ async fn install_into(
         // Another install of the same key finished first; keep that one.
         let _ = std::fs::remove_dir_all(&tmp);
         if !entry.join(COMPLETE).is_file() {
-            return Err(Error::Backend(format!(
-                "cannot move the install into {}",
-                entry.display()
-            )));
+            return Err(RenderError::Install(entry.to_path_buf()).into());
         }
     }
     Ok(())

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::deps;
 use super::diagnose::diagnose;
+use super::error::RenderError;
 use super::probe;
 use super::process::{self, Ended};
 use super::progress::{RenderProgress, Stage};
@@ -22,7 +23,7 @@ use crate::artifact::renders::{self, Owner, now_ms};
 use crate::artifact::{BlobInfo, Caller, ProjectId, RecordId};
 use crate::engine::Engine;
 use crate::engine::blocking;
-use crate::error::{Error, Result};
+use crate::error::{Error, ItemKind, Result};
 use crate::hash::{CommitId, Hash, TreeId};
 use crate::liveness::{Liveness, ProcessId};
 
@@ -179,10 +180,7 @@ fn encode(status: &JobStatus, owner: &Owner) -> Vec<u8> {
 }
 
 fn decode_record(bytes: &[u8]) -> Result<JobRecord> {
-    serde_json::from_slice(bytes).map_err(|e| Error::Corrupt {
-        what: "render job record".into(),
-        reason: e.to_string(),
-    })
+    serde_json::from_slice(bytes).map_err(|e| RenderError::BadRecord(e.to_string()).into())
 }
 
 fn decode(bytes: &[u8]) -> Result<(JobStatus, Owner)> {
@@ -195,9 +193,9 @@ impl Renders {
     /// another live process (a server rendering while `reel render jobs` looks) stay.
     pub fn new(engine: Arc<Engine>, config: RenderConfig) -> Result<Renders> {
         if config.concurrency == 0 {
-            return Err(Error::Invalid(
-                "render concurrency must be at least 1".into(),
-            ));
+            return Err(
+                RenderError::Setting("render concurrency must be at least 1".into()).into(),
+            );
         }
         let stale: Vec<(RecordId, Vec<u8>)> = renders::jobs(&engine)?
             .into_iter()
@@ -551,9 +549,10 @@ impl Renders {
 
         let entry = job.settings.entry().to_owned();
         if !workdir.join(&entry).is_file() {
-            return Err(Error::Invalid(format!(
+            return Err(RenderError::Setting(format!(
                 "the entry file {entry} is not in the project; write it or set `entry`"
-            )));
+            ))
+            .into());
         }
         Ok((workdir, entry))
     }
@@ -746,12 +745,13 @@ impl Renders {
         let ids = parse_compositions(&out.stdout);
         match ids.as_slice() {
             [one] => Ok(Some(one.clone())),
-            [] => Err(Error::Invalid("the project defines no composition".into())),
-            many => Err(Error::Invalid(format!(
+            [] => Err(RenderError::Composition("the project defines no composition".into()).into()),
+            many => Err(RenderError::Composition(format!(
                 "the project has {} compositions ({}); choose one with `composition`",
                 many.len(),
                 many.join(", ")
-            ))),
+            ))
+            .into()),
         }
     }
 
@@ -780,7 +780,5 @@ impl Renders {
 }
 
 fn not_found(id: RecordId) -> Error {
-    Error::NotFound {
-        what: format!("render job {id}"),
-    }
+    Error::not_found(ItemKind::Job, id.to_string())
 }

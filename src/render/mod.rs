@@ -8,6 +8,7 @@
 mod cache;
 mod deps;
 mod diagnose;
+mod error;
 #[cfg(test)]
 mod fixture_tests;
 mod jobs;
@@ -19,6 +20,7 @@ mod settings;
 
 pub use cache::PruneReport;
 pub use diagnose::{Diagnosis, diagnose};
+pub use error::RenderError;
 pub use jobs::{JobStatus, RenderConfig, RenderRequest, Renders, render_key};
 pub use probe::parse as parse_ffprobe;
 pub use process::CommandSpec;

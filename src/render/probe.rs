@@ -4,8 +4,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::error::RenderError;
 use crate::artifact::{Rational, RenderMeta};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 #[derive(Debug, Deserialize)]
 struct Probe {
@@ -46,15 +47,13 @@ fn rational(s: &str) -> Option<Rational> {
 /// Metadata from ffprobe's `-show_format -show_streams` JSON. `extension` picks the
 /// container name when ffprobe lists several (`mov,mp4,m4a,…`).
 pub fn parse(json: &[u8], extension: &str) -> Result<RenderMeta> {
-    let p: Probe = serde_json::from_slice(json).map_err(|e| Error::Corrupt {
-        what: "ffprobe output".into(),
-        reason: e.to_string(),
-    })?;
+    let p: Probe = serde_json::from_slice(json)
+        .map_err(|e| RenderError::Output(format!("ffprobe's output does not parse: {e}")))?;
     let video = p
         .streams
         .iter()
         .find(|s| s.codec_type.as_deref() == Some("video"))
-        .ok_or_else(|| Error::Invalid("the rendered file has no video stream".into()))?;
+        .ok_or_else(|| RenderError::Output("the rendered file has no video stream".into()))?;
     let names: Vec<&str> = p.format.format_name.split(',').collect();
     let container = if names.contains(&extension) {
         extension.to_owned()
@@ -135,17 +134,16 @@ pub async fn probe(ffprobe: &Path, file: &Path, extension: &str) -> Result<Rende
     if let Some(dir) = ffprobe.parent().filter(|d| !d.as_os_str().is_empty()) {
         cmd.env("LD_LIBRARY_PATH", dir);
     }
-    let out = cmd.output().await.map_err(|e| {
-        Error::Invalid(format!(
-            "cannot run ffprobe ({}): {e}; install ffmpeg or set --ffprobe",
-            ffprobe.display()
-        ))
+    let out = cmd.output().await.map_err(|source| RenderError::Spawn {
+        program: ffprobe.to_path_buf(),
+        source,
     })?;
     if !out.status.success() {
-        return Err(Error::Invalid(format!(
+        return Err(RenderError::Output(format!(
             "ffprobe could not read the rendered file: {}",
             String::from_utf8_lossy(&out.stderr).trim()
-        )));
+        ))
+        .into());
     }
     parse(&out.stdout, extension)
 }
@@ -194,10 +192,13 @@ mod tests {
     #[test]
     fn no_video_stream_is_an_error() {
         let json = br#"{"streams":[{"codec_type":"audio"}],"format":{"format_name":"wav"}}"#;
-        assert!(matches!(parse(json, "wav"), Err(Error::Invalid(_))));
+        assert!(matches!(
+            parse(json, "wav"),
+            Err(crate::Error::Render { .. })
+        ));
         assert!(matches!(
             parse(b"not json", "mp4"),
-            Err(Error::Corrupt { .. })
+            Err(crate::Error::Render { .. })
         ));
     }
 }

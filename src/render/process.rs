@@ -14,6 +14,7 @@ use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio_util::sync::CancellationToken;
 
+use super::error::RenderError;
 use super::progress::{LineParser, RenderProgress};
 use crate::error::{Error, Result};
 
@@ -140,13 +141,14 @@ pub async fn run(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| Error::Invalid(format!("cannot start `{}`: {e}", spec.program.display())))?;
+    let mut child = cmd.spawn().map_err(|source| RenderError::Spawn {
+        program: spec.program.clone(),
+        source,
+    })?;
     let pgid = child
         .id()
         .and_then(|id| i32::try_from(id).ok())
-        .ok_or_else(|| Error::Backend("the renderer exited before it could be watched".into()))?;
+        .ok_or_else(|| Error::Internal("the renderer exited before it could be watched".into()))?;
     let guard = GroupGuard(pgid);
     let (out_tail, err_tail): (Tail, Tail) = Default::default();
     let stdout = child.stdout.take().expect("stdout is piped");
@@ -162,7 +164,7 @@ pub async fn run(
         }
     };
     let ended = tokio::select! {
-        status = child.wait() => Ended::Exited(status.map_err(|e| Error::Backend(format!("waiting for the renderer: {e}")))?),
+        status = child.wait() => Ended::Exited(status.map_err(|source| RenderError::Wait { program: spec.program.clone(), source })?),
         () = limit => Ended::TimedOut,
         () = cancel.cancelled() => Ended::Cancelled,
     };

@@ -306,13 +306,14 @@ impl PatternParser {
     /// Compiles `pattern`; it must have a `done`+`total` or a `percent` group.
     pub fn new(pattern: &str) -> crate::Result<PatternParser> {
         let re = Regex::new(pattern)
-            .map_err(|e| crate::Error::Invalid(format!("invalid progress pattern: {e}")))?;
+            .map_err(|e| super::RenderError::Template(format!("invalid progress pattern: {e}")))?;
         let names: Vec<&str> = re.capture_names().flatten().collect();
         let frames = names.contains(&"done") && names.contains(&"total");
         if !frames && !names.contains(&"percent") {
-            return Err(crate::Error::Invalid(
+            return Err(super::RenderError::Template(
                 "the progress pattern needs named groups `done` and `total`, or `percent`".into(),
-            ));
+            )
+            .into());
         }
         Ok(PatternParser {
             pattern: re,

@@ -4,10 +4,11 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use super::error::RenderError;
 use super::process::CommandSpec;
 use super::progress::{LineParser, PatternParser, RemotionParser};
 use super::settings::{Codec, ImageFormat, RenderSettings};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// One render, as a renderer sees it. Paths are absolute.
 #[derive(Debug, Clone)]
@@ -84,9 +85,10 @@ fn cli(workdir: &Path) -> Result<PathBuf> {
     if bin.exists() {
         Ok(bin)
     } else {
-        Err(Error::Invalid(
+        Err(RenderError::Setting(
             "node_modules/.bin/remotion is missing: add `@remotion/cli` to the project's package.json dependencies".into(),
-        ))
+        )
+        .into())
     }
 }
 
@@ -111,7 +113,7 @@ impl Renderer for Remotion {
         let s = inv.settings;
         let composition = inv
             .composition
-            .ok_or_else(|| Error::Invalid("a composition id is needed".into()))?;
+            .ok_or_else(|| RenderError::Composition("a composition id is needed".into()))?;
         let mut args: Vec<OsString> = vec![
             "render".into(),
             inv.entry.into(),
@@ -203,7 +205,7 @@ impl CommandTemplate {
         let argv = shlex::split(command)
             .filter(|a| !a.is_empty())
             .ok_or_else(|| {
-                Error::Invalid(format!("cannot parse the render command {command:?}"))
+                RenderError::Template(format!("cannot parse the render command {command:?}"))
             })?;
         if let Some(p) = &progress_pattern {
             PatternParser::new(p)?;
@@ -257,7 +259,7 @@ impl Renderer for CommandTemplate {
         }
         let (program, args) = words
             .split_first()
-            .ok_or_else(|| Error::Invalid("the render command is empty".into()))?;
+            .ok_or_else(|| RenderError::Template("the render command is empty".into()))?;
         let mut program = PathBuf::from(program);
         if program.is_relative() && program.components().count() > 1 {
             program = inv.workdir.join(program);

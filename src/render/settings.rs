@@ -3,7 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use super::error::RenderError;
+use crate::error::Result;
 
 /// Output codec, as Remotion names it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,9 +65,10 @@ impl Codec {
     /// Parses a codec name.
     pub fn parse(s: &str) -> Result<Codec> {
         serde_json::from_value(serde_json::Value::String(s.to_ascii_lowercase())).map_err(|_| {
-            Error::Invalid(format!(
+            RenderError::Setting(format!(
                 "unknown codec `{s}`: use h264, h265, vp8, vp9, prores or gif"
             ))
+            .into()
         })
     }
 }
@@ -113,8 +115,9 @@ impl Quality {
 
     /// Parses `low`, `medium` or `high`.
     pub fn parse(s: &str) -> Result<Quality> {
-        serde_json::from_value(serde_json::Value::String(s.to_ascii_lowercase()))
-            .map_err(|_| Error::Invalid(format!("unknown quality `{s}`: use low, medium or high")))
+        serde_json::from_value(serde_json::Value::String(s.to_ascii_lowercase())).map_err(|_| {
+            RenderError::Setting(format!("unknown quality `{s}`: use low, medium or high")).into()
+        })
     }
 }
 
@@ -134,9 +137,9 @@ impl ImageFormat {
         match s.to_ascii_lowercase().as_str() {
             "jpeg" | "jpg" => Ok(ImageFormat::Jpeg),
             "png" => Ok(ImageFormat::Png),
-            _ => Err(Error::Invalid(format!(
-                "unknown image format `{s}`: use jpeg or png"
-            ))),
+            _ => Err(
+                RenderError::Setting(format!("unknown image format `{s}`: use jpeg or png")).into(),
+            ),
         }
     }
 }
@@ -212,7 +215,7 @@ impl RenderSettings {
 
     /// Refuses invalid values and combinations, before anything runs.
     pub fn validate(&self) -> Result<()> {
-        let bad = |m: String| Err(Error::Invalid(m));
+        let bad = |m: String| Err(RenderError::Setting(m).into());
         if let Some(entry) = &self.entry {
             crate::artifact::ProjectPath::parse(entry)?;
         }
@@ -364,7 +367,7 @@ mod tests {
         ] {
             let st = s(bad.clone());
             assert!(
-                matches!(st.validate(), Err(Error::Invalid(_))),
+                matches!(st.validate(), Err(crate::Error::Invalid(_))),
                 "{bad} should be refused"
             );
         }

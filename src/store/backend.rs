@@ -6,7 +6,9 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 
-use crate::error::Result;
+use super::error::StoreError;
+
+type Result<T> = std::result::Result<T, StoreError>;
 use crate::hash::PackId;
 
 /// One stored blob, as listed.

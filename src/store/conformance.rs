@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::StoreError;
 use super::{BlobBackend, ObjectStoreBackend, RedbBackend};
-use crate::error::Error;
 
 /// Exercises the whole contract of [`BlobBackend`].
 fn suite(b: &dyn BlobBackend) {
@@ -14,7 +14,7 @@ fn suite(b: &dyn BlobBackend) {
     assert!(b.list("packs/").unwrap().is_empty());
     assert!(matches!(
         b.get("packs/missing.pack"),
-        Err(Error::NotFound { .. })
+        Err(StoreError::NotFound { .. })
     ));
 
     // Put, then read whole and by range.
@@ -50,7 +50,10 @@ fn suite(b: &dyn BlobBackend) {
     // Delete is idempotent.
     b.delete("packs/a.pack").unwrap();
     b.delete("packs/a.pack").unwrap();
-    assert!(matches!(b.get("packs/a.pack"), Err(Error::NotFound { .. })));
+    assert!(matches!(
+        b.get("packs/a.pack"),
+        Err(StoreError::NotFound { .. })
+    ));
     assert_eq!(b.list("packs/").unwrap().len(), 1);
 
     // Many threads at once.

@@ -12,7 +12,9 @@ use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload}
 use tokio::runtime::Handle;
 
 use super::backend::{BlobBackend, BlobMeta};
-use crate::error::{Error, Result};
+use super::error::StoreError;
+
+type Result<T> = std::result::Result<T, StoreError>;
 
 /// Blobs in any `object_store` store, under an optional prefix.
 #[derive(Debug)]
@@ -53,9 +55,13 @@ impl ObjectStoreBackend {
 
     /// A local directory, created if missing, with fsync after every write.
     pub fn local(dir: &std::path::Path, handle: Handle) -> Result<Self> {
-        std::fs::create_dir_all(dir).map_err(Error::io("create directory", dir))?;
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+            op: "create directory",
+            path: dir.to_path_buf(),
+            source,
+        })?;
         let fs = LocalFileSystem::new_with_prefix(dir)
-            .map_err(backend_err)?
+            .map_err(backend_err("open", &dir.display().to_string()))?
             .with_fsync(true);
         let label = format!("file://{}", dir.display());
         Ok(Self::new(Arc::new(fs), StorePath::default(), label, handle))
@@ -81,12 +87,16 @@ impl ObjectStoreBackend {
     }
 }
 
-fn backend_err(e: object_store::Error) -> Error {
-    match e {
-        object_store::Error::NotFound { path, .. } => Error::NotFound {
-            what: format!("blob {path}"),
+/// Maps a failed request on `name`, keeping the store's error as the source.
+fn backend_err(op: &'static str, name: &str) -> impl FnOnce(object_store::Error) -> StoreError {
+    let name = name.to_owned();
+    move |e| match e {
+        object_store::Error::NotFound { .. } => StoreError::NotFound { name },
+        source => StoreError::ObjectStore {
+            op,
+            name,
+            source: Box::new(source),
         },
-        other => Error::Backend(other.to_string()),
     }
 }
 
@@ -105,7 +115,7 @@ impl BlobBackend for ObjectStoreBackend {
         match res {
             // Content-named: an existing blob of this name holds these very bytes.
             Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok(()),
-            Err(e) => Err(backend_err(e)),
+            Err(e) => Err(backend_err("put", name)(e)),
         }
     }
 
@@ -113,7 +123,7 @@ impl BlobBackend for ObjectStoreBackend {
         let path = self.path(name);
         self.handle
             .block_on(async { self.store.get(&path).await?.bytes().await })
-            .map_err(backend_err)
+            .map_err(backend_err("get", name))
     }
 
     fn get_range(&self, name: &str, range: Range<u64>) -> Result<Bytes> {
@@ -124,7 +134,7 @@ impl BlobBackend for ObjectStoreBackend {
         let path = self.path(name);
         self.handle
             .block_on(self.store.get_range(&path, range))
-            .map_err(backend_err)
+            .map_err(backend_err("get a range of", name))
     }
 
     fn size(&self, name: &str) -> Result<Option<u64>> {
@@ -132,7 +142,7 @@ impl BlobBackend for ObjectStoreBackend {
         match self.handle.block_on(self.store.head(&path)) {
             Ok(meta) => Ok(Some(meta.size)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(backend_err(e)),
+            Err(e) => Err(backend_err("head", name)(e)),
         }
     }
 
@@ -140,7 +150,7 @@ impl BlobBackend for ObjectStoreBackend {
         let path = self.path(name);
         match self.handle.block_on(self.store.delete(&path)) {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(backend_err(e)),
+            Err(e) => Err(backend_err("delete", name)(e)),
         }
     }
 
@@ -149,7 +159,7 @@ impl BlobBackend for ObjectStoreBackend {
         let metas: Vec<_> = self
             .handle
             .block_on(self.store.list(Some(&full)).try_collect::<Vec<_>>())
-            .map_err(backend_err)?;
+            .map_err(backend_err("list", prefix))?;
         Ok(metas
             .into_iter()
             .map(|m| BlobMeta {
@@ -168,22 +178,27 @@ impl BlobBackend for ObjectStoreBackend {
 /// Builds a backend from a URL: `memory://`, `file:///dir`, or (with the matching cargo
 /// feature) `s3://bucket/prefix`, `gs://…`, `az://…`.
 pub fn backend_from_url(url: &str, handle: Handle) -> Result<ObjectStoreBackend> {
-    let parsed =
-        url::Url::parse(url).map_err(|e| Error::Invalid(format!("backend URL `{url}`: {e}")))?;
+    let parsed = url::Url::parse(url).map_err(|e| StoreError::Url {
+        url: url.to_owned(),
+        reason: e.to_string(),
+    })?;
     match parsed.scheme() {
         "memory" => Ok(ObjectStoreBackend::memory(handle)),
         "file" => {
-            let dir = parsed
-                .to_file_path()
-                .map_err(|()| Error::Invalid(format!("`{url}` is not an absolute file URL")))?;
+            let dir = parsed.to_file_path().map_err(|()| StoreError::Url {
+                url: url.to_owned(),
+                reason: "not an absolute file URL".into(),
+            })?;
             ObjectStoreBackend::local(&dir, handle)
         }
         _ => {
-            let (store, prefix) = object_store::parse_url(&parsed).map_err(|e| {
-                Error::Invalid(format!(
-                    "backend URL `{url}`: {e} (cloud stores need reel built with the s3, gcs or azure feature)"
-                ))
-            })?;
+            let (store, prefix) =
+                object_store::parse_url(&parsed).map_err(|e| StoreError::Url {
+                    url: url.to_owned(),
+                    reason: format!(
+                        "{e} (cloud stores need reel built with the s3, gcs or azure feature)"
+                    ),
+                })?;
             Ok(ObjectStoreBackend::new(
                 Arc::from(store),
                 prefix,

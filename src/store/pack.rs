@@ -17,7 +17,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use super::error::StoreError;
+
+type Result<T> = std::result::Result<T, StoreError>;
 use crate::hash::{Hash, PackId};
 use crate::object::codec::Compression;
 use crate::object::{Canonical, EnvelopeTag, ObjectKind, decode, encode};
@@ -171,16 +173,13 @@ impl PackWriter {
 
 /// Reads the trailer of a whole pack, checking that its entries fit the pack.
 pub fn parse_pack(pack: &[u8]) -> Result<Vec<PackEntry>> {
-    let corrupt = |reason: String| Error::Corrupt {
-        what: "pack".into(),
-        reason,
-    };
+    let corrupt = StoreError::Pack;
     if pack.len() < PACK_MAGIC.len() + 1 || pack[..8] != PACK_MAGIC {
         return Err(corrupt("no pack header".into()));
     }
     let version = pack[8];
     if version == 0 || version > PACK_VERSION {
-        return Err(Error::UnsupportedVersion {
+        return Err(StoreError::PackVersion {
             found: u32::from(version),
             supported: u32::from(PACK_VERSION),
         });
@@ -218,9 +217,36 @@ pub fn parse_pack(pack: &[u8]) -> Result<Vec<PackEntry>> {
     Ok(entries)
 }
 
+/// Reads the trailer of a stored pack of `size` bytes with two ranged reads (the
+/// footer, then the trailer) instead of the whole pack, checking that it fits.
+pub fn read_trailer(
+    backend: &dyn super::BlobBackend,
+    name: &str,
+    size: u64,
+) -> Result<Vec<PackEntry>> {
+    let footer_len = FOOTER_LEN as u64;
+    let short = || StoreError::Pack(format!("{name} is too short for a trailer"));
+    let footer = backend.get_range(name, size.checked_sub(footer_len).ok_or_else(short)?..size)?;
+    if footer.len() != FOOTER_LEN || footer[4..] != FOOTER_MAGIC {
+        return Err(StoreError::Pack(format!("{name} has no trailer magic")));
+    }
+    let len = u64::from(u32::from_le_bytes(footer[..4].try_into().expect("4 bytes")));
+    let start = (size - footer_len).checked_sub(len).ok_or_else(short)?;
+    let entries = parse_trailer(&backend.get_range(name, start..size - footer_len)?)?;
+    if entries
+        .last()
+        .is_some_and(|e| e.offset + u64::from(e.stored_len) != start)
+    {
+        return Err(StoreError::Pack(format!(
+            "{name}: objects do not end where the trailer starts"
+        )));
+    }
+    Ok(entries)
+}
+
 /// Decodes a trailer on its own (the fuzz target's entry point).
 pub fn parse_trailer(bytes: &[u8]) -> Result<Vec<PackEntry>> {
-    decode::<Trailer>(bytes).map(|t| t.entries)
+    Ok(decode::<Trailer>(bytes).map(|t| t.entries)?)
 }
 
 #[cfg(test)]

@@ -130,7 +130,7 @@ impl Packer {
             // The writer stopped on an error; `finish` reports it.
             return self
                 .join_writer()
-                .and(Err(Error::Backend("the pack writer stopped".into())));
+                .and(Err(Error::Internal("the pack writer stopped".into())));
         }
         self.written.push(WrittenPack { id, size, entries });
         Ok(())
@@ -142,7 +142,7 @@ impl Packer {
                 drop(tx);
                 thread
                     .join()
-                    .map_err(|_| Error::Backend("the pack writer panicked".into()))?
+                    .map_err(|_| Error::Internal("the pack writer panicked".into()))?
             }
             None => Ok(()),
         }

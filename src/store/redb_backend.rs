@@ -8,7 +8,9 @@ use bytes::Bytes;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::backend::{BlobBackend, BlobMeta};
-use crate::error::{Error, Result};
+use super::error::StoreError;
+
+type Result<T> = std::result::Result<T, StoreError>;
 
 /// Blob name → (written at, seconds since the epoch).
 const BLOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("blobs-0");
@@ -21,8 +23,14 @@ pub struct RedbBackend {
     label: String,
 }
 
-fn err(e: impl std::fmt::Display) -> Error {
-    Error::Backend(format!("redb blob file: {e}"))
+/// Maps a redb failure while doing `op` to `name`, keeping redb's error as the source.
+fn err<E: Into<redb::Error>>(op: &'static str, name: &str) -> impl FnOnce(E) -> StoreError {
+    let name = name.to_owned();
+    move |e| StoreError::Redb {
+        op,
+        name,
+        source: Box::new(e.into()),
+    }
 }
 
 impl RedbBackend {
@@ -30,11 +38,12 @@ impl RedbBackend {
     pub fn open(path: &Path) -> Result<Self> {
         let mut builder = Database::builder();
         builder.set_concurrency_mode(redb::ConcurrencyMode::MultiWriter);
-        let db = builder.create(path).map_err(err)?;
-        let txn = db.begin_write().map_err(err)?;
-        txn.open_table(BLOBS).map_err(err)?;
-        txn.open_table(WRITTEN).map_err(err)?;
-        txn.commit().map_err(err)?;
+        let shown = path.display().to_string();
+        let db = builder.create(path).map_err(err("open", &shown))?;
+        let txn = db.begin_write().map_err(err("open", &shown))?;
+        txn.open_table(BLOBS).map_err(err("open", &shown))?;
+        txn.open_table(WRITTEN).map_err(err("open", &shown))?;
+        txn.commit().map_err(err("open", &shown))?;
         Ok(RedbBackend {
             db,
             label: format!("redb://{}", path.display()),
@@ -42,37 +51,40 @@ impl RedbBackend {
     }
 
     fn read<T>(&self, name: &str, f: impl FnOnce(&[u8]) -> T) -> Result<T> {
-        let txn = self.db.begin_read().map_err(err)?;
-        let table = txn.open_table(BLOBS).map_err(err)?;
-        let value = table
-            .get(name)
-            .map_err(err)?
-            .ok_or_else(|| Error::NotFound {
-                what: format!("blob {name}"),
-            })?;
+        let txn = self.db.begin_read().map_err(err("read", name))?;
+        let table = txn.open_table(BLOBS).map_err(err("read", name))?;
+        let value =
+            table
+                .get(name)
+                .map_err(err("read", name))?
+                .ok_or_else(|| StoreError::NotFound {
+                    name: name.to_owned(),
+                })?;
         Ok(f(value.value()))
     }
 }
 
 impl BlobBackend for RedbBackend {
     fn put(&self, name: &str, bytes: Bytes) -> Result<()> {
-        let txn = self.db.begin_write().map_err(err)?;
+        let txn = self.db.begin_write().map_err(err("put", name))?;
         {
-            let mut table = txn.open_table(BLOBS).map_err(err)?;
-            if table.get(name).map_err(err)?.is_some() {
+            let mut table = txn.open_table(BLOBS).map_err(err("put", name))?;
+            if table.get(name).map_err(err("put", name))?.is_some() {
                 return Ok(());
             }
-            table.insert(name, bytes.as_ref()).map_err(err)?;
+            table
+                .insert(name, bytes.as_ref())
+                .map_err(err("put", name))?;
             let now = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .unwrap_or_default()
                 .as_secs();
             txn.open_table(WRITTEN)
-                .map_err(err)?
+                .map_err(err("put", name))?
                 .insert(name, now)
-                .map_err(err)?;
+                .map_err(err("put", name))?;
         }
-        txn.commit().map_err(err)
+        txn.commit().map_err(err("put", name))
     }
 
     fn get(&self, name: &str) -> Result<Bytes> {
@@ -83,9 +95,11 @@ impl BlobBackend for RedbBackend {
         self.read(name, |v| {
             let (start, end) = (range.start as usize, range.end as usize);
             if end > v.len() || start > end {
-                return Err(Error::Corrupt {
-                    what: format!("blob {name}"),
-                    reason: format!("range {start}..{end} beyond its {} bytes", v.len()),
+                return Err(StoreError::Range {
+                    name: name.to_owned(),
+                    start: range.start,
+                    end: range.end,
+                    len: v.len() as u64,
                 });
             }
             Ok(Bytes::copy_from_slice(&v[start..end]))
@@ -95,36 +109,39 @@ impl BlobBackend for RedbBackend {
     fn size(&self, name: &str) -> Result<Option<u64>> {
         match self.read(name, |v| v.len() as u64) {
             Ok(n) => Ok(Some(n)),
-            Err(Error::NotFound { .. }) => Ok(None),
+            Err(StoreError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }
     }
 
     fn delete(&self, name: &str) -> Result<()> {
-        let txn = self.db.begin_write().map_err(err)?;
+        let txn = self.db.begin_write().map_err(err("delete", name))?;
         txn.open_table(BLOBS)
-            .map_err(err)?
+            .map_err(err("delete", name))?
             .remove(name)
-            .map_err(err)?;
+            .map_err(err("delete", name))?;
         txn.open_table(WRITTEN)
-            .map_err(err)?
+            .map_err(err("delete", name))?
             .remove(name)
-            .map_err(err)?;
-        txn.commit().map_err(err)
+            .map_err(err("delete", name))?;
+        txn.commit().map_err(err("delete", name))
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<BlobMeta>> {
-        let txn = self.db.begin_read().map_err(err)?;
-        let blobs = txn.open_table(BLOBS).map_err(err)?;
-        let times = txn.open_table(WRITTEN).map_err(err)?;
+        let txn = self.db.begin_read().map_err(err("list", prefix))?;
+        let blobs = txn.open_table(BLOBS).map_err(err("list", prefix))?;
+        let times = txn.open_table(WRITTEN).map_err(err("list", prefix))?;
         let mut out = Vec::new();
-        for row in blobs.range(prefix..).map_err(err)? {
-            let (k, v) = row.map_err(err)?;
+        for row in blobs.range(prefix..).map_err(err("list", prefix))? {
+            let (k, v) = row.map_err(err("list", prefix))?;
             let name = k.value();
             if !name.starts_with(prefix) {
                 break;
             }
-            let secs = times.get(name).map_err(err)?.map_or(0, |t| t.value());
+            let secs = times
+                .get(name)
+                .map_err(err("list", prefix))?
+                .map_or(0, |t| t.value());
             out.push(BlobMeta {
                 name: name.to_owned(),
                 size: v.value().len() as u64,

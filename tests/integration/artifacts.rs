@@ -169,7 +169,10 @@ async fn a_whole_workflow_on_a_virtual_project() {
 
     // Duplicate names are refused.
     let dup = a.create_checkpoint(&me, id, named("v1")).await.unwrap_err();
-    assert!(matches!(dup, Error::AlreadyExists(_)), "{dup:?}");
+    assert!(
+        matches!(&dup, Error::AlreadyExists { kind: reelstore::ItemKind::Checkpoint, id, .. } if id == "v1"),
+        "{dup:?}"
+    );
 
     let listed = a.list_checkpoints(&me, id).await.unwrap();
     assert_eq!(

@@ -235,7 +235,7 @@ fn errors_are_one_sentence_with_a_hint_and_nonzero_exit() {
         .args(["checkpoint", "--name", "v1"])
         .assert()
         .code(1)
-        .stderr(contains("a checkpoint named `v1` already exists"));
+        .stderr(contains("checkpoint `v1` already exists"));
     reel(dir.path())
         .args(["checkpoint", "--name", "bad name!"])
         .assert()

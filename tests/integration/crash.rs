@@ -191,11 +191,18 @@ impl Campaign {
 
     fn restore(&mut self, round: u64) {
         // Another checkpoint than the target holds, so there is something to write.
-        let ids: Vec<&String> = self
+        let mut ids: Vec<&String> = self
             .committed
             .keys()
             .filter(|i| **i != self.last_restored)
             .collect();
+        if ids.is_empty() {
+            // Only the checkpoint the target holds: empty the target so there is
+            // something to write again.
+            ids = self.committed.keys().collect();
+            std::fs::remove_dir_all(self.target.path()).unwrap();
+            std::fs::create_dir(self.target.path()).unwrap();
+        }
         let id = ids[pick(round, 3, ids.len())].clone();
         self.last_restored.clone_from(&id);
         let to = self.target.path().to_str().unwrap();

@@ -3,8 +3,8 @@
 //! not-found error as for an id that does not exist.
 
 use reelstore::{
-    Artifacts, AssetInput, Caller, CreateCheckpoint, CreateProject, Error, ListBlobs, ListProjects,
-    ProjectId, RenderMeta, RestoreOptions, Scope, Source,
+    Artifacts, AssetInput, Caller, CreateCheckpoint, CreateProject, Error, ItemKind, ListBlobs,
+    ListProjects, ProjectId, RenderMeta, RestoreOptions, Scope, Source,
 };
 
 use crate::artifacts::{caller, p, repo};
@@ -31,9 +31,10 @@ fn may_see(scope: Scope, owner: &Caller, c: &Caller) -> bool {
         }
 }
 
-fn hidden<T: std::fmt::Debug>(r: reelstore::Result<T>, what: &str) {
+/// The call failed as if the thing did not exist: `NotFound` of that kind.
+fn hidden<T: std::fmt::Debug>(r: reelstore::Result<T>, what: ItemKind) {
     match r {
-        Err(Error::NotFound { what: w }) => assert!(w.starts_with(what), "{w}"),
+        Err(Error::NotFound { kind, .. }) => assert_eq!(kind, what),
         other => panic!("expected not found, got {other:?}"),
     }
 }
@@ -100,7 +101,7 @@ async fn every_operation_respects_every_scope() {
                 assert_eq!(a.list_checkpoints(&c, id).await.unwrap().len(), 1);
                 continue;
             }
-            let what = "project";
+            let what = ItemKind::Project;
             hidden(a.get_project(&c, id).await, what);
             hidden(a.read_file(&c, id, p("src/Root.tsx"), None).await, what);
             hidden(a.list_files(&c, id, None, false).await, what);
@@ -228,9 +229,9 @@ async fn assets_and_renders_follow_their_scope() {
                 if visible {
                     assert!(a.read_blob(&c, id, None).await.is_ok());
                 } else {
-                    hidden(a.get_blob(&c, id).await, "blob");
-                    hidden(a.read_blob(&c, id, None).await, "blob");
-                    hidden(a.delete_blob(&c, id).await, "blob");
+                    hidden(a.get_blob(&c, id).await, ItemKind::Record);
+                    hidden(a.read_blob(&c, id, None).await, ItemKind::Record);
+                    hidden(a.delete_blob(&c, id).await, ItemKind::Record);
                 }
             }
         }

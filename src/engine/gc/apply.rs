@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use super::mark::{Marker, Roots};
 use super::plan::{GcPlan, PlanState, plan};
-use crate::engine::Engine;
 use crate::engine::writer::Writer;
+use crate::engine::{Engine, EngineError};
 use crate::error::{Error, Result};
 use crate::hash::{Hash, PackId};
 use crate::index::{ObjectLocation, SweepRequest, WriterKind};
@@ -78,9 +78,7 @@ pub fn gc(engine: &Engine, opts: &GcOptions) -> Result<GcReport> {
         return Ok(dry_report(state.plan, opts));
     }
     if engine.index.rebuilt()? && !opts.after_rebuild {
-        return Err(Error::Invalid(
-            "this index was rebuilt from the packs: project records, assets and renders lived only in the lost index, so their data looks unreferenced now; `reel gc --after-rebuild` collects it anyway".into(),
-        ));
+        return Err(EngineError::RebuiltIndex.into());
     }
     let gc = engine.register(WriterKind::Gc)?;
     let state = plan(engine, opts.grace, Some(gc.pin()))?;
@@ -238,6 +236,8 @@ fn stored_bytes<'a>(bytes: &'a Bytes, pack: &PackId, loc: &ObjectLocation) -> Re
     let end = start + loc.stored_len as usize;
     bytes.get(start..end).ok_or_else(|| Error::Corrupt {
         what: format!("pack {}", pack.short()),
+        pack: Some(*pack),
+        object: None,
         reason: "shorter than the index says".into(),
     })
 }

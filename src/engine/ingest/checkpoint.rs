@@ -14,12 +14,13 @@ use serde::Serialize;
 use super::pipeline::Pipeline;
 use super::scan::scan_dir;
 use crate::engine::Engine;
+use crate::engine::EngineError;
 use crate::engine::progress::Progress;
 use crate::engine::refs::validate_checkpoint_name;
 use crate::engine::writer::Writer;
 use crate::error::{Error, Result};
 use crate::hash::{CommitId, Hash, TreeId};
-use crate::index::NewCheckpoint;
+use crate::index::{IndexError, NewCheckpoint};
 use crate::object::codec;
 use crate::object::{Commit, ObjectKind, encode};
 use crate::store::{PackSink, Packer, WrittenPack};
@@ -80,7 +81,7 @@ pub fn checkpoint(
     if let Some(name) = &opts.name {
         validate_checkpoint_name(name).map_err(Error::Invalid)?;
         if engine.index.named(name)?.is_some() {
-            return Err(Error::AlreadyExists(format!("a checkpoint named `{name}`")));
+            return Err(EngineError::NameTaken(name.clone()).into());
         }
     }
     // Registered before anything reads the index to deduplicate; dropped (deleting any
@@ -149,7 +150,7 @@ fn write_and_publish(
                     skipped: scan.skipped,
                 });
             }
-            Err(Error::Conflict(_)) => {
+            Err(IndexError::Conflict(_)) => {
                 // Another checkpoint landed first: follow it, with a fresh commit object.
                 head = engine.index.head()?;
                 commit.parents = head.into_iter().collect();
@@ -163,12 +164,10 @@ fn write_and_publish(
                     &bytes,
                 )?);
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         }
     }
-    Err(Error::Conflict(
-        "too many concurrent checkpoints; try again".into(),
-    ))
+    Err(EngineError::TooManyConflicts.into())
 }
 
 fn new_commit(tree: TreeId, head: Option<CommitId>, opts: &CheckpointOptions) -> Commit {

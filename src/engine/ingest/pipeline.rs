@@ -10,8 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use crate::engine::Engine;
+use crate::engine::EngineError;
 use crate::engine::writer::Writer;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::hash::Hash;
 use crate::index::IndexSnapshot;
 use crate::object::ObjectKind;
@@ -138,7 +139,7 @@ impl Pipeline {
             return Ok(());
         }
         tx.send(RawObject { kind, id, raw })
-            .map_err(|_| Error::Backend("the pack writer stopped".into()))
+            .map_err(|_| EngineError::Worker("the pack writer stopped".into()).into())
     }
 
     /// Counters, shared: read them after [`Pipeline::finish`] for final figures.
@@ -151,12 +152,12 @@ impl Pipeline {
         drop(self.tx.take());
         for w in self.workers.drain(..) {
             w.join()
-                .map_err(|_| Error::Backend("a compressor thread panicked".into()))?;
+                .map_err(|_| EngineError::Worker("a compressor thread panicked".into()))?;
         }
         match self.packer.take() {
             Some(p) => p
                 .join()
-                .map_err(|_| Error::Backend("the pack writer panicked".into()))?,
+                .map_err(|_| EngineError::Worker("the pack writer panicked".into()))?,
             None => Ok(Vec::new()),
         }
     }

@@ -11,8 +11,8 @@ use rayon::prelude::*;
 use super::file::{ingest_file, ingest_symlink, stat_of};
 use super::pipeline::Pipeline;
 use super::walk::{SkippedPath, WalkEntry, WalkKind, vanished_or_unreadable, walk};
-use crate::engine::Engine;
 use crate::engine::progress::Progress;
+use crate::engine::{Engine, EngineError};
 use crate::error::{Error, Result};
 use crate::hash::{Hash, TreeId};
 use crate::index::StatRecord;
@@ -62,10 +62,10 @@ pub fn scan_dir(
 ) -> Result<ScanResult> {
     let meta = std::fs::metadata(root).map_err(Error::io("stat", root))?;
     if !meta.is_dir() {
-        return Err(Error::Invalid(format!(
-            "{} is not a directory",
-            root.display()
-        )));
+        return Err(EngineError::NotADirectory {
+            path: root.to_path_buf(),
+        }
+        .into());
     }
     // The repository's own directory, as a path below `root` if it is one (compared
     // canonically: `root` may be reached through a symlink).
@@ -101,7 +101,7 @@ pub fn scan_dir(
     let readers = rayon::ThreadPoolBuilder::new()
         .num_threads(READER_THREADS_PER_CORE * rayon::current_num_threads())
         .build()
-        .map_err(|e| Error::Backend(format!("cannot start reader threads: {e}")))?;
+        .map_err(|e| EngineError::Worker(format!("cannot start reader threads: {e}")))?;
     let mut read_all = readers.install(|| read(small))?;
     read_all.extend(read(large)?);
     let mut out = ScanResult {

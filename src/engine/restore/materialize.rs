@@ -20,10 +20,10 @@ use serde::Serialize;
 
 use super::protect::{check_paths, discarded};
 use super::write::{Written, ensure_dir, remove_leftovers, remove_tracked, restore_one};
-use crate::engine::Engine;
 use crate::engine::diff::{Overlay, TreeLoader};
 use crate::engine::ingest::scan_dir;
 use crate::engine::progress::Progress;
+use crate::engine::{Engine, EngineError};
 use crate::error::{Error, Result};
 use crate::hash::{CommitId, TreeId};
 use crate::object::{EntryKind, TreeEntry};
@@ -119,10 +119,10 @@ pub fn check_target(dir: &Path) -> Result<PathBuf> {
     for comp in abs.components() {
         match comp {
             Component::ParentDir => {
-                return Err(Error::Invalid(format!(
-                    "{}: `..` is not allowed in a restore target",
-                    dir.display()
-                )));
+                return Err(EngineError::ParentDir {
+                    target: dir.to_path_buf(),
+                }
+                .into());
             }
             Component::CurDir => continue,
             other => walked.push(other.as_os_str()),
@@ -130,11 +130,11 @@ pub fn check_target(dir: &Path) -> Result<PathBuf> {
         if let Ok(meta) = fs::symlink_metadata(&walked)
             && meta.file_type().is_symlink()
         {
-            return Err(Error::Invalid(format!(
-                "{} passes through the symlink {}; restore refuses to write through links",
-                dir.display(),
-                walked.display()
-            )));
+            return Err(EngineError::ThroughSymlink {
+                target: dir.to_path_buf(),
+                link: walked,
+            }
+            .into());
         }
     }
     Ok(walked)
@@ -226,7 +226,7 @@ fn materialize(
         }
     }
     write_files(engine, &root, &wanted, &current, progress, &mut summary)
-        .and_then(|stats| engine.index.record_restore(&key, tree, head, &stats))?;
+        .and_then(|stats| Ok(engine.index.record_restore(&key, tree, head, &stats)?))?;
     Ok(summary)
 }
 

@@ -3,9 +3,9 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
-use crate::engine::Engine;
 use crate::engine::ingest::is_repo_dir_name;
-use crate::error::{Error, Result};
+use crate::engine::{Engine, EngineError};
+use crate::error::Result;
 use crate::object::{EntryKind, TreeEntry};
 
 /// Refuses a target inside the repository directory, and a tree that would write into
@@ -27,10 +27,10 @@ pub fn check_paths(
             .components()
             .any(|c| is_repo_dir_name(&c.as_os_str().to_string_lossy()))
     {
-        return Err(Error::Invalid(format!(
-            "{} is inside a repository directory; restores never write there",
-            root.display()
-        )));
+        return Err(EngineError::InsideRepository {
+            target: root.to_path_buf(),
+        }
+        .into());
     }
     // The repository directory as a path relative to the target, if it lies below it.
     let repo_rel = repo.and_then(|r| {
@@ -43,9 +43,7 @@ pub fn check_paths(
                 .as_deref()
                 .is_some_and(|r| Path::new(path).starts_with(r));
         if hits_repo {
-            return Err(Error::Invalid(format!(
-                "the tree holds `{path}`, which is inside a repository directory; restores never write there (delete it from the project first)"
-            )));
+            return Err(EngineError::TreeIntoRepository { path: path.clone() }.into());
         }
     }
     Ok(())
