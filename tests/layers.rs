@@ -201,7 +201,12 @@ fn foreign_crates_stay_in_their_layer() {
                 continue;
             }
             for (n, line) in code.lines().enumerate() {
-                if !is_comment(line) && line.contains(needle) {
+                // A derive behind the face's feature is a view of a library type (one
+                // definition for flags and API), not a use of the face.
+                let face_view = line
+                    .trim_start()
+                    .starts_with("#[cfg_attr(feature = \"cli\"");
+                if !is_comment(line) && !face_view && line.contains(needle) {
                     bad.push(format!("{file}:{}: `{needle}` outside {allowed:?}", n + 1));
                 }
             }

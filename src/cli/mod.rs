@@ -3,11 +3,16 @@
 mod args;
 mod artifact_args;
 mod artifact_run;
+mod blob_run;
 mod hints;
+mod history;
+mod maintenance;
 mod output;
+mod project_run;
 mod render_args;
 mod render_run;
 mod run;
 mod serve;
+mod working;
 
 pub use run::main;

@@ -27,39 +27,9 @@ pub struct RenderRunArgs {
     /// Checkpoint to render (id, prefix or name); default: the working tree.
     #[arg(long, value_name = "REF")]
     pub checkpoint: Option<String>,
-    /// Composition id (default: the project's only composition).
-    #[arg(long, value_name = "ID")]
-    pub composition: Option<String>,
-    /// Entry file (default: src/index.ts).
-    #[arg(long, value_name = "PATH")]
-    pub entry: Option<String>,
-    /// h264, h265, vp8, vp9, prores or gif.
-    #[arg(long, default_value = "h264")]
-    pub codec: String,
-    /// low, medium or high (CRF 28 / 23 / 18 for H.264).
-    #[arg(long, default_value = "medium")]
-    pub quality: String,
-    /// Explicit CRF, overriding --quality.
-    #[arg(long)]
-    pub crf: Option<u8>,
-    /// x264 speed preset (h264 only), e.g. `veryfast`.
-    #[arg(long, value_name = "PRESET")]
-    pub x264_preset: Option<String>,
-    /// Frames rendered in parallel.
-    #[arg(long, value_name = "N")]
-    pub concurrency: Option<u32>,
-    /// Input props, a JSON object.
-    #[arg(long, value_name = "JSON")]
-    pub props: Option<String>,
-    /// Frame range, `FIRST-LAST`.
-    #[arg(long, value_name = "A-B")]
-    pub frames: Option<String>,
-    /// Output scale factor.
-    #[arg(long)]
-    pub scale: Option<f64>,
-    /// jpeg or png frames.
-    #[arg(long, value_name = "FORMAT")]
-    pub image_format: Option<String>,
+    /// What decides the render: the library's own settings, as flags.
+    #[command(flatten)]
+    pub settings: reelstore::render::RenderSettings,
     /// Also write the video here.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,

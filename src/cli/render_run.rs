@@ -11,13 +11,13 @@ use super::output::{bytes, json, out, time};
 use super::render_args::{RenderArgs, RenderRunArgs, RenderServiceArgs};
 use super::run::{Outcome, open};
 use reelstore::render::{
-    Codec, CommandTemplate, ImageFormat, JobStatus, Quality, Remotion, RenderConfig, RenderRequest,
-    RenderSettings, Renders, Stage,
+    CommandTemplate, JobStatus, Remotion, RenderConfig, RenderRequest, RenderSettings, Renders,
+    Stage,
 };
 use reelstore::{BlobKind, Error, Repository};
 
 /// The render service for a repository, as the flags say.
-pub(super) fn service(repo: &Repository, args: &RenderServiceArgs) -> Result<Renders, Error> {
+pub(super) async fn service(repo: &Repository, args: &RenderServiceArgs) -> Result<Renders, Error> {
     let cache = match (&args.render_cache, repo.cache_dir()) {
         (Some(dir), _) => dir.clone(),
         (None, Some(dir)) => dir.join("render"),
@@ -49,51 +49,12 @@ pub(super) fn service(repo: &Repository, args: &RenderServiceArgs) -> Result<Ren
     config.timeout = Some(args.render_timeout);
     config.concurrency = args.render_jobs;
     config.queue_limit = args.render_queue;
-    repo.renders(config)
+    repo.renders(config).await
 }
 
 fn settings(a: &RenderRunArgs) -> Result<RenderSettings, Error> {
-    let frames = a
-        .frames
-        .as_deref()
-        .map(|f| {
-            let (x, y) = f.split_once('-').unwrap_or((f, f));
-            match (x.trim().parse(), y.trim().parse()) {
-                (Ok(x), Ok(y)) => Ok((x, y)),
-                _ => Err(Error::Invalid(format!(
-                    "--frames {f}: expected FIRST-LAST, e.g. 0-29"
-                ))),
-            }
-        })
-        .transpose()?;
-    let image_format = a
-        .image_format
-        .as_deref()
-        .map(ImageFormat::parse)
-        .transpose()?;
-    let props = a
-        .props
-        .as_deref()
-        .map(|p| {
-            serde_json::from_str(p)
-                .map_err(|e| Error::Invalid(format!("--props is not valid JSON: {e}")))
-        })
-        .transpose()?;
-    let s = RenderSettings {
-        entry: a.entry.clone(),
-        composition: a.composition.clone(),
-        codec: Codec::parse(&a.codec)?,
-        quality: Quality::parse(&a.quality)?,
-        crf: a.crf,
-        x264_preset: a.x264_preset.clone(),
-        concurrency: a.concurrency,
-        props,
-        frames,
-        scale: a.scale,
-        image_format,
-    };
-    s.validate()?;
-    Ok(s)
+    a.settings.validate()?;
+    Ok(a.settings.clone())
 }
 
 /// Parses `2GiB`, `500MB`, `10k`, `0`.
@@ -186,7 +147,7 @@ pub async fn render(cli: &Cli, args: &RenderArgs) -> Outcome {
     match &args.cmd {
         Some(RenderCmd::Jobs) => {
             let (renders, me) = (
-                service(&open(cli).await?, &args.service)?,
+                service(&open(cli).await?, &args.service).await?,
                 super::artifact_run::caller(cli)?,
             );
             let list = renders.list(&me).await?;
@@ -211,7 +172,7 @@ pub async fn render(cli: &Cli, args: &RenderArgs) -> Outcome {
         }
         Some(RenderCmd::Job { id }) => {
             let (renders, me) = (
-                service(&open(cli).await?, &args.service)?,
+                service(&open(cli).await?, &args.service).await?,
                 super::artifact_run::caller(cli)?,
             );
             let s = renders.status(&me, id.parse()?).await?;
@@ -222,7 +183,7 @@ pub async fn render(cli: &Cli, args: &RenderArgs) -> Outcome {
             }
         }
         Some(RenderCmd::Prune { max_size }) => {
-            let renders = service(&open(cli).await?, &args.service)?;
+            let renders = service(&open(cli).await?, &args.service).await?;
             let report = renders.prune_cache(parse_size(max_size)?).await?;
             if cli.json {
                 return Ok(json(&report)?);
@@ -234,7 +195,7 @@ pub async fn render(cli: &Cli, args: &RenderArgs) -> Outcome {
                 bytes(report.kept_bytes)
             ))?)
         }
-        Some(other) => super::artifact_run::render(cli, other).await,
+        Some(other) => super::blob_run::render(cli, other).await,
         None => run(cli, args).await,
     }
 }
@@ -249,7 +210,7 @@ async fn run(cli: &Cli, args: &RenderArgs) -> Outcome {
     };
     let settings = settings(&args.run)?;
     let repo = open(cli).await?;
-    let renders = service(&repo, &args.service)?;
+    let renders = service(&repo, &args.service).await?;
     let me = super::artifact_run::caller(cli)?;
     let req = RenderRequest {
         project: project.parse()?,

@@ -36,7 +36,7 @@ fn tokens(args: &ServeArgs) -> Result<Option<TokenTable>, Error> {
 pub async fn serve(cli: &Cli, args: &ServeArgs) -> Outcome {
     let repo = open(cli).await?;
     let artifacts = repo.artifacts();
-    let renders = match super::render_run::service(&repo, &args.render) {
+    let renders = match super::render_run::service(&repo, &args.render).await {
         Ok(r) => Some(r),
         Err(e) => {
             tracing::warn!("render tools disabled: {e}");

@@ -5,8 +5,9 @@ use std::sync::atomic::Ordering;
 
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
-use super::db::{Index, insert_packs};
+use super::db::Index;
 use super::error::IndexError;
+use super::objects::insert_packs;
 use super::tables::{
     BLOB_RECORDS, OVERLAY, PROJECT_CHECKPOINT_KEYS, PROJECT_CHECKPOINTS, PROJECT_NAMES, PROJECTS,
     RENDER_JOBS, RENDER_MEMO,

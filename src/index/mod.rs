@@ -2,14 +2,18 @@
 //! No redb type leaves this module.
 
 mod artifact;
+mod checkpoints;
 mod db;
 mod error;
+mod objects;
 mod records;
 mod tables;
 mod writers;
 
 pub use artifact::ArtifactTx;
-pub use db::{Index, IndexSnapshot, NewCheckpoint};
+pub use checkpoints::NewCheckpoint;
+pub use db::Index;
 pub use error::IndexError;
+pub use objects::IndexSnapshot;
 pub use records::{ObjectLocation, StatRecord};
 pub use writers::{GcView, SweepRequest, WriterKind};

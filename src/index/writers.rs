@@ -14,8 +14,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use redb::{ReadableTable, WriteTransaction};
 
-use super::db::{Index, insert_packs};
+use super::db::Index;
 use super::error::IndexError;
+use super::objects::insert_packs;
 use super::records::PackRecord;
 use super::tables::{CONDEMNED, DELETING, META, OBJECTS, PACKS, PENDING_PACKS, WRITERS};
 use crate::error::Error;

@@ -3,11 +3,16 @@
 //! logic lives here.
 
 mod auth;
+mod error;
+mod guard;
 mod http;
 mod params;
+mod reply;
 mod resources;
 mod server;
+mod tools;
 
 pub use auth::TokenTable;
+pub use error::ToolError;
 pub use http::serve_http;
 pub use server::{ReelServer, ServeOptions, serve_stdio};

@@ -251,30 +251,9 @@ pub struct RenderVideoArgs {
     pub project_id: String,
     /// Checkpoint to render (id, unique prefix or name); default: the working tree.
     pub checkpoint: Option<String>,
-    /// Composition id; default: the project's only composition.
-    pub composition: Option<String>,
-    /// Entry file; default "src/index.ts".
-    pub entry: Option<String>,
-    /// "h264" (default, .mp4), "h265" (.mp4), "vp8" or "vp9" (.webm), "prores" (.mov), "gif".
-    pub codec: Option<String>,
-    /// "low", "medium" (default) or "high" (for h264: CRF 28, 23, 18).
-    pub quality: Option<String>,
-    /// Explicit CRF, overriding quality (h264 1-51, h265 0-51, vp8 4-63, vp9 0-63).
-    pub crf: Option<u8>,
-    /// x264 speed preset for h264, e.g. "veryfast" or "slow".
-    pub x264_preset: Option<String>,
-    /// Frames rendered in parallel.
-    pub concurrency: Option<u32>,
-    /// Input props passed to the composition (a JSON object).
-    pub props: Option<serde_json::Map<String, serde_json::Value>>,
-    /// First frame to render (with `last_frame`).
-    pub first_frame: Option<u32>,
-    /// Last frame to render, inclusive (with `first_frame`).
-    pub last_frame: Option<u32>,
-    /// Output scale factor, e.g. 0.5.
-    pub scale: Option<f64>,
-    /// "jpeg" (default) or "png" frames.
-    pub image_format: Option<String>,
+    /// What decides the render (codec, quality, frames, …): the library's settings.
+    #[serde(flatten)]
+    pub settings: crate::render::RenderSettings,
     /// Wait for the video (default true, with progress notifications); false returns
     /// the job at once: poll `artifact_render_status`.
     pub wait: Option<bool>,

@@ -13,9 +13,10 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer};
 
+use super::error::{ToolError, ToolResult};
 use super::server::ReelServer;
 use crate::artifact::{BlobKind, ListBlobs, ListProjects, ProjectPath, mime_of_name};
-use crate::error::{Error, ItemKind, Result};
+use crate::error::Error;
 use crate::object::EntryKind;
 
 /// The largest resource `resources/read` returns: resources are where large content
@@ -31,14 +32,12 @@ pub async fn list(
     server: &ReelServer,
     cursor: Option<&str>,
     ctx: &RequestContext<RoleServer>,
-) -> Result<ListResourcesResult> {
+) -> ToolResult<ListResourcesResult> {
     let me = server.caller(ctx)?;
     let a = server.artifacts();
     let offset: usize = match cursor {
         None => 0,
-        Some(c) => c
-            .parse()
-            .map_err(|_| Error::Invalid(format!("invalid cursor {c:?}")))?,
+        Some(c) => c.parse().map_err(|_| ToolError::BadCursor(c.to_owned()))?,
     };
     let mut all = Vec::new();
     for b in a.list_blobs(&me, ListBlobs::default()).await? {
@@ -50,7 +49,7 @@ pub async fn list(
             } => ("assets", mime.clone(), original_name.clone()),
             BlobKind::Render { project, .. } => (
                 "renders",
-                super::server::mime_of_render(&b).to_owned(),
+                super::tools::mime_of_render(&b).to_owned(),
                 format!("render of project {project}"),
             ),
         };
@@ -131,10 +130,10 @@ async fn fetch(
     server: &ReelServer,
     uri: &str,
     ctx: &RequestContext<RoleServer>,
-) -> Result<ResourceContents> {
+) -> ToolResult<ResourceContents> {
     let me = server.caller(ctx)?;
     let a = server.artifacts();
-    let bad = || Error::not_found(ItemKind::Path, uri);
+    let bad = || ToolError::NoSuchResource(uri.to_owned());
     let rest = uri.strip_prefix("reel://").ok_or_else(bad)?;
     let (bytes, mime) = if let Some(rest) = rest.strip_prefix("projects/") {
         let (head, path) = rest.split_once("/files/").ok_or_else(bad)?;
@@ -154,17 +153,18 @@ async fn fetch(
         let info = a.get_blob(&me, id.parse()?).await?;
         let mime = match &info.kind {
             BlobKind::Asset { mime, .. } => Some(mime.clone()),
-            BlobKind::Render { .. } => Some(super::server::mime_of_render(&info).to_owned()),
+            BlobKind::Render { .. } => Some(super::tools::mime_of_render(&info).to_owned()),
         };
         (a.read_blob(&me, info.id, None).await?, mime)
     } else {
         return Err(bad());
     };
-    if bytes.len() > MAX_RESOURCE_BYTES.max(server.max_inline()) {
-        return Err(Error::Invalid(format!(
-            "{uri} is {} bytes, more than one resource read returns; use the CLI or library",
-            bytes.len()
-        )));
+    let limit = MAX_RESOURCE_BYTES.max(server.max_inline());
+    if bytes.len() > limit {
+        return Err(ToolError::TooLarge {
+            size: bytes.len() as u64,
+            limit: limit as u64,
+        });
     }
     Ok(contents(uri, bytes, mime))
 }
@@ -177,10 +177,9 @@ pub async fn read(
 ) -> std::result::Result<ReadResourceResponse, McpError> {
     match fetch(server, uri, ctx).await {
         Ok(c) => Ok(ReadResourceResult::new(vec![c]).into()),
-        Err(Error::NotFound { .. }) => Err(McpError::resource_not_found(
-            format!("resource {uri} not found"),
-            None,
-        )),
+        Err(ToolError::NoSuchResource(_) | ToolError::Library(Error::NotFound { .. })) => Err(
+            McpError::resource_not_found(format!("resource {uri} not found"), None),
+        ),
         Err(e) => Err(McpError::invalid_params(e.to_string(), None)),
     }
 }

@@ -13,10 +13,10 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::diagnose::diagnose;
 use super::error::RenderError;
-use super::process::{CommandSpec, Ended, run};
+use super::process::{CommandSpec, run};
 use super::progress::{LineParser, RenderProgress};
+use crate::engine::blocking;
 use crate::error::{Error, Result};
 use crate::hash::Hash;
 
@@ -68,7 +68,8 @@ pub fn touch(dir: &Path) {
 
 /// Makes `workdir/node_modules` a link to the cached install for the work dir's
 /// `package.json` + `package-lock.json`, installing first if needed. Returns `None`
-/// when the project has no `package.json`, or ships its own `node_modules`.
+/// when the project has no `package.json`, or ships its own `node_modules`. File work
+/// runs on the blocking pool; only the install itself is awaited here.
 pub async fn ensure(
     root: &Path,
     workdir: &Path,
@@ -76,28 +77,45 @@ pub async fn ensure(
     timeout: Option<Duration>,
     cancel: &CancellationToken,
 ) -> Result<Option<Installed>> {
-    let Ok(package_json) = std::fs::read(workdir.join(MANIFESTS[0])) else {
+    let (r, w) = (root.to_path_buf(), workdir.to_path_buf());
+    let Some((key, entry, complete)) = blocking(move || Ok(lookup(&r, &w))).await? else {
         return Ok(None);
     };
+    if !complete {
+        install_into(root, &entry, workdir, install, timeout, cancel).await?;
+    }
+    let (e, link) = (entry.clone(), workdir.join("node_modules"));
+    blocking(move || link_install(&e, &link)).await?;
+    Ok(Some(Installed {
+        key,
+        ran: !complete,
+    }))
+}
+
+/// The cache key and entry of a work dir's manifests, and whether that entry is
+/// complete; `None` without a `package.json` or with the project's own `node_modules`.
+fn lookup(root: &Path, workdir: &Path) -> Option<(Hash, PathBuf, bool)> {
+    let package_json = std::fs::read(workdir.join(MANIFESTS[0])).ok()?;
     let link = workdir.join("node_modules");
     if std::fs::symlink_metadata(&link).is_ok_and(|m| m.is_dir()) {
-        return Ok(None); // the project brings its own
+        return None; // the project brings its own
     }
     let lock = std::fs::read(workdir.join(MANIFESTS[1])).ok();
     let key = key(&package_json, lock.as_deref());
     let entry = root.join(key.to_hex());
-    let mut ran = false;
-    if !entry.join(COMPLETE).is_file() {
-        install_into(root, &entry, workdir, install, timeout, cancel).await?;
-        ran = true;
-    }
-    touch(&entry);
+    let complete = entry.join(COMPLETE).is_file();
+    Some((key, entry, complete))
+}
+
+/// Marks the entry used and points the work dir's `node_modules` at it.
+fn link_install(entry: &Path, link: &Path) -> Result<()> {
+    touch(entry);
     let target = entry.join("node_modules");
-    if std::fs::read_link(&link).ok().as_deref() != Some(target.as_path()) {
-        let _ = std::fs::remove_file(&link);
-        std::os::unix::fs::symlink(&target, &link).map_err(Error::io("link", &link))?;
+    if std::fs::read_link(link).ok().as_deref() != Some(target.as_path()) {
+        let _ = std::fs::remove_file(link);
+        std::os::unix::fs::symlink(&target, link).map_err(Error::io("link", link))?;
     }
-    Ok(Some(Installed { key, ran }))
+    Ok(())
 }
 
 async fn install_into(
@@ -111,6 +129,39 @@ async fn install_into(
     let (program, args) = install
         .split_first()
         .ok_or_else(|| RenderError::Setting("the install command is empty".into()))?;
+    let (r, w) = (root.to_path_buf(), workdir.to_path_buf());
+    let tmp = blocking(move || scratch(&r, &w)).await?;
+    let spec = CommandSpec {
+        program: PathBuf::from(program),
+        args: args.iter().map(Into::into).collect(),
+        cwd: tmp.path().to_path_buf(),
+        env: Vec::new(),
+    };
+    tracing::info!(command = %spec.display(), dir = %entry.display(), "installing node_modules");
+    let out = run(&spec, timeout, cancel, Box::new(Silent), Arc::new(|_| {})).await;
+    let entry = entry.to_path_buf();
+    // Everything after the run touches files (and may remove a whole failed install):
+    // off the async workers, whatever the outcome.
+    blocking(move || {
+        let out = out?;
+        let log = out
+            .stdout
+            .iter()
+            .chain(out.stderr.iter())
+            .fold(String::new(), |mut acc, l| {
+                acc.push_str(l);
+                acc.push('\n');
+                acc
+            });
+        let _ = std::fs::write(tmp.path().join("install.log"), &log);
+        out.check(Some("installing node_modules"), None, timeout)?;
+        commit_install(tmp, &entry)
+    })
+    .await
+}
+
+/// A scratch directory beside the cache entries, holding copies of the manifests.
+fn scratch(root: &Path, workdir: &Path) -> Result<tempfile::TempDir> {
     std::fs::create_dir_all(root).map_err(Error::io("create directory", root))?;
     let tmp = tempfile::Builder::new()
         .prefix(".installing-")
@@ -122,45 +173,11 @@ async fn install_into(
             std::fs::copy(&from, tmp.path().join(name)).map_err(Error::io("copy", &from))?;
         }
     }
-    let spec = CommandSpec {
-        program: PathBuf::from(program),
-        args: args.iter().map(Into::into).collect(),
-        cwd: tmp.path().to_path_buf(),
-        env: Vec::new(),
-    };
-    tracing::info!(command = %spec.display(), dir = %entry.display(), "installing node_modules");
-    let out = run(&spec, timeout, cancel, Box::new(Silent), Arc::new(|_| {})).await?;
-    let log = out
-        .stdout
-        .iter()
-        .chain(out.stderr.iter())
-        .fold(String::new(), |mut acc, l| {
-            acc.push_str(l);
-            acc.push('\n');
-            acc
-        });
-    let _ = std::fs::write(tmp.path().join("install.log"), &log);
-    match out.ended {
-        Ended::Exited(s) if s.success() => {}
-        Ended::Exited(s) => {
-            let d = diagnose(&out.stdout, &out.stderr, None);
-            return Err(Error::Render {
-                message: format!(
-                    "installing node_modules failed (`{}` exited with {s}): {}",
-                    spec.display(),
-                    d.message
-                ),
-                details: d.details,
-            });
-        }
-        Ended::TimedOut => {
-            return Err(Error::Render {
-                message: format!("installing node_modules timed out (`{}`)", spec.display()),
-                details: String::new(),
-            });
-        }
-        Ended::Cancelled => return Err(Error::Cancelled),
-    }
+    Ok(tmp)
+}
+
+/// Marks a finished install complete and renames it into place.
+fn commit_install(tmp: tempfile::TempDir, entry: &Path) -> Result<()> {
     if !tmp.path().join("node_modules").is_dir() {
         std::fs::create_dir(tmp.path().join("node_modules"))
             .map_err(Error::io("create directory", tmp.path()))?;

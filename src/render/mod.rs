@@ -11,19 +11,22 @@ mod diagnose;
 mod error;
 #[cfg(test)]
 mod fixture_tests;
-mod jobs;
+mod job;
+mod pipeline;
 mod probe;
 mod process;
 mod progress;
 mod renderer;
+mod service;
 mod settings;
 
 pub use cache::PruneReport;
 pub use diagnose::{Diagnosis, diagnose};
 pub use error::RenderError;
-pub use jobs::{JobStatus, RenderConfig, RenderRequest, Renders, render_key};
+pub use job::{JobStatus, render_key};
 pub use probe::parse as parse_ffprobe;
 pub use process::CommandSpec;
 pub use progress::{LineParser, PatternParser, RemotionParser, RenderProgress, Stage};
 pub use renderer::{CommandTemplate, Invocation, Remotion, Renderer, find_browser};
+pub use service::{RenderConfig, RenderRequest, Renders};
 pub use settings::{Codec, ImageFormat, Quality, RenderSettings};

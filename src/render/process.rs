@@ -14,6 +14,7 @@ use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio_util::sync::CancellationToken;
 
+use super::diagnose::diagnose;
 use super::error::RenderError;
 use super::progress::{LineParser, RenderProgress};
 use crate::error::{Error, Result};
@@ -68,6 +69,56 @@ pub struct RunOutput {
     pub stdout: Vec<String>,
     /// The last lines of stderr.
     pub stderr: Vec<String>,
+    /// The command line, for messages.
+    pub command: String,
+}
+
+impl RunOutput {
+    /// The run as a result: success, or one error for every way a run fails — the one
+    /// place a child's ending becomes an error. `what` names the step in messages
+    /// (`"installing node_modules"`; `None`: the render itself); `workdir` is stripped
+    /// from the quoted output.
+    pub fn check(
+        self,
+        what: Option<&str>,
+        workdir: Option<&str>,
+        timeout: Option<Duration>,
+    ) -> Result<RunOutput> {
+        match self.ended {
+            Ended::Exited(s) if s.success() => Ok(self),
+            Ended::Cancelled => Err(Error::Cancelled),
+            Ended::Exited(s) => {
+                let d = diagnose(&self.stdout, &self.stderr, workdir);
+                tracing::warn!(status = %s, message = %d.message, "{} failed", what.unwrap_or("the renderer"));
+                let message = match what {
+                    None => d.message,
+                    Some(w) => format!(
+                        "{w} failed (`{}` exited with {s}): {}",
+                        self.command, d.message
+                    ),
+                };
+                Err(Error::Render {
+                    message,
+                    details: d.details,
+                })
+            }
+            Ended::TimedOut => Err(Error::Render {
+                message: format!(
+                    "{} timed out after {} s; it and all its child processes were stopped",
+                    what.unwrap_or("the render"),
+                    timeout.map_or(0, |t| t.as_secs())
+                ),
+                details: self.last_lines(5),
+            }),
+        }
+    }
+
+    /// The last `n` lines of stdout, joined.
+    #[must_use]
+    pub fn last_lines(&self, n: usize) -> String {
+        let from = self.stdout.len().saturating_sub(n);
+        self.stdout[from..].join("\n")
+    }
 }
 
 type Tail = Arc<Mutex<VecDeque<String>>>;
@@ -190,5 +241,6 @@ pub async fn run(
         ended,
         stdout: take(&out_tail),
         stderr: take(&err_tail),
+        command: spec.display(),
     })
 }

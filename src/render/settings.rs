@@ -9,6 +9,8 @@ use crate::error::Result;
 /// Output codec, as Remotion names it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[cfg_attr(feature = "mcp", derive(schemars::JsonSchema))]
 pub enum Codec {
     /// H.264 in MP4 (the default).
     #[default]
@@ -61,21 +63,13 @@ impl Codec {
             Codec::Prores | Codec::Gif => None,
         }
     }
-
-    /// Parses a codec name.
-    pub fn parse(s: &str) -> Result<Codec> {
-        serde_json::from_value(serde_json::Value::String(s.to_ascii_lowercase())).map_err(|_| {
-            RenderError::Setting(format!(
-                "unknown codec `{s}`: use h264, h265, vp8, vp9, prores or gif"
-            ))
-            .into()
-        })
-    }
 }
 
 /// Quality preset: a CRF chosen for the codec.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[cfg_attr(feature = "mcp", derive(schemars::JsonSchema))]
 pub enum Quality {
     /// Small files (H.264/H.265 CRF 28).
     Low,
@@ -112,36 +106,20 @@ impl Quality {
             Quality::High => "hq",
         }
     }
-
-    /// Parses `low`, `medium` or `high`.
-    pub fn parse(s: &str) -> Result<Quality> {
-        serde_json::from_value(serde_json::Value::String(s.to_ascii_lowercase())).map_err(|_| {
-            RenderError::Setting(format!("unknown quality `{s}`: use low, medium or high")).into()
-        })
-    }
 }
 
 /// Still-frame format used while rendering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[cfg_attr(feature = "mcp", derive(schemars::JsonSchema))]
 pub enum ImageFormat {
     /// JPEG frames (Remotion's default: fast).
+    #[serde(alias = "jpg")]
+    #[cfg_attr(feature = "cli", value(alias = "jpg"))]
     Jpeg,
     /// PNG frames (lossless, slower; needed for transparency).
     Png,
-}
-
-impl ImageFormat {
-    /// Parses `jpeg` (or `jpg`) or `png`.
-    pub fn parse(s: &str) -> Result<ImageFormat> {
-        match s.to_ascii_lowercase().as_str() {
-            "jpeg" | "jpg" => Ok(ImageFormat::Jpeg),
-            "png" => Ok(ImageFormat::Png),
-            _ => Err(
-                RenderError::Setting(format!("unknown image format `{s}`: use jpeg or png")).into(),
-            ),
-        }
-    }
 }
 
 /// x264 speed presets Remotion passes through as `--x264-preset`.
@@ -158,43 +136,71 @@ pub const X264_PRESETS: [&str; 10] = [
     "placebo",
 ];
 
-/// Everything that decides what a render produces.
+/// Everything that decides what a render produces. The one definition: the CLI's flags
+/// (`reel render --codec …`) and the MCP tool's arguments are derived from it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+#[cfg_attr(feature = "mcp", derive(schemars::JsonSchema))]
 pub struct RenderSettings {
     /// Entry file, relative to the project root (default `src/index.ts`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "PATH"))]
     pub entry: Option<String>,
     /// Composition id (default: the project's only composition).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "ID"))]
     pub composition: Option<String>,
-    /// Codec.
+    /// Codec: h264 (.mp4, the default), h265 (.mp4), vp8 or vp9 (.webm), prores (.mov), gif.
     #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long, value_enum, default_value_t))]
     pub codec: Codec,
-    /// Quality preset.
+    /// Quality preset: low, medium (the default) or high (for h264: CRF 28, 23, 18).
     #[serde(default)]
+    #[cfg_attr(feature = "cli", arg(long, value_enum, default_value_t))]
     pub quality: Quality,
-    /// Explicit CRF, overriding the preset.
+    /// Explicit CRF, overriding the preset (h264 1-51, h265 0-51, vp8 4-63, vp9 0-63).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub crf: Option<u8>,
-    /// x264 speed preset (H.264 only).
+    /// x264 speed preset (h264 only), e.g. `veryfast` or `slow`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "PRESET"))]
     pub x264_preset: Option<String>,
     /// Frames rendered in parallel (default: the renderer's own choice).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "N"))]
     pub concurrency: Option<u32>,
-    /// Input props (any JSON object).
+    /// Input props passed to the composition (a JSON object).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "JSON", value_parser = parse_props))]
     pub props: Option<serde_json::Value>,
-    /// First and last frame (inclusive), for part of a composition.
+    /// First and last frame to render, inclusive (on the command line `FIRST-LAST`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "A-B", value_parser = parse_frames))]
     pub frames: Option<(u32, u32)>,
-    /// Output scale factor (e.g. 0.5 for half size).
+    /// Output scale factor, e.g. 0.5 for half size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub scale: Option<f64>,
-    /// Still-frame format.
+    /// Still-frame format: jpeg (the default) or png.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "cli", arg(long, value_enum, value_name = "FORMAT"))]
     pub image_format: Option<ImageFormat>,
+}
+
+/// Parses `--props`: a JSON object.
+pub fn parse_props(s: &str) -> std::result::Result<serde_json::Value, String> {
+    serde_json::from_str(s).map_err(|e| format!("not valid JSON: {e}"))
+}
+
+/// Parses `--frames FIRST-LAST` (or one frame, `N`).
+pub fn parse_frames(s: &str) -> std::result::Result<(u32, u32), String> {
+    let (x, y) = s.split_once('-').unwrap_or((s, s));
+    match (x.trim().parse(), y.trim().parse()) {
+        (Ok(x), Ok(y)) => Ok((x, y)),
+        _ => Err(format!("expected FIRST-LAST, e.g. 0-29, not {s:?}")),
+    }
 }
 
 /// The entry file Remotion uses when none is given.

@@ -113,7 +113,7 @@ async fn env_with(tweak: impl FnOnce(&mut RenderConfig)) -> Env {
     config.renderer = Arc::new(CommandTemplate::parse(&fake_command(), None, "1").unwrap());
     config.install_command = fake_install(&dir.path().join("installs"));
     tweak(&mut config);
-    let renders = repo.renders(config).unwrap();
+    let renders = repo.renders(config).await.unwrap();
     let me = Caller::new("local", Some("ana"), None).unwrap();
     Env {
         dir,

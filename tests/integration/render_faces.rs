@@ -138,11 +138,17 @@ fn reel_render_failures_and_bad_settings_exit_nonzero_with_a_reason() {
         .assert()
         .code(1)
         .stderr(predicates::str::contains("codec gif takes no CRF"));
+    // An unknown codec is bad usage, caught by the flag parser with the choices.
     reel(dir.path())
         .args(["render", &id, "--codec", "mpeg1"])
         .assert()
-        .code(1)
-        .stderr(predicates::str::contains("unknown codec `mpeg1`"));
+        .code(2)
+        .stderr(predicates::str::contains(
+            "invalid value 'mpeg1' for '--codec <CODEC>'",
+        ))
+        .stderr(predicates::str::contains(
+            "h264, h265, vp8, vp9, prores, gif",
+        ));
     reel(dir.path())
         .args(["render"])
         .assert()

@@ -1,0 +1,260 @@
+//! `reel gc`, `fsck`, `stats`, `forget`, `index rebuild`: keeping a repository healthy.
+
+use std::fmt::Write as _;
+
+use super::args::{Cli, FsckArgs, GcArgs, IndexCmd};
+use super::output::{bytes, json, out};
+use super::run::{Failure, Outcome, open, repo_path};
+use reelstore::{Error, GcOptions, Repository};
+
+pub(super) async fn gc(cli: &Cli, args: &GcArgs) -> Outcome {
+    let repo = open(cli).await?;
+    let report = repo
+        .gc(GcOptions {
+            grace: args.grace,
+            dry_run: args.dry_run,
+            prune_unknown: args.prune_unknown,
+            after_rebuild: args.after_rebuild,
+        })
+        .await?;
+    if cli.json {
+        return Ok(json(&report)?);
+    }
+    let mut text = plan_text(&report.plan, args.prune_unknown);
+    if report.dry_run {
+        let _ = writeln!(
+            text,
+            "dry run: would delete {} packs, repack {} and free {}",
+            report.packs_deleted.len(),
+            report.packs_repacked.len(),
+            bytes(report.bytes_freed)
+        );
+    } else {
+        let _ = writeln!(
+            text,
+            "freed {}: {} packs deleted, {} repacked",
+            bytes(report.bytes_freed),
+            report.packs_deleted.len(),
+            report.packs_repacked.len()
+        );
+        if !report.packs_deferred.is_empty() {
+            let _ = writeln!(
+                text,
+                "deferred {} packs: a writer that started before this gc still runs; the next `reel gc` frees them",
+                report.packs_deferred.len()
+            );
+        }
+        if !report.packs_spared.is_empty() {
+            let _ = writeln!(
+                text,
+                "spared {} packs: a checkpoint made while gc ran needs them",
+                report.packs_spared.len()
+            );
+        }
+    }
+    Ok(out(&text)?)
+}
+
+/// The plan, one line per pack it touches (what `--dry-run` shows and a real run does).
+pub(super) fn plan_text(plan: &reelstore::GcPlan, prune_unknown: bool) -> String {
+    let mut text = format!(
+        "{} live objects, {} unreachable; {} writers running\n",
+        plan.live_objects, plan.dead_objects, plan.writers_running
+    );
+    for p in &plan.delete {
+        let _ = writeln!(
+            text,
+            "  delete     pack {}  {:>10}  no live objects",
+            p.pack.short(),
+            bytes(p.size)
+        );
+    }
+    for p in &plan.repack {
+        let _ = writeln!(
+            text,
+            "  repack     pack {}  {:>10}  {} live objects ({}) copied out first",
+            p.pack.short(),
+            bytes(p.size),
+            p.live_objects,
+            bytes(p.live_bytes)
+        );
+    }
+    for p in &plan.abandoned {
+        let _ = writeln!(
+            text,
+            "  abandoned  pack {}  {:>10}  never indexed; its writer is gone",
+            p.pack.short(),
+            bytes(p.size)
+        );
+    }
+    for p in &plan.unknown {
+        let what = if prune_unknown {
+            "unknown to this index: deleted (--prune-unknown)"
+        } else {
+            "unknown to this index: kept (--prune-unknown deletes it)"
+        };
+        let _ = writeln!(
+            text,
+            "  unknown    pack {}  {:>10}  {what}",
+            p.pack.short(),
+            bytes(p.size)
+        );
+    }
+    if plan.in_progress > 0 {
+        let _ = writeln!(text, "  kept {} packs of running writers", plan.in_progress);
+    }
+    if plan.too_young > 0 {
+        let _ = writeln!(
+            text,
+            "  kept {} packs younger than the grace period",
+            plan.too_young
+        );
+    }
+    text
+}
+
+pub(super) async fn fsck(cli: &Cli, args: &FsckArgs) -> Outcome {
+    let repo = open(cli).await?;
+    let report = repo.fsck(args.read_data).await?;
+    if cli.json {
+        json(&report)?;
+    } else {
+        let mut text = String::new();
+        for p in &report.errors {
+            let pack = p
+                .pack
+                .map(|p| format!(" pack {}", p.short()))
+                .unwrap_or_default();
+            let obj = p
+                .object
+                .map(|o| format!(" object {}", o.short()))
+                .unwrap_or_default();
+            let _ = writeln!(text, "damaged:{pack}{obj}: {}", p.message);
+        }
+        for d in &report.damaged_packs {
+            let who = if d.needed_by.is_empty() {
+                "no live checkpoint needs it".to_owned()
+            } else {
+                let ids: Vec<String> = d.needed_by.iter().map(reelstore::CommitId::short).collect();
+                format!(
+                    "needed by {} checkpoint{}: {}",
+                    ids.len(),
+                    if ids.len() == 1 { "" } else { "s" },
+                    ids.join(", ")
+                )
+            };
+            let _ = writeln!(text, "damaged pack {}: {}; {who}", d.pack.short(), d.reason);
+        }
+        for p in &report.unreferenced_packs {
+            let _ = writeln!(
+                text,
+                "note: pack {} is not in the index (an interrupted write's, or another index's; see `reel gc --dry-run`)",
+                p.short()
+            );
+        }
+        let verdict = if report.is_clean() { "ok" } else { "DAMAGED" };
+        let _ = writeln!(
+            text,
+            "{verdict}: {} checkpoints, {} packs, {} objects checked, {} problems",
+            report.checkpoints,
+            report.packs,
+            report.objects,
+            report.errors.len()
+        );
+        out(&text)?;
+    }
+    if report.is_clean() {
+        Ok(())
+    } else {
+        Err(Failure::Damaged)
+    }
+}
+
+pub(super) async fn stats(cli: &Cli) -> Outcome {
+    let repo = open(cli).await?;
+    let s = repo.stats().await?;
+    if cli.json {
+        return Ok(json(&s)?);
+    }
+    Ok(out(&format!(
+        "backend      {}\ncheckpoints  {}\npacks        {} ({})\nobjects      {} ({} chunks, {} manifests, {} trees, {} commits)\nunique data  {} raw, {} stored\nHEAD size    {}\n",
+        s.backend,
+        s.checkpoints,
+        s.packs,
+        bytes(s.pack_bytes),
+        s.objects,
+        s.chunks,
+        s.manifests,
+        s.trees,
+        s.commits,
+        bytes(s.raw_bytes),
+        bytes(s.stored_bytes),
+        bytes(s.head_bytes)
+    ))?)
+}
+
+pub(super) async fn forget(cli: &Cli, revs: &[String]) -> Outcome {
+    let repo = open(cli).await?;
+    let mut forgotten = Vec::new();
+    for rev in revs {
+        forgotten.push(repo.delete_checkpoint(rev).await?);
+    }
+    if cli.json {
+        return Ok(json(&serde_json::json!({ "forgotten": forgotten }))?);
+    }
+    let mut text = String::new();
+    for id in &forgotten {
+        let _ = writeln!(text, "forgot checkpoint {}", id.short());
+    }
+    if !cli.quiet {
+        text.push_str(
+            "its data is freed by the next `reel gc` unless another checkpoint shares it\n",
+        );
+    }
+    Ok(out(&text)?)
+}
+
+pub(super) async fn index(cli: &Cli, cmd: &IndexCmd) -> Outcome {
+    let IndexCmd::Rebuild = cmd;
+    let dir = match repo_path(cli)? {
+        Some(p) => p,
+        None => Repository::discover(
+            &std::env::current_dir().map_err(Error::io("read current directory", "."))?,
+        )?,
+    };
+    let r = Repository::rebuild_index(&dir).await?;
+    if cli.json {
+        return Ok(json(&r)?);
+    }
+    let mut text = String::new();
+    if let Some(old) = &r.moved_aside {
+        let _ = writeln!(text, "moved the old index aside to {}", old.display());
+    }
+    let _ = writeln!(
+        text,
+        "rebuilt the index from {} packs: {} objects, {} checkpoints{}",
+        r.packs,
+        r.objects,
+        r.checkpoints,
+        r.head
+            .map(|h| format!(", HEAD {}", h.short()))
+            .unwrap_or_default()
+    );
+    for p in &r.damaged_packs {
+        let pack = p.pack.map(|p| p.short()).unwrap_or_default();
+        let _ = writeln!(
+            text,
+            "warning: pack {pack} is damaged and was left out: {}",
+            p.message
+        );
+    }
+    if r.project_checkpoints > 0 {
+        let _ = writeln!(
+            text,
+            "note: {} project checkpoints were found; project records, assets and renders lived only in the old index",
+            r.project_checkpoints
+        );
+    }
+    text.push_str("`reel gc` refuses to run until `reel gc --after-rebuild` (data only the old index referenced would be deleted)\n");
+    Ok(out(&text)?)
+}

@@ -1,0 +1,115 @@
+//! `reel init`, `checkpoint`, `restore`: a repository and its working directory.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use super::args::{CheckpointArgs, Cli, InitArgs, RestoreArgs};
+use super::output::{Bar, bytes, json, out};
+use super::run::{Outcome, open, repo_path, workdir};
+use reelstore::{
+    BackendConfig, CheckpointOptions, Error, REPO_DIR_NAME, RepoConfig, Repository, RestoreOptions,
+};
+
+pub(super) async fn init(cli: &Cli, args: &InitArgs) -> Outcome {
+    let dir = match repo_path(cli)? {
+        Some(p) => p,
+        None => std::env::current_dir()
+            .map_err(Error::io("read current directory", "."))?
+            .join(REPO_DIR_NAME),
+    };
+    let backend = match args.backend.as_str() {
+        "local" => BackendConfig::Local,
+        "redb" => BackendConfig::Redb,
+        url => BackendConfig::Url(url.to_owned()),
+    };
+    let config = RepoConfig {
+        backend,
+        compression_level: args.compression_level,
+        ..RepoConfig::default()
+    };
+    let repo = Repository::init(&dir, config).await?;
+    if cli.json {
+        return Ok(json(
+            &serde_json::json!({ "repository": dir, "config": repo.config() }),
+        )?);
+    }
+    Ok(out(&format!(
+        "Initialized an empty reel repository in {}\n",
+        dir.display()
+    ))?)
+}
+
+pub(super) async fn checkpoint(cli: &Cli, args: &CheckpointArgs) -> Outcome {
+    let repo = open(cli).await?;
+    let dir = workdir(&repo, args.dir.as_deref())?;
+    let opts = CheckpointOptions {
+        message: args.message.clone(),
+        name: args.name.clone(),
+        ..CheckpointOptions::default()
+    };
+    let s = repo
+        .checkpoint(&dir, opts, Arc::new(Bar::new(cli.quiet)))
+        .await?;
+    for skipped in &s.skipped {
+        eprintln!("warning: skipped {}: {}", skipped.path, skipped.reason);
+    }
+    if cli.json {
+        return Ok(json(&s)?);
+    }
+    let name = s
+        .name
+        .as_deref()
+        .map(|n| format!(" ({n})"))
+        .unwrap_or_default();
+    let mut text = format!("checkpoint {}{name}\n", s.id);
+    if !cli.quiet {
+        let _ = writeln!(
+            text,
+            "  {} files, {}; {} files read ({}), the rest unchanged\n  new data: {} in {} objects, stored as {} in {} packs",
+            s.files,
+            bytes(s.bytes),
+            s.hashed_files,
+            bytes(s.hashed_bytes),
+            bytes(s.new_bytes),
+            s.new_objects,
+            bytes(s.stored_bytes),
+            s.packs
+        );
+    }
+    Ok(out(&text)?)
+}
+
+pub(super) async fn restore(cli: &Cli, args: &RestoreArgs) -> Outcome {
+    let repo = open(cli).await?;
+    let dir = workdir(&repo, args.to.as_deref())?;
+    let opts = RestoreOptions { force: args.force };
+    let s = repo
+        .restore_with(&args.rev, &dir, opts, Arc::new(Bar::new(cli.quiet)))
+        .await?;
+    if cli.json {
+        return Ok(json(&s)?);
+    }
+    for path in &s.discarded {
+        eprintln!("warning: discarded the changes to {path} (--force)");
+    }
+    if cli.quiet {
+        return Ok(());
+    }
+    let mut text = format!(
+        "restored {} into {}: {} written ({}), {} unchanged, {} removed\n",
+        args.rev,
+        dir.display(),
+        s.written,
+        bytes(s.written_bytes),
+        s.unchanged,
+        s.removed
+    );
+    if s.leftovers_removed > 0 {
+        let _ = writeln!(
+            text,
+            "removed {} temporary files left by an interrupted restore",
+            s.leftovers_removed
+        );
+    }
+    Ok(out(&text)?)
+}

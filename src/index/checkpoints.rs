@@ -1,0 +1,236 @@
+//! Checkpoints, names, HEAD and worktrees: publishing and deleting checkpoints.
+
+use redb::{ReadableTable, WriteTransaction};
+
+use super::db::Index;
+use super::error::IndexError;
+use super::objects::insert_packs;
+use super::records::StatRecord;
+use super::tables::{CHECKPOINT_SEQ, CHECKPOINTS, META, NAMES, REFS, STAT_CACHE, WORKTREES};
+use super::writers::release_in;
+use crate::error::ItemKind;
+use crate::hash::{CommitId, Hash, TreeId};
+use crate::store::WrittenPack;
+
+type Result<T, E = IndexError> = std::result::Result<T, E>;
+
+const HEAD: &str = "HEAD";
+const NEXT_SEQ: &str = "next-checkpoint-seq";
+
+/// One row of the checkpoint list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckpointRow {
+    /// Creation order.
+    pub seq: u64,
+    /// The commit.
+    pub id: CommitId,
+}
+
+/// Everything a checkpoint publishes, in one transaction.
+#[derive(Debug)]
+pub struct NewCheckpoint<'a> {
+    /// Packs written for it (already durable).
+    pub packs: &'a [WrittenPack],
+    /// The commit; its object is in `packs` or already indexed.
+    pub commit: CommitId,
+    /// HEAD as it was when the commit was built: compare-and-swap.
+    pub expect_head: Option<CommitId>,
+    /// Its name, unique.
+    pub name: Option<&'a str>,
+    /// Stat cache rows to record, by absolute path.
+    pub stats: &'a [(String, StatRecord)],
+    /// The directory it was taken from and its tree.
+    pub worktree: Option<(&'a str, TreeId)>,
+    /// The writer's pin, released in the same transaction.
+    pub pin: u64,
+}
+
+impl Index {
+    /// The current HEAD checkpoint.
+    pub fn head(&self) -> Result<Option<CommitId>> {
+        let txn = self.begin_read()?;
+        let refs = txn.open_table(REFS)?;
+        Ok(refs
+            .get(HEAD)?
+            .map(|v| CommitId(Hash::from_bytes(v.value()))))
+    }
+
+    /// Every live checkpoint, in creation order.
+    pub fn checkpoints(&self) -> Result<Vec<CheckpointRow>> {
+        let txn = self.begin_read()?;
+        let table = txn.open_table(CHECKPOINTS)?;
+        let mut out = Vec::new();
+        for row in table.iter()? {
+            let (k, v) = row?;
+            out.push(CheckpointRow {
+                seq: k.value(),
+                id: CommitId(Hash::from_bytes(v.value())),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Whether `id` is a live (not deleted) checkpoint.
+    pub fn is_checkpoint(&self, id: &CommitId) -> Result<bool> {
+        let txn = self.begin_read()?;
+        Ok(txn
+            .open_table(CHECKPOINT_SEQ)?
+            .get(id.0.as_bytes())?
+            .is_some())
+    }
+
+    /// The checkpoint carrying `name`.
+    pub fn named(&self, name: &str) -> Result<Option<CommitId>> {
+        let txn = self.begin_read()?;
+        let names = txn.open_table(NAMES)?;
+        Ok(names
+            .get(name)?
+            .map(|v| CommitId(Hash::from_bytes(v.value()))))
+    }
+
+    /// The tree last checkpointed or restored in `dir` (absolute).
+    pub fn worktree(&self, dir: &str) -> Result<Option<TreeId>> {
+        let txn = self.begin_read()?;
+        let table = txn.open_table(WORKTREES)?;
+        Ok(table.get(dir)?.map(|v| TreeId(Hash::from_bytes(v.value()))))
+    }
+
+    /// Every worktree's tree (GC roots).
+    pub fn worktrees(&self) -> Result<Vec<(String, TreeId)>> {
+        let txn = self.begin_read()?;
+        let table = txn.open_table(WORKTREES)?;
+        let mut out = Vec::new();
+        for row in table.iter()? {
+            let (k, v) = row?;
+            out.push((k.value().to_owned(), TreeId(Hash::from_bytes(v.value()))));
+        }
+        Ok(out)
+    }
+
+    /// Publishes a checkpoint: packs, objects, the checkpoint row, name, HEAD, stat cache
+    /// and worktree, atomically. Fails with `Conflict` if HEAD moved since the commit was
+    /// built, and with `AlreadyExists` if the name is taken; nothing is written then.
+    pub fn publish_checkpoint(&self, new: &NewCheckpoint<'_>) -> Result<u64> {
+        self.write(|txn| {
+            let mut refs = txn.open_table(REFS)?;
+            let head = refs
+                .get(HEAD)?
+                .map(|v| CommitId(Hash::from_bytes(v.value())));
+            if head != new.expect_head {
+                return Err(IndexError::Conflict(
+                    "another checkpoint was made meanwhile".into(),
+                ));
+            }
+            let mut names = txn.open_table(NAMES)?;
+            if let Some(name) = new.name {
+                if names.get(name)?.is_some() {
+                    return Err(IndexError::Exists {
+                        kind: ItemKind::Checkpoint,
+                        id: name.to_owned(),
+                    });
+                }
+                names.insert(name, new.commit.0.as_bytes())?;
+            }
+            insert_packs(txn, new.packs)?;
+            let seq = next_seq(txn)?;
+            txn.open_table(CHECKPOINTS)?
+                .insert(seq, new.commit.0.as_bytes())?;
+            txn.open_table(CHECKPOINT_SEQ)?
+                .insert(new.commit.0.as_bytes(), seq)?;
+            refs.insert(HEAD, new.commit.0.as_bytes())?;
+            put_stats(txn, new.stats)?;
+            if let Some((dir, tree)) = new.worktree {
+                txn.open_table(WORKTREES)?.insert(dir, tree.0.as_bytes())?;
+            }
+            release_in(txn, new.pin)?;
+            Ok(seq)
+        })
+    }
+
+    /// Deletes a checkpoint: its row and any name pointing at it. If it was HEAD, HEAD
+    /// moves to the newest remaining checkpoint. The commit object stays until `gc`
+    /// finds nothing else needs it; children keep it as their parent, for lineage.
+    pub fn delete_checkpoint(&self, id: CommitId) -> Result<()> {
+        self.write(|txn| {
+            let mut seqs = txn.open_table(CHECKPOINT_SEQ)?;
+            let Some(seq) = seqs.remove(id.0.as_bytes())?.map(|v| v.value()) else {
+                return Err(IndexError::Missing {
+                    kind: ItemKind::Checkpoint,
+                    id: id.short(),
+                });
+            };
+            let mut rows = txn.open_table(CHECKPOINTS)?;
+            rows.remove(seq)?;
+            txn.open_table(NAMES)?
+                .retain(|_, v| v != *id.0.as_bytes())?;
+            let mut refs = txn.open_table(REFS)?;
+            let is_head = refs
+                .get(HEAD)?
+                .is_some_and(|v| v.value() == *id.0.as_bytes());
+            if is_head {
+                let newest = rows.last()?.map(|(_, v)| v.value());
+                match newest {
+                    Some(newest) => refs.insert(HEAD, newest)?,
+                    None => refs.remove(HEAD)?,
+                };
+            }
+            Ok(())
+        })
+    }
+
+    /// Records a restore into `dir`: its tracked tree, the stat rows of what was written,
+    /// and optionally a new HEAD.
+    pub fn record_restore(
+        &self,
+        dir: &str,
+        tree: TreeId,
+        head: Option<CommitId>,
+        stats: &[(String, StatRecord)],
+    ) -> Result<()> {
+        self.write(|txn| {
+            txn.open_table(WORKTREES)?.insert(dir, tree.0.as_bytes())?;
+            if let Some(head) = head {
+                txn.open_table(REFS)?.insert(HEAD, head.0.as_bytes())?;
+            }
+            put_stats(txn, stats)
+        })
+    }
+
+    /// Records recovered checkpoints, oldest first, with their names (a name already
+    /// taken stays with the older one); HEAD becomes the last.
+    pub fn add_rebuilt_checkpoints(&self, commits: &[(CommitId, Option<String>)]) -> Result<()> {
+        self.write(|txn| {
+            let mut names = txn.open_table(NAMES)?;
+            for (id, name) in commits {
+                let seq = next_seq(txn)?;
+                txn.open_table(CHECKPOINTS)?.insert(seq, id.0.as_bytes())?;
+                txn.open_table(CHECKPOINT_SEQ)?
+                    .insert(id.0.as_bytes(), seq)?;
+                if let Some(name) = name
+                    && names.get(name.as_str())?.is_none()
+                {
+                    names.insert(name.as_str(), id.0.as_bytes())?;
+                }
+            }
+            if let Some((head, _)) = commits.last() {
+                txn.open_table(REFS)?.insert(HEAD, head.0.as_bytes())?;
+            }
+            Ok(())
+        })
+    }
+}
+
+fn next_seq(txn: &WriteTransaction) -> Result<u64> {
+    let mut meta = txn.open_table(META)?;
+    let seq = meta.get(NEXT_SEQ)?.map_or(1, |v| v.value());
+    meta.insert(NEXT_SEQ, seq + 1)?;
+    Ok(seq)
+}
+
+fn put_stats(txn: &WriteTransaction, stats: &[(String, StatRecord)]) -> Result<()> {
+    let mut table = txn.open_table(STAT_CACHE)?;
+    for (path, rec) in stats {
+        table.insert(path.as_str(), rec.encode().as_slice())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,155 @@
+//! Object locations and packs: the dedup snapshot writers read, and indexing packs.
+
+use redb::{ReadOnlyTable, ReadableTable, ReadableTableMetadata, WriteTransaction};
+
+use super::db::{Index, now_s};
+use super::error::IndexError;
+use super::records::{ObjectLocation, PackRecord, StatRecord};
+use super::tables::{CONDEMNED, OBJECTS, PACKS, PENDING_PACKS, STAT_CACHE};
+use crate::hash::{Hash, PackId};
+use crate::store::WrittenPack;
+
+type Result<T, E = IndexError> = std::result::Result<T, E>;
+
+/// A consistent read view for many lookups (dedup checks, stat cache).
+pub struct IndexSnapshot {
+    objects: ReadOnlyTable<[u8; 32], &'static [u8]>,
+    stats: ReadOnlyTable<&'static str, &'static [u8]>,
+    /// Packs a GC plan condemned: their objects do not count as stored for dedup.
+    condemned: std::collections::HashSet<PackId>,
+}
+
+impl std::fmt::Debug for IndexSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IndexSnapshot")
+    }
+}
+
+impl IndexSnapshot {
+    /// Where an object is stored, if it is indexed.
+    pub fn location(&self, id: &Hash) -> Result<Option<ObjectLocation>> {
+        self.objects
+            .get(id.as_bytes())?
+            .map(|v| ObjectLocation::decode(v.value()))
+            .transpose()
+    }
+
+    /// Whether a writer may rely on an object being stored: it is indexed, in a pack no
+    /// GC plan has condemned. An object only in a condemned pack is stored again.
+    pub fn contains(&self, id: &Hash) -> Result<bool> {
+        Ok(self
+            .location(id)?
+            .is_some_and(|loc| !self.condemned.contains(&loc.pack)))
+    }
+
+    /// The stat cache row of an absolute path.
+    pub fn stat(&self, path: &str) -> Result<Option<StatRecord>> {
+        self.stats
+            .get(path)?
+            .map(|v| StatRecord::decode(v.value()))
+            .transpose()
+    }
+}
+
+impl Index {
+    /// A read view for many lookups.
+    pub fn snapshot(&self) -> Result<IndexSnapshot> {
+        let txn = self.begin_read()?;
+        let mut condemned = std::collections::HashSet::new();
+        for row in txn.open_table(CONDEMNED)?.iter()? {
+            condemned.insert(PackId(Hash::from_bytes(row?.0.value())));
+        }
+        Ok(IndexSnapshot {
+            objects: txn.open_table(OBJECTS)?,
+            stats: txn.open_table(STAT_CACHE)?,
+            condemned,
+        })
+    }
+
+    /// Where an object is stored, if it is indexed.
+    pub fn location(&self, id: &Hash) -> Result<Option<ObjectLocation>> {
+        self.snapshot()?.location(id)
+    }
+
+    /// Every indexed object.
+    pub fn objects(&self) -> Result<Vec<(Hash, ObjectLocation)>> {
+        let txn = self.begin_read()?;
+        let table = txn.open_table(OBJECTS)?;
+        let mut out = Vec::with_capacity(table.len()? as usize);
+        for row in table.iter()? {
+            let (k, v) = row?;
+            out.push((
+                Hash::from_bytes(k.value()),
+                ObjectLocation::decode(v.value())?,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Every indexed pack.
+    pub fn packs(&self) -> Result<Vec<(PackId, PackRecord)>> {
+        let txn = self.begin_read()?;
+        let table = txn.open_table(PACKS)?;
+        let mut out = Vec::new();
+        for row in table.iter()? {
+            let (k, v) = row?;
+            out.push((
+                PackId(Hash::from_bytes(k.value())),
+                PackRecord::decode(v.value())?,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Indexes packs found on the backend (a rebuild).
+    pub fn add_rebuilt_packs(&self, packs: &[WrittenPack]) -> Result<()> {
+        self.write(|txn| insert_packs(txn, packs))
+    }
+}
+
+/// Indexes packs: their rows, their objects' locations, and the end of their
+/// announcements.
+pub(super) fn insert_packs(txn: &WriteTransaction, packs: &[WrittenPack]) -> Result<()> {
+    let mut objects = txn.open_table(OBJECTS)?;
+    let mut pack_table = txn.open_table(PACKS)?;
+    let mut pending = txn.open_table(PENDING_PACKS)?;
+    let condemned = txn.open_table(CONDEMNED)?;
+    let created_s = now_s();
+    for pack in packs {
+        pending.remove(pack.id.0.as_bytes())?;
+        let rec = PackRecord {
+            size: pack.size,
+            objects: pack.entries.len() as u32,
+            created_s,
+        };
+        pack_table.insert(pack.id.0.as_bytes(), rec.encode().as_slice())?;
+        for e in &pack.entries {
+            let loc = ObjectLocation {
+                pack: pack.id,
+                offset: e.offset,
+                stored_len: e.stored_len,
+                raw_len: e.raw_len,
+                kind: e.kind,
+                compression: e.compression,
+            };
+            // A fresh write of a known object keeps the old copy, unless that copy is in a
+            // pack that is gone or condemned (a repack, or a writer that would not rely
+            // on a condemned pack and stored the object again).
+            let old = objects
+                .get(e.id.as_bytes())?
+                .map(|v| ObjectLocation::decode(v.value()))
+                .transpose()?;
+            let moved = match old {
+                None => true,
+                Some(old) => {
+                    let key = old.pack.0.as_bytes();
+                    pack_table.get(key)?.is_none() || condemned.get(key)?.is_some()
+                }
+            };
+            if moved {
+                objects.insert(e.id.as_bytes(), loc.encode().as_slice())?;
+            }
+        }
+    }
+    Ok(())
+}

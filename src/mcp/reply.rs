@@ -1,0 +1,83 @@
+//! Turning a tool's outcome into a `tools/call` result: structured output with a short
+//! text summary, or an `isError` result with one sentence and `{"error": {code,
+//! message}}` as its structured content. Tool failures are results, never protocol
+//! errors.
+
+use rmcp::ErrorData as McpError;
+use rmcp::model::{CallToolResult, ContentBlock};
+use serde::Serialize;
+
+use super::error::{ToolError, ToolResult};
+use crate::artifact::{ProjectId, ProjectPath, Scope};
+
+/// Unwraps [`super::params::Lenient`] arguments, or returns the decoding problem as an
+/// `isError` result.
+macro_rules! arguments {
+    ($a:expr) => {
+        match $a.0 {
+            Ok(a) => a,
+            Err(e) => {
+                return Ok($crate::mcp::reply::failure(
+                    &$crate::mcp::error::ToolError::Arguments(e.to_string()),
+                ));
+            }
+        }
+    };
+}
+pub(crate) use arguments;
+
+/// A tool failure as an `isError` result.
+pub fn failure(e: &ToolError) -> CallToolResult {
+    let mut r = CallToolResult::error(vec![ContentBlock::text(e.to_string())]);
+    r.structured_content = Some(serde_json::json!({
+        "error": { "code": e.code(), "message": e.to_string() }
+    }));
+    r
+}
+
+/// Structured output plus a short text summary.
+pub fn success<T: Serialize>(value: &T, summary: String) -> CallToolResult {
+    let json = serde_json::to_value(value).expect("tool results serialize");
+    let mut result = CallToolResult::structured(json);
+    result.content.insert(0, ContentBlock::text(summary));
+    result
+}
+
+/// A tool's outcome as its result.
+// Tools return `Result` for rmcp; failures are `isError` results, never protocol errors.
+#[allow(clippy::unnecessary_wraps)]
+pub fn reply<T: Serialize>(
+    r: ToolResult<T>,
+    summary: impl FnOnce(&T) -> String,
+) -> std::result::Result<CallToolResult, McpError> {
+    Ok(match r {
+        Ok(v) => {
+            let s = summary(&v);
+            success(&v, s)
+        }
+        Err(e) => failure(&e),
+    })
+}
+
+/// A project id argument.
+pub fn pid(s: &str) -> ToolResult<ProjectId> {
+    Ok(s.parse()?)
+}
+
+/// A project path argument.
+pub fn path(s: &str) -> ToolResult<ProjectPath> {
+    Ok(ProjectPath::parse(s)?)
+}
+
+/// A scope argument.
+pub fn scope(s: Option<&String>) -> ToolResult<Option<Scope>> {
+    Ok(s.map(|s| s.parse()).transpose()?)
+}
+
+/// A `content_base64` argument.
+pub fn decode_b64(s: &str) -> ToolResult<Vec<u8>> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .map_err(|e| ToolError::Arguments(format!("content_base64 is not valid base64: {e}")))
+}

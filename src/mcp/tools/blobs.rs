@@ -1,0 +1,322 @@
+//! Asset and stored-render tools.
+
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::CallToolResult;
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
+
+use crate::mcp::error::ToolError;
+use crate::mcp::params::{
+    BlobArgs, Lenient, ListAssetsArgs, ListRendersArgs, StoreAssetArgs, StoreRenderArgs,
+};
+use crate::mcp::reply::{arguments, decode_b64, failure, pid, reply, scope, success};
+use crate::mcp::server::ReelServer;
+
+use crate::{
+    artifact::{AssetInput, BlobKind, ListBlobs, RecordId, RenderMeta, Source},
+    error::{Error, ItemKind},
+};
+
+use rmcp::model::ContentBlock;
+
+#[tool_router(router = blobs_router, vis = "pub(crate)")]
+impl ReelServer {
+    #[tool(
+        name = "artifact_store_asset",
+        description = "Store a media asset (image, audio, video, font) from base64 bytes, with a MIME type, name and tags. Identical bytes are stored once.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn store_asset(
+        &self,
+        Parameters(a): Parameters<Lenient<StoreAssetArgs>>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let a = arguments!(a);
+        let me = match self.caller(&ctx) {
+            Ok(me) => me,
+            Err(e) => return Ok(failure(&e)),
+        };
+        // The quota lock lives in its own task until the write is done, timeout or not.
+        let s = self.clone();
+        let r = self
+            .timed_owned(async move {
+                let bytes = decode_b64(&a.content_base64)?;
+                s.check_size(bytes.len())?;
+                let _quota = s.check_quota(&me, bytes.len() as u64).await?;
+                let input = AssetInput {
+                    mime: a.mime_type,
+                    original_name: a.name,
+                    tags: a.tags.unwrap_or_default(),
+                    scope: scope(a.scope.as_ref())?,
+                };
+                Ok(s.artifacts()
+                    .store_asset(&me, Source::Bytes(bytes), input)
+                    .await?)
+            })
+            .await;
+        reply(r, |b| {
+            format!(
+                "Stored asset {} ({} bytes), resource reel://assets/{}.",
+                b.id, b.size, b.id
+            )
+        })
+    }
+
+    #[tool(
+        name = "artifact_get_asset",
+        description = "Get an asset's metadata (MIME type, name, tags, size, content id); read its bytes through the resource reel://assets/{id}.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn get_asset(
+        &self,
+        Parameters(a): Parameters<Lenient<BlobArgs>>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let a = arguments!(a);
+        self.get_blob(&a.id, &ctx, false).await
+    }
+
+    #[tool(
+        name = "artifact_list_assets",
+        description = "List your assets, optionally only those with all the given tags or a MIME prefix.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn list_assets(
+        &self,
+        Parameters(a): Parameters<Lenient<ListAssetsArgs>>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let a = arguments!(a);
+        let r = self
+            .timed(async {
+                let q = ListBlobs {
+                    tags: a.tags.unwrap_or_default(),
+                    mime_prefix: a.mime_prefix,
+                    renders: Some(false),
+                    ..Default::default()
+                };
+                Ok(self
+                    .artifacts()
+                    .list_blobs(&self.caller(&ctx)?, q)
+                    .await
+                    .map(|b| serde_json::json!({"assets": b}))?)
+            })
+            .await;
+        reply(r, |v| {
+            format!("{} assets.", v["assets"].as_array().map_or(0, Vec::len))
+        })
+    }
+
+    #[tool(
+        name = "artifact_delete_asset",
+        description = "Delete an asset record. Its bytes are freed by the next gc unless a file or render shares them.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn delete_asset(
+        &self,
+        Parameters(a): Parameters<Lenient<BlobArgs>>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let a = arguments!(a);
+        let r = self
+            .timed(async {
+                Ok(self
+                    .artifacts()
+                    .delete_blob(&self.caller(&ctx)?, a.id.parse::<RecordId>()?)
+                    .await
+                    .map(|()| serde_json::json!({"deleted": a.id}))?)
+            })
+            .await;
+        reply(r, |_| "Asset deleted.".into())
+    }
+
+    #[tool(
+        name = "artifact_store_render",
+        description = "Store a rendered video for a project (and checkpoint), from base64 bytes or a server path the operator allowed, with its metadata.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn store_render(
+        &self,
+        Parameters(a): Parameters<Lenient<StoreRenderArgs>>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let a = arguments!(a);
+        let me = match self.caller(&ctx) {
+            Ok(me) => me,
+            Err(e) => return Ok(failure(&e)),
+        };
+        // The quota lock lives in its own task until the write is done, timeout or not.
+        let s = self.clone();
+        let r = self
+            .timed_owned(async move {
+                let (source, _quota) = match (a.content_base64, a.server_path) {
+                    (Some(b64), None) => {
+                        let bytes = decode_b64(&b64)?;
+                        s.check_size(bytes.len())?;
+                        let quota = s.check_quota(&me, bytes.len() as u64).await?;
+                        (Source::Bytes(bytes), quota)
+                    }
+                    (None, Some(p)) => {
+                        let (path, len) = s.server_path(&p).await?;
+                        let quota = s.check_quota(&me, len).await?;
+                        (Source::Path(path), quota)
+                    }
+                    _ => {
+                        return Err(ToolError::Arguments(
+                            "give exactly one of content_base64 and server_path".into(),
+                        ));
+                    }
+                };
+                let meta = RenderMeta {
+                    container: a.container.unwrap_or_default(),
+                    codec: a.codec.unwrap_or_default(),
+                    width: a.width.unwrap_or(0),
+                    height: a.height.unwrap_or(0),
+                    duration_s: a.duration_seconds.unwrap_or(0.0),
+                    ..Default::default()
+                };
+                Ok(s.artifacts()
+                    .store_render(
+                        &me,
+                        pid(&a.project_id)?,
+                        a.checkpoint.as_deref(),
+                        source,
+                        meta,
+                    )
+                    .await?)
+            })
+            .await;
+        reply(r, |b| {
+            format!(
+                "Stored render {} ({} bytes), resource reel://renders/{}.",
+                b.id, b.size, b.id
+            )
+        })
+    }
+
+    #[tool(
+        name = "artifact_get_render",
+        description = "Get a render's metadata (codec, size, duration, project, checkpoint); read its bytes through the resource reel://renders/{id}.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn get_render(
+        &self,
+        Parameters(a): Parameters<Lenient<BlobArgs>>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let a = arguments!(a);
+        self.get_blob(&a.id, &ctx, true).await
+    }
+
+    #[tool(
+        name = "artifact_list_renders",
+        description = "List your renders, optionally only those of one project.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn list_renders(
+        &self,
+        Parameters(a): Parameters<Lenient<ListRendersArgs>>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let a = arguments!(a);
+        let r = self
+            .timed(async {
+                let q = ListBlobs {
+                    project: a.project_id.as_deref().map(pid).transpose()?,
+                    renders: Some(true),
+                    ..Default::default()
+                };
+                Ok(self
+                    .artifacts()
+                    .list_blobs(&self.caller(&ctx)?, q)
+                    .await
+                    .map(|b| serde_json::json!({"renders": b}))?)
+            })
+            .await;
+        reply(r, |v| {
+            format!("{} renders.", v["renders"].as_array().map_or(0, Vec::len))
+        })
+    }
+}
+
+pub(crate) fn mime_of_render(b: &crate::artifact::BlobInfo) -> &'static str {
+    match &b.kind {
+        BlobKind::Render { meta, .. } => match meta.container.as_str() {
+            "webm" => "video/webm",
+            "mov" => "video/quicktime",
+            "gif" => "image/gif",
+            _ => "video/mp4",
+        },
+        BlobKind::Asset { .. } => "application/octet-stream",
+    }
+}
+
+impl ReelServer {
+    async fn get_blob(
+        &self,
+        id: &str,
+        ctx: &RequestContext<RoleServer>,
+        render: bool,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let r = self
+            .timed(async {
+                let b = self
+                    .artifacts()
+                    .get_blob(&self.caller(ctx)?, id.parse()?)
+                    .await?;
+                let is_render = matches!(b.kind, BlobKind::Render { .. });
+                if is_render != render {
+                    return Err(Error::not_found(ItemKind::Record, id).into());
+                }
+                Ok(b)
+            })
+            .await;
+        let kind = if render { "renders" } else { "assets" };
+        Ok(match r {
+            Ok(b) => {
+                let mut result = success(&b, format!("{} bytes.", b.size));
+                let link =
+                    rmcp::model::Resource::new(format!("reel://{kind}/{}", b.id), b.id.to_string())
+                        .with_size(b.size);
+                result.content.push(ContentBlock::resource_link(link));
+                result
+            }
+            Err(e) => failure(&e),
+        })
+    }
+}

@@ -1,0 +1,216 @@
+//! Checkpoint tools: create, list, restore, delete, diff, log.
+
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::CallToolResult;
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
+
+use crate::mcp::params::{
+    CheckpointArgs, CreateCheckpointArgs, DiffArgs, Lenient, LogArgs, ProjectArgs,
+};
+use crate::mcp::reply::{arguments, pid, reply};
+use crate::mcp::server::ReelServer;
+
+use crate::artifact::CreateCheckpoint;
+
+#[tool_router(router = checkpoints_router, vis = "pub(crate)")]
+impl ReelServer {
+    #[tool(
+        name = "artifact_create_checkpoint",
+        description = "Save the project's working tree as a named, immutable checkpoint. Names are unique per project.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn create_checkpoint(
+        &self,
+        Parameters(a): Parameters<Lenient<CreateCheckpointArgs>>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let a = arguments!(a);
+        let r = self
+            .timed(async {
+                let req = CreateCheckpoint {
+                    name: a.name,
+                    description: a.description.unwrap_or_default(),
+                    ..Default::default()
+                };
+                Ok(self
+                    .artifacts()
+                    .create_checkpoint(&self.caller(&ctx)?, pid(&a.project_id)?, req)
+                    .await?)
+            })
+            .await;
+        reply(r, |c| {
+            format!("Checkpoint {} ({} files).", c.id.short(), c.files)
+        })
+    }
+
+    #[tool(
+        name = "artifact_list_checkpoints",
+        description = "List a project's checkpoints in creation order, with id, name, description, time, file count and size.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn list_checkpoints(
+        &self,
+        Parameters(a): Parameters<Lenient<ProjectArgs>>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let a = arguments!(a);
+        let r = self
+            .timed(async {
+                Ok(self
+                    .artifacts()
+                    .list_checkpoints(&self.caller(&ctx)?, pid(&a.project_id)?)
+                    .await
+                    .map(|c| serde_json::json!({"checkpoints": c}))?)
+            })
+            .await;
+        reply(r, |v| {
+            format!(
+                "{} checkpoints.",
+                v["checkpoints"].as_array().map_or(0, Vec::len)
+            )
+        })
+    }
+
+    #[tool(
+        name = "artifact_restore_checkpoint",
+        description = "Replace the project's working tree with a checkpoint (by name, id or id prefix). Unsaved edits are discarded; the result says how many (discarded_edits).",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn restore_checkpoint(
+        &self,
+        Parameters(a): Parameters<Lenient<CheckpointArgs>>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let a = arguments!(a);
+        let r = self
+            .timed(async {
+                Ok(self
+                    .artifacts()
+                    .restore_checkpoint(&self.caller(&ctx)?, pid(&a.project_id)?, &a.checkpoint)
+                    .await?)
+            })
+            .await;
+        reply(r, |p| {
+            format!(
+                "Restored project {} to {}; {} unsaved edit{} discarded.",
+                p.project.id,
+                a.checkpoint,
+                p.discarded_edits,
+                if p.discarded_edits == 1 { "" } else { "s" }
+            )
+        })
+    }
+
+    #[tool(
+        name = "artifact_delete_checkpoint",
+        description = "Delete a checkpoint. Its data is freed unless another checkpoint shares it.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn delete_checkpoint(
+        &self,
+        Parameters(a): Parameters<Lenient<CheckpointArgs>>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let a = arguments!(a);
+        let r = self
+            .timed(async {
+                Ok(self
+                    .artifacts()
+                    .delete_checkpoint(&self.caller(&ctx)?, pid(&a.project_id)?, &a.checkpoint)
+                    .await
+                    .map(|id| serde_json::json!({"deleted": id}))?)
+            })
+            .await;
+        reply(r, |_| "Checkpoint deleted.".into())
+    }
+
+    #[tool(
+        name = "artifact_diff",
+        description = "What changed between two checkpoints, or between a checkpoint and the working tree: added, removed, modified and renamed paths with sizes.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn diff(
+        &self,
+        Parameters(a): Parameters<Lenient<DiffArgs>>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let a = arguments!(a);
+        let r = self
+            .timed(async {
+                Ok(self
+                    .artifacts()
+                    .diff(
+                        &self.caller(&ctx)?,
+                        pid(&a.project_id)?,
+                        &a.from,
+                        a.to.as_deref(),
+                    )
+                    .await
+                    .map(|c| serde_json::json!({"changes": c}))?)
+            })
+            .await;
+        reply(r, |v| {
+            format!("{} changes.", v["changes"].as_array().map_or(0, Vec::len))
+        })
+    }
+
+    #[tool(
+        name = "artifact_log",
+        description = "A project's checkpoint history from its current head, newest first; deleted checkpoints are marked.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn log(
+        &self,
+        Parameters(a): Parameters<Lenient<LogArgs>>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let a = arguments!(a);
+        let r = self
+            .timed(async {
+                Ok(self
+                    .artifacts()
+                    .log(
+                        &self.caller(&ctx)?,
+                        pid(&a.project_id)?,
+                        a.limit.unwrap_or(50),
+                    )
+                    .await
+                    .map(|l| serde_json::json!({"log": l}))?)
+            })
+            .await;
+        reply(r, |v| {
+            format!("{} entries.", v["log"].as_array().map_or(0, Vec::len))
+        })
+    }
+}

@@ -1,0 +1,215 @@
+//! Working-tree file tools: write, read, list, delete, move.
+
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::CallToolResult;
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
+
+use crate::mcp::error::ToolError;
+use crate::mcp::params::{
+    Lenient, ListFilesArgs, MoveFileArgs, PathArgs, ReadFileArgs, WriteFileArgs,
+};
+use crate::mcp::reply::{arguments, decode_b64, failure, path, pid, reply};
+use crate::mcp::server::ReelServer;
+
+use crate::artifact::Source;
+
+#[tool_router(router = files_router, vis = "pub(crate)")]
+impl ReelServer {
+    #[tool(
+        name = "artifact_write_file",
+        description = "Write a file into a project's working tree (creating parent directories). Give `content` for text or `content_base64` for binary data.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn write_file(
+        &self,
+        Parameters(a): Parameters<Lenient<WriteFileArgs>>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let a = arguments!(a);
+        let me = match self.caller(&ctx) {
+            Ok(me) => me,
+            Err(e) => return Ok(failure(&e)),
+        };
+        // The quota lock lives in its own task until the write is done, timeout or not.
+        let s = self.clone();
+        let r = self
+            .timed_owned(async move {
+                let bytes = match (a.content, a.content_base64) {
+                    (Some(text), None) => text.into_bytes(),
+                    (None, Some(b64)) => decode_b64(&b64)?,
+                    _ => {
+                        return Err(ToolError::Arguments(
+                            "give exactly one of content and content_base64".into(),
+                        ));
+                    }
+                };
+                s.check_size(bytes.len())?;
+                let _quota = s.check_quota(&me, bytes.len() as u64).await?;
+                Ok(s.artifacts()
+                    .write_file(
+                        &me,
+                        pid(&a.project_id)?,
+                        path(&a.path)?,
+                        Source::Bytes(bytes),
+                        a.executable.unwrap_or(false),
+                    )
+                    .await?)
+            })
+            .await;
+        reply(r, |f| format!("Wrote {} ({} bytes).", f.path, f.size))
+    }
+
+    #[tool(
+        name = "artifact_read_file",
+        description = "Read a file of a project's working tree, as text (default) or base64, optionally a byte range. Files larger than the inline limit return a resource link instead.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn read_file(
+        &self,
+        Parameters(a): Parameters<Lenient<ReadFileArgs>>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let a = arguments!(a);
+        let r = self.timed(async {
+            let me = self.caller(&ctx)?;
+            let id = pid(&a.project_id)?;
+            let range = match (a.offset, a.length) {
+                (None, None) => None,
+                (o, l) => Some((o.unwrap_or(0), l.unwrap_or(u64::MAX))),
+            };
+            let bytes = self.artifacts().read_file(&me, id, path(&a.path)?, range).await?;
+            if bytes.len() > self.options().max_inline {
+                // Too large to inline: point at the resource instead.
+                return Ok(serde_json::json!({"path": a.path, "size": bytes.len(), "resource": format!("reel://projects/{id}/files/{}", a.path)}));
+            }
+            let content = if a.base64.unwrap_or(false) {
+                serde_json::json!({"path": a.path, "size": bytes.len(), "content_base64": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &bytes)})
+            } else {
+                let text = String::from_utf8(bytes).map_err(|_| ToolError::NotText(a.path.clone()))?;
+                serde_json::json!({"path": a.path, "size": text.len(), "content": text})
+            };
+            Ok(content)
+        })
+        .await;
+        reply(r, |v| {
+            format!(
+                "Read {} ({} bytes).",
+                v["path"].as_str().unwrap_or(""),
+                v["size"]
+            )
+        })
+    }
+
+    #[tool(
+        name = "artifact_list_files",
+        description = "List a directory of a project's working tree (the root by default), with sizes and content ids; `recursive` lists everything below.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn list_files(
+        &self,
+        Parameters(a): Parameters<Lenient<ListFilesArgs>>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let a = arguments!(a);
+        let r = self
+            .timed(async {
+                let dir = a
+                    .path
+                    .as_deref()
+                    .filter(|p| !p.is_empty())
+                    .map(path)
+                    .transpose()?;
+                let files = self
+                    .artifacts()
+                    .list_files(
+                        &self.caller(&ctx)?,
+                        pid(&a.project_id)?,
+                        dir,
+                        a.recursive.unwrap_or(false),
+                    )
+                    .await?;
+                Ok(serde_json::json!({"files": files}))
+            })
+            .await;
+        reply(r, |v| {
+            format!("{} entries.", v["files"].as_array().map_or(0, Vec::len))
+        })
+    }
+
+    #[tool(
+        name = "artifact_delete_file",
+        description = "Delete a file or a directory (with everything in it) from a project's working tree.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn delete_file(
+        &self,
+        Parameters(a): Parameters<Lenient<PathArgs>>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let a = arguments!(a);
+        let r = self
+            .timed(async {
+                Ok(self
+                    .artifacts()
+                    .delete_file(&self.caller(&ctx)?, pid(&a.project_id)?, path(&a.path)?)
+                    .await
+                    .map(|()| serde_json::json!({"deleted": a.path}))?)
+            })
+            .await;
+        reply(r, |_| "Deleted.".into())
+    }
+
+    #[tool(
+        name = "artifact_move_file",
+        description = "Move or rename a file or directory in a project's working tree. The destination must not exist.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn move_file(
+        &self,
+        Parameters(a): Parameters<Lenient<MoveFileArgs>>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let a = arguments!(a);
+        let r = self
+            .timed(async {
+                Ok(self
+                    .artifacts()
+                    .move_file(
+                        &self.caller(&ctx)?,
+                        pid(&a.project_id)?,
+                        path(&a.from)?,
+                        path(&a.to)?,
+                    )
+                    .await
+                    .map(|()| serde_json::json!({"from": a.from, "to": a.to}))?)
+            })
+            .await;
+        reply(r, |_| "Moved.".into())
+    }
+}

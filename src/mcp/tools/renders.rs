@@ -1,0 +1,222 @@
+//! Render tools: render a project to a video, follow a job, cancel it.
+
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::CallToolResult;
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
+
+use crate::mcp::error::{ToolError, ToolResult};
+use crate::mcp::params::{JobArgs, Lenient, RenderVideoArgs};
+use crate::mcp::reply::{arguments, failure, pid, success};
+use crate::mcp::server::ReelServer;
+
+use crate::{
+    artifact::BlobKind,
+    error::Error,
+    render::{JobStatus, RenderRequest, RenderSettings, Stage},
+};
+
+use rmcp::model::ContentBlock;
+
+#[tool_router(router = renders_router, vis = "pub(crate)")]
+impl ReelServer {
+    #[tool(
+        name = "artifact_render_video",
+        description = "Render a project (a checkpoint, or the working tree) to a video with Remotion and store it. Same inputs return the stored render at once (memo_hit). Reports progress notifications when you send a progressToken; cancelling the request cancels the render. Returns the job, the render id and metadata (codec, size, fps, duration) and a resource link reel://renders/{id} to the video.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn render_video(
+        &self,
+        Parameters(a): Parameters<Lenient<RenderVideoArgs>>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let a = arguments!(a);
+        let wait = a.wait.unwrap_or(true);
+        let started = async {
+            let me = self.caller(&ctx)?;
+            let renders = self.renders()?;
+            let req = RenderRequest {
+                project: pid(&a.project_id)?,
+                checkpoint: a.checkpoint.clone(),
+                settings: render_settings(&a)?,
+            };
+            let first = renders.submit(&me, req).await?;
+            Ok::<_, ToolError>((me, renders, first))
+        };
+        let (me, renders, first) = match started.await {
+            Ok(v) => v,
+            Err(e) => return Ok(failure(&e)),
+        };
+        if !wait || first.stage.is_final() {
+            return Ok(job_result(&first));
+        }
+        let token = ctx.meta.get_progress_token();
+        let peer = ctx.peer.clone();
+        // The latest status only (a watch, bounded): notifications go out from their own
+        // task, so a slow client never stalls the job, and it skips what it missed.
+        let (sent_tx, mut sent_rx) = tokio::sync::watch::channel(first.clone());
+        let notifier = tokio::spawn(async move {
+            let mut last = -1.0_f64;
+            while sent_rx.changed().await.is_ok() {
+                let s = sent_rx.borrow_and_update().clone();
+                let Some(token) = token.clone() else { continue };
+                let progress = s.progress.overall();
+                if progress <= last {
+                    continue; // progress must increase
+                }
+                last = progress;
+                let p = rmcp::model::ProgressNotificationParam::new(token, progress)
+                    .with_total(100.0)
+                    .with_message(s.progress.describe());
+                if peer.notify_progress(p).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let waited = tokio::select! {
+            s = renders.wait(&me, first.id, |s| { sent_tx.send_replace(s.clone()); }) => s,
+            () = ctx.ct.cancelled() => {
+                let _ = renders.cancel(&me, first.id).await;
+                renders.wait(&me, first.id, |_| {}).await
+            }
+        };
+        drop(sent_tx);
+        let _ = notifier.await;
+        Ok(match waited {
+            Ok(s) => job_result(&s),
+            Err(e) => failure(&e.into()),
+        })
+    }
+
+    #[tool(
+        name = "artifact_render_status",
+        description = "Get a render job's stage (queued, installing, bundling, rendering, encoding, probing, storing, done, failed, cancelled, interrupted), progress, and once done the render id and metadata, or the error and the relevant renderer output.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn render_status(
+        &self,
+        Parameters(a): Parameters<Lenient<JobArgs>>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let a = arguments!(a);
+        let r = self
+            .timed(async {
+                Ok(self
+                    .renders()?
+                    .status(&self.caller(&ctx)?, a.job_id.parse()?)
+                    .await?)
+            })
+            .await;
+        Ok(match r {
+            Ok(s) => job_result(&s),
+            Err(e) => failure(&e),
+        })
+    }
+
+    #[tool(
+        name = "artifact_cancel_render",
+        description = "Cancel a render job: a queued job never starts, a running renderer is stopped with all its child processes. Cancelling a finished job changes nothing.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn cancel_render(
+        &self,
+        Parameters(a): Parameters<Lenient<JobArgs>>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let a = arguments!(a);
+        let r = self
+            .timed(async {
+                let me = self.caller(&ctx)?;
+                let renders = self.renders()?;
+                let id = a.job_id.parse()?;
+                let s = renders.cancel(&me, id).await?;
+                if s.stage.is_final() {
+                    return Ok(s);
+                }
+                Ok(renders.wait(&me, id, |_| {}).await?)
+            })
+            .await;
+        Ok(match r {
+            Ok(s) => job_result(&s),
+            Err(e) => failure(&e),
+        })
+    }
+}
+
+fn render_settings(a: &RenderVideoArgs) -> ToolResult<RenderSettings> {
+    a.settings.validate()?;
+    Ok(a.settings.clone())
+}
+
+/// A job as a tool result: failed and cancelled jobs are `isError` results naming the
+/// cause; a finished one links its video.
+fn job_result(s: &JobStatus) -> CallToolResult {
+    match s.stage {
+        Stage::Failed | Stage::Cancelled | Stage::Interrupted => {
+            let mut text = format!(
+                "Render job {} {}: {}",
+                s.id,
+                s.stage,
+                s.error.as_deref().unwrap_or("no reason recorded")
+            );
+            if let Some(d) = &s.details {
+                text.push('\n');
+                text.push_str(d);
+            }
+            let mut r = CallToolResult::error(vec![ContentBlock::text(text)]);
+            r.structured_content = serde_json::to_value(s).ok();
+            r
+        }
+        Stage::Done => {
+            let Some(render) = &s.render else {
+                return failure(&Error::Internal("a finished job has no render".into()).into());
+            };
+            let summary = match &render.kind {
+                BlobKind::Render { meta, .. } => format!(
+                    "Rendered {} {}x{} {:.2} s ({} bytes){}: render {}.",
+                    meta.codec,
+                    meta.width,
+                    meta.height,
+                    meta.duration_s,
+                    render.size,
+                    if s.memo_hit { ", memo hit" } else { "" },
+                    render.id
+                ),
+                BlobKind::Asset { .. } => format!("Render {}.", render.id),
+            };
+            let mut result = success(s, summary);
+            let link = rmcp::model::Resource::new(
+                format!("reel://renders/{}", render.id),
+                render.id.to_string(),
+            )
+            .with_size(render.size)
+            .with_mime_type(super::blobs::mime_of_render(render));
+            result.content.push(ContentBlock::resource_link(link));
+            result
+        }
+        _ => success(
+            s,
+            format!(
+                "Render job {} is {}: {}.",
+                s.id,
+                s.stage,
+                s.progress.describe()
+            ),
+        ),
+    }
+}

@@ -1,0 +1,465 @@
+//! Render jobs: a bounded queue in front of a fixed number of render slots, statuses
+//! persisted in the index (a job that was running when the process stopped shows as
+//! `interrupted`), cancellation, and the pipeline each job runs.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::FutureExt as _;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Semaphore, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::error::RenderError;
+use super::job::{JobRecord, JobStatus, decode, decode_record, encode, not_found, render_key};
+use super::progress::{RenderProgress, Stage};
+use super::renderer::{Remotion, Renderer, find_browser};
+use super::settings::RenderSettings;
+use crate::artifact::renders::{self, Owner, now_ms};
+use crate::artifact::{BlobInfo, Caller, ProjectId, RecordId};
+use crate::engine::Engine;
+use crate::engine::blocking;
+use crate::error::{Error, Result};
+use crate::liveness::Liveness;
+
+/// How renders run.
+#[derive(Debug, Clone)]
+pub struct RenderConfig {
+    /// Work directories, the `node_modules` cache and per-job scratch space live here.
+    pub cache_dir: PathBuf,
+    /// The renderer.
+    pub renderer: Arc<dyn Renderer>,
+    /// The install command, run in a directory holding `package.json` (+ lockfile).
+    pub install_command: Vec<String>,
+    /// ffprobe to use when the project has no Remotion-bundled one.
+    pub ffprobe: PathBuf,
+    /// Time limit of each renderer (and install) run.
+    pub timeout: Option<Duration>,
+    /// Renders that run at once.
+    pub concurrency: usize,
+    /// Jobs that may wait for a slot; more are refused.
+    pub queue_limit: usize,
+}
+
+impl RenderConfig {
+    /// Defaults: Remotion with the browser from `REEL_BROWSER` or the system Chromium,
+    /// `npm install --no-audit --no-fund`, ffprobe from `PATH`, 30 minute limit, one
+    /// render at a time, 16 waiting.
+    #[must_use]
+    pub fn new(cache_dir: PathBuf) -> RenderConfig {
+        let browser = std::env::var_os("REEL_BROWSER")
+            .map(PathBuf::from)
+            .or_else(find_browser);
+        RenderConfig {
+            cache_dir,
+            renderer: Arc::new(Remotion { browser }),
+            install_command: ["npm", "install", "--no-audit", "--no-fund"]
+                .map(String::from)
+                .to_vec(),
+            ffprobe: PathBuf::from("ffprobe"),
+            timeout: Some(Duration::from_secs(30 * 60)),
+            concurrency: 1,
+            queue_limit: 16,
+        }
+    }
+}
+
+/// What to render.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RenderRequest {
+    /// The project.
+    pub project: ProjectId,
+    /// A checkpoint (id, prefix or name); `None` renders the working tree.
+    pub checkpoint: Option<String>,
+    /// Settings.
+    pub settings: RenderSettings,
+}
+
+pub(super) struct Live {
+    pub(super) tx: watch::Sender<JobStatus>,
+    pub(super) cancel: CancellationToken,
+    pub(super) owner: Owner,
+    pub(super) caller: Caller,
+}
+
+pub(super) struct Inner {
+    pub(super) engine: Arc<Engine>,
+    pub(super) config: RenderConfig,
+    slots: Arc<Semaphore>,
+    jobs: Mutex<HashMap<RecordId, Arc<Live>>>,
+    /// One render per project at a time (its work directory is shared): a fixed set
+    /// of locks, a project hashed onto one, so the set stays bounded.
+    projects: [tokio::sync::Mutex<()>; PROJECT_STRIPES],
+    pub(super) install: tokio::sync::Mutex<()>,
+}
+
+/// Project locks (see [`Inner::projects`]).
+const PROJECT_STRIPES: usize = 64;
+
+/// The render service of a repository. Cheap to clone; create one per process.
+#[derive(Clone)]
+pub struct Renders {
+    pub(super) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Renders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Renders")
+            .field("cache_dir", &self.inner.config.cache_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Renders {
+    /// Starts the service. Jobs persisted as unfinished whose process no longer runs
+    /// (it was killed, or the machine restarted) are marked `interrupted` now; jobs of
+    /// another live process (a server rendering while `reel render jobs` looks) stay.
+    pub async fn start(engine: Arc<Engine>, config: RenderConfig) -> Result<Renders> {
+        if config.concurrency == 0 {
+            return Err(
+                RenderError::Setting("render concurrency must be at least 1".into()).into(),
+            );
+        }
+        let e = Arc::clone(&engine);
+        blocking(move || mark_interrupted(&e)).await?;
+        Ok(Renders {
+            inner: Arc::new(Inner {
+                slots: Arc::new(Semaphore::new(config.concurrency)),
+                engine,
+                config,
+                jobs: Mutex::new(HashMap::new()),
+                projects: std::array::from_fn(|_| tokio::sync::Mutex::new(())),
+                install: tokio::sync::Mutex::new(()),
+            }),
+        })
+    }
+
+    /// The configuration.
+    #[must_use]
+    pub fn config(&self) -> &RenderConfig {
+        &self.inner.config
+    }
+
+    /// Starts a render. A memo hit returns a finished status at once (nothing runs);
+    /// otherwise the job is queued and its first status returned. Settings are
+    /// checked before anything else; a full queue is refused with [`Error::Busy`].
+    pub async fn submit(&self, caller: &Caller, req: RenderRequest) -> Result<JobStatus> {
+        req.settings.validate()?;
+        let engine = Arc::clone(&self.inner.engine);
+        let renderer = Arc::clone(&self.inner.config.renderer);
+        let (c, r) = (caller.clone(), req.clone());
+        let (source, identity, key, hit) = blocking(move || {
+            let src = renders::source(&engine, &c, &r.project, r.checkpoint.as_deref())?;
+            let pj = renders::root_file(&engine, src.tree, "package.json")?;
+            let identity = renderer.identity(pj.as_deref());
+            let key = render_key(src.tree, &r.settings, &identity);
+            let hit = renders::memo_get(&engine, &c, &r.project, src.checkpoint, &key)?;
+            Ok::<_, Error>((src, identity, key, hit))
+        })
+        .await?;
+        let now = now_ms();
+        let mut status = JobStatus {
+            id: RecordId::random(),
+            project: req.project,
+            checkpoint: source.checkpoint,
+            tree: source.tree,
+            key,
+            renderer: identity,
+            settings: req.settings,
+            stage: Stage::Queued,
+            progress: RenderProgress::stage(Stage::Queued),
+            memo_hit: false,
+            installed: false,
+            render: None,
+            error: None,
+            details: None,
+            created_ms: now,
+            updated_ms: now,
+        };
+        if let Some(info) = hit {
+            status.stage = Stage::Done;
+            status.progress = RenderProgress::stage(Stage::Done);
+            status.memo_hit = true;
+            status.render = Some(info);
+            self.persist(&status, &source.owner).await?;
+            return Ok(status);
+        }
+        let live = {
+            let mut jobs = self.inner.jobs.lock().expect("jobs lock");
+            let active = jobs
+                .values()
+                .filter(|l| !l.tx.borrow().stage.is_final())
+                .count();
+            let limit = self.inner.config.concurrency + self.inner.config.queue_limit;
+            if active >= limit {
+                return Err(Error::Busy(format!(
+                    "the render queue is full ({active} jobs); try again when one finishes"
+                )));
+            }
+            // Finished jobs stay queryable from the index; keep memory bounded.
+            if jobs.len() > 1024 {
+                jobs.retain(|_, l| !l.tx.borrow().stage.is_final());
+            }
+            let live = Arc::new(Live {
+                tx: watch::Sender::new(status.clone()),
+                cancel: CancellationToken::new(),
+                owner: source.owner.clone(),
+                caller: caller.clone(),
+            });
+            jobs.insert(status.id, Arc::clone(&live));
+            live
+        };
+        self.persist(&status, &source.owner).await?;
+        let this = self.clone();
+        tokio::spawn(async move { this.run_job(live).await });
+        Ok(status)
+    }
+
+    /// A job's status, if the caller may see its project.
+    pub async fn status(&self, caller: &Caller, id: RecordId) -> Result<JobStatus> {
+        if let Some(live) = self.live(caller, id) {
+            return Ok(live.tx.borrow().clone());
+        }
+        let engine = Arc::clone(&self.inner.engine);
+        let bytes = blocking(move || renders::job(&engine, &id)).await?;
+        match bytes.map(|b| decode(&b)).transpose()? {
+            Some((status, owner)) if owner.visible_to(caller) => Ok(status),
+            _ => Err(not_found(id)),
+        }
+    }
+
+    /// Every persisted job the caller may see, newest first.
+    pub async fn list(&self, caller: &Caller) -> Result<Vec<JobStatus>> {
+        let engine = Arc::clone(&self.inner.engine);
+        let rows = blocking(move || renders::jobs(&engine)).await?;
+        let mut out: Vec<JobStatus> = rows
+            .iter()
+            .filter_map(|(_, b)| decode(b).ok())
+            .filter(|(_, owner)| owner.visible_to(caller))
+            .map(|(s, _)| match self.live(caller, s.id) {
+                Some(live) => live.tx.borrow().clone(),
+                None => s,
+            })
+            .collect();
+        out.sort_by_key(|s| std::cmp::Reverse(s.created_ms));
+        Ok(out)
+    }
+
+    /// Status updates of a running job (the current one first). `None` when the job
+    /// is not running in this process (it may have finished: see [`Renders::status`]).
+    #[must_use]
+    pub fn subscribe(&self, caller: &Caller, id: RecordId) -> Option<watch::Receiver<JobStatus>> {
+        self.live(caller, id).map(|l| l.tx.subscribe())
+    }
+
+    /// Waits for a job to end, calling `on_progress` with every status change.
+    pub async fn wait(
+        &self,
+        caller: &Caller,
+        id: RecordId,
+        mut on_progress: impl FnMut(&JobStatus) + Send,
+    ) -> Result<JobStatus> {
+        let Some(mut rx) = self.subscribe(caller, id) else {
+            return self.status(caller, id).await;
+        };
+        loop {
+            let current = rx.borrow_and_update().clone();
+            on_progress(&current);
+            if current.stage.is_final() {
+                return Ok(current);
+            }
+            if rx.changed().await.is_err() {
+                return self.status(caller, id).await;
+            }
+        }
+    }
+
+    /// Renders and waits: a memo hit or a stored render, or the job's error.
+    pub async fn render(
+        &self,
+        caller: &Caller,
+        req: RenderRequest,
+        on_progress: impl FnMut(&JobStatus) + Send,
+    ) -> Result<JobStatus> {
+        let first = self.submit(caller, req).await?;
+        let status = self.wait(caller, first.id, on_progress).await?;
+        match status.stage {
+            Stage::Done => Ok(status),
+            Stage::Cancelled => Err(Error::Cancelled),
+            _ => Err(Error::Render {
+                message: status
+                    .error
+                    .unwrap_or_else(|| format!("the job ended {}", status.stage)),
+                details: status.details.unwrap_or_default(),
+            }),
+        }
+    }
+
+    /// Cancels a job: a queued job never starts, a running one has its process group
+    /// killed. Cancelling a finished job changes nothing. Returns the status.
+    pub async fn cancel(&self, caller: &Caller, id: RecordId) -> Result<JobStatus> {
+        match self.live(caller, id) {
+            Some(live) => {
+                live.cancel.cancel();
+                Ok(live.tx.borrow().clone())
+            }
+            None => self.status(caller, id).await,
+        }
+    }
+
+    fn live(&self, caller: &Caller, id: RecordId) -> Option<Arc<Live>> {
+        let jobs = self.inner.jobs.lock().expect("jobs lock");
+        jobs.get(&id)
+            .filter(|l| l.owner.visible_to(caller))
+            .map(Arc::clone)
+    }
+
+    async fn persist(&self, status: &JobStatus, owner: &Owner) -> Result<()> {
+        let engine = Arc::clone(&self.inner.engine);
+        let row = vec![(status.id, encode(status, owner))];
+        blocking(move || renders::put_jobs(&engine, &row)).await
+    }
+
+    /// Moves a job to `stage` and persists it.
+    pub(super) async fn enter(&self, live: &Live, stage: Stage) {
+        live.tx.send_modify(|s| {
+            s.stage = stage;
+            s.progress = RenderProgress::stage(stage);
+            s.updated_ms = now_ms();
+        });
+        let status = live.tx.borrow().clone();
+        if let Err(e) = self.persist(&status, &live.owner).await {
+            tracing::warn!(error = %e, "cannot persist render job status");
+        }
+    }
+
+    async fn run_job(&self, live: Arc<Live>) {
+        // Waiting is cancelled here; a running job sees the token itself, so that its
+        // process group is killed rather than dropped. A panic is the job's failure,
+        // reported to its waiters like any other, never a job that hangs forever.
+        let result = std::panic::AssertUnwindSafe(self.run_when_ready(&live))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| {
+                Err(Error::Internal(format!(
+                    "the render job panicked: {}",
+                    panic_text(&panic)
+                )))
+            });
+        let job_dir = self.job_dir(live.tx.borrow().id);
+        let _ = blocking(move || {
+            let _ = std::fs::remove_dir_all(&job_dir);
+            Ok(())
+        })
+        .await;
+        // Persist first, then tell waiters: whoever sees the job end (a CLI about to
+        // exit) must find the same status in the index.
+        let mut s = live.tx.borrow().clone();
+        {
+            s.updated_ms = now_ms();
+            match result {
+                Ok(info) => {
+                    s.stage = Stage::Done;
+                    s.render = Some(info);
+                }
+                Err(Error::Cancelled) => {
+                    s.stage = Stage::Cancelled;
+                    s.error = Some("cancelled".into());
+                }
+                Err(Error::Render { message, details }) => {
+                    s.stage = Stage::Failed;
+                    s.error = Some(message);
+                    s.details = (!details.is_empty()).then_some(details);
+                }
+                Err(e) => {
+                    s.stage = Stage::Failed;
+                    s.error = Some(e.to_string());
+                }
+            }
+            s.progress = RenderProgress::stage(s.stage);
+        }
+        tracing::info!(job = %s.id, stage = %s.stage, error = ?s.error, "render job ended");
+        if let Err(e) = self.persist(&s, &live.owner).await {
+            tracing::warn!(error = %e, "cannot persist render job status");
+        }
+        live.tx.send_replace(s);
+    }
+
+    async fn run_when_ready(&self, live: &Live) -> Result<BlobInfo> {
+        let _slot = tokio::select! {
+            slot = Arc::clone(&self.inner.slots).acquire_owned() => slot.map_err(|_| Error::Cancelled)?,
+            () = live.cancel.cancelled() => return Err(Error::Cancelled),
+        };
+        let project = live.tx.borrow().project;
+        let stripe = project.0[0] as usize % PROJECT_STRIPES;
+        let _project = tokio::select! {
+            guard = self.inner.projects[stripe].lock() => guard,
+            () = live.cancel.cancelled() => return Err(Error::Cancelled),
+        };
+        self.execute(live).await
+    }
+
+    /// Removes the least recently used work directories and `node_modules` installs
+    /// until the cache holds at most `max_bytes`. Directories in use are kept.
+    pub async fn prune_cache(&self, max_bytes: u64) -> Result<super::cache::PruneReport> {
+        let _installs = self.inner.install.lock().await;
+        let busy: Vec<PathBuf> = {
+            let jobs = self.inner.jobs.lock().expect("jobs lock");
+            jobs.values()
+                .map(|l| l.tx.borrow().clone())
+                .filter(|s| !s.stage.is_final())
+                .map(|s| self.workdir(s.project))
+                .collect()
+        };
+        let root = self.inner.config.cache_dir.clone();
+        blocking(move || {
+            // The installs those work dirs link to are in use too.
+            let busy: Vec<PathBuf> = busy
+                .iter()
+                .filter_map(|w| std::fs::read_link(w.join("node_modules")).ok())
+                .filter_map(|target| target.parent().map(Path::to_path_buf))
+                .chain(busy.iter().cloned())
+                .collect();
+            super::cache::prune(&root, max_bytes, &busy)
+        })
+        .await
+    }
+}
+
+/// Marks persisted jobs that were running in a process that is gone as interrupted.
+fn mark_interrupted(engine: &Engine) -> Result<()> {
+    let stale: Vec<(RecordId, Vec<u8>)> = renders::jobs(engine)?
+        .into_iter()
+        .filter_map(|(id, bytes)| {
+            let JobRecord {
+                mut status,
+                owner,
+                runner,
+            } = decode_record(&bytes).ok()?;
+            let running_elsewhere = runner.is_some_and(|r| r.liveness() == Liveness::Alive);
+            (!status.stage.is_final() && !running_elsewhere).then(|| {
+                status.stage = Stage::Interrupted;
+                status.error =
+                    Some("the process running this render stopped before it finished".into());
+                status.updated_ms = now_ms();
+                (id, encode(&status, &owner))
+            })
+        })
+        .collect();
+    if !stale.is_empty() {
+        tracing::info!(jobs = stale.len(), "marking interrupted render jobs");
+        renders::put_jobs(engine, &stale)?;
+    }
+    Ok(())
+}
+
+/// What a panic said, if it said it with a string.
+fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message")
+}

@@ -1,0 +1,142 @@
+//! Reading a checkpoint's files and directories.
+
+use std::io::Write;
+
+use super::repository::{ListEntry, Repository};
+use crate::engine::Engine;
+use crate::error::{Error, ItemKind, Result};
+use crate::hash::TreeId;
+use crate::object::{EntryKind, TreeEntry};
+
+impl Repository {
+    /// Lists a directory of a checkpoint (the root when `path` is `None`).
+    pub async fn ls(
+        &self,
+        rev: &str,
+        path: Option<&str>,
+        recursive: bool,
+    ) -> Result<Vec<ListEntry>> {
+        let rev = rev.to_owned();
+        let path = path.map(str::to_owned);
+        self.run(move |e| {
+            let root = e.read_commit(&crate::engine::refs::resolve(e, &rev)?)?.tree;
+            let (prefix, tree) = match path
+                .as_deref()
+                .map(|p| p.trim_matches('/'))
+                .filter(|p| !p.is_empty())
+            {
+                None => (String::new(), root),
+                Some(p) => {
+                    let entry = lookup(e, root, p)?;
+                    if entry.kind != EntryKind::Dir {
+                        return Ok(vec![list_entry(p.to_owned(), &entry)]);
+                    }
+                    (p.to_owned(), entry.tree_id())
+                }
+            };
+            let mut out = Vec::new();
+            list_into(e, tree, &prefix, recursive, &mut out)?;
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Streams the file at `path` in checkpoint `rev` into `out`, verified.
+    pub async fn cat<W: Write + Send + 'static>(
+        &self,
+        rev: &str,
+        path: &str,
+        mut out: W,
+    ) -> Result<u64> {
+        let rev = rev.to_owned();
+        let path = path.to_owned();
+        self.run(move |e| {
+            let root = e.read_commit(&crate::engine::refs::resolve(e, &rev)?)?.tree;
+            let entry = lookup(e, root, &path)?;
+            if entry.kind == EntryKind::Dir {
+                return Err(Error::Invalid(format!(
+                    "{path} is a directory; use `reel ls`"
+                )));
+            }
+            let n = e.read_file_to(&entry.id, &mut out)?;
+            out.flush().map_err(Error::io("write", "output"))?;
+            Ok(n)
+        })
+        .await
+    }
+
+    /// Reads the whole file at `path` in checkpoint `rev` into memory, verified.
+    /// For large files prefer [`Repository::cat`], which streams.
+    pub async fn read(&self, rev: &str, path: &str) -> Result<Vec<u8>> {
+        let mut buf = Vec::new();
+        let rev = rev.to_owned();
+        let path = path.to_owned();
+        let bytes = self
+            .run(move |e| {
+                let root = e.read_commit(&crate::engine::refs::resolve(e, &rev)?)?.tree;
+                let entry = lookup(e, root, &path)?;
+                if entry.kind == EntryKind::Dir {
+                    return Err(Error::Invalid(format!("{path} is a directory")));
+                }
+                e.read_file_to(&entry.id, &mut buf)?;
+                Ok(buf)
+            })
+            .await?;
+        Ok(bytes)
+    }
+}
+
+/// Finds the entry at `path` (`a/b/c`) under tree `root`.
+fn lookup(e: &Engine, root: TreeId, path: &str) -> Result<TreeEntry> {
+    let mut tree = root;
+    let mut found = None;
+    for part in path.trim_matches('/').split('/') {
+        crate::object::validate_name(part)
+            .map_err(|why| Error::Invalid(format!("path `{path}`: {why}")))?;
+        if found
+            .as_ref()
+            .is_some_and(|f: &TreeEntry| f.kind != EntryKind::Dir)
+        {
+            return Err(Error::not_found(ItemKind::Path, path));
+        }
+        let entry = e
+            .read_tree(&tree)?
+            .get(part)
+            .cloned()
+            .ok_or_else(|| Error::not_found(ItemKind::Path, path))?;
+        tree = entry.tree_id();
+        found = Some(entry);
+    }
+    found.ok_or_else(|| Error::Invalid("empty path".into()))
+}
+
+fn list_entry(path: String, e: &TreeEntry) -> ListEntry {
+    ListEntry {
+        path,
+        kind: e.kind,
+        size: e.size,
+        executable: e.executable,
+        id: e.id,
+    }
+}
+
+fn list_into(
+    e: &Engine,
+    tree: TreeId,
+    prefix: &str,
+    recursive: bool,
+    out: &mut Vec<ListEntry>,
+) -> Result<()> {
+    for entry in e.read_tree(&tree)?.entries() {
+        let path = if prefix.is_empty() {
+            entry.name.clone()
+        } else {
+            format!("{prefix}/{}", entry.name)
+        };
+        out.push(list_entry(path.clone(), entry));
+        if recursive && entry.kind == EntryKind::Dir {
+            list_into(e, entry.tree_id(), &path, true, out)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,7 @@
+//! [`Repository`]: the library's front door, over the engine and the services above it.
+
+mod browse;
+mod open;
+mod repository;
+
+pub use repository::{DiffTarget, ListEntry, REPO_DIR_NAME, Repository};

@@ -1,0 +1,288 @@
+//! Creating, opening and rebuilding a repository: its config, its backend, and an
+//! index that must be this repository's.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::runtime::Handle;
+
+use super::repository::{CONFIG_FILE, INDEX_FILE, Repository};
+use crate::engine::config::{BackendConfig, RepoConfig};
+use crate::engine::{Engine, blocking};
+use crate::error::{Error, ItemKind, Result};
+use crate::index::{Index, IndexError};
+use crate::store::{BlobBackend, ObjectStoreBackend, RedbBackend, backend_from_url};
+
+impl Repository {
+    /// Creates a repository in `dir` (usually `<project>/.reel`). Fails if one exists,
+    /// and refuses a backend that already holds packs (another repository's data).
+    pub async fn init(dir: impl AsRef<Path>, config: RepoConfig) -> Result<Repository> {
+        let dir = dir.as_ref().to_path_buf();
+        let handle = Handle::current();
+        blocking(move || {
+            let mut config = config;
+            config.format = crate::engine::config::REPO_FORMAT;
+            let id = config
+                .id
+                .get_or_insert_with(|| hex::encode(rand::random::<[u8; 16]>()))
+                .clone();
+            config.validate()?;
+            let config_path = dir.join(CONFIG_FILE);
+            if config_path.exists() || dir.join(INDEX_FILE).exists() {
+                return Err(Error::exists(
+                    ItemKind::Repository,
+                    dir.display().to_string(),
+                ));
+            }
+            std::fs::create_dir_all(&dir).map_err(Error::io("create directory", &dir))?;
+            let backend = open_backend(Some(&dir), &config, handle)?;
+            let existing = count_packs(backend.as_ref())?;
+            if existing > 0 {
+                // Another repository's data: a new one there would call it garbage.
+                return Err(Error::AlreadyExists {
+                    kind: ItemKind::Repository,
+                    id: backend.describe(),
+                    within: Some(format!("{existing} packs")),
+                });
+            }
+            let index = Index::create(&dir.join(INDEX_FILE), id.as_bytes())?;
+            // The config goes last: a directory without one is not a repository yet.
+            write_config(&dir, &config)?;
+            Self::assemble(dir, config, backend, index)
+        })
+        .await
+    }
+
+    fn assemble(
+        dir: PathBuf,
+        config: RepoConfig,
+        backend: Arc<dyn BlobBackend>,
+        index: Index,
+    ) -> Result<Repository> {
+        let repo_dir = std::fs::canonicalize(&dir).map_err(Error::io("resolve", &dir))?;
+        Ok(Repository {
+            engine: wire(config, index, backend, Some(repo_dir)),
+            dir: Some(dir),
+        })
+    }
+
+    /// Opens the repository in `dir`. An index that is missing, empty, unreadable or
+    /// another repository's is an error (naming `reel index rebuild`) whenever the
+    /// backend holds packs: never a silently new, empty repository.
+    pub async fn open(dir: impl AsRef<Path>) -> Result<Repository> {
+        let dir = dir.as_ref().to_path_buf();
+        let handle = Handle::current();
+        blocking(move || {
+            let config_path = dir.join(CONFIG_FILE);
+            let bytes = match std::fs::read(&config_path) {
+                Ok(b) => b,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(Error::NoRepository(dir));
+                }
+                Err(e) => return Err(Error::io("read", &config_path)(e)),
+            };
+            let mut config = RepoConfig::parse(&bytes)?;
+            let backend = open_backend(Some(&dir), &config, handle)?;
+            let index = open_index(&dir, &config, backend.as_ref())?;
+            check_identity(&dir, &mut config, &index, backend.as_ref())?;
+            Self::assemble(dir, config, backend, index)
+        })
+        .await
+    }
+
+    /// Rebuilds the index of the repository in `dir` from its packs. Refuses while the
+    /// index is readable and this repository's (move it aside to rebuild anyway); an
+    /// unusable one is moved aside, never deleted.
+    pub async fn rebuild_index(
+        dir: impl AsRef<Path>,
+    ) -> Result<crate::engine::rebuild::RebuildReport> {
+        let dir = dir.as_ref().to_path_buf();
+        let handle = Handle::current();
+        blocking(move || {
+            let config_path = dir.join(CONFIG_FILE);
+            let bytes = std::fs::read(&config_path).map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => Error::NoRepository(dir.clone()),
+                _ => Error::io("read", &config_path)(e),
+            })?;
+            let mut config = RepoConfig::parse(&bytes)?;
+            let backend = open_backend(Some(&dir), &config, handle)?;
+            let path = dir.join(INDEX_FILE);
+            if let Ok(index) = Index::open(&path) {
+                let ours = index
+                    .repository_id()?
+                    .is_some_and(|id| config.id.as_deref().is_some_and(|c| c.as_bytes() == id));
+                if ours && !index.is_empty()? {
+                    return Err(Error::Invalid(format!(
+                        "the index {} is readable and this repository's: there is nothing to rebuild (move it aside to rebuild anyway)",
+                        path.display()
+                    )));
+                }
+            }
+            let mut report = crate::engine::rebuild::RebuildReport {
+                moved_aside: crate::engine::rebuild::move_aside(&path)?,
+                ..Default::default()
+            };
+            if config.id.is_none() {
+                config.id = Some(hex::encode(rand::random::<[u8; 16]>()));
+                config.format = crate::engine::config::REPO_FORMAT;
+                write_config(&dir, &config)?;
+            }
+            let id = config.id.clone().unwrap_or_default();
+            let index = Index::create(&path, id.as_bytes())?;
+            let repo = Self::assemble(dir, config, backend, index)?;
+            crate::engine::rebuild::rebuild(&repo.engine, &mut report)?;
+            Ok(report)
+        })
+        .await
+    }
+
+    /// A repository held entirely in memory (index and packs), for tests and embedding.
+    /// `config.backend` may be any URL-based backend (`memory://` keeps everything in RAM).
+    pub async fn in_memory(mut config: RepoConfig) -> Result<Repository> {
+        if matches!(config.backend, BackendConfig::Local | BackendConfig::Redb) {
+            config.backend = BackendConfig::Url("memory://".into());
+        }
+        let handle = Handle::current();
+        blocking(move || {
+            config.validate()?;
+            let backend = open_backend(None, &config, handle)?;
+            let index = Index::in_memory()?;
+            Ok(Repository {
+                engine: wire(config, index, backend, None),
+                dir: None,
+            })
+        })
+        .await
+    }
+}
+
+fn open_backend(
+    dir: Option<&Path>,
+    config: &RepoConfig,
+    handle: Handle,
+) -> Result<Arc<dyn BlobBackend>> {
+    let need_dir =
+        || dir.ok_or_else(|| Error::Invalid("this backend needs a repository directory".into()));
+    Ok(match &config.backend {
+        BackendConfig::Local => Arc::new(ObjectStoreBackend::local(
+            &need_dir()?.join("packs"),
+            handle,
+        )?),
+        BackendConfig::Redb => Arc::new(RedbBackend::open(&need_dir()?.join("packs.redb"))?),
+        BackendConfig::Url(url) => Arc::new(backend_from_url(url, handle)?),
+    })
+}
+
+/// The engine with the services above it registered as root sources.
+fn wire(
+    config: RepoConfig,
+    index: Index,
+    backend: Arc<dyn BlobBackend>,
+    repo_dir: Option<PathBuf>,
+) -> Arc<Engine> {
+    Arc::new(Engine {
+        config,
+        index: Arc::new(index),
+        backend,
+        repo_dir,
+        root_sources: vec![Arc::new(crate::artifact::ArtifactRoots)],
+    })
+}
+
+fn count_packs(backend: &dyn BlobBackend) -> Result<usize> {
+    Ok(backend
+        .list("packs/")?
+        .iter()
+        .filter(|b| crate::store::parse_pack_name(&b.name).is_some())
+        .count())
+}
+
+/// Writes the config atomically (a temporary file renamed over it).
+fn write_config(dir: &Path, config: &RepoConfig) -> Result<()> {
+    let path = dir.join(CONFIG_FILE);
+    let mut tmp = tempfile::Builder::new()
+        .prefix("config.")
+        .tempfile_in(dir)
+        .map_err(Error::io("create a temporary file in", dir))?;
+    std::io::Write::write_all(tmp.as_file_mut(), &config.to_bytes())
+        .map_err(Error::io("write", tmp.path().to_path_buf()))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(Error::io("sync", tmp.path().to_path_buf()))?;
+    tmp.persist(&path).map_err(|e| Error::Io {
+        op: "rename into",
+        path: path.clone(),
+        source: e.error,
+    })?;
+    Ok(())
+}
+
+/// Opens the index; one that is missing or empty is recreated only when the backend
+/// holds no pack at all (then nothing can be lost).
+fn open_index(dir: &Path, config: &RepoConfig, backend: &dyn BlobBackend) -> Result<Index> {
+    let path = dir.join(INDEX_FILE);
+    match Index::open(&path) {
+        Err(IndexError::Unusable { reason, .. })
+            if (reason == "missing" || reason == "empty") && count_packs(backend)? == 0 =>
+        {
+            let id = config.id.clone().unwrap_or_default();
+            let _ = std::fs::remove_file(&path);
+            Ok(Index::create(&path, id.as_bytes())?)
+        }
+        Err(IndexError::Unusable { path, reason }) => {
+            let packs = count_packs(backend).unwrap_or(0);
+            Err(Error::IndexUnusable {
+                path,
+                reason: format!("{reason}, but the repository holds {packs} packs"),
+            })
+        }
+        other => Ok(other?),
+    }
+}
+
+/// Checks that the index is this repository's (same id as the config), and upgrades a
+/// format 1 repository (no id yet) to the current format.
+fn check_identity(
+    dir: &Path,
+    config: &mut RepoConfig,
+    index: &Index,
+    backend: &dyn BlobBackend,
+) -> Result<()> {
+    let unusable = |reason: String| Error::IndexUnusable {
+        path: dir.join(INDEX_FILE),
+        reason,
+    };
+    let recorded = index.repository_id()?;
+    match (&config.id, recorded) {
+        (Some(id), Some(rec)) if rec == id.as_bytes() => Ok(()),
+        (Some(_), Some(_)) => Err(unusable("another repository's index".into())),
+        (Some(id), None) if index.is_empty()? && count_packs(backend)? == 0 => {
+            Ok(index.set_repository_id(id.as_bytes())?)
+        }
+        (Some(_), None) => Err(unusable(
+            "not this repository's index (it records no repository id)".into(),
+        )),
+        (None, _) => {
+            if index.is_empty()? && count_packs(backend)? > 0 {
+                return Err(unusable(format!(
+                    "empty, but the repository holds {} packs",
+                    count_packs(backend)?
+                )));
+            }
+            // Format 1: whichever process upgrades first picks the id; the others
+            // adopt it, so the config and the index always agree.
+            let candidate = hex::encode(rand::random::<[u8; 16]>());
+            let id = index.ensure_repository_id(candidate.as_bytes())?;
+            config.id = Some(String::from_utf8_lossy(&id).into_owned());
+            config.format = crate::engine::config::REPO_FORMAT;
+            config.validate()?;
+            write_config(dir, config)?;
+            tracing::info!(
+                "upgraded the repository at {} to format {}",
+                dir.display(),
+                config.format
+            );
+            Ok(())
+        }
+    }
+}
