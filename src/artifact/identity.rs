@@ -82,6 +82,8 @@ impl Caller {
 /// Who can see a project, asset or render.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[cfg_attr(feature = "mcp", derive(schemars::JsonSchema))]
 pub enum Scope {
     /// Only the session (and user) that created it, in its sandbox; expires after a TTL.
     Session,

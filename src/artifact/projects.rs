@@ -106,6 +106,8 @@ pub fn get(engine: &Engine, caller: &Caller, id: &ProjectId) -> Result<ProjectIn
 /// How to order a listing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[cfg_attr(feature = "mcp", derive(schemars::JsonSchema))]
 pub enum SortBy {
     /// Oldest first.
     #[default]

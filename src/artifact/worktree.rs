@@ -335,12 +335,29 @@ struct Folder<'a> {
 }
 
 impl Folder<'_> {
+    /// Builds (and offers) the tree of `dir`: its base's entries with the overlay's
+    /// edits applied, dirty subdirectories rebuilt, clean ones reused by id.
     fn build(
         &self,
         dir: &str,
         base: Option<TreeId>,
         built: &mut HashMap<TreeId, Tree>,
     ) -> Result<TreeId> {
+        let mut tree_entries = Vec::new();
+        for (name, node) in self.merged(dir, base)? {
+            tree_entries.push(self.entry(dir, name, &node, built)?);
+        }
+        let tree = Tree::from_entries(tree_entries)?;
+        let bytes = encode(&tree)?;
+        let id = TreeId(Hash::of(&bytes));
+        self.pipe.offer(ObjectKind::Tree, id.0, bytes)?;
+        built.insert(id, tree);
+        Ok(id)
+    }
+
+    /// The entries of `dir`: the base tree's, then the overlay's edits (offering the
+    /// bytes of inline files and symlink targets, which have no stored object yet).
+    fn merged(&self, dir: &str, base: Option<TreeId>) -> Result<BTreeMap<String, Node>> {
         let mut entries: BTreeMap<String, Node> = BTreeMap::new();
         if let Some(t) = base {
             for e in self.engine.read_tree(&t)?.entries() {
@@ -365,62 +382,52 @@ impl Folder<'_> {
                 None => entries.remove(*name),
             };
         }
-        let mut tree_entries = Vec::with_capacity(entries.len());
-        for (name, node) in entries {
-            let child = if dir.is_empty() {
-                name.clone()
-            } else {
-                format!("{dir}/{name}")
-            };
-            let entry = match node {
-                Node::File {
-                    executable,
-                    size,
-                    id,
-                    ..
-                } => TreeEntry {
-                    name,
-                    kind: EntryKind::File,
-                    executable,
-                    size,
-                    id,
-                },
-                Node::Symlink { id, size } => TreeEntry {
-                    name,
-                    kind: EntryKind::Symlink,
-                    executable: false,
-                    size,
-                    id,
-                },
-                Node::Dir { base, size } => {
-                    let (id, size) = if self.dirty.contains(child.as_str()) {
-                        let id = self.build(&child, base, built)?;
-                        (id, built[&id].total_size())
-                    } else if let Some(b) = base {
-                        let size = match size {
-                            Some(s) => s,
-                            None => self.engine.read_tree(&b)?.total_size(),
-                        };
-                        (b, size)
-                    } else {
-                        (self.build(&child, None, built)?, 0)
+        Ok(entries)
+    }
+
+    /// One tree entry of `dir`; a directory is rebuilt when dirty.
+    fn entry(
+        &self,
+        dir: &str,
+        name: String,
+        node: &Node,
+        built: &mut HashMap<TreeId, Tree>,
+    ) -> Result<TreeEntry> {
+        let (kind, executable, size, id) = match *node {
+            Node::File {
+                executable,
+                size,
+                id,
+                ..
+            } => (EntryKind::File, executable, size, id),
+            Node::Symlink { id, size } => (EntryKind::Symlink, false, size, id),
+            Node::Dir { base, size } => {
+                let child = if dir.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{dir}/{name}")
+                };
+                let (id, size) = if self.dirty.contains(child.as_str()) {
+                    let id = self.build(&child, base, built)?;
+                    (id, built[&id].total_size())
+                } else if let Some(b) = base {
+                    let size = match size {
+                        Some(s) => s,
+                        None => self.engine.read_tree(&b)?.total_size(),
                     };
-                    TreeEntry {
-                        name,
-                        kind: EntryKind::Dir,
-                        executable: false,
-                        size,
-                        id: id.0,
-                    }
-                }
-            };
-            tree_entries.push(entry);
-        }
-        let tree = Tree::from_entries(tree_entries)?;
-        let bytes = encode(&tree)?;
-        let id = TreeId(Hash::of(&bytes));
-        self.pipe.offer(ObjectKind::Tree, id.0, bytes)?;
-        built.insert(id, tree);
-        Ok(id)
+                    (b, size)
+                } else {
+                    (self.build(&child, None, built)?, 0)
+                };
+                (EntryKind::Dir, false, size, id.0)
+            }
+        };
+        Ok(TreeEntry {
+            name,
+            kind,
+            executable,
+            size,
+            id,
+        })
     }
 }

@@ -85,7 +85,7 @@ pub enum Command {
     /// Render a project (`reel render PROJECT …`), or manage renders and jobs.
     Render(Box<super::render_args::RenderArgs>),
     /// Serve the MCP tools over stdio (default) or streamable HTTP.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
 }
 
 /// `reel init`.

@@ -12,8 +12,8 @@ pub enum ProjectCmd {
         /// Its name.
         name: String,
         /// session, user or sandbox (default: session if --session is given, else user).
-        #[arg(long)]
-        scope: Option<String>,
+        #[arg(long, value_enum)]
+        scope: Option<reelstore::Scope>,
         /// Metadata, `KEY=VALUE` (VALUE parsed as JSON when it is valid JSON).
         #[arg(long = "meta", value_name = "KEY=VALUE")]
         meta: Vec<String>,
@@ -202,8 +202,8 @@ pub enum AssetCmd {
         #[arg(long = "tag")]
         tags: Vec<String>,
         /// session, user or sandbox.
-        #[arg(long)]
-        scope: Option<String>,
+        #[arg(long, value_enum)]
+        scope: Option<reelstore::Scope>,
     },
     /// List assets.
     Ls {
@@ -278,14 +278,14 @@ pub struct ProjectListArgs {
     #[arg(long)]
     pub name: Option<String>,
     /// Only this scope.
-    #[arg(long)]
-    pub scope: Option<String>,
+    #[arg(long, value_enum)]
+    pub scope: Option<reelstore::Scope>,
     /// Only projects with this metadata, `KEY=VALUE`.
     #[arg(long = "meta", value_name = "KEY=VALUE")]
     pub meta: Vec<String>,
-    /// created, updated or name.
-    #[arg(long, default_value = "created")]
-    pub sort: String,
+    /// Order: created (oldest first), updated (most recent first) or name.
+    #[arg(long, value_enum, default_value_t)]
+    pub sort: reelstore::SortBy,
     /// Skip this many.
     #[arg(long, default_value_t = 0)]
     pub offset: usize,

@@ -6,7 +6,7 @@ use super::args::Cli;
 use super::output::{json, out, time};
 use super::run::{Outcome, open};
 use reelstore::{
-    Artifacts, Caller, ChangeKind, DiffStat, Error, ProjectId, ProjectInfo, ProjectPath, Scope,
+    Artifacts, Caller, ChangeKind, DiffStat, Error, ProjectId, ProjectInfo, ProjectPath,
 };
 
 /// The OS user: `$USER`, else `$LOGNAME`, else the name of this process's uid in
@@ -53,10 +53,6 @@ pub(super) fn meta(pairs: &[String]) -> Result<serde_json::Map<String, serde_jso
         out.insert(k.to_owned(), value);
     }
     Ok(out)
-}
-
-pub(super) fn scope(s: Option<&String>) -> Result<Option<Scope>, Error> {
-    s.map(|s| s.parse()).transpose()
 }
 
 pub(super) fn pid(s: &str) -> Result<ProjectId, Error> {

@@ -4,15 +4,16 @@ use std::fmt::Write as _;
 
 use super::args::Cli;
 use super::artifact_args::{ProjectCmd, ProjectListArgs};
-use super::artifact_run::{meta, pid, print_changes, print_project, scope, setup};
+use super::artifact_run::{meta, pid, print_changes, print_project, setup};
 use super::output::{bytes, json, out, time};
 use super::run::Outcome;
 use reelstore::{
     Artifacts, Caller, CreateCheckpoint, CreateProject, Error, ListProjects, RestoreOptions,
-    SortBy, UpdateProject,
+    UpdateProject,
 };
 
 /// `reel project …`.
+#[allow(clippy::too_many_lines)] // one short arm per subcommand
 pub async fn project(cli: &Cli, cmd: &ProjectCmd) -> Outcome {
     let (a, me) = setup(cli).await?;
     match cmd {
@@ -21,7 +22,7 @@ pub async fn project(cli: &Cli, cmd: &ProjectCmd) -> Outcome {
             scope: s,
             meta: m,
             ttl,
-        } => create_project(cli, &a, &me, name, s.as_ref(), m, *ttl).await,
+        } => create_project(cli, &a, &me, name, *s, m, *ttl).await,
         ProjectCmd::List(args) => list_projects(cli, &a, &me, args).await,
         ProjectCmd::Show { project } => {
             print_project(cli, &a.get_project(&me, pid(project)?).await?)
@@ -111,22 +112,11 @@ pub(super) async fn list_projects(
     me: &Caller,
     args: &ProjectListArgs,
 ) -> Outcome {
-    let sort = match args.sort.as_str() {
-        "created" => SortBy::Created,
-        "updated" => SortBy::Updated,
-        "name" => SortBy::Name,
-        other => {
-            return Err(Error::Invalid(format!(
-                "unknown sort `{other}`: use created, updated or name"
-            ))
-            .into());
-        }
-    };
     let q = ListProjects {
         name_contains: args.name.clone(),
-        scope: scope(args.scope.as_ref())?,
+        scope: args.scope,
         metadata: meta(&args.meta)?,
-        sort,
+        sort: args.sort,
         offset: args.offset,
         limit: Some(args.limit),
         ..Default::default()
@@ -258,13 +248,13 @@ pub(super) async fn create_project(
     a: &Artifacts,
     me: &Caller,
     name: &str,
-    s: Option<&String>,
+    s: Option<reelstore::Scope>,
     m: &[String],
     ttl: Option<u64>,
 ) -> Outcome {
     let req = CreateProject {
         name: name.to_owned(),
-        scope: scope(s)?,
+        scope: s,
         metadata: meta(m)?,
         ttl_s: ttl,
     };

@@ -200,6 +200,7 @@ pub async fn render(cli: &Cli, args: &RenderArgs) -> Outcome {
     }
 }
 
+#[allow(clippy::too_many_lines)] // submit, follow with a bar, print: one sequence
 async fn run(cli: &Cli, args: &RenderArgs) -> Outcome {
     let Some(project) = &args.run.project else {
         return Err(Error::Invalid(

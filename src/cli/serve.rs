@@ -33,6 +33,7 @@ fn tokens(args: &ServeArgs) -> Result<Option<TokenTable>, Error> {
 }
 
 /// Runs the server until the client disconnects (stdio) or SIGINT/SIGTERM (HTTP).
+#[allow(clippy::too_many_lines)] // wiring the options, then one branch per transport
 pub async fn serve(cli: &Cli, args: &ServeArgs) -> Outcome {
     let repo = open(cli).await?;
     let artifacts = repo.artifacts();

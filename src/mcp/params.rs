@@ -9,7 +9,7 @@ pub struct CreateProjectArgs {
     /// Display name of the project.
     pub name: String,
     /// Who can see it: "session" (this session only; expires), "user" (you, in any session) or "sandbox" (everyone in this sandbox).
-    pub scope: Option<String>,
+    pub scope: Option<crate::artifact::Scope>,
     /// Theme name, stored in metadata.
     pub theme: Option<String>,
     /// Frames per second, stored in metadata.
@@ -37,7 +37,10 @@ pub struct ListProjectsArgs {
     /// Only names containing this text.
     pub name_contains: Option<String>,
     /// Only this scope: "session", "user" or "sandbox".
-    pub scope: Option<String>,
+    pub scope: Option<crate::artifact::Scope>,
+    /// Order: "created" (oldest first, the default), "updated" (most recent first) or
+    /// "name".
+    pub sort: Option<crate::artifact::SortBy>,
     /// Skip this many (paging).
     pub offset: Option<usize>,
     /// At most this many (default 100).
@@ -170,7 +173,7 @@ pub struct StoreAssetArgs {
     /// Tags for finding it again.
     pub tags: Option<Vec<String>>,
     /// "session", "user" or "sandbox".
-    pub scope: Option<String>,
+    pub scope: Option<crate::artifact::Scope>,
 }
 
 /// An asset or render id.

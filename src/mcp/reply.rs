@@ -8,7 +8,7 @@ use rmcp::model::{CallToolResult, ContentBlock};
 use serde::Serialize;
 
 use super::error::{ToolError, ToolResult};
-use crate::artifact::{ProjectId, ProjectPath, Scope};
+use crate::artifact::{ProjectId, ProjectPath};
 
 /// Unwraps [`super::params::Lenient`] arguments, or returns the decoding problem as an
 /// `isError` result.
@@ -67,11 +67,6 @@ pub fn pid(s: &str) -> ToolResult<ProjectId> {
 /// A project path argument.
 pub fn path(s: &str) -> ToolResult<ProjectPath> {
     Ok(ProjectPath::parse(s)?)
-}
-
-/// A scope argument.
-pub fn scope(s: Option<&String>) -> ToolResult<Option<Scope>> {
-    Ok(s.map(|s| s.parse()).transpose()?)
 }
 
 /// A `content_base64` argument.

@@ -1,7 +1,5 @@
 //! Turns a failed renderer's output into one clear sentence plus the lines that matter.
 
-use std::fmt::Write as _;
-
 /// Lines a renderer prints that say nothing about the failure: Remotion's cgroup
 /// memory warning (printed in containers) and the timing lines of shell wrappers.
 fn is_noise(line: &str) -> bool {
@@ -53,52 +51,10 @@ pub fn diagnose(stdout: &[String], stderr: &[String], workdir: Option<&str>) -> 
             .collect()
     };
     let (out, err) = (clean(stdout), clean(stderr));
-    let all = || err.iter().chain(out.iter());
-
-    // Remotion's error badge: ` Error  <message>`.
-    let badge = all().find_map(|l| {
-        let t = l.trim_start();
-        t.strip_prefix("Error ")
-            .filter(|rest| rest.starts_with(' '))
-            .map(|rest| strip_prefixes(rest).to_owned())
-    });
-    // esbuild / webpack: `src/Root.tsx:11:22: ERROR: Unterminated regular expression`.
-    let build = all()
-        .find(|l| l.contains(": ERROR: "))
-        .map(|l| l.trim().to_owned());
-    let thrown = all()
-        .find(|l| l.trim_start().starts_with("Error:"))
-        .map(|l| strip_prefixes(l).to_owned());
-    let mut message = badge
-        .or(build.map(|b| format!("build failed: {b}")))
-        .or(thrown)
-        .or_else(|| err.first().map(|l| l.trim().to_owned()))
-        .or_else(|| out.last().map(|l| l.trim().to_owned()))
-        .unwrap_or_else(|| "the renderer exited with an error and printed nothing".into());
-
-    // Where it happened: Remotion prints `An error occurred while rendering frame N:`,
-    // then `at src/File.tsx:LINE` and a code frame.
+    let mut message = headline(&out, &err);
     let mut details = Vec::new();
     if let Some(start) = out.iter().position(|l| l.starts_with("An error occurred")) {
-        let frame = out[start]
-            .strip_prefix("An error occurred while rendering frame ")
-            .map(|r| r.trim_end_matches(':').to_owned());
-        let location = out[start + 1..]
-            .iter()
-            .find_map(|l| l.trim().strip_prefix("at ").map(str::to_owned))
-            .filter(|l| !l.contains("node_modules/"));
-        match (frame, location) {
-            (Some(f), Some(loc)) => {
-                let _ = write!(message, " (frame {f}, {loc})");
-            }
-            (Some(f), None) => {
-                let _ = write!(message, " (frame {f})");
-            }
-            (None, Some(loc)) => {
-                let _ = write!(message, " ({loc})");
-            }
-            (None, None) => {}
-        }
+        message.push_str(&whereabouts(&out, start));
         details.extend(
             out[start..]
                 .iter()
@@ -122,5 +78,50 @@ pub fn diagnose(stdout: &[String], stderr: &[String], workdir: Option<&str>) -> 
     Diagnosis {
         message,
         details: details.join("\n"),
+    }
+}
+
+/// The one sentence: Remotion's error badge, a build error, a thrown error, or the
+/// first (last) line of output.
+fn headline(out: &[String], err: &[String]) -> String {
+    let all = || err.iter().chain(out.iter());
+    // Remotion's error badge: ` Error  <message>`.
+    let badge = all().find_map(|l| {
+        let t = l.trim_start();
+        t.strip_prefix("Error ")
+            .filter(|rest| rest.starts_with(' '))
+            .map(|rest| strip_prefixes(rest).to_owned())
+    });
+    // esbuild / webpack: `src/Root.tsx:11:22: ERROR: Unterminated regular expression`.
+    let build = all()
+        .find(|l| l.contains(": ERROR: "))
+        .map(|l| l.trim().to_owned());
+    let thrown = all()
+        .find(|l| l.trim_start().starts_with("Error:"))
+        .map(|l| strip_prefixes(l).to_owned());
+    badge
+        .or(build.map(|b| format!("build failed: {b}")))
+        .or(thrown)
+        .or_else(|| err.first().map(|l| l.trim().to_owned()))
+        .or_else(|| out.last().map(|l| l.trim().to_owned()))
+        .unwrap_or_else(|| "the renderer exited with an error and printed nothing".into())
+}
+
+/// Where it happened: Remotion prints `An error occurred while rendering frame N:`
+/// (at `start`), then `at src/File.tsx:LINE` and a code frame. Returns ` (frame N,
+/// src/File.tsx:LINE)`, or as much of it as is known.
+fn whereabouts(out: &[String], start: usize) -> String {
+    let frame = out[start]
+        .strip_prefix("An error occurred while rendering frame ")
+        .map(|r| r.trim_end_matches(':').to_owned());
+    let location = out[start + 1..]
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("at ").map(str::to_owned))
+        .filter(|l| !l.contains("node_modules/"));
+    match (frame, location) {
+        (Some(f), Some(loc)) => format!(" (frame {f}, {loc})"),
+        (Some(f), None) => format!(" (frame {f})"),
+        (None, Some(loc)) => format!(" ({loc})"),
+        (None, None) => String::new(),
     }
 }

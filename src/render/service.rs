@@ -186,35 +186,38 @@ impl Renders {
             self.persist(&status, &source.owner).await?;
             return Ok(status);
         }
-        let live = {
-            let mut jobs = self.inner.jobs.lock().expect("jobs lock");
-            let active = jobs
-                .values()
-                .filter(|l| !l.tx.borrow().stage.is_final())
-                .count();
-            let limit = self.inner.config.concurrency + self.inner.config.queue_limit;
-            if active >= limit {
-                return Err(Error::Busy(format!(
-                    "the render queue is full ({active} jobs); try again when one finishes"
-                )));
-            }
-            // Finished jobs stay queryable from the index; keep memory bounded.
-            if jobs.len() > 1024 {
-                jobs.retain(|_, l| !l.tx.borrow().stage.is_final());
-            }
-            let live = Arc::new(Live {
-                tx: watch::Sender::new(status.clone()),
-                cancel: CancellationToken::new(),
-                owner: source.owner.clone(),
-                caller: caller.clone(),
-            });
-            jobs.insert(status.id, Arc::clone(&live));
-            live
-        };
+        let live = self.enqueue(&status, &source.owner, caller)?;
         self.persist(&status, &source.owner).await?;
         let this = self.clone();
         tokio::spawn(async move { this.run_job(live).await });
         Ok(status)
+    }
+
+    /// Registers a job that will run, unless the queue is full.
+    fn enqueue(&self, status: &JobStatus, owner: &Owner, caller: &Caller) -> Result<Arc<Live>> {
+        let mut jobs = self.inner.jobs.lock().expect("jobs lock");
+        let active = jobs
+            .values()
+            .filter(|l| !l.tx.borrow().stage.is_final())
+            .count();
+        let limit = self.inner.config.concurrency + self.inner.config.queue_limit;
+        if active >= limit {
+            return Err(Error::Busy(format!(
+                "the render queue is full ({active} jobs); try again when one finishes"
+            )));
+        }
+        // Finished jobs stay queryable from the index; keep memory bounded.
+        if jobs.len() > 1024 {
+            jobs.retain(|_, l| !l.tx.borrow().stage.is_final());
+        }
+        let live = Arc::new(Live {
+            tx: watch::Sender::new(status.clone()),
+            cancel: CancellationToken::new(),
+            owner: owner.clone(),
+            caller: caller.clone(),
+        });
+        jobs.insert(status.id, Arc::clone(&live));
+        Ok(live)
     }
 
     /// A job's status, if the caller may see its project.

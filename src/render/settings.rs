@@ -221,76 +221,81 @@ impl RenderSettings {
 
     /// Refuses invalid values and combinations, before anything runs.
     pub fn validate(&self) -> Result<()> {
-        let bad = |m: String| Err(RenderError::Setting(m).into());
         if let Some(entry) = &self.entry {
             crate::artifact::ProjectPath::parse(entry)?;
         }
-        if let Some(c) = &self.composition {
-            let ok = !c.is_empty()
-                && c.len() <= 256
-                && c.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-            if !ok {
-                return bad(format!(
-                    "invalid composition id {c:?}: Remotion ids use letters, digits, `-` and `_`"
-                ));
-            }
+        match self.encoder_problem().or_else(|| self.input_problem()) {
+            Some(m) => Err(RenderError::Setting(m).into()),
+            None => Ok(()),
         }
+    }
+
+    /// What is wrong with the encoder settings (CRF, x264 preset, frames for `ProRes`).
+    fn encoder_problem(&self) -> Option<String> {
+        let codec = self.codec.as_str();
         match (self.crf, self.codec.crf_range()) {
-            (Some(_), None) => {
-                return bad(format!("codec {} takes no CRF", self.codec.as_str()));
-            }
+            (Some(_), None) => return Some(format!("codec {codec} takes no CRF")),
             (Some(crf), Some((lo, hi))) if crf < lo || crf > hi => {
-                return bad(format!(
-                    "CRF {crf} is out of range for {}: use {lo}-{hi}",
-                    self.codec.as_str()
+                return Some(format!(
+                    "CRF {crf} is out of range for {codec}: use {lo}-{hi}"
                 ));
             }
             _ => {}
         }
         if let Some(p) = &self.x264_preset {
             if self.codec != Codec::H264 {
-                return bad(format!(
-                    "--x264-preset applies to h264 only, not {}",
-                    self.codec.as_str()
-                ));
+                return Some(format!("--x264-preset applies to h264 only, not {codec}"));
             }
             if !X264_PRESETS.contains(&p.as_str()) {
-                return bad(format!(
+                return Some(format!(
                     "unknown x264 preset `{p}`: use one of {}",
                     X264_PRESETS.join(", ")
+                ));
+            }
+        }
+        if self.codec == Codec::Prores && self.image_format == Some(ImageFormat::Jpeg) {
+            // Not an encoder limit, but ProRes exists for quality; JPEG frames defeat it.
+            return Some("prores renders need PNG frames (image_format png)".into());
+        }
+        None
+    }
+
+    /// What is wrong with the rest: composition id, concurrency, props, frames, scale.
+    fn input_problem(&self) -> Option<String> {
+        if let Some(c) = &self.composition {
+            let ok = !c.is_empty()
+                && c.len() <= 256
+                && c.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !ok {
+                return Some(format!(
+                    "invalid composition id {c:?}: Remotion ids use letters, digits, `-` and `_`"
                 ));
             }
         }
         if let Some(n) = self.concurrency
             && !(1..=256).contains(&n)
         {
-            return bad(format!("concurrency {n} is out of range: use 1-256"));
+            return Some(format!("concurrency {n} is out of range: use 1-256"));
         }
-        if let Some(p) = &self.props
-            && !p.is_object()
-        {
-            return bad("props must be a JSON object".into());
+        if self.props.as_ref().is_some_and(|p| !p.is_object()) {
+            return Some("props must be a JSON object".into());
         }
         if let Some((a, b)) = self.frames
             && a > b
         {
-            return bad(format!(
+            return Some(format!(
                 "frame range {a}-{b} is empty: the first frame comes after the last"
             ));
         }
         if let Some(s) = self.scale
             && !(s.is_finite() && s > 0.0 && s <= 16.0)
         {
-            return bad(format!(
+            return Some(format!(
                 "scale {s} is out of range: use a number above 0 and at most 16"
             ));
         }
-        if self.codec == Codec::Prores && self.image_format == Some(ImageFormat::Jpeg) {
-            // Not an encoder limit, but ProRes exists for quality; JPEG frames defeat it.
-            return bad("prores renders need PNG frames (image_format png)".into());
-        }
-        Ok(())
+        None
     }
 
     /// The settings as canonical JSON: keys sorted, no whitespace, defaults spelled out,

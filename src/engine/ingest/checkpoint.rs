@@ -99,68 +99,35 @@ fn write_and_publish(
     writer: &Writer,
     progress: &dyn Progress,
 ) -> Result<CheckpointSummary> {
-    let pipe = Pipeline::storing(engine, writer)?;
-    let scanned = scan_dir(engine, &pipe, dir, progress);
-    let scan = match scanned {
-        Ok(scan) => scan,
-        Err(e) => {
-            // The pipeline's own failure (a full disk, say) explains a scan error better.
-            return Err(pipe.finish().err().unwrap_or(e));
-        }
-    };
-    let mut head = engine.index.head()?;
-    let mut commit = new_commit(scan.root, head, opts);
-    let mut bytes = encode(&commit)?;
-    let mut id = CommitId(Hash::of(&bytes));
-    pipe.offer(ObjectKind::Commit, id.0, bytes)?;
-    let stats = pipe.stats();
-    let mut packs = pipe.finish()?;
-    let (new_objects, new_bytes, stored_bytes) = (
-        stats.objects.load(Ordering::Relaxed),
-        stats.raw_bytes.load(Ordering::Relaxed),
-        stats.stored_bytes.load(Ordering::Relaxed),
-    );
-    let dir_key = dir.to_string_lossy();
+    let mut staged = stage(engine, dir, opts, writer, progress)?;
     crate::engine::failpoint::hit("checkpoint-before-publish");
+    let dir_key = dir.to_string_lossy();
     for _ in 0..PUBLISH_ATTEMPTS {
         let publish = NewCheckpoint {
-            packs: &packs,
-            commit: id,
-            expect_head: head,
+            packs: &staged.packs,
+            commit: staged.id,
+            expect_head: staged.commit.parents.first().copied(),
             name: opts.name.as_deref(),
-            stats: &scan.stat_rows,
-            worktree: Some((&dir_key, scan.root)),
+            stats: &staged.scan.stat_rows,
+            worktree: Some((&dir_key, staged.scan.root)),
             pin: writer.pin(),
         };
         match engine.index.publish_checkpoint(&publish) {
             Ok(_) => {
                 writer.published();
-                return Ok(CheckpointSummary {
-                    id,
-                    tree: scan.root,
-                    name: opts.name.clone(),
-                    files: scan.files,
-                    bytes: scan.bytes,
-                    hashed_files: scan.hashed_files,
-                    hashed_bytes: scan.hashed_bytes,
-                    new_objects,
-                    new_bytes,
-                    stored_bytes,
-                    packs: packs.len(),
-                    skipped: scan.skipped,
-                });
+                return Ok(staged.summary(opts));
             }
             Err(IndexError::Conflict(_)) => {
                 // Another checkpoint landed first: follow it, with a fresh commit object.
-                head = engine.index.head()?;
-                commit.parents = head.into_iter().collect();
-                bytes = encode(&commit)?;
-                id = CommitId(Hash::of(&bytes));
-                packs.extend(write_single(
+                staged.commit.parents = engine.index.head()?.into_iter().collect();
+                let bytes = encode(&staged.commit)?;
+                staged.id = CommitId(Hash::of(&bytes));
+                let id = staged.id.0;
+                staged.packs.extend(write_single(
                     engine,
                     writer,
                     ObjectKind::Commit,
-                    id.0,
+                    id,
                     &bytes,
                 )?);
             }
@@ -168,6 +135,70 @@ fn write_and_publish(
         }
     }
     Err(EngineError::TooManyConflicts.into())
+}
+
+/// A checkpoint stored but not yet published: its scan, commit and packs.
+struct Staged {
+    scan: super::scan::ScanResult,
+    commit: Commit,
+    id: CommitId,
+    packs: Vec<WrittenPack>,
+    /// New objects, their raw bytes, their stored bytes.
+    counts: (u64, u64, u64),
+}
+
+impl Staged {
+    fn summary(self, opts: &CheckpointOptions) -> CheckpointSummary {
+        let (new_objects, new_bytes, stored_bytes) = self.counts;
+        CheckpointSummary {
+            id: self.id,
+            tree: self.scan.root,
+            name: opts.name.clone(),
+            files: self.scan.files,
+            bytes: self.scan.bytes,
+            hashed_files: self.scan.hashed_files,
+            hashed_bytes: self.scan.hashed_bytes,
+            new_objects,
+            new_bytes,
+            stored_bytes,
+            packs: self.packs.len(),
+            skipped: self.scan.skipped,
+        }
+    }
+}
+
+/// Scans the directory, stores what is new and the commit on the current HEAD.
+fn stage(
+    engine: &Engine,
+    dir: &Path,
+    opts: &CheckpointOptions,
+    writer: &Writer,
+    progress: &dyn Progress,
+) -> Result<Staged> {
+    let pipe = Pipeline::storing(engine, writer)?;
+    let scan = match scan_dir(engine, &pipe, dir, progress) {
+        Ok(scan) => scan,
+        // The pipeline's own failure (a full disk, say) explains a scan error better.
+        Err(e) => return Err(pipe.finish().err().unwrap_or(e)),
+    };
+    let commit = new_commit(scan.root, engine.index.head()?, opts);
+    let bytes = encode(&commit)?;
+    let id = CommitId(Hash::of(&bytes));
+    pipe.offer(ObjectKind::Commit, id.0, bytes)?;
+    let stats = pipe.stats();
+    let packs = pipe.finish()?;
+    let counts = (
+        stats.objects.load(Ordering::Relaxed),
+        stats.raw_bytes.load(Ordering::Relaxed),
+        stats.stored_bytes.load(Ordering::Relaxed),
+    );
+    Ok(Staged {
+        scan,
+        commit,
+        id,
+        packs,
+        counts,
+    })
 }
 
 fn new_commit(tree: TreeId, head: Option<CommitId>, opts: &CheckpointOptions) -> Commit {

@@ -60,6 +60,69 @@ pub fn scan_dir(
     root: &Path,
     progress: &dyn Progress,
 ) -> Result<ScanResult> {
+    let walked = walk_root(engine, root)?;
+    crate::engine::failpoint::hit("scan-after-walk");
+    let entries = &walked.entries;
+    let total: u64 = entries
+        .iter()
+        .filter(|e| e.kind == WalkKind::File)
+        .map(|e| e.meta.len())
+        .sum();
+    progress.start("hashing", Some(total));
+    let read_all = read_leaves(engine, pipe, entries, progress)?;
+    let mut out = ScanResult {
+        root: TreeId(Hash::EMPTY),
+        trees: HashMap::new(),
+        files: 0,
+        bytes: 0,
+        hashed_files: 0,
+        hashed_bytes: 0,
+        stat_rows: Vec::new(),
+        skipped: walked.skipped.clone(),
+        leftovers: walked.leftovers.clone(),
+    };
+    let mut dirs: BTreeMap<&str, Vec<TreeEntry>> = entries
+        .iter()
+        .filter(|e| e.kind == WalkKind::Dir)
+        .map(|e| (e.rel.as_str(), Vec::new()))
+        .collect();
+    for (i, r) in read_all {
+        let l = match r {
+            Read::Leaf(l) => l,
+            Read::Skipped(reason) => {
+                tracing::info!(path = %entries[i].rel, "skipped: {reason}");
+                let path = entries[i].rel.clone();
+                out.skipped.push(SkippedPath { path, reason });
+                continue;
+            }
+        };
+        out.count(&l);
+        let (parent, _) = split_parent(&entries[i].rel);
+        dirs.get_mut(parent)
+            .expect("a leaf's parent directory was walked")
+            .push(l.entry);
+        out.stat_rows.extend(l.stat_row);
+    }
+    out.skipped.sort_by(|a, b| a.path.cmp(&b.path));
+    out.root = build_trees(pipe, dirs, &mut out.trees)?;
+    Ok(out)
+}
+
+impl ScanResult {
+    fn count(&mut self, l: &Leaf) {
+        self.files += 1;
+        self.bytes += l.entry.size;
+        if l.hashed {
+            self.hashed_files += 1;
+            self.hashed_bytes += l.entry.size;
+        }
+    }
+}
+
+/// Walks `root`, which must be a directory, leaving out the repository's own
+/// directory wherever it lies below (compared canonically: `root` may be reached
+/// through a symlink).
+fn walk_root(engine: &Engine, root: &Path) -> Result<super::walk::Walked> {
     let meta = std::fs::metadata(root).map_err(Error::io("stat", root))?;
     if !meta.is_dir() {
         return Err(EngineError::NotADirectory {
@@ -67,25 +130,24 @@ pub fn scan_dir(
         }
         .into());
     }
-    // The repository's own directory, as a path below `root` if it is one (compared
-    // canonically: `root` may be reached through a symlink).
     let exclude = engine.repo_dir.as_deref().and_then(|repo| {
         let canonical = std::fs::canonicalize(root).ok()?;
         repo.strip_prefix(canonical).ok().map(|rel| root.join(rel))
     });
-    let walked = walk(root, exclude.as_deref())?;
-    crate::engine::failpoint::hit("scan-after-walk");
-    let entries = walked.entries;
-    let total: u64 = entries
-        .iter()
-        .filter(|e| e.kind == WalkKind::File)
-        .map(|e| e.meta.len())
-        .sum();
-    progress.start("hashing", Some(total));
+    walk(root, exclude.as_deref())
+}
+
+/// Reads every file and symlink, by index into `entries`. Small files are bound by I/O
+/// latency, not CPU: they are read with more threads than cores. Large ones go
+/// through the chunker, whose buffer is the maximum chunk size, so they get one thread
+/// per core to keep memory flat.
+fn read_leaves(
+    engine: &Engine,
+    pipe: &Pipeline,
+    entries: &[WalkEntry],
+    progress: &dyn Progress,
+) -> Result<Vec<(usize, Read)>> {
     let now_ns = now_ns();
-    // Small files are bound by I/O latency, not CPU: read them with more threads than
-    // cores. Large ones go through the chunker, whose buffer is the maximum chunk size,
-    // so they get one thread per core to keep memory flat.
     let small_limit = u64::from(engine.config.chunking.min);
     let (small, large): (Vec<_>, Vec<_>) = entries
         .iter()
@@ -104,53 +166,7 @@ pub fn scan_dir(
         .map_err(|e| EngineError::Worker(format!("cannot start reader threads: {e}")))?;
     let mut read_all = readers.install(|| read(small))?;
     read_all.extend(read(large)?);
-    let mut out = ScanResult {
-        root: TreeId(Hash::EMPTY),
-        trees: HashMap::new(),
-        files: 0,
-        bytes: 0,
-        hashed_files: 0,
-        hashed_bytes: 0,
-        stat_rows: Vec::new(),
-        skipped: walked.skipped,
-        leftovers: walked.leftovers,
-    };
-    let mut leaves = Vec::with_capacity(read_all.len());
-    for (i, r) in read_all {
-        match r {
-            Read::Leaf(l) => leaves.push((i, l)),
-            Read::Skipped(reason) => {
-                tracing::info!(path = %entries[i].rel, "skipped: {reason}");
-                out.skipped.push(SkippedPath {
-                    path: entries[i].rel.clone(),
-                    reason,
-                });
-            }
-        }
-    }
-    out.skipped.sort_by(|a, b| a.path.cmp(&b.path));
-    for (_, l) in &leaves {
-        out.files += 1;
-        out.bytes += l.entry.size;
-        if l.hashed {
-            out.hashed_files += 1;
-            out.hashed_bytes += l.entry.size;
-        }
-    }
-    let mut dirs: BTreeMap<&str, Vec<TreeEntry>> = entries
-        .iter()
-        .filter(|e| e.kind == WalkKind::Dir)
-        .map(|e| (e.rel.as_str(), Vec::new()))
-        .collect();
-    for (i, l) in leaves {
-        let (parent, _) = split_parent(&entries[i].rel);
-        dirs.get_mut(parent)
-            .expect("a leaf's parent directory was walked")
-            .push(l.entry);
-        out.stat_rows.extend(l.stat_row);
-    }
-    out.root = build_trees(pipe, dirs, &mut out.trees)?;
-    Ok(out)
+    Ok(read_all)
 }
 
 /// A file read, or left out.

@@ -9,7 +9,7 @@ use crate::mcp::error::ToolError;
 use crate::mcp::params::{
     BlobArgs, Lenient, ListAssetsArgs, ListRendersArgs, StoreAssetArgs, StoreRenderArgs,
 };
-use crate::mcp::reply::{arguments, decode_b64, failure, pid, reply, scope, success};
+use crate::mcp::reply::{arguments, decode_b64, failure, pid, reply, success};
 use crate::mcp::server::ReelServer;
 
 use crate::{
@@ -52,7 +52,7 @@ impl ReelServer {
                     mime: a.mime_type,
                     original_name: a.name,
                     tags: a.tags.unwrap_or_default(),
-                    scope: scope(a.scope.as_ref())?,
+                    scope: a.scope,
                 };
                 Ok(s.artifacts()
                     .store_asset(&me, Source::Bytes(bytes), input)

@@ -8,7 +8,7 @@ use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
 use crate::mcp::params::{
     CreateProjectArgs, Lenient, ListProjectsArgs, ProjectArgs, UpdateProjectArgs,
 };
-use crate::mcp::reply::{arguments, pid, reply, scope};
+use crate::mcp::reply::{arguments, pid, reply};
 use crate::mcp::server::ReelServer;
 
 use crate::artifact::{CreateProject, ListProjects, UpdateProject};
@@ -47,7 +47,7 @@ impl ReelServer {
                 }
                 let req = CreateProject {
                     name: a.name,
-                    scope: scope(a.scope.as_ref())?,
+                    scope: a.scope,
                     metadata,
                     ttl_s: a.ttl_seconds,
                 };
@@ -104,7 +104,8 @@ impl ReelServer {
             .timed(async {
                 let q = ListProjects {
                     name_contains: a.name_contains,
-                    scope: scope(a.scope.as_ref())?,
+                    scope: a.scope,
+                    sort: a.sort.unwrap_or_default(),
                     offset: a.offset.unwrap_or(0),
                     limit: a.limit,
                     ..Default::default()
