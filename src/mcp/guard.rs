@@ -91,3 +91,74 @@ impl ReelServer {
         }
     }
 }
+
+impl ReelServer {
+    /// The shape of nearly every tool: its arguments (or an `isError` naming what is
+    /// wrong with them), its caller, its work under the request timeout, its reply with
+    /// a one-line summary.
+    pub(super) async fn call<A, T: serde::Serialize>(
+        &self,
+        args: super::params::Lenient<A>,
+        ctx: &rmcp::service::RequestContext<rmcp::RoleServer>,
+        work: impl AsyncFnOnce(Caller, A) -> ToolResult<T>,
+        summary: impl FnOnce(&T) -> String,
+    ) -> std::result::Result<rmcp::model::CallToolResult, rmcp::ErrorData> {
+        self.call_then(args, ctx, work, |r| match r {
+            Ok(v) => {
+                let s = summary(&v);
+                super::reply::success(&v, s)
+            }
+            Err(e) => super::reply::failure(&e),
+        })
+        .await
+    }
+
+    /// [`ReelServer::call`] with a reply of the tool's own making.
+    pub(super) async fn call_then<A, T>(
+        &self,
+        args: super::params::Lenient<A>,
+        ctx: &rmcp::service::RequestContext<rmcp::RoleServer>,
+        work: impl AsyncFnOnce(Caller, A) -> ToolResult<T>,
+        respond: impl FnOnce(ToolResult<T>) -> rmcp::model::CallToolResult,
+    ) -> std::result::Result<rmcp::model::CallToolResult, rmcp::ErrorData> {
+        let args = match args.0 {
+            Ok(a) => a,
+            Err(e) => return Ok(super::reply::failure(&ToolError::Arguments(e))),
+        };
+        let r = self
+            .timed(async {
+                let me = self.caller(ctx)?;
+                work(me, args).await
+            })
+            .await;
+        Ok(respond(r))
+    }
+}
+
+impl ReelServer {
+    /// [`ReelServer::call`] for writes under a quota lock: the work runs as a task of
+    /// its own (on a clone of the server), so at the timeout the caller is answered and
+    /// the write still finishes before its lock is released.
+    pub(super) async fn call_owned<A, T, F>(
+        &self,
+        args: super::params::Lenient<A>,
+        ctx: &rmcp::service::RequestContext<rmcp::RoleServer>,
+        work: impl FnOnce(ReelServer, Caller, A) -> F,
+        summary: impl FnOnce(&T) -> String,
+    ) -> std::result::Result<rmcp::model::CallToolResult, rmcp::ErrorData>
+    where
+        T: serde::Serialize + Send + 'static,
+        F: Future<Output = ToolResult<T>> + Send + 'static,
+    {
+        let args = match args.0 {
+            Ok(a) => a,
+            Err(e) => return Ok(super::reply::failure(&ToolError::Arguments(e))),
+        };
+        let me = match self.caller(ctx) {
+            Ok(me) => me,
+            Err(e) => return Ok(super::reply::failure(&e)),
+        };
+        let r = self.timed_owned(work(self.clone(), me, args)).await;
+        super::reply::reply(r, summary)
+    }
+}

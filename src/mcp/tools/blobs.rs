@@ -9,7 +9,7 @@ use crate::mcp::error::ToolError;
 use crate::mcp::params::{
     BlobArgs, Lenient, ListAssetsArgs, ListRendersArgs, StoreAssetArgs, StoreRenderArgs,
 };
-use crate::mcp::reply::{arguments, decode_b64, failure, pid, reply, success};
+use crate::mcp::reply::{arguments, decode_b64, failure, pid, success};
 use crate::mcp::server::ReelServer;
 
 use crate::{
@@ -36,15 +36,11 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<StoreAssetArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = arguments!(a);
-        let me = match self.caller(&ctx) {
-            Ok(me) => me,
-            Err(e) => return Ok(failure(&e)),
-        };
         // The quota lock lives in its own task until the write is done, timeout or not.
-        let s = self.clone();
-        let r = self
-            .timed_owned(async move {
+        self.call_owned(
+            a,
+            &ctx,
+            |s, me, a| async move {
                 let bytes = decode_b64(&a.content_base64)?;
                 s.check_size(bytes.len())?;
                 let _quota = s.check_quota(&me, bytes.len() as u64).await?;
@@ -57,14 +53,15 @@ impl ReelServer {
                 Ok(s.artifacts()
                     .store_asset(&me, Source::Bytes(bytes), input)
                     .await?)
-            })
-            .await;
-        reply(r, |b| {
-            format!(
-                "Stored asset {} ({} bytes), resource reel://assets/{}.",
-                b.id, b.size, b.id
-            )
-        })
+            },
+            |b| {
+                format!(
+                    "Stored asset {} ({} bytes), resource reel://assets/{}.",
+                    b.id, b.size, b.id
+                )
+            },
+        )
+        .await
     }
 
     #[tool(
@@ -101,9 +98,10 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<ListAssetsArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = arguments!(a);
-        let r = self
-            .timed(async {
+        self.call(
+            a,
+            &ctx,
+            async |me, a| {
                 let q = ListBlobs {
                     tags: a.tags.unwrap_or_default(),
                     mime_prefix: a.mime_prefix,
@@ -112,14 +110,13 @@ impl ReelServer {
                 };
                 Ok(self
                     .artifacts()
-                    .list_blobs(&self.caller(&ctx)?, q)
+                    .list_blobs(&me, q)
                     .await
                     .map(|b| serde_json::json!({"assets": b}))?)
-            })
-            .await;
-        reply(r, |v| {
-            format!("{} assets.", v["assets"].as_array().map_or(0, Vec::len))
-        })
+            },
+            |v| format!("{} assets.", v["assets"].as_array().map_or(0, Vec::len)),
+        )
+        .await
     }
 
     #[tool(
@@ -137,17 +134,19 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<BlobArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = arguments!(a);
-        let r = self
-            .timed(async {
+        self.call(
+            a,
+            &ctx,
+            async |me, a| {
                 Ok(self
                     .artifacts()
-                    .delete_blob(&self.caller(&ctx)?, a.id.parse::<RecordId>()?)
+                    .delete_blob(&me, a.id.parse::<RecordId>()?)
                     .await
                     .map(|()| serde_json::json!({"deleted": a.id}))?)
-            })
-            .await;
-        reply(r, |_| "Asset deleted.".into())
+            },
+            |_| "Asset deleted.".into(),
+        )
+        .await
     }
 
     #[tool(
@@ -165,15 +164,11 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<StoreRenderArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = arguments!(a);
-        let me = match self.caller(&ctx) {
-            Ok(me) => me,
-            Err(e) => return Ok(failure(&e)),
-        };
         // The quota lock lives in its own task until the write is done, timeout or not.
-        let s = self.clone();
-        let r = self
-            .timed_owned(async move {
+        self.call_owned(
+            a,
+            &ctx,
+            |s, me, a| async move {
                 let (source, _quota) = match (a.content_base64, a.server_path) {
                     (Some(b64), None) => {
                         let bytes = decode_b64(&b64)?;
@@ -209,14 +204,15 @@ impl ReelServer {
                         meta,
                     )
                     .await?)
-            })
-            .await;
-        reply(r, |b| {
-            format!(
-                "Stored render {} ({} bytes), resource reel://renders/{}.",
-                b.id, b.size, b.id
-            )
-        })
+            },
+            |b| {
+                format!(
+                    "Stored render {} ({} bytes), resource reel://renders/{}.",
+                    b.id, b.size, b.id
+                )
+            },
+        )
+        .await
     }
 
     #[tool(
@@ -253,9 +249,10 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<ListRendersArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = arguments!(a);
-        let r = self
-            .timed(async {
+        self.call(
+            a,
+            &ctx,
+            async |me, a| {
                 let q = ListBlobs {
                     project: a.project_id.as_deref().map(pid).transpose()?,
                     renders: Some(true),
@@ -263,14 +260,13 @@ impl ReelServer {
                 };
                 Ok(self
                     .artifacts()
-                    .list_blobs(&self.caller(&ctx)?, q)
+                    .list_blobs(&me, q)
                     .await
                     .map(|b| serde_json::json!({"renders": b}))?)
-            })
-            .await;
-        reply(r, |v| {
-            format!("{} renders.", v["renders"].as_array().map_or(0, Vec::len))
-        })
+            },
+            |v| format!("{} renders.", v["renders"].as_array().map_or(0, Vec::len)),
+        )
+        .await
     }
 }
 

@@ -8,7 +8,7 @@ use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
 use crate::mcp::params::{
     CheckpointArgs, CreateCheckpointArgs, DiffArgs, Lenient, LogArgs, ProjectArgs,
 };
-use crate::mcp::reply::{arguments, pid, reply};
+use crate::mcp::reply::pid;
 use crate::mcp::server::ReelServer;
 
 use crate::artifact::CreateCheckpoint;
@@ -30,9 +30,10 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<CreateCheckpointArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = arguments!(a);
-        let r = self
-            .timed(async {
+        self.call(
+            a,
+            &ctx,
+            async |me, a| {
                 let req = CreateCheckpoint {
                     name: a.name,
                     description: a.description.unwrap_or_default(),
@@ -40,13 +41,12 @@ impl ReelServer {
                 };
                 Ok(self
                     .artifacts()
-                    .create_checkpoint(&self.caller(&ctx)?, pid(&a.project_id)?, req)
+                    .create_checkpoint(&me, pid(&a.project_id)?, req)
                     .await?)
-            })
-            .await;
-        reply(r, |c| {
-            format!("Checkpoint {} ({} files).", c.id.short(), c.files)
-        })
+            },
+            |c| format!("Checkpoint {} ({} files).", c.id.short(), c.files),
+        )
+        .await
     }
 
     #[tool(
@@ -64,22 +64,24 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<ProjectArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = arguments!(a);
-        let r = self
-            .timed(async {
+        self.call(
+            a,
+            &ctx,
+            async |me, a| {
                 Ok(self
                     .artifacts()
-                    .list_checkpoints(&self.caller(&ctx)?, pid(&a.project_id)?)
+                    .list_checkpoints(&me, pid(&a.project_id)?)
                     .await
                     .map(|c| serde_json::json!({"checkpoints": c}))?)
-            })
-            .await;
-        reply(r, |v| {
-            format!(
-                "{} checkpoints.",
-                v["checkpoints"].as_array().map_or(0, Vec::len)
-            )
-        })
+            },
+            |v| {
+                format!(
+                    "{} checkpoints.",
+                    v["checkpoints"].as_array().map_or(0, Vec::len)
+                )
+            },
+        )
+        .await
     }
 
     #[tool(
@@ -97,24 +99,26 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<CheckpointArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = arguments!(a);
-        let r = self
-            .timed(async {
+        self.call(
+            a,
+            &ctx,
+            async |me, a| {
                 Ok(self
                     .artifacts()
-                    .restore_checkpoint(&self.caller(&ctx)?, pid(&a.project_id)?, &a.checkpoint)
+                    .restore_checkpoint(&me, pid(&a.project_id)?, &a.checkpoint)
                     .await?)
-            })
-            .await;
-        reply(r, |p| {
-            format!(
-                "Restored project {} to {}; {} unsaved edit{} discarded.",
-                p.project.id,
-                a.checkpoint,
-                p.discarded_edits,
-                if p.discarded_edits == 1 { "" } else { "s" }
-            )
-        })
+            },
+            |p| {
+                format!(
+                    "Restored project {} to checkpoint {}; {} unsaved edit{} discarded.",
+                    p.project.id,
+                    p.checkpoint.short(),
+                    p.discarded_edits,
+                    if p.discarded_edits == 1 { "" } else { "s" }
+                )
+            },
+        )
+        .await
     }
 
     #[tool(
@@ -132,17 +136,19 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<CheckpointArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = arguments!(a);
-        let r = self
-            .timed(async {
+        self.call(
+            a,
+            &ctx,
+            async |me, a| {
                 Ok(self
                     .artifacts()
-                    .delete_checkpoint(&self.caller(&ctx)?, pid(&a.project_id)?, &a.checkpoint)
+                    .delete_checkpoint(&me, pid(&a.project_id)?, &a.checkpoint)
                     .await
                     .map(|id| serde_json::json!({"deleted": id}))?)
-            })
-            .await;
-        reply(r, |_| "Checkpoint deleted.".into())
+            },
+            |_| "Checkpoint deleted.".into(),
+        )
+        .await
     }
 
     #[tool(
@@ -160,24 +166,19 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<DiffArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = arguments!(a);
-        let r = self
-            .timed(async {
+        self.call(
+            a,
+            &ctx,
+            async |me, a| {
                 Ok(self
                     .artifacts()
-                    .diff(
-                        &self.caller(&ctx)?,
-                        pid(&a.project_id)?,
-                        &a.from,
-                        a.to.as_deref(),
-                    )
+                    .diff(&me, pid(&a.project_id)?, &a.from, a.to.as_deref())
                     .await
                     .map(|c| serde_json::json!({"changes": c}))?)
-            })
-            .await;
-        reply(r, |v| {
-            format!("{} changes.", v["changes"].as_array().map_or(0, Vec::len))
-        })
+            },
+            |v| format!("{} changes.", v["changes"].as_array().map_or(0, Vec::len)),
+        )
+        .await
     }
 
     #[tool(
@@ -195,22 +196,18 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<LogArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = arguments!(a);
-        let r = self
-            .timed(async {
+        self.call(
+            a,
+            &ctx,
+            async |me, a| {
                 Ok(self
                     .artifacts()
-                    .log(
-                        &self.caller(&ctx)?,
-                        pid(&a.project_id)?,
-                        a.limit.unwrap_or(50),
-                    )
+                    .log(&me, pid(&a.project_id)?, a.limit.unwrap_or(50))
                     .await
                     .map(|l| serde_json::json!({"log": l}))?)
-            })
-            .await;
-        reply(r, |v| {
-            format!("{} entries.", v["log"].as_array().map_or(0, Vec::len))
-        })
+            },
+            |v| format!("{} entries.", v["log"].as_array().map_or(0, Vec::len)),
+        )
+        .await
     }
 }

@@ -9,7 +9,7 @@ use crate::mcp::error::ToolError;
 use crate::mcp::params::{
     Lenient, ListFilesArgs, MoveFileArgs, PathArgs, ReadFileArgs, WriteFileArgs,
 };
-use crate::mcp::reply::{arguments, decode_b64, failure, path, pid, reply};
+use crate::mcp::reply::{decode_b64, path, pid};
 use crate::mcp::server::ReelServer;
 
 use crate::artifact::Source;
@@ -31,15 +31,11 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<WriteFileArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = arguments!(a);
-        let me = match self.caller(&ctx) {
-            Ok(me) => me,
-            Err(e) => return Ok(failure(&e)),
-        };
         // The quota lock lives in its own task until the write is done, timeout or not.
-        let s = self.clone();
-        let r = self
-            .timed_owned(async move {
+        self.call_owned(
+            a,
+            &ctx,
+            |s, me, a| async move {
                 let bytes = match (a.content, a.content_base64) {
                     (Some(text), None) => text.into_bytes(),
                     (None, Some(b64)) => decode_b64(&b64)?,
@@ -60,9 +56,10 @@ impl ReelServer {
                         a.executable.unwrap_or(false),
                     )
                     .await?)
-            })
-            .await;
-        reply(r, |f| format!("Wrote {} ({} bytes).", f.path, f.size))
+            },
+            |f| format!("Wrote {} ({} bytes).", f.path, f.size),
+        )
+        .await
     }
 
     #[tool(
@@ -80,35 +77,46 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<ReadFileArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = arguments!(a);
-        let r = self.timed(async {
-            let me = self.caller(&ctx)?;
-            let id = pid(&a.project_id)?;
-            let range = match (a.offset, a.length) {
-                (None, None) => None,
-                (o, l) => Some((o.unwrap_or(0), l.unwrap_or(u64::MAX))),
-            };
-            let bytes = self.artifacts().read_file(&me, id, path(&a.path)?, range).await?;
-            if bytes.len() > self.options().max_inline {
-                // Too large to inline: point at the resource instead.
-                return Ok(serde_json::json!({"path": a.path, "size": bytes.len(), "resource": format!("reel://projects/{id}/files/{}", a.path)}));
-            }
-            let content = if a.base64.unwrap_or(false) {
-                serde_json::json!({"path": a.path, "size": bytes.len(), "content_base64": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &bytes)})
-            } else {
-                let text = String::from_utf8(bytes).map_err(|_| ToolError::NotText(a.path.clone()))?;
-                serde_json::json!({"path": a.path, "size": text.len(), "content": text})
-            };
-            Ok(content)
-        })
-        .await;
-        reply(r, |v| {
-            format!(
-                "Read {} ({} bytes).",
-                v["path"].as_str().unwrap_or(""),
-                v["size"]
-            )
-        })
+        self.call(
+            a,
+            &ctx,
+            async |me, a| {
+                let id = pid(&a.project_id)?;
+                let range = match (a.offset, a.length) {
+                    (None, None) => None,
+                    (o, l) => Some((o.unwrap_or(0), l.unwrap_or(u64::MAX))),
+                };
+                let bytes = self
+                    .artifacts()
+                    .read_file(&me, id, path(&a.path)?, range)
+                    .await?;
+                let size = bytes.len();
+                if size > self.options().max_inline {
+                    // Too large to inline: point at the resource instead.
+                    let resource = format!("reel://projects/{id}/files/{}", a.path);
+                    return Ok(
+                        serde_json::json!({"path": a.path, "size": size, "resource": resource}),
+                    );
+                }
+                Ok(if a.base64.unwrap_or(false) {
+                    let b64 =
+                        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &bytes);
+                    serde_json::json!({"path": a.path, "size": size, "content_base64": b64})
+                } else {
+                    let text =
+                        String::from_utf8(bytes).map_err(|_| ToolError::NotText(a.path.clone()))?;
+                    serde_json::json!({"path": a.path, "size": size, "content": text})
+                })
+            },
+            |v| {
+                format!(
+                    "Read {} ({} bytes).",
+                    v["path"].as_str().unwrap_or(""),
+                    v["size"]
+                )
+            },
+        )
+        .await
     }
 
     #[tool(
@@ -126,9 +134,10 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<ListFilesArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = arguments!(a);
-        let r = self
-            .timed(async {
+        self.call(
+            a,
+            &ctx,
+            async |me, a| {
                 let dir = a
                     .path
                     .as_deref()
@@ -137,19 +146,13 @@ impl ReelServer {
                     .transpose()?;
                 let files = self
                     .artifacts()
-                    .list_files(
-                        &self.caller(&ctx)?,
-                        pid(&a.project_id)?,
-                        dir,
-                        a.recursive.unwrap_or(false),
-                    )
+                    .list_files(&me, pid(&a.project_id)?, dir, a.recursive.unwrap_or(false))
                     .await?;
                 Ok(serde_json::json!({"files": files}))
-            })
-            .await;
-        reply(r, |v| {
-            format!("{} entries.", v["files"].as_array().map_or(0, Vec::len))
-        })
+            },
+            |v| format!("{} entries.", v["files"].as_array().map_or(0, Vec::len)),
+        )
+        .await
     }
 
     #[tool(
@@ -167,17 +170,19 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<PathArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = arguments!(a);
-        let r = self
-            .timed(async {
+        self.call(
+            a,
+            &ctx,
+            async |me, a| {
                 Ok(self
                     .artifacts()
-                    .delete_file(&self.caller(&ctx)?, pid(&a.project_id)?, path(&a.path)?)
+                    .delete_file(&me, pid(&a.project_id)?, path(&a.path)?)
                     .await
                     .map(|()| serde_json::json!({"deleted": a.path}))?)
-            })
-            .await;
-        reply(r, |_| "Deleted.".into())
+            },
+            |_| "Deleted.".into(),
+        )
+        .await
     }
 
     #[tool(
@@ -195,21 +200,18 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<MoveFileArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = arguments!(a);
-        let r = self
-            .timed(async {
+        self.call(
+            a,
+            &ctx,
+            async |me, a| {
                 Ok(self
                     .artifacts()
-                    .move_file(
-                        &self.caller(&ctx)?,
-                        pid(&a.project_id)?,
-                        path(&a.from)?,
-                        path(&a.to)?,
-                    )
+                    .move_file(&me, pid(&a.project_id)?, path(&a.from)?, path(&a.to)?)
                     .await
                     .map(|()| serde_json::json!({"from": a.from, "to": a.to}))?)
-            })
-            .await;
-        reply(r, |_| "Moved.".into())
+            },
+            |_| "Moved.".into(),
+        )
+        .await
     }
 }

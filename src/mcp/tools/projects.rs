@@ -8,7 +8,7 @@ use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
 use crate::mcp::params::{
     CreateProjectArgs, Lenient, ListProjectsArgs, ProjectArgs, UpdateProjectArgs,
 };
-use crate::mcp::reply::{arguments, pid, reply};
+use crate::mcp::reply::pid;
 use crate::mcp::server::ReelServer;
 
 use crate::artifact::{CreateProject, ListProjects, UpdateProject};
@@ -30,10 +30,10 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<CreateProjectArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = arguments!(a);
-        let r = self
-            .timed(async {
-                let me = self.caller(&ctx)?;
+        self.call(
+            a,
+            &ctx,
+            async |me, a| {
                 let mut metadata = a.metadata.unwrap_or_default();
                 for (k, v) in [
                     ("theme", a.theme.map(serde_json::Value::from)),
@@ -52,9 +52,10 @@ impl ReelServer {
                     ttl_s: a.ttl_seconds,
                 };
                 Ok(self.artifacts().create_project(&me, req).await?)
-            })
-            .await;
-        reply(r, |p| format!("Created project {} ({}).", p.id, p.name))
+            },
+            |p| format!("Created project {} ({}).", p.id, p.name),
+        )
+        .await
     }
 
     #[tool(
@@ -72,16 +73,18 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<ProjectArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = arguments!(a);
-        let r = self
-            .timed(async {
+        self.call(
+            a,
+            &ctx,
+            async |me, a| {
                 Ok(self
                     .artifacts()
-                    .get_project(&self.caller(&ctx)?, pid(&a.project_id)?)
+                    .get_project(&me, pid(&a.project_id)?)
                     .await?)
-            })
-            .await;
-        reply(r, |p| format!("Project {} ({}).", p.id, p.name))
+            },
+            |p| format!("Project {} ({}).", p.id, p.name),
+        )
+        .await
     }
 
     #[tool(
@@ -99,9 +102,10 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<ListProjectsArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = arguments!(a);
-        let r = self
-            .timed(async {
+        self.call(
+            a,
+            &ctx,
+            async |me, a| {
                 let q = ListProjects {
                     name_contains: a.name_contains,
                     scope: a.scope,
@@ -110,13 +114,11 @@ impl ReelServer {
                     limit: a.limit,
                     ..Default::default()
                 };
-                Ok(self
-                    .artifacts()
-                    .list_projects(&self.caller(&ctx)?, q)
-                    .await?)
-            })
-            .await;
-        reply(r, |p| format!("{} of {} projects.", p.items.len(), p.total))
+                Ok(self.artifacts().list_projects(&me, q).await?)
+            },
+            |p| format!("{} of {} projects.", p.items.len(), p.total),
+        )
+        .await
     }
 
     #[tool(
@@ -134,9 +136,10 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<UpdateProjectArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = arguments!(a);
-        let r = self
-            .timed(async {
+        self.call(
+            a,
+            &ctx,
+            async |me, a| {
                 let req = UpdateProject {
                     name: a.name,
                     set: a.metadata.unwrap_or_default(),
@@ -144,11 +147,12 @@ impl ReelServer {
                 };
                 Ok(self
                     .artifacts()
-                    .update_project(&self.caller(&ctx)?, pid(&a.project_id)?, req)
+                    .update_project(&me, pid(&a.project_id)?, req)
                     .await?)
-            })
-            .await;
-        reply(r, |p| format!("Updated project {}.", p.id))
+            },
+            |p| format!("Updated project {}.", p.id),
+        )
+        .await
     }
 
     #[tool(
@@ -166,16 +170,18 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<ProjectArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = arguments!(a);
-        let r = self
-            .timed(async {
+        self.call(
+            a,
+            &ctx,
+            async |me, a| {
                 Ok(self
                     .artifacts()
-                    .delete_project(&self.caller(&ctx)?, pid(&a.project_id)?)
+                    .delete_project(&me, pid(&a.project_id)?)
                     .await
                     .map(|()| serde_json::json!({"deleted": a.project_id}))?)
-            })
-            .await;
-        reply(r, |_| "Project deleted.".into())
+            },
+            |_| "Project deleted.".into(),
+        )
+        .await
     }
 }

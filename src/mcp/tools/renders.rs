@@ -108,19 +108,13 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<JobArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = arguments!(a);
-        let r = self
-            .timed(async {
-                Ok(self
-                    .renders()?
-                    .status(&self.caller(&ctx)?, a.job_id.parse()?)
-                    .await?)
-            })
-            .await;
-        Ok(match r {
-            Ok(s) => job_result(&s),
-            Err(e) => failure(&e),
-        })
+        self.call_then(
+            a,
+            &ctx,
+            async |me, a| Ok(self.renders()?.status(&me, a.job_id.parse()?).await?),
+            job_reply,
+        )
+        .await
     }
 
     #[tool(
@@ -138,10 +132,10 @@ impl ReelServer {
         Parameters(a): Parameters<Lenient<JobArgs>>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResult, McpError> {
-        let a = arguments!(a);
-        let r = self
-            .timed(async {
-                let me = self.caller(&ctx)?;
+        self.call_then(
+            a,
+            &ctx,
+            async |me, a| {
                 let renders = self.renders()?;
                 let id = a.job_id.parse()?;
                 let s = renders.cancel(&me, id).await?;
@@ -149,12 +143,18 @@ impl ReelServer {
                     return Ok(s);
                 }
                 Ok(renders.wait(&me, id, |_| {}).await?)
-            })
-            .await;
-        Ok(match r {
-            Ok(s) => job_result(&s),
-            Err(e) => failure(&e),
-        })
+            },
+            job_reply,
+        )
+        .await
+    }
+}
+
+/// A job's outcome as a tool result.
+fn job_reply(r: ToolResult<JobStatus>) -> CallToolResult {
+    match r {
+        Ok(s) => job_result(&s),
+        Err(e) => failure(&e),
     }
 }
 
