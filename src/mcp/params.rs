@@ -257,6 +257,10 @@ pub struct RenderVideoArgs {
     /// What decides the render (codec, quality, frames, …): the library's settings.
     #[serde(flatten)]
     pub settings: crate::render::RenderSettings,
+    /// Earlier spelling of `frames[0]`, still accepted (with `last_frame`).
+    pub first_frame: Option<u32>,
+    /// Earlier spelling of `frames[1]`, still accepted (with `first_frame`).
+    pub last_frame: Option<u32>,
     /// Wait for the video (default true, with progress notifications); false returns
     /// the job at once: poll `artifact_render_status`.
     pub wait: Option<bool>,

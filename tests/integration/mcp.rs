@@ -121,6 +121,12 @@ async fn user_project(client: &Client, name: &str) -> String {
 }
 
 async fn fails(client: &Client, tool: &'static str, args: Value) -> String {
+    failure(client, tool, args).await.1
+}
+
+/// A failing call's stable error code and its sentence; the structured error carries
+/// the same sentence as the text.
+async fn failure(client: &Client, tool: &'static str, args: Value) -> (String, String) {
     let r = call(client, tool, args).await;
     assert_eq!(
         r.is_error,
@@ -128,10 +134,13 @@ async fn fails(client: &Client, tool: &'static str, args: Value) -> String {
         "{tool} should fail: {:?}",
         r.content
     );
-    r.content[0]
+    let text = r.content[0]
         .as_text()
         .map(|t| t.text.clone())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    let error = &r.structured_content.expect("a structured error")["error"];
+    assert_eq!(error["message"], text.as_str(), "{error}");
+    (error["code"].as_str().unwrap_or_default().to_owned(), text)
 }
 
 async fn stdio_client(repo: &std::path::Path, extra: &[&str]) -> Client {
@@ -491,15 +500,21 @@ async fn bad_input_gets_is_error_results_and_the_server_keeps_serving() {
         .await
         .contains("base64")
     );
-    assert!(
-        fails(
-            &client,
-            "artifact_restore_checkpoint",
-            json!({"project_id": id, "checkpoint": "missing"})
-        )
-        .await
-        .contains("not found")
-    );
+    let (code, msg) = failure(
+        &client,
+        "artifact_restore_checkpoint",
+        json!({"project_id": id, "checkpoint": "missing"}),
+    )
+    .await;
+    assert!(msg.contains("not found"), "{msg}");
+    assert_eq!(code, "not_found");
+    let (code, msg) = failure(
+        &client,
+        "artifact_write_file",
+        json!({"project_id": id, "path": "big.txt", "content": "x".repeat(2000)}),
+    )
+    .await;
+    assert_eq!(code, "too_large", "{msg}");
     // Wrong types and missing fields — which the input schemas reject — are isError
     // results too, naming the problem.
     for (tool, args, says) in [
@@ -531,6 +546,8 @@ async fn bad_input_gets_is_error_results_and_the_server_keeps_serving() {
             msg.contains("invalid arguments") && msg.contains(says),
             "{msg}"
         );
+        let code = &r.structured_content.unwrap()["error"]["code"];
+        assert_eq!(code, "invalid_argument", "{msg}");
     }
     // Still serving.
     ok(
@@ -846,8 +863,14 @@ async fn a_write_over_the_quota_fails_and_stores_nothing() {
         msg.contains("quota of 1000 bytes") && msg.contains("600 in use"),
         "{msg}"
     );
-    let msg = fails(&client, "artifact_store_asset", json!({"content_base64": base64::engine::general_purpose::STANDARD.encode(vec![1u8; 500]), "mime_type": "x/y", "name": "n"})).await;
+    let (code, msg) = failure(
+        &client,
+        "artifact_store_asset",
+        json!({"content_base64": base64::engine::general_purpose::STANDARD.encode(vec![1u8; 500]), "mime_type": "x/y", "name": "n"}),
+    )
+    .await;
     assert!(msg.contains("quota"), "{msg}");
+    assert_eq!(code, "quota_exceeded");
     let files = ok(&client, "artifact_list_files", json!({"project_id": id})).await;
     assert_eq!(
         files["files"].as_array().unwrap().len(),
@@ -895,6 +918,7 @@ async fn a_call_past_the_request_timeout_is_abandoned_with_an_error() {
         "{:?}",
         r.content
     );
+    assert_eq!(r.structured_content.unwrap()["error"]["code"], "timeout");
     client.cancel().await.unwrap();
 }
 

@@ -2,7 +2,7 @@
 //! and is never installed by the CI suite:
 //!
 //! ```sh
-//! REEL_E2E_REMOTION=1 cargo test --test integration remotion_e2e -- --nocapture
+//! cargo test --test integration remotion_e2e -- --ignored --nocapture
 //! ```
 //!
 //! Installs Debian's chromium and ffmpeg when missing, then renders
@@ -22,14 +22,6 @@ use crate::render_faces::Watcher;
 use crate::util::{reel, reel_json, reel_path, tempdir};
 
 const BROWSER: &str = "/usr/bin/chromium";
-
-fn enabled() -> bool {
-    if std::env::var_os("REEL_E2E_REMOTION").is_some_and(|v| v == "1") {
-        return true;
-    }
-    eprintln!("skipped: set REEL_E2E_REMOTION=1 to render with real Remotion");
-    false
-}
 
 fn ensure_installed() {
     let missing: Vec<&str> = [("chromium", BROWSER), ("ffmpeg", "/usr/bin/ffprobe")]
@@ -81,10 +73,8 @@ fn setup(dir: &Path) -> String {
 }
 
 #[tokio::test]
+#[ignore = "opt-in: installs Remotion 4.0.529 from npm and renders with Chromium (docs/render.md)"]
 async fn remotion_renders_hello_video_through_the_cli_and_mcp() {
-    if !enabled() {
-        return;
-    }
     ensure_installed();
     let dir = tempdir();
     let id = setup(dir.path());

@@ -366,5 +366,37 @@ async fn the_mcp_render_tool_reports_progress_and_links_the_video() {
     )
     .await;
     assert_eq!(bad.is_error, Some(true));
+
+    // `frames` and the earlier spelling `first_frame`/`last_frame` name the same render.
+    let part = checked_call(
+        &client,
+        "artifact_render_video",
+        json!({"project_id": id, "composition": "Main", "frames": [0, 9]}),
+    )
+    .await;
+    let part = part.structured_content.unwrap();
+    assert_eq!(part["memo_hit"], false, "{part}");
+    let old = checked_call(
+        &client,
+        "artifact_render_video",
+        json!({"project_id": id, "composition": "Main", "first_frame": 0, "last_frame": 9}),
+    )
+    .await;
+    let old = old.structured_content.unwrap();
+    assert_eq!(old["memo_hit"], true, "{old}");
+    assert_eq!(old["render"]["id"], part["render"]["id"], "{old}");
+    for half in [
+        json!({"first_frame": 0}),
+        json!({"last_frame": 9, "frames": [0, 9]}),
+    ] {
+        let mut args = json!({"project_id": id, "composition": "Main"});
+        args.as_object_mut()
+            .unwrap()
+            .extend(half.as_object().unwrap().clone());
+        let r = checked_call(&client, "artifact_render_video", args).await;
+        assert_eq!(r.is_error, Some(true), "{half}");
+        let text = r.content[0].as_text().unwrap().text.clone();
+        assert!(text.contains("first_frame"), "{text}");
+    }
     client.cancel().await.unwrap();
 }

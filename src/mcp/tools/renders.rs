@@ -159,8 +159,23 @@ fn job_reply(r: ToolResult<JobStatus>) -> CallToolResult {
 }
 
 fn render_settings(a: &RenderVideoArgs) -> ToolResult<RenderSettings> {
-    a.settings.validate()?;
-    Ok(a.settings.clone())
+    let mut settings = a.settings.clone();
+    match (a.first_frame, a.last_frame, settings.frames) {
+        (None, None, _) => {}
+        (Some(first), Some(last), None) => settings.frames = Some((first, last)),
+        (Some(_), Some(_), Some(_)) => {
+            return Err(ToolError::Arguments(
+                "give `frames` or `first_frame` and `last_frame`, not both".into(),
+            ));
+        }
+        _ => {
+            return Err(ToolError::Arguments(
+                "give both first_frame and last_frame, or neither".into(),
+            ));
+        }
+    }
+    settings.validate()?;
+    Ok(settings)
 }
 
 /// A job as a tool result: failed and cancelled jobs are `isError` results naming the
