@@ -55,50 +55,45 @@ pub(super) async fn gc(cli: &Cli, args: &GcArgs) -> Outcome {
     Ok(out(&text)?)
 }
 
+/// Why a pack is in a plan's group, for a person.
+type Why<'a> = &'a dyn Fn(&reelstore::PackPlan) -> String;
+
 /// The plan, one line per pack it touches (what `--dry-run` shows and a real run does).
 pub(super) fn plan_text(plan: &reelstore::GcPlan, prune_unknown: bool) -> String {
     let mut text = format!(
         "{} live objects, {} unreachable; {} writers running\n",
         plan.live_objects, plan.dead_objects, plan.writers_running
     );
-    for p in &plan.delete {
-        let _ = writeln!(
-            text,
-            "  delete     pack {}  {:>10}  no live objects",
-            p.pack.short(),
-            bytes(p.size)
-        );
-    }
-    for p in &plan.repack {
-        let _ = writeln!(
-            text,
-            "  repack     pack {}  {:>10}  {} live objects ({}) copied out first",
-            p.pack.short(),
-            bytes(p.size),
+    let unknown = if prune_unknown {
+        "unknown to this index: deleted (--prune-unknown)"
+    } else {
+        "unknown to this index: kept (--prune-unknown deletes it)"
+    };
+    let repack = |p: &reelstore::PackPlan| {
+        format!(
+            "{} live objects ({}) copied out first",
             p.live_objects,
             bytes(p.live_bytes)
-        );
-    }
-    for p in &plan.abandoned {
-        let _ = writeln!(
-            text,
-            "  abandoned  pack {}  {:>10}  never indexed; its writer is gone",
-            p.pack.short(),
-            bytes(p.size)
-        );
-    }
-    for p in &plan.unknown {
-        let what = if prune_unknown {
-            "unknown to this index: deleted (--prune-unknown)"
-        } else {
-            "unknown to this index: kept (--prune-unknown deletes it)"
-        };
-        let _ = writeln!(
-            text,
-            "  unknown    pack {}  {:>10}  {what}",
-            p.pack.short(),
-            bytes(p.size)
-        );
+        )
+    };
+    let groups: [(&str, &[reelstore::PackPlan], Why); 4] = [
+        ("delete", &plan.delete, &|_| "no live objects".into()),
+        ("repack", &plan.repack, &repack),
+        ("abandoned", &plan.abandoned, &|_| {
+            "never indexed; its writer is gone".into()
+        }),
+        ("unknown", &plan.unknown, &|_| unknown.into()),
+    ];
+    for (action, packs, why) in groups {
+        for p in packs {
+            let _ = writeln!(
+                text,
+                "  {action:<9}  pack {}  {:>10}  {}",
+                p.pack.short(),
+                bytes(p.size),
+                why(p)
+            );
+        }
     }
     if plan.in_progress > 0 {
         let _ = writeln!(text, "  kept {} packs of running writers", plan.in_progress);

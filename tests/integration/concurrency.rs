@@ -2,7 +2,9 @@
 
 use std::process::Stdio;
 
-use crate::util::{random_bytes, reel, reel_json, reel_path, sample_project, tempdir, write};
+use crate::util::{
+    log_names, random_bytes, reel, reel_json, reel_path, sample_project, tempdir, write,
+};
 
 #[test]
 fn log_runs_while_another_process_checkpoints() {
@@ -66,13 +68,7 @@ fn two_concurrent_checkpoints_both_land() {
     for mut child in [a, b] {
         assert!(child.wait().unwrap().success());
     }
-    let log = reel_json(dir.path(), &["log"]);
-    let names: Vec<&str> = log
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["name"].as_str().unwrap())
-        .collect();
+    let names = log_names(dir.path());
     assert_eq!(
         names.len(),
         2,

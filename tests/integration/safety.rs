@@ -9,7 +9,8 @@ use predicates::prelude::*;
 use predicates::str::contains;
 
 use crate::util::{
-    Failpoints, random_bytes, reel, reel_json, sample_project, snapshot, spawn_reel, tempdir, write,
+    Failpoints, log_names, random_bytes, reel, reel_json, sample_project, snapshot, spawn_reel,
+    tempdir, write,
 };
 
 /// A project with a repository and checkpoints v1 and v2 (v2 edits `src/Root.tsx`).
@@ -84,13 +85,7 @@ fn an_empty_missing_or_garbled_index_is_an_error_never_an_empty_repository() {
         .assert()
         .success()
         .stdout(contains("2 checkpoints"));
-    let log = reel_json(d, &["log"]);
-    let names: Vec<&str> = log
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["name"].as_str().unwrap())
-        .collect();
+    let names = log_names(d);
     assert_eq!(names, ["v2", "v1"]);
     let out = tempdir();
     reel(d)

@@ -127,6 +127,16 @@ pub fn reel_json(dir: &Path, args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// The names of the checkpoints `reel log` lists in `dir`, newest first.
+pub fn log_names(dir: &Path) -> Vec<String> {
+    reel_json(dir, &["log"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// Path to the built `reel` binary.
 pub fn reel_path() -> PathBuf {
     assert_cmd::cargo::cargo_bin("reel")
