@@ -13,7 +13,7 @@ use crate::mcp::reply::{arguments, decode_b64, failure, pid, success};
 use crate::mcp::server::ReelServer;
 
 use crate::{
-    artifact::{AssetInput, BlobKind, ListBlobs, RecordId, RenderMeta, Source},
+    artifact::{AssetInput, BlobInfo, BlobKind, ListBlobs, RecordId, RenderMeta, Source},
     error::{Error, ItemKind},
 };
 
@@ -54,12 +54,7 @@ impl ReelServer {
                     .store_asset(&me, Source::Bytes(bytes), input)
                     .await?)
             },
-            |b| {
-                format!(
-                    "Stored asset {} ({} bytes), resource reel://assets/{}.",
-                    b.id, b.size, b.id
-                )
-            },
+            |b| stored("asset", b),
         )
         .await
     }
@@ -205,12 +200,7 @@ impl ReelServer {
                     )
                     .await?)
             },
-            |b| {
-                format!(
-                    "Stored render {} ({} bytes), resource reel://renders/{}.",
-                    b.id, b.size, b.id
-                )
-            },
+            |b| stored("render", b),
         )
         .await
     }
@@ -315,4 +305,12 @@ impl ReelServer {
             Err(e) => failure(&e),
         })
     }
+}
+
+/// The one-line summary of a stored asset or render.
+fn stored(kind: &str, b: &BlobInfo) -> String {
+    format!(
+        "Stored {kind} {} ({} bytes), resource reel://{kind}s/{}.",
+        b.id, b.size, b.id
+    )
 }
