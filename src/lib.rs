@@ -68,6 +68,7 @@ pub use hash::{CommitId, Hash, PackId, TreeId};
 pub use object::codec::Compression;
 pub use object::{ChunkerConfig, EntryKind};
 pub use repo::{DiffTarget, ListEntry, REPO_DIR_NAME, Repository};
+pub use store::ProbeReport;
 
 /// Internals exposed for the fuzz targets and benchmarks; not a stable API.
 #[doc(hidden)]

@@ -35,6 +35,9 @@ pub fn hint(e: &Error) -> Option<&'static str> {
         Error::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
             "check the permissions of the repository and target directory"
         }
+        Error::Backend { .. } => {
+            "for a cloud backend, check the URL's endpoint, region and credentials (the AWS_*, GOOGLE_* or AZURE_* variables), and allow_http=true for an http:// endpoint: see docs/backends.md"
+        }
         Error::Process { .. } => "check that the program is installed and on PATH",
         Error::Internal(_) => "this is a bug in reel; please report it with the command you ran",
         _ => return None,

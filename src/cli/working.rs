@@ -28,15 +28,31 @@ pub(super) async fn init(cli: &Cli, args: &InitArgs) -> Outcome {
         ..RepoConfig::default()
     };
     let repo = Repository::init(&dir, config).await?;
+    let probe = repo.init_probe();
     if cli.json {
         return Ok(json(
-            &serde_json::json!({ "repository": dir, "config": repo.config() }),
+            &serde_json::json!({ "repository": dir, "config": repo.config(), "probe": probe }),
         )?);
     }
-    Ok(out(&format!(
+    let mut text = format!(
         "Initialized an empty reel repository in {}\n",
         dir.display()
-    ))?)
+    );
+    if let Some(p) = probe {
+        let _ = writeln!(
+            text,
+            "Backend {}: write, read, conditional write and delete ok ({} ms)",
+            p.backend,
+            p.elapsed.as_millis()
+        );
+        if !p.conditional_writes {
+            eprintln!(
+                "warning: {} ignores conditional writes: use this repository from one machine at a time",
+                p.backend
+            );
+        }
+    }
+    Ok(out(&text)?)
 }
 
 pub(super) async fn checkpoint(cli: &Cli, args: &CheckpointArgs) -> Outcome {

@@ -11,7 +11,10 @@ use crate::engine::config::{BackendConfig, RepoConfig};
 use crate::engine::{Engine, blocking};
 use crate::error::{Error, ItemKind, Result};
 use crate::index::{Index, IndexError};
-use crate::store::{BlobBackend, ObjectStoreBackend, RedbBackend, backend_from_url};
+use crate::store::{
+    BlobBackend, ObjectStoreBackend, ProbeReport, RedbBackend, backend_for_probe, backend_from_url,
+    probe,
+};
 
 impl Repository {
     /// Creates a repository in `dir` (usually `<project>/.reel`). Fails if one exists,
@@ -34,8 +37,14 @@ impl Repository {
                     dir.display().to_string(),
                 ));
             }
+            let created = !dir.exists();
             std::fs::create_dir_all(&dir).map_err(Error::io("create directory", &dir))?;
-            let backend = open_backend(Some(&dir), &config, handle)?;
+            let attempt = prepare_backend(&dir, &config, handle);
+            if attempt.is_err() && created {
+                // Leave nothing behind: the directory is still empty.
+                let _ = std::fs::remove_dir(&dir);
+            }
+            let (backend, probe) = attempt?;
             let existing = count_packs(backend.as_ref())?;
             if existing > 0 {
                 // Another repository's data: a new one there would call it garbage.
@@ -48,9 +57,18 @@ impl Repository {
             let index = Index::create(&dir.join(INDEX_FILE), id.as_bytes())?;
             // The config goes last: a directory without one is not a repository yet.
             write_config(&dir, &config)?;
-            Self::assemble(dir, config, backend, index)
+            let mut repo = Self::assemble(dir, config, backend, index)?;
+            repo.probe = probe;
+            Ok(repo)
         })
         .await
+    }
+
+    /// What the access probe found when this repository was created on a URL backend
+    /// (`None` for local and redb repositories, and for repositories opened later).
+    #[must_use]
+    pub fn init_probe(&self) -> Option<&ProbeReport> {
+        self.probe.as_ref()
     }
 
     fn assemble(
@@ -63,6 +81,7 @@ impl Repository {
         Ok(Repository {
             engine: wire(config, index, backend, Some(repo_dir)),
             dir: Some(dir),
+            probe: None,
         })
     }
 
@@ -150,10 +169,34 @@ impl Repository {
             Ok(Repository {
                 engine: wire(config, index, backend, None),
                 dir: None,
+                probe: None,
             })
         })
         .await
     }
+}
+
+/// Opens the backend of a new repository; a URL backend must pass the access probe
+/// first (a store that cannot be written is an error now, not at the first checkpoint).
+fn prepare_backend(
+    dir: &Path,
+    config: &RepoConfig,
+    handle: Handle,
+) -> Result<(Arc<dyn BlobBackend>, Option<ProbeReport>)> {
+    let probe = match &config.backend {
+        BackendConfig::Url(url) => {
+            let report = probe(&backend_for_probe(url, handle.clone())?)?;
+            if !report.conditional_writes {
+                tracing::warn!(
+                    "{} does not honour conditional writes (a create-only write replaced an existing object)",
+                    report.backend
+                );
+            }
+            Some(report)
+        }
+        BackendConfig::Local | BackendConfig::Redb => None,
+    };
+    Ok((open_backend(Some(dir), config, handle)?, probe))
 }
 
 fn open_backend(

@@ -56,6 +56,8 @@ pub struct ListEntry {
 pub struct Repository {
     pub(super) engine: Arc<Engine>,
     pub(super) dir: Option<PathBuf>,
+    /// What the access probe found, for a repository just created on a remote backend.
+    pub(super) probe: Option<crate::store::ProbeReport>,
 }
 
 impl Repository {

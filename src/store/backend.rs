@@ -22,14 +22,30 @@ pub struct BlobMeta {
     pub modified: SystemTime,
 }
 
+/// What [`BlobBackend::create`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    /// The blob was written.
+    New,
+    /// A blob of that name was already there and was left alone.
+    Existed,
+}
+
 /// Storage for immutable, content-named blobs (packs).
 ///
 /// The engine is synchronous; implementations over async stores bridge with a runtime
 /// handle. Every method must be safe to call from many threads at once.
 pub trait BlobBackend: Send + Sync + Debug {
-    /// Stores `bytes` under `name` durably, unless a blob of that name exists (same name,
-    /// same content: success). Must not return before the bytes are on stable storage.
-    fn put(&self, name: &str, bytes: Bytes) -> Result<()>;
+    /// Stores `bytes` under `name` durably, unless a blob of that name exists, and says
+    /// which happened. Must not return before the bytes are on stable storage. A store
+    /// that ignores conditional writes reports `New` and overwrites (the init probe
+    /// detects that).
+    fn create(&self, name: &str, bytes: Bytes) -> Result<Created>;
+    /// [`create`](Self::create) for content-named blobs: an existing blob of that name
+    /// holds the same bytes, so either outcome is success.
+    fn put(&self, name: &str, bytes: Bytes) -> Result<()> {
+        self.create(name, bytes).map(drop)
+    }
     /// Reads a whole blob.
     fn get(&self, name: &str) -> Result<Bytes>;
     /// Reads `range` of a blob.

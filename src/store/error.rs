@@ -68,6 +68,17 @@ pub enum StoreError {
         /// Why it cannot be used.
         reason: String,
     },
+    /// The access probe of a backend failed at `step`.
+    #[error("{backend} failed the access probe ({step}): {source}")]
+    Probe {
+        /// The backend.
+        backend: String,
+        /// "write", "read back", "conditional write" or "delete".
+        step: &'static str,
+        /// What failed.
+        #[source]
+        source: Box<StoreError>,
+    },
     /// A pack whose structure is wrong.
     #[error("pack: {0}")]
     Pack(String),
@@ -104,6 +115,14 @@ impl From<StoreError> for Error {
             },
             StoreError::Io { op, path, source } => Error::Io { op, path, source },
             e @ StoreError::Url { .. } => Error::Invalid(e.to_string()),
+            StoreError::Probe {
+                backend,
+                step,
+                source,
+            } => Error::Backend {
+                op: format!("{backend} failed the access probe ({step})"),
+                source,
+            },
             StoreError::Pack(reason) => Error::Corrupt {
                 what: "pack".into(),
                 pack: None,

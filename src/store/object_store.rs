@@ -2,6 +2,7 @@
 
 use std::ops::Range;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::TryStreamExt;
@@ -11,7 +12,8 @@ use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use tokio::runtime::Handle;
 
-use super::backend::{BlobBackend, BlobMeta};
+use super::backend::{BlobBackend, BlobMeta, Created};
+use super::cloud::{self, Settings};
 use super::error::StoreError;
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -23,6 +25,7 @@ pub struct ObjectStoreBackend {
     prefix: StorePath,
     label: String,
     handle: Handle,
+    settings: Settings,
 }
 
 impl ObjectStoreBackend {
@@ -39,6 +42,7 @@ impl ObjectStoreBackend {
             prefix,
             label,
             handle,
+            settings: Settings::default(),
         }
     }
 
@@ -87,6 +91,37 @@ impl ObjectStoreBackend {
     }
 }
 
+impl ObjectStoreBackend {
+    /// Runs a request that is safe to repeat, retrying it while its outcome is in doubt
+    /// (it timed out or was cut off after it was sent), within the retry deadline. The
+    /// store does not retry those itself for create-only writes and bulk deletes, as it
+    /// cannot know they are idempotent; ours are: a pack's name is its content (a
+    /// repeat after a write that did land finds it and reports `AlreadyExists`), and a
+    /// delete of what is gone succeeds.
+    fn idempotent<T, F>(
+        &self,
+        op: &str,
+        name: &str,
+        mut request: impl FnMut() -> F,
+    ) -> std::result::Result<T, object_store::Error>
+    where
+        F: std::future::Future<Output = std::result::Result<T, object_store::Error>>,
+    {
+        let deadline = Instant::now() + self.settings.retry_timeout;
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.handle.block_on(request()) {
+                Err(e) if cloud::in_doubt(&e) && Instant::now() < deadline => {
+                    tracing::warn!("{op} {name} failed, retrying in {backoff:?}: {e}");
+                    std::thread::sleep(backoff.min(deadline - Instant::now()));
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                }
+                res => return res,
+            }
+        }
+    }
+}
+
 /// Maps a failed request on `name`, keeping the store's error as the source.
 fn backend_err(op: &'static str, name: &str) -> impl FnOnce(object_store::Error) -> StoreError {
     let name = name.to_owned();
@@ -101,20 +136,19 @@ fn backend_err(op: &'static str, name: &str) -> impl FnOnce(object_store::Error)
 }
 
 impl BlobBackend for ObjectStoreBackend {
-    fn put(&self, name: &str, bytes: Bytes) -> Result<()> {
-        let opts = PutOptions {
-            mode: PutMode::Create,
-            ..PutOptions::default()
-        };
+    fn create(&self, name: &str, bytes: Bytes) -> Result<Created> {
         let path = self.path(name);
-        let res = self.handle.block_on(self.store.put_opts(
-            &path,
-            PutPayload::from_bytes(bytes),
-            opts,
-        ));
+        let payload = PutPayload::from_bytes(bytes);
+        let res = self.idempotent("put", name, || {
+            let opts = PutOptions {
+                mode: PutMode::Create,
+                ..PutOptions::default()
+            };
+            self.store.put_opts(&path, payload.clone(), opts)
+        });
         match res {
-            // Content-named: an existing blob of this name holds these very bytes.
-            Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok(()),
+            Ok(_) => Ok(Created::New),
+            Err(object_store::Error::AlreadyExists { .. }) => Ok(Created::Existed),
             Err(e) => Err(backend_err("put", name)(e)),
         }
     }
@@ -148,7 +182,7 @@ impl BlobBackend for ObjectStoreBackend {
 
     fn delete(&self, name: &str) -> Result<()> {
         let path = self.path(name);
-        match self.handle.block_on(self.store.delete(&path)) {
+        match self.idempotent("delete", name, || self.store.delete(&path)) {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(backend_err("delete", name)(e)),
         }
@@ -176,15 +210,42 @@ impl BlobBackend for ObjectStoreBackend {
 }
 
 /// Builds a backend from a URL: `memory://`, `file:///dir`, or (with the matching cargo
-/// feature) `s3://bucket/prefix`, `gs://…`, `az://…`.
+/// feature, on in the `reel` binary) `s3://bucket/prefix`, `gs://…`, `az://…` with the
+/// settings of the environment and the URL's query options (see `docs/backends.md`).
 pub fn backend_from_url(url: &str, handle: Handle) -> Result<ObjectStoreBackend> {
+    from_url(url, handle, None)
+}
+
+/// The deadline of the access probe's requests: a wrong endpoint must fail `reel init`
+/// in seconds, not after the minutes a checkpoint may wait out a stalled server.
+pub const PROBE_RETRY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// [`backend_from_url`] with its retry deadline capped at [`PROBE_RETRY_TIMEOUT`].
+pub fn backend_for_probe(url: &str, handle: Handle) -> Result<ObjectStoreBackend> {
+    from_url(url, handle, Some(PROBE_RETRY_TIMEOUT))
+}
+
+fn from_url(url: &str, handle: Handle, cap: Option<Duration>) -> Result<ObjectStoreBackend> {
     let parsed = url::Url::parse(url).map_err(|e| StoreError::Url {
         url: url.to_owned(),
         reason: e.to_string(),
     })?;
+    let no_query = || {
+        if parsed.query().is_some() {
+            return Err(StoreError::Url {
+                url: url.to_owned(),
+                reason: "this backend takes no options".into(),
+            });
+        }
+        Ok(())
+    };
     match parsed.scheme() {
-        "memory" => Ok(ObjectStoreBackend::memory(handle)),
+        "memory" => {
+            no_query()?;
+            Ok(ObjectStoreBackend::memory(handle))
+        }
         "file" => {
+            no_query()?;
             let dir = parsed.to_file_path().map_err(|()| StoreError::Url {
                 url: url.to_owned(),
                 reason: "not an absolute file URL".into(),
@@ -192,19 +253,10 @@ pub fn backend_from_url(url: &str, handle: Handle) -> Result<ObjectStoreBackend>
             ObjectStoreBackend::local(&dir, handle)
         }
         _ => {
-            let (store, prefix) =
-                object_store::parse_url(&parsed).map_err(|e| StoreError::Url {
-                    url: url.to_owned(),
-                    reason: format!(
-                        "{e} (cloud stores need reel built with the s3, gcs or azure feature)"
-                    ),
-                })?;
-            Ok(ObjectStoreBackend::new(
-                Arc::from(store),
-                prefix,
-                url.to_owned(),
-                handle,
-            ))
+            let (store, prefix, settings) = cloud::open(&parsed, cap)?;
+            let mut backend = ObjectStoreBackend::new(store, prefix, url.to_owned(), handle);
+            backend.settings = settings;
+            Ok(backend)
         }
     }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::backend::{BlobBackend, BlobMeta};
+use super::backend::{BlobBackend, BlobMeta, Created};
 use super::error::StoreError;
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -65,12 +65,12 @@ impl RedbBackend {
 }
 
 impl BlobBackend for RedbBackend {
-    fn put(&self, name: &str, bytes: Bytes) -> Result<()> {
+    fn create(&self, name: &str, bytes: Bytes) -> Result<Created> {
         let txn = self.db.begin_write().map_err(err("put", name))?;
         {
             let mut table = txn.open_table(BLOBS).map_err(err("put", name))?;
             if table.get(name).map_err(err("put", name))?.is_some() {
-                return Ok(());
+                return Ok(Created::Existed);
             }
             table
                 .insert(name, bytes.as_ref())
@@ -84,7 +84,8 @@ impl BlobBackend for RedbBackend {
                 .insert(name, now)
                 .map_err(err("put", name))?;
         }
-        txn.commit().map_err(err("put", name))
+        txn.commit().map_err(err("put", name))?;
+        Ok(Created::New)
     }
 
     fn get(&self, name: &str) -> Result<Bytes> {

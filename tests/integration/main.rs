@@ -22,5 +22,6 @@ mod remotion_e2e;
 mod render;
 mod render_faces;
 mod roundtrip;
+mod s3;
 mod safety;
 mod soak;

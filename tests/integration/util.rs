@@ -211,12 +211,23 @@ impl Failpoints {
 
 /// `reel` as a child process with failpoints, output captured.
 pub fn spawn_reel(dir: &Path, fp: &Failpoints, args: &[&str]) -> std::process::Child {
+    spawn_reel_with(dir, fp, args, &[])
+}
+
+/// [`spawn_reel`] with more environment variables.
+pub fn spawn_reel_with(
+    dir: &Path,
+    fp: &Failpoints,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> std::process::Child {
     std::process::Command::new(reel_path())
         .args(args)
         .current_dir(dir)
         .env_remove("REEL_REPO")
         .env("USER", "tester")
         .env("REEL_FAILPOINTS", fp.path())
+        .envs(envs.iter().copied())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -1,0 +1,242 @@
+//! Repositories on an S3-compatible server: moto, started per test on 127.0.0.1.
+//!
+//! `scripts/test` installs moto in a venv and runs these with `--ignored`, pointing
+//! `REEL_MOTO_SERVER` at its `moto_server`; a plain `cargo test` lists them as ignored.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::util::{
+    Failpoints, finish, random_bytes, reel, sample_project, snapshot, spawn_reel_with, tempdir,
+    write,
+};
+
+/// Credentials moto accepts (any); the variables every AWS tool reads.
+const CREDENTIALS: [(&str, &str); 3] = [
+    ("AWS_ACCESS_KEY_ID", "reel-test-key"),
+    ("AWS_SECRET_ACCESS_KEY", "reel-test-secret-value"),
+    ("AWS_REGION", "us-east-1"),
+];
+
+/// A moto server of this test's own, killed when dropped.
+pub struct Moto {
+    child: Child,
+    port: u16,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let program = std::env::var("REEL_MOTO_SERVER")
+            .expect("REEL_MOTO_SERVER names moto_server (scripts/test installs moto and sets it)");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(program)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let moto = Moto { child, port };
+        let start = Instant::now();
+        while moto.request("GET", "/").is_none() {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "moto did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        moto
+    }
+
+    /// One plain HTTP request; the status line, or `None` if the server is not up.
+    fn request(&self, method: &str, path: &str) -> Option<String> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            self.port
+        );
+        s.write_all(req.as_bytes()).ok()?;
+        let mut reply = String::new();
+        s.read_to_string(&mut reply).ok()?;
+        reply.lines().next().map(str::to_owned)
+    }
+
+    /// Creates a bucket (S3 `CreateBucket`).
+    pub fn bucket(&self, name: &str) {
+        let status = self.request("PUT", &format!("/{name}")).unwrap();
+        assert!(status.contains(" 200"), "create bucket {name}: {status}");
+    }
+
+    /// The backend URL of `bucket/prefix` on this server.
+    pub fn url(&self, bucket: &str, prefix: &str) -> String {
+        format!(
+            "s3://{bucket}/{prefix}?endpoint=http://127.0.0.1:{}&allow_http=true",
+            self.port
+        )
+    }
+
+    fn signal(&self, signal: Signal) {
+        kill(Pid::from_raw(self.child.id().cast_signed()), signal).unwrap();
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `reel` in `dir` with the test credentials.
+fn s3_reel(dir: &Path, args: &[&str]) -> Output {
+    reel(dir).envs(CREDENTIALS).args(args).output().unwrap()
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = s3_reel(dir, args);
+    assert!(
+        out.status.success(),
+        "reel {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+#[ignore = "needs moto (an S3-compatible server): scripts/test installs it and runs this"]
+fn a_repository_on_s3_checkpoints_restores_and_verifies() {
+    let moto = Moto::start();
+    moto.bucket("reel");
+    let work = tempdir();
+    sample_project(work.path());
+    let url = moto.url("reel", "team/project");
+    let init: serde_json::Value =
+        serde_json::from_str(&ok(work.path(), &["init", "--backend", &url, "--json"])).unwrap();
+    assert_eq!(init["probe"]["conditional_writes"], true, "{init}");
+    ok(work.path(), &["checkpoint", "-m", "first", "--name", "v1"]);
+    let v1 = snapshot(work.path());
+    write(work.path(), "public/clip.mp4", random_bytes(300_000, 9));
+    ok(work.path(), &["checkpoint", "-m", "second"]);
+    let out = tempdir();
+    ok(
+        work.path(),
+        &["restore", "v1", "--to", out.path().to_str().unwrap()],
+    );
+    assert_eq!(snapshot(out.path()), v1);
+    ok(work.path(), &["fsck", "--read-data"]);
+    // The secrets came from the environment and stay there.
+    let config = std::fs::read_to_string(work.path().join(".reel/config")).unwrap();
+    assert!(!config.contains("reel-test-secret-value"), "{config}");
+}
+
+/// `reel init` on `url`, expected to fail fast and leave nothing: its stderr.
+fn init_fails(url: &str) -> String {
+    let work = tempdir();
+    let started = Instant::now();
+    let out = s3_reel(work.path(), &["init", "--backend", url]);
+    assert!(!out.status.success(), "init {url} succeeded");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "init {url} took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        !work.path().join(".reel").exists(),
+        "a failed init left .reel behind"
+    );
+    String::from_utf8(out.stderr).unwrap()
+}
+
+#[test]
+#[ignore = "needs moto (an S3-compatible server): scripts/test installs it and runs this"]
+fn init_probes_the_backend_and_says_what_is_wrong() {
+    let moto = Moto::start();
+    moto.bucket("reel");
+    let port = moto.port;
+    // (URL, what the error says, whether the probe ran and a hint follows)
+    let cases = [
+        // Nothing listens there.
+        (
+            "s3://reel/p?endpoint=http://127.0.0.1:1&allow_http=true".to_owned(),
+            "failed the access probe (write)",
+            true,
+        ),
+        // http:// without allow_http.
+        (
+            format!("s3://reel/p?endpoint=http://127.0.0.1:{port}"),
+            "failed the access probe (write)",
+            true,
+        ),
+        (moto.url("missing-bucket", "p"), "does not exist", true),
+        (
+            format!("{}&secret_access_key=hunter2", moto.url("reel", "p")),
+            "set it in the environment",
+            false,
+        ),
+        (
+            format!("{}&alow_http=true", moto.url("reel", "p")),
+            "`alow_http` is not a S3 option",
+            false,
+        ),
+    ];
+    for (url, says, probed) in cases {
+        let err = init_fails(&url);
+        assert!(err.contains(says), "{url}: {err}");
+        assert_eq!(err.contains("hint: "), probed, "{url}: {err}");
+        assert!(!err.contains("hunter2"), "a secret was echoed: {err}");
+    }
+}
+
+/// Pauses the `reel` child at `failpoint`, stops the server for longer than a request
+/// may take, lets the child go on, then resumes the server: the child must succeed.
+fn through_a_stall(moto: &Moto, dir: &Path, failpoint: &str, args: &[&str]) -> String {
+    let fp = Failpoints::new();
+    fp.pause(failpoint);
+    let mut child = spawn_reel_with(dir, &fp, args, &CREDENTIALS);
+    fp.wait_reached(failpoint, &mut child);
+    moto.signal(Signal::SIGSTOP);
+    fp.release(failpoint);
+    // The stall itself: requests time out after 1 s (`timeout=1s`) while it lasts.
+    std::thread::sleep(Duration::from_secs(4));
+    moto.signal(Signal::SIGCONT);
+    finish(child, &format!("reel {args:?} through a stalled server"))
+}
+
+#[test]
+#[ignore = "needs moto (an S3-compatible server): scripts/test installs it and runs this"]
+fn a_stalled_server_delays_a_checkpoint_and_a_restore_but_fails_neither() {
+    let moto = Moto::start();
+    moto.bucket("reel");
+    let work = tempdir();
+    write(work.path(), "footage.bin", random_bytes(3_000_000, 1));
+    write(work.path(), "src/a.tsx", "export const a = 1;\n");
+    let url = format!("{}&timeout=1s", moto.url("reel", "stall"));
+    ok(work.path(), &["init", "--backend", &url]);
+    through_a_stall(
+        &moto,
+        work.path(),
+        "pack-announced",
+        &["checkpoint", "--name", "v1"],
+    );
+    let v1 = snapshot(work.path());
+    ok(work.path(), &["fsck", "--read-data"]);
+    let out = tempdir();
+    let to = out.path().to_str().unwrap();
+    through_a_stall(
+        &moto,
+        work.path(),
+        "restore-file-written",
+        &["restore", "v1", "--to", to],
+    );
+    assert_eq!(snapshot(out.path()), v1);
+}
