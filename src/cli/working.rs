@@ -28,17 +28,43 @@ pub(super) async fn init(cli: &Cli, args: &InitArgs) -> Outcome {
         ..RepoConfig::default()
     };
     let repo = Repository::init(&dir, config).await?;
-    let probe = repo.init_probe();
     if cli.json {
-        return Ok(json(
-            &serde_json::json!({ "repository": dir, "config": repo.config(), "probe": probe }),
-        )?);
+        return Ok(json(&serde_json::json!({
+            "repository": dir,
+            "config": repo.config(),
+            "probe": repo.init_probe(),
+            "attached": repo.attached(),
+        }))?);
     }
-    let mut text = format!(
-        "Initialized an empty reel repository in {}\n",
-        dir.display()
-    );
-    if let Some(p) = probe {
+    Ok(out(&init_text(&repo, &dir))?)
+}
+
+/// What `reel init` says: created or attached, and what the access probe found.
+fn init_text(repo: &Repository, dir: &std::path::Path) -> String {
+    let mut text = match repo.attached() {
+        None => format!(
+            "Initialized an empty reel repository in {}\n",
+            dir.display()
+        ),
+        Some(a) => {
+            let projects = if a.project_checkpoints > 0 {
+                format!(
+                    " ({} project checkpoints are not recovered yet)",
+                    a.project_checkpoints
+                )
+            } else {
+                String::new()
+            };
+            format!(
+                "Attached {} to the repository {} already on that backend: {} checkpoints, {} packs indexed{projects}\n",
+                dir.display(),
+                repo.config().id.as_deref().unwrap_or("?"),
+                a.checkpoints,
+                a.packs,
+            )
+        }
+    };
+    if let Some(p) = repo.init_probe() {
         let _ = writeln!(
             text,
             "Backend {}: write, read, conditional write and delete ok ({} ms)",
@@ -52,7 +78,7 @@ pub(super) async fn init(cli: &Cli, args: &InitArgs) -> Outcome {
             );
         }
     }
-    Ok(out(&text)?)
+    text
 }
 
 pub(super) async fn checkpoint(cli: &Cli, args: &CheckpointArgs) -> Outcome {

@@ -1,5 +1,6 @@
 //! [`Repository`]: the library's front door, over the engine and the services above it.
 
+mod attach;
 mod browse;
 mod open;
 mod repository;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use tokio::runtime::Handle;
 
+use super::attach;
 use super::repository::{CONFIG_FILE, INDEX_FILE, Repository};
 use crate::engine::config::{BackendConfig, RepoConfig};
 use crate::engine::{Engine, blocking};
@@ -17,18 +18,20 @@ use crate::store::{
 };
 
 impl Repository {
-    /// Creates a repository in `dir` (usually `<project>/.reel`). Fails if one exists,
-    /// and refuses a backend that already holds packs (another repository's data).
+    /// Creates a repository in `dir` (usually `<project>/.reel`). Fails if one exists
+    /// there. On a URL backend that holds a repository already (its `repository`
+    /// record), attaches to it instead: same id and settings, the index rebuilt from
+    /// its packs. Refuses a backend that holds packs but no record (another
+    /// repository's data).
     pub async fn init(dir: impl AsRef<Path>, config: RepoConfig) -> Result<Repository> {
         let dir = dir.as_ref().to_path_buf();
         let handle = Handle::current();
         blocking(move || {
             let mut config = config;
             config.format = crate::engine::config::REPO_FORMAT;
-            let id = config
+            config
                 .id
-                .get_or_insert_with(|| hex::encode(rand::random::<[u8; 16]>()))
-                .clone();
+                .get_or_insert_with(|| hex::encode(rand::random::<[u8; 16]>()));
             config.validate()?;
             let config_path = dir.join(CONFIG_FILE);
             if config_path.exists() || dir.join(INDEX_FILE).exists() {
@@ -39,29 +42,60 @@ impl Repository {
             }
             let created = !dir.exists();
             std::fs::create_dir_all(&dir).map_err(Error::io("create directory", &dir))?;
-            let attempt = prepare_backend(&dir, &config, handle);
+            let attempt = Self::create_in(&dir, config, handle);
             if attempt.is_err() && created {
-                // Leave nothing behind: the directory is still empty.
-                let _ = std::fs::remove_dir(&dir);
+                // Leave nothing behind: the directory held nothing before.
+                let _ = std::fs::remove_dir_all(&dir);
             }
-            let (backend, probe) = attempt?;
-            let existing = count_packs(backend.as_ref())?;
-            if existing > 0 {
-                // Another repository's data: a new one there would call it garbage.
-                return Err(Error::AlreadyExists {
-                    kind: ItemKind::Repository,
-                    id: backend.describe(),
-                    within: Some(format!("{existing} packs")),
-                });
-            }
-            let index = Index::create(&dir.join(INDEX_FILE), id.as_bytes())?;
-            // The config goes last: a directory without one is not a repository yet.
-            write_config(&dir, &config)?;
-            let mut repo = Self::assemble(dir, config, backend, index)?;
-            repo.probe = probe;
-            Ok(repo)
+            attempt
         })
         .await
+    }
+
+    /// `init` once `dir` exists: probe and claim the backend, then a new index (or, on
+    /// a backend that holds a repository already, one rebuilt from its packs).
+    fn create_in(dir: &Path, mut config: RepoConfig, handle: Handle) -> Result<Repository> {
+        let (backend, probe) = prepare_backend(dir, &config, handle)?;
+        let shared = matches!(config.backend, BackendConfig::Url(_));
+        let recorded = if shared {
+            attach::recorded_id(backend.as_ref())?
+        } else {
+            None
+        };
+        let existing = count_packs(backend.as_ref())?;
+        if existing > 0 && recorded.is_none() {
+            // Another repository's data, and no record to attach to: a new one there
+            // would call it garbage.
+            return Err(Error::AlreadyExists {
+                kind: ItemKind::Repository,
+                id: backend.describe(),
+                within: Some(format!("{existing} packs")),
+            });
+        }
+        let claim = if shared {
+            attach::claim(backend.as_ref(), &mut config)?
+        } else {
+            attach::Claim::Created
+        };
+        let id = config.id.clone().unwrap_or_default();
+        let index = Index::create(&dir.join(INDEX_FILE), id.as_bytes())?;
+        // The config goes last: a directory without one is not a repository yet.
+        write_config(dir, &config)?;
+        let mut repo = Self::assemble(dir.to_path_buf(), config, backend, index)?;
+        repo.probe = probe;
+        if let attach::Claim::Attach = claim {
+            let mut report = crate::engine::rebuild::RebuildReport::default();
+            crate::engine::rebuild::rebuild(&repo.engine, &mut report)?;
+            repo.attached = Some(report);
+        }
+        Ok(repo)
+    }
+
+    /// What `init` did on a backend that held a repository already: attached to it and
+    /// rebuilt the local index from its packs (`None` for a new repository).
+    #[must_use]
+    pub fn attached(&self) -> Option<&crate::engine::rebuild::RebuildReport> {
+        self.attached.as_ref()
     }
 
     /// What the access probe found when this repository was created on a URL backend
@@ -82,6 +116,7 @@ impl Repository {
             engine: wire(config, index, backend, Some(repo_dir)),
             dir: Some(dir),
             probe: None,
+            attached: None,
         })
     }
 
@@ -170,6 +205,7 @@ impl Repository {
                 engine: wire(config, index, backend, None),
                 dir: None,
                 probe: None,
+                attached: None,
             })
         })
         .await

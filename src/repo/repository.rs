@@ -58,6 +58,8 @@ pub struct Repository {
     pub(super) dir: Option<PathBuf>,
     /// What the access probe found, for a repository just created on a remote backend.
     pub(super) probe: Option<crate::store::ProbeReport>,
+    /// What attaching found, for a repository `init` attached to an existing one.
+    pub(super) attached: Option<crate::engine::rebuild::RebuildReport>,
 }
 
 impl Repository {

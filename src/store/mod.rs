@@ -9,7 +9,7 @@ mod packer;
 mod probe;
 mod redb_backend;
 
-pub use backend::{BlobBackend, BlobMeta, pack_name, parse_pack_name};
+pub use backend::{BlobBackend, BlobMeta, Created, pack_name, parse_pack_name};
 pub use error::StoreError;
 pub use object_store::{ObjectStoreBackend, backend_for_probe, backend_from_url};
 pub use pack::{PackEntry, PackWriter, parse_pack, parse_trailer, read_trailer};

@@ -240,3 +240,75 @@ fn a_stalled_server_delays_a_checkpoint_and_a_restore_but_fails_neither() {
     );
     assert_eq!(snapshot(out.path()), v1);
 }
+
+#[test]
+#[ignore = "needs moto (an S3-compatible server): scripts/test installs it and runs this"]
+fn a_second_machine_attaches_and_neither_gc_deletes_the_others_data() {
+    let moto = Moto::start();
+    moto.bucket("shared");
+    let url = moto.url("shared", "team");
+    // Machine A: a repository with two checkpoints.
+    let a = tempdir();
+    sample_project(a.path());
+    ok(a.path(), &["init", "--backend", &url]);
+    ok(a.path(), &["checkpoint", "--name", "v1"]);
+    let v1 = snapshot(a.path());
+    write(
+        a.path(),
+        "src/Root.tsx",
+        "export const Root = () => null; // v2\n",
+    );
+    ok(a.path(), &["checkpoint", "--name", "v2"]);
+
+    // Machine B: its own directory and local index, the same prefix.
+    let b = tempdir();
+    let init: serde_json::Value =
+        serde_json::from_str(&ok(b.path(), &["init", "--backend", &url, "--json"])).unwrap();
+    assert_eq!(init["attached"]["checkpoints"], 2, "{init}");
+    let id = |dir: &Path| {
+        let config = std::fs::read_to_string(dir.join(".reel/config")).unwrap();
+        serde_json::from_str::<serde_json::Value>(&config).unwrap()["id"].clone()
+    };
+    assert_eq!(id(a.path()), id(b.path()), "one repository, not two");
+    let names: Vec<String> =
+        serde_json::from_str::<serde_json::Value>(&ok(b.path(), &["log", "--json"]))
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap().to_owned())
+            .collect();
+    assert_eq!(names, ["v2", "v1"]);
+    let out = tempdir();
+    ok(
+        b.path(),
+        &["restore", "v1", "--to", out.path().to_str().unwrap()],
+    );
+    assert_eq!(snapshot(out.path()), v1);
+
+    // B's index is rebuilt: its gc refuses until told, as project records may be lost.
+    let refused = s3_reel(b.path(), &["gc", "--grace", "0s"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--after-rebuild"));
+
+    // B checkpoints; A, which has never heard of B's pack, collects with no grace.
+    write(b.path(), "notes.md", "from machine B\n");
+    ok(b.path(), &["checkpoint", "--name", "b1"]);
+    let b1 = snapshot(b.path());
+    ok(a.path(), &["gc", "--grace", "0s"]);
+    ok(b.path(), &["gc", "--grace", "0s", "--after-rebuild"]);
+    for dir in [a.path(), b.path()] {
+        ok(dir, &["fsck", "--read-data"]);
+    }
+    let out = tempdir();
+    ok(
+        b.path(),
+        &["restore", "b1", "--to", out.path().to_str().unwrap()],
+    );
+    assert_eq!(snapshot(out.path()), b1);
+    let out = tempdir();
+    ok(
+        a.path(),
+        &["restore", "v2", "--to", out.path().to_str().unwrap()],
+    );
+}

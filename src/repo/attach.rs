@@ -1,0 +1,103 @@
+//! The repository record in a shared backend, and attaching a second machine to it.
+//!
+//! `reel init` on a URL backend writes `repository` (the settings every writer must
+//! share, and the repository id) with a create-only write. An init that finds one
+//! there — or loses the race to write it — attaches instead: it adopts that id and
+//! those settings, and rebuilds its local index from the packs. Two repositories are
+//! never created over one prefix.
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::config::{REPO_FORMAT, RepoConfig};
+use crate::error::{Error, Result};
+use crate::object::ChunkerConfig;
+use crate::store::{BlobBackend, Created, StoreError};
+
+/// The blob name of the repository record.
+pub const REPOSITORY_BLOB: &str = "repository";
+
+/// What the backend records about its repository (JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Record {
+    format: u32,
+    id: String,
+    chunking: ChunkerConfig,
+    compression_level: i32,
+    pack_target: u32,
+}
+
+/// The outcome of claiming a backend for a new repository.
+#[derive(Debug)]
+pub enum Claim {
+    /// This init wrote the record: a new repository.
+    Created,
+    /// Another repository's record was there: `config` now carries its id and settings.
+    Attach,
+}
+
+/// Writes the repository record unless one is there; when one is, adopts its id and
+/// settings into `config`.
+pub fn claim(backend: &dyn BlobBackend, config: &mut RepoConfig) -> Result<Claim> {
+    let ours = Record {
+        format: REPO_FORMAT,
+        id: config.id.clone().unwrap_or_default(),
+        chunking: config.chunking,
+        compression_level: config.compression_level,
+        pack_target: config.pack_target,
+    };
+    let bytes = serde_json::to_vec_pretty(&ours).expect("the record serializes");
+    if backend.create(REPOSITORY_BLOB, bytes.into())? == Created::New {
+        return Ok(Claim::Created);
+    }
+    // Refused as existing, yet gone: someone deleted it in between.
+    let theirs = read(backend)?.ok_or_else(|| {
+        Error::Conflict(format!(
+            "the repository record of {} vanished while init read it",
+            backend.describe()
+        ))
+    })?;
+    config.id = Some(theirs.id);
+    config.chunking = theirs.chunking;
+    config.compression_level = theirs.compression_level;
+    config.pack_target = theirs.pack_target;
+    config.validate()?;
+    Ok(Claim::Attach)
+}
+
+/// The repository id recorded in the backend, if it has a record.
+pub fn recorded_id(backend: &dyn BlobBackend) -> Result<Option<String>> {
+    Ok(read(backend)?.map(|r| r.id))
+}
+
+fn read(backend: &dyn BlobBackend) -> Result<Option<Record>> {
+    #[derive(Deserialize)]
+    struct VersionOnly {
+        format: u32,
+    }
+    let bytes = match backend.get(REPOSITORY_BLOB) {
+        Ok(b) => b,
+        Err(StoreError::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let corrupt = |reason: String| Error::Corrupt {
+        what: format!(
+            "the repository record `{REPOSITORY_BLOB}` of {}",
+            backend.describe()
+        ),
+        pack: None,
+        object: None,
+        reason,
+    };
+    let version: VersionOnly =
+        serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    if version.format > REPO_FORMAT {
+        return Err(Error::UnsupportedVersion {
+            what: "repository",
+            found: version.format,
+            supported: REPO_FORMAT,
+        });
+    }
+    let record: Record = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    Ok(Some(record))
+}
