@@ -59,6 +59,9 @@ pub fn move_aside(path: &Path) -> Result<Option<PathBuf>> {
 
 /// Indexes every pack on the backend, then recovers the directory checkpoints.
 pub fn rebuild(engine: &Engine, report: &mut RebuildReport) -> Result<()> {
+    // Marked first: an index killed half-built knows packs but not yet the checkpoints
+    // that reference them, and gc must not take that for garbage.
+    engine.index.set_rebuilt(true)?;
     let listed = engine.backend.list("packs/")?;
     let mut batch = Vec::new();
     let mut commits = Vec::new();
@@ -95,11 +98,11 @@ pub fn rebuild(engine: &Engine, report: &mut RebuildReport) -> Result<()> {
         }
     }
     engine.index.add_rebuilt_packs(&batch)?;
+    crate::engine::failpoint::hit("rebuild-packs-indexed");
     let checkpoints = recover_checkpoints(engine, &commits, report);
     report.checkpoints = checkpoints.len() as u64;
     report.head = checkpoints.last().map(|(id, _)| *id);
-    engine.index.add_rebuilt_checkpoints(&checkpoints)?;
-    Ok(engine.index.set_rebuilt(true)?)
+    Ok(engine.index.add_rebuilt_checkpoints(&checkpoints)?)
 }
 
 /// Directory commits whose whole tree is indexed, oldest first, with their names.

@@ -393,3 +393,28 @@ fn a_file_that_vanishes_during_a_checkpoint_is_skipped_and_named() {
     let report = reel_json(d, &["fsck", "--read-data"]);
     assert!(report["unreferenced_packs"].as_array().unwrap().is_empty());
 }
+
+#[test]
+fn a_rebuild_killed_midway_leaves_an_index_gc_will_not_collect_from() {
+    let dir = tempdir();
+    let d = dir.path();
+    two_checkpoints(d);
+    let packs = pack_files(d);
+    fs::remove_file(d.join(".reel/index.redb")).unwrap();
+    // Killed once the packs are indexed, before any checkpoint is: every object looks
+    // unreferenced to an index that does not know it is incomplete.
+    let fp = Failpoints::new();
+    fp.kill("rebuild-packs-indexed");
+    let killed = spawn_reel(d, &fp, &["index", "rebuild"]).wait().unwrap();
+    assert!(!killed.success(), "the rebuild was not killed");
+    reel(d)
+        .args(["gc", "--grace", "0s"])
+        .assert()
+        .code(1)
+        .stderr(contains("--after-rebuild"));
+    assert_eq!(
+        pack_files(d),
+        packs,
+        "gc deleted packs after a killed rebuild"
+    );
+}
