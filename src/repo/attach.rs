@@ -17,7 +17,7 @@ use crate::store::{BlobBackend, Created, StoreError};
 pub const REPOSITORY_BLOB: &str = "repository";
 
 /// What the backend records about its repository (JSON).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Record {
     format: u32,
@@ -34,11 +34,21 @@ pub enum Claim {
     Created,
     /// Another repository's record was there: `config` now carries its id and settings.
     Attach,
+    /// The backend holds packs but no record (a repository from before records, or
+    /// not a repository at all): nothing was written.
+    Foreign,
 }
 
-/// Writes the repository record unless one is there; when one is, adopts its id and
-/// settings into `config`.
-pub fn claim(backend: &dyn BlobBackend, config: &mut RepoConfig) -> Result<Claim> {
+/// Attaches to the repository recorded in the backend, or, when there is none and the
+/// backend holds no packs (`packs`), writes the record of a new one. Losing the race
+/// to write it to another init attaches to that one.
+pub fn claim(backend: &dyn BlobBackend, config: &mut RepoConfig, packs: usize) -> Result<Claim> {
+    if let Some(theirs) = read(backend)? {
+        return adopt(theirs, config);
+    }
+    if packs > 0 {
+        return Ok(Claim::Foreign);
+    }
     let ours = Record {
         format: REPO_FORMAT,
         id: config.id.clone().unwrap_or_default(),
@@ -57,17 +67,16 @@ pub fn claim(backend: &dyn BlobBackend, config: &mut RepoConfig) -> Result<Claim
             backend.describe()
         ))
     })?;
+    adopt(theirs, config)
+}
+
+fn adopt(theirs: Record, config: &mut RepoConfig) -> Result<Claim> {
     config.id = Some(theirs.id);
     config.chunking = theirs.chunking;
     config.compression_level = theirs.compression_level;
     config.pack_target = theirs.pack_target;
     config.validate()?;
     Ok(Claim::Attach)
-}
-
-/// The repository id recorded in the backend, if it has a record.
-pub fn recorded_id(backend: &dyn BlobBackend) -> Result<Option<String>> {
-    Ok(read(backend)?.map(|r| r.id))
 }
 
 fn read(backend: &dyn BlobBackend) -> Result<Option<Record>> {

@@ -56,31 +56,23 @@ impl Repository {
     /// a backend that holds a repository already, one rebuilt from its packs).
     fn create_in(dir: &Path, mut config: RepoConfig, handle: Handle) -> Result<Repository> {
         let (backend, probe) = prepare_backend(dir, &config, handle)?;
-        let shared = matches!(config.backend, BackendConfig::Url(_));
-        let recorded = if shared {
-            attach::recorded_id(backend.as_ref())?
-        } else {
-            None
+        let packs = count_packs(backend.as_ref())?;
+        let claim = match config.backend {
+            BackendConfig::Url(_) => attach::claim(backend.as_ref(), &mut config, packs)?,
+            BackendConfig::Local | BackendConfig::Redb if packs > 0 => attach::Claim::Foreign,
+            BackendConfig::Local | BackendConfig::Redb => attach::Claim::Created,
         };
-        let existing = count_packs(backend.as_ref())?;
-        if existing > 0 && recorded.is_none() {
+        if let attach::Claim::Foreign = claim {
             // Another repository's data, and no record to attach to: a new one there
             // would call it garbage.
             return Err(Error::AlreadyExists {
                 kind: ItemKind::Repository,
                 id: backend.describe(),
-                within: Some(format!("{existing} packs")),
+                within: Some(format!("{packs} packs")),
             });
         }
-        let claim = if shared {
-            attach::claim(backend.as_ref(), &mut config)?
-        } else {
-            attach::Claim::Created
-        };
         let id = config.id.clone().unwrap_or_default();
         let index = Index::create(&dir.join(INDEX_FILE), id.as_bytes())?;
-        // The config goes last: a directory without one is not a repository yet.
-        write_config(dir, &config)?;
         let mut repo = Self::assemble(dir.to_path_buf(), config, backend, index)?;
         repo.probe = probe;
         if let attach::Claim::Attach = claim {
@@ -88,6 +80,9 @@ impl Repository {
             crate::engine::rebuild::rebuild(&repo.engine, &mut report)?;
             repo.attached = Some(report);
         }
+        // The config goes last: a directory without one is not a repository yet (an
+        // attach killed mid-rebuild leaves none).
+        write_config(dir, repo.config())?;
         Ok(repo)
     }
 

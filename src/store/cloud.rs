@@ -130,7 +130,8 @@ pub fn in_doubt(e: &object_store::Error) -> bool {
     }
 }
 
-/// Applies query options to a builder, refusing keys the store does not know.
+/// Builds a store from a builder with the query options applied (keys the store does
+/// not know are refused) and the retry policy.
 #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
 macro_rules! configure {
     ($builder:expr, $key:ty, $cloud:expr, $store:literal) => {{
@@ -142,7 +143,13 @@ macro_rules! configure {
             })?;
             builder = builder.with_config(parsed, value.clone());
         }
-        builder.with_retry(retry($cloud.settings))
+        let store = builder.with_retry(retry($cloud.settings)).build();
+        store
+            .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
+            .map_err(|e| StoreError::Url {
+                url: $cloud.base.to_string(),
+                reason: e.to_string(),
+            })
     }};
 }
 
@@ -156,15 +163,13 @@ pub fn open(
     if let Some(cap) = cap {
         cloud.settings.retry_timeout = cloud.settings.retry_timeout.min(cap);
     }
+    let bad = |reason: String| StoreError::Url {
+        url: cloud.base.to_string(),
+        reason,
+    };
     let (scheme, path) =
-        object_store::ObjectStoreScheme::parse(&cloud.base).map_err(|e| StoreError::Url {
-            url: url.to_string(),
-            reason: e.to_string(),
-        })?;
-    let prefix = StorePath::parse(path).map_err(|e| StoreError::Url {
-        url: url.to_string(),
-        reason: e.to_string(),
-    })?;
+        object_store::ObjectStoreScheme::parse(&cloud.base).map_err(|e| bad(e.to_string()))?;
+    let prefix = StorePath::parse(path).map_err(|e| bad(e.to_string()))?;
     let store = build(&scheme, &cloud)?;
     Ok((store, prefix, cloud.settings))
 }
@@ -175,40 +180,21 @@ fn build(
     cloud: &CloudUrl,
 ) -> Result<Arc<dyn ObjectStore>> {
     use object_store::ObjectStoreScheme as S;
-    let built = |r: std::result::Result<Arc<dyn ObjectStore>, object_store::Error>| {
-        r.map_err(|e| StoreError::Url {
-            url: cloud.base.to_string(),
-            reason: e.to_string(),
-        })
-    };
     match scheme {
         #[cfg(feature = "s3")]
         S::AmazonS3 => {
-            use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
-            let b = configure!(AmazonS3Builder::from_env(), AmazonS3ConfigKey, cloud, "S3");
-            built(b.build().map(|s| Arc::new(s) as _))
+            use object_store::aws::{AmazonS3Builder as B, AmazonS3ConfigKey as K};
+            configure!(B::from_env(), K, cloud, "S3")
         }
         #[cfg(feature = "gcs")]
         S::GoogleCloudStorage => {
-            use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
-            let b = configure!(
-                GoogleCloudStorageBuilder::from_env(),
-                GoogleConfigKey,
-                cloud,
-                "Google Cloud Storage"
-            );
-            built(b.build().map(|s| Arc::new(s) as _))
+            use object_store::gcp::{GoogleCloudStorageBuilder as B, GoogleConfigKey as K};
+            configure!(B::from_env(), K, cloud, "Google Cloud Storage")
         }
         #[cfg(feature = "azure")]
         S::MicrosoftAzure => {
-            use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
-            let b = configure!(
-                MicrosoftAzureBuilder::from_env(),
-                AzureConfigKey,
-                cloud,
-                "Azure"
-            );
-            built(b.build().map(|s| Arc::new(s) as _))
+            use object_store::azure::{AzureConfigKey as K, MicrosoftAzureBuilder as B};
+            configure!(B::from_env(), K, cloud, "Azure")
         }
         other => Err(unsupported(other, cloud)),
     }
