@@ -77,10 +77,15 @@ impl FsckReport {
 /// Packs found damaged so far, with the first reason.
 type Damaged = HashMap<PackId, String>;
 
+/// Commits, trees and manifests already read and verified by `read_data`, so the walk
+/// of the checkpoints does not read them again: fsck reads each byte once.
+type Preloaded = HashMap<Hash, Vec<u8>>;
+
 /// Checks the repository.
 pub fn fsck(engine: &Engine, read_data: bool) -> Result<FsckReport> {
     let mut report = FsckReport::default();
     let mut damaged = Damaged::new();
+    let mut preloaded = Preloaded::new();
     let blobs: HashMap<PackId, u64> = engine
         .backend
         .list("packs/")?
@@ -125,17 +130,23 @@ pub fn fsck(engine: &Engine, read_data: bool) -> Result<FsckReport> {
         }
         for (pack, objs) in by_pack {
             if blobs.contains_key(&pack) {
-                read_pack(engine, pack, &objs, &mut report, &mut damaged);
+                let found = read_pack(engine, pack, &objs, &mut report, &mut damaged);
+                preloaded.extend(found);
             }
         }
     }
-    walk_checkpoints(engine, &mut report, &damaged)?;
+    walk_checkpoints(engine, &mut report, &damaged, &preloaded)?;
     Ok(report)
 }
 
 /// Walks every live checkpoint; records what it cannot read and which damaged packs it
 /// needs.
-fn walk_checkpoints(engine: &Engine, report: &mut FsckReport, damaged: &Damaged) -> Result<()> {
+fn walk_checkpoints(
+    engine: &Engine,
+    report: &mut FsckReport,
+    damaged: &Damaged,
+    preloaded: &Preloaded,
+) -> Result<()> {
     let mut roots: Vec<CommitId> = engine
         .index
         .checkpoints()?
@@ -148,6 +159,7 @@ fn walk_checkpoints(engine: &Engine, report: &mut FsckReport, damaged: &Damaged)
     let mut walker = Walker {
         engine,
         damaged,
+        preloaded,
         memo: HashMap::new(),
         problems: Vec::new(),
     };
@@ -184,6 +196,7 @@ fn walk_checkpoints(engine: &Engine, report: &mut FsckReport, damaged: &Damaged)
 struct Walker<'a> {
     engine: &'a Engine,
     damaged: &'a Damaged,
+    preloaded: &'a Preloaded,
     /// Tree → the damaged packs something below it needs.
     memo: HashMap<TreeId, BTreeSet<PackId>>,
     problems: Vec<(Option<Hash>, String)>,
@@ -194,7 +207,10 @@ impl Walker<'_> {
     fn commit(&mut self, id: CommitId) -> Result<BTreeSet<PackId>> {
         let mut needs = BTreeSet::new();
         self.object(&id.0, &mut needs)?;
-        match self.engine.read_commit(&id) {
+        match self
+            .preloaded(&id.0)
+            .map_or_else(|| self.engine.read_commit(&id), Ok)
+        {
             Ok(c) => needs.extend(self.tree(c.tree)?),
             Err(e) => self.unreadable(id.0, e, &format!("checkpoint {}", id.short()))?,
         }
@@ -220,7 +236,10 @@ impl Walker<'_> {
         }
         let mut needs = BTreeSet::new();
         if self.object(&id.0, &mut needs)? {
-            match self.engine.read_tree(&id) {
+            match self
+                .preloaded(&id.0)
+                .map_or_else(|| self.engine.read_tree(&id), Ok)
+            {
                 Ok(tree) => {
                     for e in tree.entries() {
                         match e.kind {
@@ -243,7 +262,8 @@ impl Walker<'_> {
         if !self.object(&id, needs)? {
             return Ok(());
         }
-        match self.engine.read_manifest(&id) {
+        let preloaded = self.preloaded(&id).map(Some);
+        match preloaded.map_or_else(|| self.engine.read_manifest(&id), Ok) {
             Ok(Some(m)) => {
                 for c in m.chunks {
                     self.object(&c.id, needs)?;
@@ -253,6 +273,15 @@ impl Walker<'_> {
             Err(e) => self.unreadable(id, e, &format!("file {}", id.short()))?,
         }
         Ok(())
+    }
+
+    /// An object `read_data` read and verified already, decoded (`None` if it has not,
+    /// or if it does not decode: the engine's read then reports the damage).
+    fn preloaded<T>(&self, id: &Hash) -> Option<T>
+    where
+        T: crate::object::Canonical + serde::Serialize + serde::de::DeserializeOwned,
+    {
+        crate::object::decode(self.preloaded.get(id)?).ok()
     }
 
     /// Records damage; any other error (the backend is unreachable, say) stops fsck,
@@ -268,14 +297,16 @@ impl Walker<'_> {
     }
 }
 
-/// Reads a pack once and verifies it and every object in it from those bytes.
+/// Reads a pack once and verifies it and every object in it from those bytes; returns
+/// the raw bytes of its verified commits, trees and manifests.
 fn read_pack(
     engine: &Engine,
     pack: PackId,
     objs: &[(Hash, ObjectLocation)],
     report: &mut FsckReport,
     damaged: &mut Damaged,
-) {
+) -> Preloaded {
+    let mut found = Preloaded::new();
     let mut fail = |report: &mut FsckReport, object: Option<Hash>, message: String| {
         damaged.entry(pack).or_insert_with(|| message.clone());
         report.problem(Some(pack), object, message);
@@ -284,7 +315,7 @@ fn read_pack(
         Ok(b) => b,
         Err(e) => {
             fail(report, None, format!("unreadable: {e}"));
-            return;
+            return found;
         }
     };
     if Hash::of(&bytes) != pack.0 {
@@ -307,14 +338,24 @@ fn read_pack(
     }
     for (id, loc) in objs {
         report.objects += 1;
-        if let Err(e) = verify_object(&bytes, id, loc) {
-            fail(report, Some(*id), e);
+        match verify_object(&bytes, id, loc) {
+            Ok(raw) if loc.kind != ObjectKind::Chunk => {
+                found.insert(*id, raw);
+            }
+            Ok(_) => {}
+            Err(e) => fail(report, Some(*id), e),
         }
     }
+    found
 }
 
-/// Decompresses one object from its pack's bytes and checks it against its id.
-fn verify_object(pack: &[u8], id: &Hash, loc: &ObjectLocation) -> std::result::Result<(), String> {
+/// Decompresses one object from its pack's bytes and checks it against its id; returns
+/// its raw bytes.
+fn verify_object(
+    pack: &[u8],
+    id: &Hash,
+    loc: &ObjectLocation,
+) -> std::result::Result<Vec<u8>, String> {
     let start = loc.offset as usize;
     let end = start + loc.stored_len as usize;
     let stored = pack
@@ -326,5 +367,5 @@ fn verify_object(pack: &[u8], id: &Hash, loc: &ObjectLocation) -> std::result::R
     if loc.kind == ObjectKind::Manifest {
         crate::object::decode::<Manifest>(&raw).map_err(|e| e.to_string())?;
     }
-    Ok(())
+    Ok(raw)
 }

@@ -6,7 +6,9 @@
 //! lives, GC neither deletes the writer's packs that are not yet indexed nor drops a
 //! pack condemned after the writer registered (the writer may rely on its objects).
 //! Dropping the writer ends the registration: packs it stored but never indexed are
-//! deleted first (pack names are unique per write, so nobody else can rely on them).
+//! indexed then, in the same transaction (a re-run deduplicates against them); a pack
+//! that cannot be read back is deleted (pack names are unique per write, so nobody
+//! else can rely on it).
 //! A writer killed before that leaves its registration behind; GC sees the process is
 //! gone and cleans up after it.
 
@@ -17,7 +19,7 @@ use crate::engine::Engine;
 use crate::error::Result;
 use crate::hash::PackId;
 use crate::index::{Index, WriterKind};
-use crate::store::{BlobBackend, PackJournal, pack_name};
+use crate::store::{BlobBackend, PackJournal, WrittenPack, pack_name, read_trailer};
 
 /// A registered writer. Cheap to clone; the registration ends when the last clone is
 /// dropped (or in the transaction that publishes the writer's work).
@@ -98,7 +100,28 @@ impl PackJournal for Inner {
     }
 }
 
+impl Inner {
+    /// A pack this writer announced, if its blob is stored: its trailer lists what it
+    /// holds. `None` if it never reached the store.
+    fn stored_pack(&self, pack: &PackId) -> Result<Option<WrittenPack>> {
+        let name = pack_name(pack);
+        let Some(size) = self.backend.size(&name)? else {
+            return Ok(None);
+        };
+        let entries = read_trailer(self.backend.as_ref(), &name, size)?;
+        Ok(Some(WrittenPack {
+            id: *pack,
+            size,
+            entries,
+        }))
+    }
+}
+
 impl Drop for Inner {
+    /// A writer that gives up keeps what it stored: its packs are indexed, so that a
+    /// re-run (after a network fault, say) deduplicates against them instead of
+    /// uploading them again; `gc` removes them later if nothing comes to need them.
+    /// A pack that cannot be read back is deleted, as nobody else can rely on it.
     fn drop(&mut self) {
         if self.released.load(Ordering::Acquire) {
             return;
@@ -108,24 +131,44 @@ impl Drop for Inner {
                 .get_mut()
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
         );
-        let mut deleted = Vec::new();
+        let mut done = Vec::new();
+        let mut kept = Vec::new();
         for pack in stored {
-            // Indexed packs are referenced (this writer published part of its work);
-            // the rest nobody else knows, so they go. A failed delete stays announced,
-            // for GC to retry once this registration is gone.
             match self.index.has_pack(&pack) {
-                Ok(true) => deleted.push(pack),
-                Ok(false) => match self.backend.delete(&pack_name(&pack)) {
-                    Ok(()) => deleted.push(pack),
+                // Indexed: this writer published part of its work.
+                Ok(true) => done.push(pack),
+                Ok(false) => match self.stored_pack(&pack) {
+                    Ok(Some(written)) => kept.push(written),
+                    Ok(None) => done.push(pack),
                     Err(e) => {
-                        tracing::warn!(pack = %pack.short(), "cannot delete an unused pack: {e}");
+                        tracing::warn!(pack = %pack.short(), "cannot read back a stored pack: {e}");
+                        self.delete(pack, &mut done);
                     }
                 },
                 Err(e) => tracing::warn!("cannot check the index: {e}"),
             }
         }
-        if let Err(e) = self.index.abandon(self.pin, &deleted) {
-            tracing::warn!("cannot end a writer's registration (gc will): {e}");
+        if let Err(e) = self.index.abandon(self.pin, &done, &kept) {
+            tracing::warn!("cannot keep the packs of a writer that gave up: {e}");
+            // Not indexed, so nobody can rely on them: delete them (or leave them
+            // announced, for gc, if that fails too).
+            for pack in kept {
+                self.delete(pack.id, &mut done);
+            }
+            if let Err(e) = self.index.abandon(self.pin, &done, &[]) {
+                tracing::warn!("cannot end a writer's registration (gc will): {e}");
+            }
+        }
+    }
+}
+
+impl Inner {
+    /// Deletes a pack nobody can rely on; a failed delete stays announced, for GC to
+    /// retry once this registration is gone.
+    fn delete(&self, pack: PackId, done: &mut Vec<PackId>) {
+        match self.backend.delete(&pack_name(&pack)) {
+            Ok(()) => done.push(pack),
+            Err(e) => tracing::warn!(pack = %pack.short(), "cannot delete an unused pack: {e}"),
         }
     }
 }

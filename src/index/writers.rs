@@ -213,11 +213,13 @@ impl Index {
         self.write(|txn| release_in(txn, pin))
     }
 
-    /// Ends a registration without publishing: the announcements of `deleted` packs go
-    /// (their blobs are gone or indexed); any other announcement stays, with no
-    /// registered writer, for GC to delete.
-    pub fn abandon(&self, pin: u64, deleted: &[PackId]) -> Result<()> {
+    /// Ends a registration without publishing: the `kept` packs are indexed (their
+    /// objects are stored, for a later writer to deduplicate against), the
+    /// announcements of `deleted` packs go (their blobs are gone or indexed); any other
+    /// announcement stays, with no registered writer, for GC to delete.
+    pub fn abandon(&self, pin: u64, deleted: &[PackId], kept: &[WrittenPack]) -> Result<()> {
         self.write(|txn| {
+            insert_packs(txn, kept)?;
             txn.open_table(WRITERS)?.remove(pin)?;
             let mut pending = txn.open_table(PENDING_PACKS)?;
             for p in deleted {

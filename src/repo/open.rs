@@ -13,8 +13,8 @@ use crate::engine::{Engine, blocking};
 use crate::error::{Error, ItemKind, Result};
 use crate::index::{Index, IndexError};
 use crate::store::{
-    BlobBackend, ObjectStoreBackend, ProbeReport, RedbBackend, backend_for_probe, backend_from_url,
-    probe,
+    BlobBackend, DEFAULT_CACHE_BYTES, ObjectStoreBackend, ProbeReport, ReadCache, RedbBackend,
+    backend_for_probe, backend_from_url, probe,
 };
 
 impl Repository {
@@ -207,6 +207,20 @@ impl Repository {
     }
 }
 
+impl Repository {
+    /// A repository with an in-memory index on the given backend (tests that watch the
+    /// requests a backend gets).
+    #[cfg(test)]
+    pub(crate) fn on_backend(config: RepoConfig, backend: Arc<dyn BlobBackend>) -> Repository {
+        Repository {
+            engine: wire(config, Index::in_memory().unwrap(), backend, None),
+            dir: None,
+            probe: None,
+            attached: None,
+        }
+    }
+}
+
 /// Opens the backend of a new repository; a URL backend must pass the access probe
 /// first (a store that cannot be written is an error now, not at the first checkpoint).
 fn prepare_backend(
@@ -243,7 +257,10 @@ fn open_backend(
             handle,
         )?),
         BackendConfig::Redb => Arc::new(RedbBackend::open(&need_dir()?.join("packs.redb"))?),
-        BackendConfig::Url(url) => Arc::new(backend_from_url(url, handle)?),
+        BackendConfig::Url(url) => Arc::new(ReadCache::new(
+            Arc::new(backend_from_url(url, handle)?),
+            DEFAULT_CACHE_BYTES,
+        )),
     })
 }
 

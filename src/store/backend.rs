@@ -58,6 +58,12 @@ pub trait BlobBackend: Send + Sync + Debug {
     fn list(&self, prefix: &str) -> Result<Vec<BlobMeta>>;
     /// A short description for `reel stats`, e.g. `file:///srv/repo/packs`.
     fn describe(&self) -> String;
+    /// How many reads to keep in flight when many are needed (a restore), for a store
+    /// where each request waits on a round trip; `None` for local storage, where the
+    /// default (one per core) is right.
+    fn parallel_reads(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// The blob name of a pack.

@@ -19,17 +19,24 @@ type Result<T> = std::result::Result<T, StoreError>;
 /// How long one request may keep being retried, unless `retry_timeout` says otherwise.
 pub const DEFAULT_RETRY_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// Reads kept in flight by a restore from a cloud store: each waits on a round trip,
+/// so many more than cores keep the line busy.
+pub const DEFAULT_PARALLEL_READS: usize = 16;
+
 /// Options that are ours, not the store's.
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
     /// The total time a request may take, retries included.
     pub retry_timeout: Duration,
+    /// Reads a restore keeps in flight (`parallel_reads`).
+    pub parallel_reads: usize,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Settings {
             retry_timeout: DEFAULT_RETRY_TIMEOUT,
+            parallel_reads: DEFAULT_PARALLEL_READS,
         }
     }
 }
@@ -80,6 +87,16 @@ impl CloudUrl {
             if key == "retry_timeout" {
                 settings.retry_timeout = humantime::parse_duration(&value)
                     .map_err(|e| bad(format!("retry_timeout `{value}`: {e}")))?;
+                continue;
+            }
+            if key == "parallel_reads" {
+                settings.parallel_reads = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=256).contains(n))
+                    .ok_or_else(|| {
+                        bad(format!("parallel_reads `{value}`: a number from 1 to 256"))
+                    })?;
                 continue;
             }
             options.push((key, value.into_owned()));

@@ -1,6 +1,7 @@
 //! Where pack bytes live: blob backends and the pack format.
 
 mod backend;
+mod cache;
 mod cloud;
 mod error;
 mod object_store;
@@ -10,6 +11,7 @@ mod probe;
 mod redb_backend;
 
 pub use backend::{BlobBackend, BlobMeta, Created, pack_name, parse_pack_name};
+pub use cache::{DEFAULT_CACHE_BYTES, ReadCache};
 pub use error::StoreError;
 pub use object_store::{ObjectStoreBackend, backend_for_probe, backend_from_url};
 pub use pack::{PackEntry, PackWriter, parse_pack, parse_trailer, read_trailer};
@@ -19,3 +21,7 @@ pub use redb_backend::RedbBackend;
 
 #[cfg(test)]
 mod conformance;
+#[cfg(test)]
+mod economy_tests;
+#[cfg(test)]
+pub(crate) mod faults;

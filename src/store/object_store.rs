@@ -26,6 +26,8 @@ pub struct ObjectStoreBackend {
     label: String,
     handle: Handle,
     settings: Settings,
+    /// Whether requests go over the network (the cloud stores).
+    remote: bool,
 }
 
 impl ObjectStoreBackend {
@@ -43,7 +45,18 @@ impl ObjectStoreBackend {
             label,
             handle,
             settings: Settings::default(),
+            remote: false,
         }
+    }
+
+    /// Treats the store as remote: a restore keeps `n` reads in flight (see
+    /// [`BlobBackend::parallel_reads`]). Stores built from cloud URLs are remote already.
+    #[cfg(test)]
+    #[must_use]
+    pub(crate) fn with_parallel_reads(mut self, n: usize) -> Self {
+        self.remote = true;
+        self.settings.parallel_reads = n.max(1);
+        self
     }
 
     /// An in-memory store, for tests and embedding.
@@ -207,6 +220,10 @@ impl BlobBackend for ObjectStoreBackend {
     fn describe(&self) -> String {
         self.label.clone()
     }
+
+    fn parallel_reads(&self) -> Option<usize> {
+        self.remote.then_some(self.settings.parallel_reads)
+    }
 }
 
 /// Builds a backend from a URL: `memory://`, `file:///dir`, or (with the matching cargo
@@ -256,6 +273,7 @@ fn from_url(url: &str, handle: Handle, cap: Option<Duration>) -> Result<ObjectSt
             let (store, prefix, settings) = cloud::open(&parsed, cap)?;
             let mut backend = ObjectStoreBackend::new(store, prefix, url.to_owned(), handle);
             backend.settings = settings;
+            backend.remote = true;
             Ok(backend)
         }
     }

@@ -7,6 +7,8 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
@@ -210,6 +212,130 @@ fn through_a_stall(moto: &Moto, dir: &Path, failpoint: &str, args: &[&str]) -> S
     std::thread::sleep(Duration::from_secs(4));
     moto.signal(Signal::SIGCONT);
     finish(child, &format!("reel {args:?} through a stalled server"))
+}
+
+/// A TCP proxy in front of the server; killing it drops every connection at once, and
+/// refuses new ones until a new proxy listens on the same port.
+struct Proxy {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    conns: Arc<Mutex<Vec<TcpStream>>>,
+    accept: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Proxy {
+    /// Listens on `port` (0: any) and forwards to `target` on 127.0.0.1.
+    fn start(port: u16, target: u16) -> Proxy {
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let conns: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let (stop2, conns2) = (Arc::clone(&stop), Arc::clone(&conns));
+        let accept = std::thread::spawn(move || {
+            while !stop2.load(Ordering::Acquire) {
+                let Ok((client, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                client.set_nonblocking(false).unwrap();
+                let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
+                    continue;
+                };
+                let mut list = conns2.lock().unwrap();
+                list.push(client.try_clone().unwrap());
+                list.push(server.try_clone().unwrap());
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Proxy {
+            port,
+            stop,
+            conns,
+            accept: Some(accept),
+        }
+    }
+
+    /// Stops listening and cuts every connection.
+    fn kill(mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(t) = self.accept.take() {
+            t.join().unwrap();
+        }
+        for c in self.conns.lock().unwrap().drain(..) {
+            let _ = c.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+/// Pauses the `reel` child at `failpoint`, kills the proxy it talks through (dropping
+/// its connections), lets the child go on, and starts a new proxy 3 s later: the child
+/// must succeed.
+fn through_a_drop(
+    proxy: Proxy,
+    moto: &Moto,
+    dir: &Path,
+    failpoint: &str,
+    args: &[&str],
+) -> (Proxy, String) {
+    let fp = Failpoints::new();
+    fp.pause(failpoint);
+    let mut child = spawn_reel_with(dir, &fp, args, &CREDENTIALS);
+    fp.wait_reached(failpoint, &mut child);
+    let port = proxy.port;
+    proxy.kill();
+    fp.release(failpoint);
+    std::thread::sleep(Duration::from_secs(3));
+    let proxy = Proxy::start(port, moto.port);
+    let out = finish(
+        child,
+        &format!("reel {args:?} through a dropped connection"),
+    );
+    (proxy, out)
+}
+
+#[test]
+#[ignore = "needs moto (an S3-compatible server): scripts/test installs it and runs this"]
+fn a_dropped_connection_delays_a_checkpoint_and_a_restore_but_fails_neither() {
+    let moto = Moto::start();
+    moto.bucket("reel");
+    let proxy = Proxy::start(0, moto.port);
+    let work = tempdir();
+    write(work.path(), "footage.bin", random_bytes(3_000_000, 2));
+    write(work.path(), "src/a.tsx", "export const a = 1;\n");
+    let url = format!(
+        "s3://reel/drop?endpoint=http://127.0.0.1:{}&allow_http=true",
+        proxy.port
+    );
+    ok(work.path(), &["init", "--backend", &url]);
+    let (proxy, _) = through_a_drop(
+        proxy,
+        &moto,
+        work.path(),
+        "pack-announced",
+        &["checkpoint", "--name", "v1"],
+    );
+    let v1 = snapshot(work.path());
+    let out = tempdir();
+    let to = out.path().to_str().unwrap();
+    let (proxy, _) = through_a_drop(
+        proxy,
+        &moto,
+        work.path(),
+        "restore-planned",
+        &["restore", "v1", "--to", to],
+    );
+    assert_eq!(snapshot(out.path()), v1);
+    ok(work.path(), &["fsck", "--read-data"]);
+    proxy.kill();
 }
 
 #[test]

@@ -225,6 +225,7 @@ fn materialize(
             summary.dirs_created += 1;
         }
     }
+    crate::engine::failpoint::hit("restore-planned");
     write_files(engine, &root, &wanted, &current, progress, &mut summary)
         .and_then(|stats| Ok(engine.index.record_restore(&key, tree, head, &stats)?))?;
     Ok(summary)
@@ -245,14 +246,26 @@ fn write_files(
         .filter(|(_, e)| e.kind != EntryKind::Dir)
         .collect();
     progress.start("restoring", Some(files.iter().map(|(_, e)| e.size).sum()));
-    let results: Vec<Written> = files
-        .par_iter()
-        .map(|(path, e)| {
-            let r = restore_one(engine, root, path, e, current.get(path.as_str()));
-            progress.advance(e.size);
-            r
-        })
-        .collect::<Result<_>>()?;
+    let write_all = || {
+        files
+            .par_iter()
+            .map(|(path, e)| {
+                let r = restore_one(engine, root, path, e, current.get(path.as_str()));
+                progress.advance(e.size);
+                r
+            })
+            .collect::<Result<Vec<Written>>>()
+    };
+    let results = match engine.backend.parallel_reads() {
+        // Each read waits on a round trip: keep that many in flight, not one per core.
+        Some(n) if files.len() > 1 => rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .thread_name(|i| format!("reel-restore-{i}"))
+            .build()
+            .map_err(|e| Error::Invalid(format!("cannot start the restore's threads: {e}")))?
+            .install(write_all),
+        _ => write_all(),
+    }?;
     progress.finish();
     let mut stats = Vec::new();
     for ((_, e), r) in files.iter().zip(results) {

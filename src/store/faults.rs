@@ -1,0 +1,201 @@
+//! A fault-injecting, request-counting `ObjectStore` for tests of the engine's request
+//! economy, retries and conditional writes.
+//!
+//! It wraps a real store (`InMemory`) and, per kind of request, counts every request and
+//! applies the faults queued for it, in order: refuse it, or fail it with a timeout
+//! before it reaches the store (either way the outcome is known: nothing happened), or
+//! fail it after it did (the outcome is in doubt: the write landed, the answer was
+//! lost).
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult, Result,
+};
+
+/// A kind of request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Put,
+    Get,
+    Head,
+    List,
+}
+
+/// What happens to one request.
+#[derive(Debug, Clone, Copy)]
+pub enum Fault {
+    /// Runs as usual (queued before another fault, to let requests through first).
+    Pass,
+    /// Refused by the store (as a 403 would be): the outcome is known, retrying is
+    /// pointless.
+    Refuse,
+    /// Fails with a timeout before reaching the store.
+    Before,
+    /// Reaches the store, then fails with a timeout: the outcome is in doubt. (Only the
+    /// cloud stores' errors say "in doubt"; without them no test injects this.)
+    #[cfg_attr(
+        not(any(feature = "s3", feature = "gcs", feature = "azure")),
+        allow(dead_code)
+    )]
+    After,
+}
+
+/// How many requests of each kind were made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub put: u64,
+    pub get: u64,
+    pub head: u64,
+    pub delete: u64,
+    pub list: u64,
+}
+
+/// The wrapper.
+pub struct FaultStore {
+    inner: InMemory,
+    counts: std::sync::Arc<Mutex<Counts>>,
+    faults: Mutex<VecDeque<(Op, Fault)>>,
+}
+
+impl fmt::Debug for FaultStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("FaultStore")
+    }
+}
+
+impl fmt::Display for FaultStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("FaultStore")
+    }
+}
+
+impl FaultStore {
+    pub fn new() -> Self {
+        FaultStore {
+            inner: InMemory::new(),
+            counts: std::sync::Arc::new(Mutex::new(Counts::default())),
+            faults: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    /// Queues a fault for the next request of kind `op` not yet given one.
+    pub fn inject(&self, op: Op, fault: Fault) {
+        self.faults.lock().unwrap().push_back((op, fault));
+    }
+
+    /// The requests counted so far.
+    pub fn counts(&self) -> Counts {
+        *self.counts.lock().unwrap()
+    }
+
+    /// Counts a request and takes its fault, if one is queued.
+    fn arrive(&self, op: Op) -> Option<Fault> {
+        {
+            let mut c = self.counts.lock().unwrap();
+            match op {
+                Op::Put => c.put += 1,
+                Op::Get => c.get += 1,
+                Op::Head => c.head += 1,
+                Op::List => c.list += 1,
+            }
+        }
+        let mut faults = self.faults.lock().unwrap();
+        let at = faults.iter().position(|(o, _)| *o == op)?;
+        faults.remove(at).map(|(_, f)| f)
+    }
+
+    /// Runs `request` under `op`'s next fault.
+    async fn run<T>(&self, op: Op, request: impl Future<Output = Result<T>>) -> Result<T> {
+        match self.arrive(op) {
+            None | Some(Fault::Pass) => request.await,
+            Some(Fault::Refuse) => Err(object_store::Error::Generic {
+                store: "FaultStore",
+                source: "refused (an injected fault)".into(),
+            }),
+            Some(Fault::Before) => Err(timeout()),
+            Some(Fault::After) => {
+                request.await?;
+                Err(timeout())
+            }
+        }
+    }
+}
+
+/// The error a request that timed out gets from an HTTP store.
+fn timeout() -> object_store::Error {
+    #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
+    let source: Box<dyn std::error::Error + Send + Sync> =
+        Box::new(object_store::client::HttpError::new(
+            object_store::client::HttpErrorKind::Timeout,
+            std::io::Error::from(std::io::ErrorKind::TimedOut),
+        ));
+    #[cfg(not(any(feature = "s3", feature = "gcs", feature = "azure")))]
+    let source: Box<dyn std::error::Error + Send + Sync> = "injected timeout".into();
+    object_store::Error::Generic {
+        store: "FaultStore",
+        source,
+    }
+}
+
+#[async_trait]
+impl ObjectStore for FaultStore {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> Result<PutResult> {
+        self.run(Op::Put, self.inner.put_opts(location, payload, opts))
+            .await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        opts: PutMultipartOptions,
+    ) -> Result<Box<dyn MultipartUpload>> {
+        self.run(Op::Put, self.inner.put_multipart_opts(location, opts))
+            .await
+    }
+
+    async fn get_opts(&self, location: &Path, options: GetOptions) -> Result<GetResult> {
+        let op = if options.head { Op::Head } else { Op::Get };
+        self.run(op, self.inner.get_opts(location, options)).await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, Result<Path>>,
+    ) -> BoxStream<'static, Result<Path>> {
+        // Counted per location; faults are not applied to deletes here.
+        let counts = std::sync::Arc::clone(&self.counts);
+        self.inner
+            .delete_stream(locations)
+            .inspect(move |_| counts.lock().unwrap().delete += 1)
+            .boxed()
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
+        self.arrive(Op::List);
+        self.inner.list(prefix)
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
+        self.run(Op::List, self.inner.list_with_delimiter(prefix))
+            .await
+    }
+
+    async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> Result<()> {
+        self.run(Op::Put, self.inner.copy_opts(from, to, options))
+            .await
+    }
+}
