@@ -27,7 +27,7 @@ impl Engine {
     pub fn read_unverified(&self, id: &Hash, loc: &ObjectLocation) -> Result<Vec<u8>> {
         let range = loc.offset..loc.offset + u64::from(loc.stored_len);
         let name = pack_name(&loc.pack);
-        let stored = match self.backend.get_range(&name, range.clone()) {
+        let stored = match self.backend.get_object(&name, range.clone()) {
             Ok(bytes) => bytes,
             Err(e) => return Err(self.explain_range_error(id, loc, range.end, e)),
         };

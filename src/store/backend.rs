@@ -50,6 +50,13 @@ pub trait BlobBackend: Send + Sync + Debug {
     fn get(&self, name: &str) -> Result<Bytes>;
     /// Reads `range` of a blob.
     fn get_range(&self, name: &str, range: Range<u64>) -> Result<Bytes>;
+    /// Reads `range` of a pack that holds one object the engine is about to use: a
+    /// caching backend may serve it from (and fetch) a larger block, as neighbouring
+    /// objects are likely to be read next. Other reads (trailers, probes) use
+    /// [`get_range`](Self::get_range) and fetch only what they ask for.
+    fn get_object(&self, name: &str, range: Range<u64>) -> Result<Bytes> {
+        self.get_range(name, range)
+    }
     /// The length of a blob, or `None` if there is no blob of that name.
     fn size(&self, name: &str) -> Result<Option<u64>>;
     /// Deletes a blob; deleting a missing blob is not an error.

@@ -1,6 +1,6 @@
 //! A read cache for stores where every request costs a round trip (object stores).
 //!
-//! Small range reads — the objects of small files, trees, manifests — are served from
+//! Small object reads — the objects of small files, trees, manifests — are served from
 //! aligned blocks of [`BLOCK`] bytes fetched once: restoring a tree of thousands of small
 //! files costs one GET per block of its packs instead of one per object. Reads of more
 //! than half a block go to the store as they are (they are efficient already). Blocks
@@ -40,8 +40,8 @@ impl Weighter<(String, u64), Bytes> for ByLength {
     }
 }
 
-/// A [`BlobBackend`] that serves small range reads from cached blocks of the one it
-/// wraps; writes, lists and whole reads pass through.
+/// A [`BlobBackend`] that serves small object reads ([`BlobBackend::get_object`]) from
+/// cached blocks of the one it wraps; everything else passes through.
 pub struct ReadCache {
     inner: Arc<dyn BlobBackend>,
     blocks: Cache<(String, u64), Bytes, ByLength>,
@@ -97,6 +97,10 @@ impl BlobBackend for ReadCache {
     }
 
     fn get_range(&self, name: &str, range: Range<u64>) -> Result<Bytes> {
+        self.inner.get_range(name, range)
+    }
+
+    fn get_object(&self, name: &str, range: Range<u64>) -> Result<Bytes> {
         if range.is_empty() || range.end - range.start > BLOCK / 2 {
             return self.inner.get_range(name, range);
         }

@@ -186,13 +186,13 @@ async fn a_failed_block_read_is_not_remembered() {
 
     store.inject(Op::Get, Fault::Before);
     let at = 1_048_000..1_049_000;
-    assert!(tokio::task::block_in_place(|| cache.get_range("packs/c.pack", at.clone())).is_err());
-    let got = tokio::task::block_in_place(|| cache.get_range("packs/c.pack", at.clone())).unwrap();
+    assert!(tokio::task::block_in_place(|| cache.get_object("packs/c.pack", at.clone())).is_err());
+    let got = tokio::task::block_in_place(|| cache.get_object("packs/c.pack", at.clone())).unwrap();
     assert_eq!(&got[..], &data[at.start as usize..at.end as usize]);
     // The range spans two blocks: both fetched once, then served from memory.
     let gets = store.counts().get;
     let again =
-        tokio::task::block_in_place(|| cache.get_range("packs/c.pack", 1_048_500..1_048_600))
+        tokio::task::block_in_place(|| cache.get_object("packs/c.pack", 1_048_500..1_048_600))
             .unwrap();
     assert_eq!(&again[..], &data[1_048_500..1_048_600]);
     assert_eq!(store.counts().get, gets);
@@ -249,4 +249,27 @@ async fn a_failed_checkpoint_rerun_reuses_the_packs_already_uploaded() {
         .await
         .unwrap();
     assert_eq!(tree_of(src.path()), tree_of(dst.path()));
+}
+
+/// Reads that are not object reads (a rebuild's trailers) fetch only what they ask
+/// for: a rebuild must not download a block of every pack.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_range_reads_bypass_the_blocks() {
+    let store = Arc::new(FaultStore::new());
+    let cache = ReadCache::new(Arc::new(backend(&store)), DEFAULT_CACHE_BYTES);
+    let data: Vec<u8> = (0..3 << 20).map(|i: u32| (i % 241) as u8).collect();
+    tokio::task::block_in_place(|| cache.put("packs/d.pack", data.clone().into())).unwrap();
+    let tail = (3 << 20) - 12..3 << 20;
+    for _ in 0..2 {
+        let got =
+            tokio::task::block_in_place(|| cache.get_range("packs/d.pack", tail.clone())).unwrap();
+        assert_eq!(got.len(), 12);
+    }
+    // Two GETs of 12 bytes each, no HEAD, nothing cached.
+    let c = store.counts();
+    assert_eq!((c.get, c.head), (2, 0), "{c:?}");
+    assert!(
+        format!("{cache:?}").contains("cached_bytes: 0"),
+        "{cache:?}"
+    );
 }
