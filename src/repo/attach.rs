@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::config::{REPO_FORMAT, RepoConfig};
 use crate::error::{Error, Result};
 use crate::object::ChunkerConfig;
-use crate::store::{BlobBackend, Created, StoreError};
+use crate::store::{BlobBackend, Created, MACHINES_PREFIX, StoreError};
 
 /// The blob name of the repository record.
 pub const REPOSITORY_BLOB: &str = "repository";
@@ -44,7 +44,7 @@ pub enum Claim {
 /// to write it to another init attaches to that one.
 pub fn claim(backend: &dyn BlobBackend, config: &mut RepoConfig, packs: usize) -> Result<Claim> {
     if let Some(theirs) = read(backend)? {
-        return adopt(theirs, config);
+        return adopt(backend, theirs, config);
     }
     if packs > 0 {
         return Ok(Claim::Foreign);
@@ -58,6 +58,7 @@ pub fn claim(backend: &dyn BlobBackend, config: &mut RepoConfig, packs: usize) -
     };
     let bytes = serde_json::to_vec_pretty(&ours).expect("the record serializes");
     if backend.create(REPOSITORY_BLOB, bytes.into())? == Created::New {
+        join(backend, false)?;
         return Ok(Claim::Created);
     }
     // Refused as existing, yet gone: someone deleted it in between.
@@ -67,16 +68,46 @@ pub fn claim(backend: &dyn BlobBackend, config: &mut RepoConfig, packs: usize) -
             backend.describe()
         ))
     })?;
-    adopt(theirs, config)
+    adopt(backend, theirs, config)
 }
 
-fn adopt(theirs: Record, config: &mut RepoConfig) -> Result<Claim> {
+fn adopt(backend: &dyn BlobBackend, theirs: Record, config: &mut RepoConfig) -> Result<Claim> {
     config.id = Some(theirs.id);
     config.chunking = theirs.chunking;
     config.compression_level = theirs.compression_level;
     config.pack_target = theirs.pack_target;
     config.validate()?;
+    // Before the rebuild relies on anything: from now on no machine's gc deletes.
+    join(backend, true)?;
     Ok(Claim::Attach)
+}
+
+/// Records this machine under `machines/` (create-only, a random name). An attaching
+/// machine that finds no record there (the repository was made by a release that wrote
+/// none) records the first machine too, so that gc sees two.
+fn join(backend: &dyn BlobBackend, attaching: bool) -> Result<()> {
+    #[derive(Serialize)]
+    struct Machine {
+        joined_s: u64,
+        attached: bool,
+    }
+    let joined_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let record = |attached| {
+        serde_json::to_vec(&Machine { joined_s, attached })
+            .expect("the record serializes")
+            .into()
+    };
+    if attaching && backend.list(MACHINES_PREFIX)?.is_empty() {
+        backend.create(&format!("{MACHINES_PREFIX}first"), record(false))?;
+    }
+    let name = format!(
+        "{MACHINES_PREFIX}{}",
+        hex::encode(rand::random::<[u8; 16]>())
+    );
+    backend.create(&name, record(attaching))?;
+    Ok(())
 }
 
 fn read(backend: &dyn BlobBackend) -> Result<Option<Record>> {

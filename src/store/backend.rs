@@ -73,6 +73,10 @@ pub trait BlobBackend: Send + Sync + Debug {
     }
 }
 
+/// Where each machine that uses a shared backend records itself (`machines/<32 hex>`),
+/// so that gc knows when it cannot see every writer's references.
+pub const MACHINES_PREFIX: &str = "machines/";
+
 /// The blob name of a pack.
 #[must_use]
 pub fn pack_name(id: &PackId) -> String {

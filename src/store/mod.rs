@@ -10,7 +10,7 @@ mod packer;
 mod probe;
 mod redb_backend;
 
-pub use backend::{BlobBackend, BlobMeta, Created, pack_name, parse_pack_name};
+pub use backend::{BlobBackend, BlobMeta, Created, MACHINES_PREFIX, pack_name, parse_pack_name};
 pub use cache::{DEFAULT_CACHE_BYTES, ReadCache};
 pub use error::StoreError;
 pub use object_store::{ObjectStoreBackend, backend_for_probe, backend_from_url};

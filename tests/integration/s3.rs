@@ -376,6 +376,7 @@ fn a_second_machine_attaches_and_neither_gc_deletes_the_others_data() {
     // Machine A: a repository with two checkpoints.
     let a = tempdir();
     sample_project(a.path());
+    write(a.path(), "footage/take1.bin", random_bytes(2_000_000, 7));
     ok(a.path(), &["init", "--backend", &url]);
     ok(a.path(), &["checkpoint", "--name", "v1"]);
     let v1 = snapshot(a.path());
@@ -384,7 +385,9 @@ fn a_second_machine_attaches_and_neither_gc_deletes_the_others_data() {
         "src/Root.tsx",
         "export const Root = () => null; // v2\n",
     );
+    std::fs::remove_file(a.path().join("footage/take1.bin")).unwrap();
     ok(a.path(), &["checkpoint", "--name", "v2"]);
+    let v2 = snapshot(a.path());
 
     // Machine B: its own directory and local index, the same prefix.
     let b = tempdir();
@@ -408,21 +411,47 @@ fn a_second_machine_attaches_and_neither_gc_deletes_the_others_data() {
     let out = tempdir();
     ok(
         b.path(),
-        &["restore", "v1", "--to", out.path().to_str().unwrap()],
+        &["restore", "v2", "--to", out.path().to_str().unwrap()],
     );
-    assert_eq!(snapshot(out.path()), v1);
+    assert_eq!(snapshot(out.path()), v2);
 
     // B's index is rebuilt: its gc refuses until told, as project records may be lost.
     let refused = s3_reel(b.path(), &["gc", "--grace", "0s"]);
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--after-rebuild"));
 
-    // B checkpoints; A, which has never heard of B's pack, collects with no grace.
+    // B checkpoints, and forgets v1 (on B: A still has it). v1's footage is now
+    // unreferenced in B's index only: a gc on B that deleted it would take A's v1 (it
+    // did, before gc learnt to refuse on a shared prefix). Neither gc deletes anything.
     write(b.path(), "notes.md", "from machine B\n");
     ok(b.path(), &["checkpoint", "--name", "b1"]);
     let b1 = snapshot(b.path());
-    ok(a.path(), &["gc", "--grace", "0s"]);
-    ok(b.path(), &["gc", "--grace", "0s", "--after-rebuild"]);
+    ok(b.path(), &["forget", "v1"]);
+    for (dir, args) in [
+        (a.path(), &["gc", "--grace", "0s"][..]),
+        (b.path(), &["gc", "--grace", "0s", "--after-rebuild"][..]),
+    ] {
+        let refused = s3_reel(dir, args);
+        let err = String::from_utf8_lossy(&refused.stderr);
+        assert!(
+            !refused.status.success(),
+            "gc {args:?} ran on a shared prefix"
+        );
+        assert!(err.contains("2 machines share"), "{err}");
+    }
+    // A dry run still shows what gc would do (on B: v1's footage).
+    let plan: serde_json::Value = serde_json::from_str(&ok(
+        b.path(),
+        &["gc", "--dry-run", "--grace", "0s", "--json"],
+    ))
+    .unwrap();
+    assert!(plan["plan"]["dead_objects"].as_u64().unwrap() > 0, "{plan}");
+    let out = tempdir();
+    ok(
+        a.path(),
+        &["restore", "v1", "--to", out.path().to_str().unwrap()],
+    );
+    assert_eq!(snapshot(out.path()), v1, "machine B's gc took A's v1");
     for dir in [a.path(), b.path()] {
         ok(dir, &["fsck", "--read-data"]);
     }
@@ -437,4 +466,5 @@ fn a_second_machine_attaches_and_neither_gc_deletes_the_others_data() {
         a.path(),
         &["restore", "v2", "--to", out.path().to_str().unwrap()],
     );
+    assert_eq!(snapshot(out.path()), v2);
 }

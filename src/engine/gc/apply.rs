@@ -14,7 +14,7 @@ use crate::engine::{Engine, EngineError};
 use crate::error::{Error, Result};
 use crate::hash::{Hash, PackId};
 use crate::index::{ObjectLocation, SweepRequest, WriterKind};
-use crate::store::{PackSink, Packer, WrittenPack, pack_name};
+use crate::store::{MACHINES_PREFIX, PackSink, Packer, WrittenPack, pack_name};
 
 /// GC settings.
 #[derive(Debug, Clone)]
@@ -71,15 +71,31 @@ pub struct GcReport {
     pub stale_overlay_rows: u64,
 }
 
+/// Refuses a collection that could delete what something this index does not know
+/// needs: the index was rebuilt (unless `after_rebuild`), or other machines share the
+/// backend.
+fn may_collect(engine: &Engine, opts: &GcOptions) -> Result<()> {
+    if engine.index.rebuilt()? && !opts.after_rebuild {
+        return Err(EngineError::RebuiltIndex.into());
+    }
+    let machines = engine.backend.list(MACHINES_PREFIX)?.len();
+    if machines > 1 {
+        return Err(EngineError::SharedBackend {
+            machines,
+            backend: engine.backend.describe(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
 /// Plans and (unless `dry_run`) applies a collection.
 pub fn gc(engine: &Engine, opts: &GcOptions) -> Result<GcReport> {
     if opts.dry_run {
         let state = plan(engine, opts.grace, None)?;
         return Ok(dry_report(state.plan, opts));
     }
-    if engine.index.rebuilt()? && !opts.after_rebuild {
-        return Err(EngineError::RebuiltIndex.into());
-    }
+    may_collect(engine, opts)?;
     let gc = engine.register(WriterKind::Gc)?;
     let state = plan(engine, opts.grace, Some(gc.pin()))?;
     let mut report = GcReport {
