@@ -49,6 +49,7 @@ pub fn claim(backend: &dyn BlobBackend, config: &mut RepoConfig, packs: usize) -
     if packs > 0 {
         return Ok(Claim::Foreign);
     }
+    crate::engine::failpoint::hit("init-no-record");
     let ours = Record {
         format: REPO_FORMAT,
         id: config.id.clone().unwrap_or_default(),

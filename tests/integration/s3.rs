@@ -468,3 +468,44 @@ fn a_second_machine_attaches_and_neither_gc_deletes_the_others_data() {
     );
     assert_eq!(snapshot(out.path()), v2);
 }
+
+/// Two machines run `reel init` on one empty prefix at once: both find no record, one
+/// writes it, the other's create-only write is refused and it attaches. One repository,
+/// not two; and gc then refuses on both.
+#[test]
+#[ignore = "needs moto (an S3-compatible server): scripts/test installs it and runs this"]
+fn two_inits_racing_on_one_prefix_make_one_repository() {
+    let moto = Moto::start();
+    moto.bucket("race");
+    let url = moto.url("race", "p");
+    let (a, b) = (tempdir(), tempdir());
+    write(a.path(), "a.txt", "machine A\n");
+    let fp = Failpoints::new();
+    fp.pause("init-no-record");
+    let mut child = spawn_reel_with(
+        a.path(),
+        &fp,
+        &["init", "--backend", &url, "--json"],
+        &CREDENTIALS,
+    );
+    // A has looked and found nothing; B inits the prefix meanwhile.
+    fp.wait_reached("init-no-record", &mut child);
+    let b_init: serde_json::Value =
+        serde_json::from_str(&ok(b.path(), &["init", "--backend", &url, "--json"])).unwrap();
+    assert!(b_init["attached"].is_null(), "{b_init}");
+    fp.release("init-no-record");
+    let a_init: serde_json::Value =
+        serde_json::from_str(&finish(child, "A's racing init")).unwrap();
+    assert!(!a_init["attached"].is_null(), "A must attach: {a_init}");
+    let id = |dir: &Path| {
+        let config = std::fs::read_to_string(dir.join(".reel/config")).unwrap();
+        serde_json::from_str::<serde_json::Value>(&config).unwrap()["id"].clone()
+    };
+    assert_eq!(id(a.path()), id(b.path()), "one repository, not two");
+    ok(a.path(), &["checkpoint", "--name", "a1"]);
+    for dir in [a.path(), b.path()] {
+        let refused = s3_reel(dir, &["gc", "--grace", "0s", "--after-rebuild"]);
+        assert!(!refused.status.success());
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("2 machines share"));
+    }
+}
