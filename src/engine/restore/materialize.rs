@@ -28,6 +28,9 @@ use crate::error::{Error, Result};
 use crate::hash::{CommitId, TreeId};
 use crate::object::{EntryKind, TreeEntry};
 
+/// Files a restore from local storage writes at once.
+const LOCAL_WRITERS: usize = 8;
+
 /// What a restore did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RestoreSummary {
@@ -256,9 +259,11 @@ fn write_files(
             })
             .collect::<Result<Vec<Written>>>()
     };
-    let results = match engine.backend.parallel_reads() {
-        // Each read waits on a round trip: keep that many in flight, not one per core.
-        Some(n) if files.len() > 1 => rayon::ThreadPoolBuilder::new()
+    // Creating a small file waits on the file system more than it computes, and a read
+    // from a cloud store waits on a round trip: more files in flight than cores.
+    let threads = engine.backend.parallel_reads().unwrap_or(LOCAL_WRITERS);
+    let results = match threads {
+        n if files.len() > 1 => rayon::ThreadPoolBuilder::new()
             .num_threads(n)
             .thread_name(|i| format!("reel-restore-{i}"))
             .build()
