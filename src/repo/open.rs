@@ -13,8 +13,8 @@ use crate::engine::{Engine, blocking};
 use crate::error::{Error, ItemKind, Result};
 use crate::index::{Index, IndexError};
 use crate::store::{
-    BlobBackend, DEFAULT_CACHE_BYTES, ObjectStoreBackend, ProbeReport, ReadCache, RedbBackend,
-    backend_for_probe, backend_from_url, probe,
+    BlobBackend, DEFAULT_CACHE_BYTES, DEFAULT_DISK_CACHE_BYTES, DiskBlocks, ObjectStoreBackend,
+    ProbeReport, ReadCache, RedbBackend, backend_for_probe, backend_from_url, probe,
 };
 
 impl Repository {
@@ -221,6 +221,9 @@ impl Repository {
     }
 }
 
+/// Where a URL backend's pack blocks are cached, inside the repository directory.
+const PACK_CACHE_DIR: &str = "cache/packs";
+
 /// Opens the backend of a new repository; a URL backend must pass the access probe
 /// first (a store that cannot be written is an error now, not at the first checkpoint).
 fn prepare_backend(
@@ -257,10 +260,17 @@ fn open_backend(
             handle,
         )?),
         BackendConfig::Redb => Arc::new(RedbBackend::open(&need_dir()?.join("packs.redb"))?),
-        BackendConfig::Url(url) => Arc::new(ReadCache::new(
-            Arc::new(backend_from_url(url, handle)?),
-            DEFAULT_CACHE_BYTES,
-        )),
+        BackendConfig::Url(url) => {
+            Arc::new(
+                ReadCache::new(
+                    Arc::new(backend_from_url(url, handle)?),
+                    DEFAULT_CACHE_BYTES,
+                )
+                .with_disk(dir.and_then(|d| {
+                    DiskBlocks::open(&d.join(PACK_CACHE_DIR), DEFAULT_DISK_CACHE_BYTES)
+                })),
+            )
+        }
     })
 }
 

@@ -5,9 +5,10 @@
 //! files costs one GET per block of its packs instead of one per object. Reads of more
 //! than half a block go to the store as they are (they are efficient already). Blocks
 //! are kept in memory up to a size bound; a block being fetched is fetched once, the
-//! other threads that need it wait for it. Packs are immutable and content-named, so a
-//! cached block is never stale; every object read from one is still verified against its
-//! id by the engine.
+//! other threads that need it wait for it. With a repository directory, blocks are also
+//! kept on disk (`.reel/cache/packs/`, see [`DiskBlocks`]), so the next process reads
+//! them locally. Packs are immutable and content-named, so a cached block is never
+//! stale; every object read from one is still verified against its id by the engine.
 
 use std::fmt;
 use std::ops::Range;
@@ -18,6 +19,7 @@ use quick_cache::Weighter;
 use quick_cache::sync::Cache;
 
 use super::backend::{BlobBackend, BlobMeta, Created};
+use super::disk_cache::DiskBlocks;
 use super::error::StoreError;
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -47,6 +49,8 @@ pub struct ReadCache {
     blocks: Cache<(String, u64), Bytes, ByLength>,
     /// Blob lengths looked up so far (blobs are immutable), each looked up once.
     sizes: Cache<String, u64>,
+    /// Blocks kept on disk between processes, if the repository has a directory.
+    disk: Option<DiskBlocks>,
 }
 
 impl fmt::Debug for ReadCache {
@@ -67,7 +71,15 @@ impl ReadCache {
             inner,
             blocks: Cache::with_weighter(items, bytes.max(BLOCK), ByLength),
             sizes: Cache::new(SIZES),
+            disk: None,
         }
+    }
+
+    /// Also keeps blocks on disk, in `disk` (shared by every process of the repository).
+    #[must_use]
+    pub fn with_disk(mut self, disk: Option<DiskBlocks>) -> Self {
+        self.disk = disk;
+        self
     }
 
     fn blob_size(&self, name: &str) -> Result<u64> {
@@ -81,8 +93,20 @@ impl ReadCache {
     fn block(&self, name: &str, index: u64, size: u64) -> Result<Bytes> {
         let key = (name.to_owned(), index);
         self.blocks.get_or_insert_with(&key, || {
+            let pack = pack_hex(name);
+            if let (Some(disk), Some(pack)) = (&self.disk, pack)
+                && let Some(block) = disk.get(pack, index)
+            {
+                return Ok(block);
+            }
             let start = index * BLOCK;
-            self.inner.get_range(name, start..(start + BLOCK).min(size))
+            let block = self
+                .inner
+                .get_range(name, start..(start + BLOCK).min(size))?;
+            if let (Some(disk), Some(pack)) = (&self.disk, pack) {
+                disk.put(pack, index, &block);
+            }
+            Ok(block)
         })
     }
 }
@@ -118,6 +142,9 @@ impl BlobBackend for ReadCache {
                 // The store returned a block of the wrong length: read exactly what
                 // was asked, and let the engine judge it.
                 self.blocks.remove(&(name.to_owned(), index));
+                if let (Some(disk), Some(pack)) = (&self.disk, pack_hex(name)) {
+                    disk.forget(pack);
+                }
                 return self.inner.get_range(name, range);
             }
             let from = (range.start.max(base) - base) as usize;
@@ -134,6 +161,9 @@ impl BlobBackend for ReadCache {
 
     fn delete(&self, name: &str) -> Result<()> {
         self.sizes.remove(name);
+        if let (Some(disk), Some(pack)) = (&self.disk, pack_hex(name)) {
+            disk.forget(pack);
+        }
         self.inner.delete(name)
     }
 
@@ -148,4 +178,9 @@ impl BlobBackend for ReadCache {
     fn parallel_reads(&self) -> Option<usize> {
         self.inner.parallel_reads()
     }
+}
+
+/// The hex name of a pack blob (`packs/<hex>.pack`), the key of its blocks on disk.
+fn pack_hex(name: &str) -> Option<&str> {
+    name.strip_prefix("packs/")?.strip_suffix(".pack")
 }

@@ -273,3 +273,65 @@ async fn other_range_reads_bypass_the_blocks() {
         "{cache:?}"
     );
 }
+
+/// Blocks kept on disk serve the next process without a request; a damaged block file
+/// is detected, dropped and fetched again; the files stay within their bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocks_on_disk_serve_the_next_process_and_are_verified() {
+    use super::DiskBlocks;
+    let store = Arc::new(FaultStore::new());
+    let dir = tempfile::tempdir().unwrap();
+    let cache = || {
+        ReadCache::new(Arc::new(backend(&store)), DEFAULT_CACHE_BYTES)
+            .with_disk(DiskBlocks::open(dir.path(), 3 << 20))
+    };
+    let data: Vec<u8> = (0..5 << 20).map(|i: u32| (i % 239) as u8).collect();
+    let name = format!("packs/{}.pack", "ab".repeat(32));
+    tokio::task::block_in_place(|| cache().put(&name, data.clone().into())).unwrap();
+    let read = |c: &ReadCache, at: u64| {
+        let r = at..at + 1000;
+        let got = tokio::task::block_in_place(|| c.get_object(&name, r.clone())).unwrap();
+        assert_eq!(&got[..], &data[r.start as usize..r.end as usize]);
+    };
+
+    let first = cache();
+    read(&first, 10);
+    read(&first, (1 << 20) + 10);
+    assert_eq!(store.counts().get, 2);
+    // Another process (a fresh cache on the same directory): no GET.
+    let second = cache();
+    read(&second, 10);
+    read(&second, (1 << 20) + 10);
+    assert_eq!(store.counts().get, 2);
+
+    // Damage block 0 on disk: the next process notices, fetches it again, and the
+    // bytes it returns are the store's.
+    let block0 = dir
+        .path()
+        .join("ab")
+        .join(format!("{}-0.blk", "ab".repeat(32)));
+    let mut bytes = std::fs::read(&block0).unwrap();
+    bytes[100] ^= 0xff;
+    std::fs::write(&block0, bytes).unwrap();
+    read(&cache(), 10);
+    assert_eq!(store.counts().get, 3);
+
+    // Five blocks through a 3 MiB bound: what stays on disk fits in it.
+    let third = cache();
+    for i in 0..5 {
+        read(&third, i * (1 << 20) + 5);
+    }
+    let on_disk: u64 = walk(dir.path());
+    assert!(on_disk <= 3 << 20, "{on_disk} bytes cached");
+}
+
+fn walk(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            let m = e.metadata().unwrap();
+            if m.is_dir() { walk(&e.path()) } else { m.len() }
+        })
+        .sum()
+}

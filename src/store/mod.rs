@@ -3,6 +3,7 @@
 mod backend;
 mod cache;
 mod cloud;
+mod disk_cache;
 mod error;
 mod object_store;
 mod pack;
@@ -12,6 +13,7 @@ mod redb_backend;
 
 pub use backend::{BlobBackend, BlobMeta, Created, MACHINES_PREFIX, pack_name, parse_pack_name};
 pub use cache::{DEFAULT_CACHE_BYTES, ReadCache};
+pub use disk_cache::{DEFAULT_DISK_CACHE_BYTES, DiskBlocks};
 pub use error::StoreError;
 pub use object_store::{ObjectStoreBackend, backend_for_probe, backend_from_url};
 pub use pack::{PackEntry, PackWriter, parse_pack, parse_trailer, read_trailer};
