@@ -38,6 +38,9 @@ pub struct Cli {
 pub enum Command {
     /// Create a repository (`.reel/` in the current directory, or --repo).
     Init(InitArgs),
+    /// Make a new directory from the repository on a URL backend: attach to it and
+    /// restore its HEAD there.
+    Clone(CloneArgs),
     /// Record the directory as a new checkpoint.
     Checkpoint(CheckpointArgs),
     /// List checkpoints, newest first.
@@ -98,6 +101,17 @@ pub struct InitArgs {
     /// zstd level for new objects (1-22).
     #[arg(long, default_value_t = 3)]
     pub compression_level: i32,
+}
+
+/// `reel clone`.
+#[derive(Debug, Args)]
+pub struct CloneArgs {
+    /// The backend holding the repository: `s3://bucket/prefix?endpoint=…`, `gs://…`,
+    /// `az://…`, `file:///dir`.
+    pub url: String,
+    /// The new directory (default: the last part of the URL's path, or its bucket).
+    /// It must not exist, or be empty.
+    pub dir: Option<PathBuf>,
 }
 
 /// `reel checkpoint`.

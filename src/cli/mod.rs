@@ -4,6 +4,7 @@ mod args;
 mod artifact_args;
 mod artifact_run;
 mod blob_run;
+mod clone;
 mod hints;
 mod history;
 mod maintenance;

@@ -113,6 +113,7 @@ pub(super) fn workdir(repo: &Repository, given: Option<&Path>) -> Result<PathBuf
 pub(super) async fn run(cli: Cli) -> Outcome {
     match &cli.command {
         Command::Init(args) => super::working::init(&cli, args).await,
+        Command::Clone(args) => super::clone::clone(&cli, args).await,
         Command::Checkpoint(args) => super::working::checkpoint(&cli, args).await,
         Command::Log(args) => super::history::log(&cli, args).await,
         Command::Show { rev } => super::history::show(&cli, rev).await,

@@ -37,14 +37,26 @@ pub enum Claim {
     /// The backend holds packs but no record (a repository from before records, or
     /// not a repository at all): nothing was written.
     Foreign,
+    /// Only attaching was asked for (`reel clone`) and there is no record: nothing was
+    /// written.
+    Absent,
 }
 
-/// Attaches to the repository recorded in the backend, or, when there is none and the
-/// backend holds no packs (`packs`), writes the record of a new one. Losing the race
+/// Attaches to the repository recorded in the backend, or, when there is none, the
+/// backend holds no packs (`packs`) and not only attaching was asked for, writes the
+/// record of a new one. Losing the race
 /// to write it to another init attaches to that one.
-pub fn claim(backend: &dyn BlobBackend, config: &mut RepoConfig, packs: usize) -> Result<Claim> {
+pub fn claim(
+    backend: &dyn BlobBackend,
+    config: &mut RepoConfig,
+    packs: usize,
+    attach_only: bool,
+) -> Result<Claim> {
     if let Some(theirs) = read(backend)? {
         return adopt(backend, theirs, config);
+    }
+    if attach_only {
+        return Ok(Claim::Absent);
     }
     if packs > 0 {
         return Ok(Claim::Foreign);

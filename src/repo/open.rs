@@ -24,7 +24,26 @@ impl Repository {
     /// its packs. Refuses a backend that holds packs but no record (another
     /// repository's data).
     pub async fn init(dir: impl AsRef<Path>, config: RepoConfig) -> Result<Repository> {
-        let dir = dir.as_ref().to_path_buf();
+        Self::init_or_attach(dir.as_ref().to_path_buf(), config, false).await
+    }
+
+    /// Attaches a new local repository directory (`.reel`) to the repository already on
+    /// `config`'s URL backend, as `init` does on such a prefix (`reel clone`); a prefix
+    /// without one is `NotFound`, and nothing is written to it.
+    pub async fn attach(dir: impl AsRef<Path>, config: RepoConfig) -> Result<Repository> {
+        if !matches!(config.backend, BackendConfig::Url(_)) {
+            return Err(Error::Invalid(
+                "only a URL backend holds a repository to attach to".into(),
+            ));
+        }
+        Self::init_or_attach(dir.as_ref().to_path_buf(), config, true).await
+    }
+
+    async fn init_or_attach(
+        dir: PathBuf,
+        config: RepoConfig,
+        attach_only: bool,
+    ) -> Result<Repository> {
         let handle = Handle::current();
         blocking(move || {
             let mut config = config;
@@ -42,7 +61,7 @@ impl Repository {
             }
             let created = !dir.exists();
             std::fs::create_dir_all(&dir).map_err(Error::io("create directory", &dir))?;
-            let attempt = Self::create_in(&dir, config, handle);
+            let attempt = Self::create_in(&dir, config, handle, attach_only);
             if attempt.is_err() && created {
                 // Leave nothing behind: the directory held nothing before.
                 let _ = std::fs::remove_dir_all(&dir);
@@ -54,14 +73,24 @@ impl Repository {
 
     /// `init` once `dir` exists: probe and claim the backend, then a new index (or, on
     /// a backend that holds a repository already, one rebuilt from its packs).
-    fn create_in(dir: &Path, mut config: RepoConfig, handle: Handle) -> Result<Repository> {
+    fn create_in(
+        dir: &Path,
+        mut config: RepoConfig,
+        handle: Handle,
+        attach_only: bool,
+    ) -> Result<Repository> {
         let (backend, probe) = prepare_backend(dir, &config, handle)?;
         let packs = count_packs(backend.as_ref())?;
         let claim = match config.backend {
-            BackendConfig::Url(_) => attach::claim(backend.as_ref(), &mut config, packs)?,
+            BackendConfig::Url(_) => {
+                attach::claim(backend.as_ref(), &mut config, packs, attach_only)?
+            }
             BackendConfig::Local | BackendConfig::Redb if packs > 0 => attach::Claim::Foreign,
             BackendConfig::Local | BackendConfig::Redb => attach::Claim::Created,
         };
+        if let attach::Claim::Absent = claim {
+            return Err(Error::not_found(ItemKind::Repository, backend.describe()));
+        }
         if let attach::Claim::Foreign = claim {
             // Another repository's data, and no record to attach to: a new one there
             // would call it garbage.

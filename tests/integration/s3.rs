@@ -509,3 +509,48 @@ fn two_inits_racing_on_one_prefix_make_one_repository() {
         assert!(String::from_utf8_lossy(&refused.stderr).contains("2 machines share"));
     }
 }
+
+/// `reel clone URL` makes a directory named after the prefix, attached to the
+/// repository there, with HEAD restored; a prefix without a repository is not found and
+/// gets none; a directory that is not empty is refused.
+#[test]
+#[ignore = "needs moto (an S3-compatible server): scripts/test installs it and runs this"]
+fn clone_attaches_and_restores_head() {
+    let moto = Moto::start();
+    moto.bucket("reel");
+    let a = tempdir();
+    sample_project(a.path());
+    let url = moto.url("reel", "team/intro");
+    ok(a.path(), &["init", "--backend", &url]);
+    ok(a.path(), &["checkpoint", "--name", "v1"]);
+    let v1 = snapshot(a.path());
+
+    let parent = tempdir();
+    let said = ok(parent.path(), &["clone", &url]);
+    assert!(said.contains("HEAD"), "{said}");
+    let cloned = parent.path().join("intro");
+    assert_eq!(snapshot(&cloned), v1);
+    let log: serde_json::Value = serde_json::from_str(&ok(&cloned, &["log", "--json"])).unwrap();
+    assert_eq!(log[0]["name"], "v1", "{log}");
+
+    // Into a directory that is not empty: refused, untouched.
+    let busy = parent.path().join("busy");
+    write(&busy, "mine.txt", "keep me\n");
+    let refused = s3_reel(parent.path(), &["clone", &url, "busy"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not empty"));
+    assert_eq!(snapshot(&busy).len(), 1);
+
+    // A prefix with no repository: not found, no directory, and no repository made
+    // there (an init on it then creates one).
+    let empty = moto.url("reel", "nothing");
+    let missing = s3_reel(parent.path(), &["clone", &empty]);
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(!missing.status.success());
+    assert!(err.contains("not found"), "{err}");
+    assert!(!parent.path().join("nothing").exists());
+    let fresh = tempdir();
+    let init: serde_json::Value =
+        serde_json::from_str(&ok(fresh.path(), &["init", "--backend", &empty, "--json"])).unwrap();
+    assert!(init["attached"].is_null(), "{init}");
+}
