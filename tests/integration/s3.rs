@@ -361,7 +361,7 @@ fn a_stalled_server_delays_a_checkpoint_and_a_restore_but_fails_neither() {
     through_a_stall(
         &moto,
         work.path(),
-        "restore-file-written",
+        "restore-planned",
         &["restore", "v1", "--to", to],
     );
     assert_eq!(snapshot(out.path()), v1);
