@@ -115,6 +115,15 @@ impl Inner {
             entries,
         }))
     }
+
+    /// Deletes a pack nobody can rely on; a failed delete stays announced, for GC to
+    /// retry once this registration is gone.
+    fn delete(&self, pack: PackId, done: &mut Vec<PackId>) {
+        match self.backend.delete(&pack_name(&pack)) {
+            Ok(()) => done.push(pack),
+            Err(e) => tracing::warn!(pack = %pack.short(), "cannot delete an unused pack: {e}"),
+        }
+    }
 }
 
 impl Drop for Inner {
@@ -158,17 +167,6 @@ impl Drop for Inner {
             if let Err(e) = self.index.abandon(self.pin, &done, &[]) {
                 tracing::warn!("cannot end a writer's registration (gc will): {e}");
             }
-        }
-    }
-}
-
-impl Inner {
-    /// Deletes a pack nobody can rely on; a failed delete stays announced, for GC to
-    /// retry once this registration is gone.
-    fn delete(&self, pack: PackId, done: &mut Vec<PackId>) {
-        match self.backend.delete(&pack_name(&pack)) {
-            Ok(()) => done.push(pack),
-            Err(e) => tracing::warn!(pack = %pack.short(), "cannot delete an unused pack: {e}"),
         }
     }
 }

@@ -114,6 +114,20 @@ fn ok(dir: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// The repository id a directory's config records.
+fn repo_id(dir: &Path) -> serde_json::Value {
+    let config = std::fs::read_to_string(dir.join(".reel/config")).unwrap();
+    serde_json::from_str::<serde_json::Value>(&config).unwrap()["id"].clone()
+}
+
+/// `reel gc ARGS` in `dir` fails, saying two machines share the prefix.
+fn gc_refuses_on_a_shared_prefix(dir: &Path, args: &[&str]) {
+    let refused = s3_reel(dir, args);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{args:?} ran on a shared prefix");
+    assert!(err.contains("2 machines share"), "{err}");
+}
+
 #[test]
 #[ignore = "needs moto (an S3-compatible server): scripts/test installs it and runs this"]
 fn a_repository_on_s3_checkpoints_restores_and_verifies() {
@@ -394,11 +408,11 @@ fn a_second_machine_attaches_and_neither_gc_deletes_the_others_data() {
     let init: serde_json::Value =
         serde_json::from_str(&ok(b.path(), &["init", "--backend", &url, "--json"])).unwrap();
     assert_eq!(init["attached"]["checkpoints"], 2, "{init}");
-    let id = |dir: &Path| {
-        let config = std::fs::read_to_string(dir.join(".reel/config")).unwrap();
-        serde_json::from_str::<serde_json::Value>(&config).unwrap()["id"].clone()
-    };
-    assert_eq!(id(a.path()), id(b.path()), "one repository, not two");
+    assert_eq!(
+        repo_id(a.path()),
+        repo_id(b.path()),
+        "one repository, not two"
+    );
     let names: Vec<String> =
         serde_json::from_str::<serde_json::Value>(&ok(b.path(), &["log", "--json"]))
             .unwrap()
@@ -431,13 +445,7 @@ fn a_second_machine_attaches_and_neither_gc_deletes_the_others_data() {
         (a.path(), &["gc", "--grace", "0s"][..]),
         (b.path(), &["gc", "--grace", "0s", "--after-rebuild"][..]),
     ] {
-        let refused = s3_reel(dir, args);
-        let err = String::from_utf8_lossy(&refused.stderr);
-        assert!(
-            !refused.status.success(),
-            "gc {args:?} ran on a shared prefix"
-        );
-        assert!(err.contains("2 machines share"), "{err}");
+        gc_refuses_on_a_shared_prefix(dir, args);
     }
     // A dry run still shows what gc would do (on B: v1's footage).
     let plan: serde_json::Value = serde_json::from_str(&ok(
@@ -497,16 +505,14 @@ fn two_inits_racing_on_one_prefix_make_one_repository() {
     let a_init: serde_json::Value =
         serde_json::from_str(&finish(child, "A's racing init")).unwrap();
     assert!(!a_init["attached"].is_null(), "A must attach: {a_init}");
-    let id = |dir: &Path| {
-        let config = std::fs::read_to_string(dir.join(".reel/config")).unwrap();
-        serde_json::from_str::<serde_json::Value>(&config).unwrap()["id"].clone()
-    };
-    assert_eq!(id(a.path()), id(b.path()), "one repository, not two");
+    assert_eq!(
+        repo_id(a.path()),
+        repo_id(b.path()),
+        "one repository, not two"
+    );
     ok(a.path(), &["checkpoint", "--name", "a1"]);
     for dir in [a.path(), b.path()] {
-        let refused = s3_reel(dir, &["gc", "--grace", "0s", "--after-rebuild"]);
-        assert!(!refused.status.success());
-        assert!(String::from_utf8_lossy(&refused.stderr).contains("2 machines share"));
+        gc_refuses_on_a_shared_prefix(dir, &["gc", "--grace", "0s", "--after-rebuild"]);
     }
 }
 
