@@ -76,6 +76,11 @@ fn init_text(repo: &Repository, dir: &std::path::Path) -> String {
                 "warning: {} ignores conditional writes: use this repository from one machine at a time",
                 p.backend
             );
+        } else if !p.conditional_updates && repo.shared_backend() {
+            eprintln!(
+                "warning: {} does not honour conditional updates: use this repository from this machine only",
+                p.backend
+            );
         }
     }
     text

@@ -19,6 +19,7 @@ pub(crate) mod rebuild;
 pub(crate) mod refs;
 pub(crate) mod restore;
 pub(crate) mod roots;
+pub(crate) mod shared;
 pub(crate) mod stats;
 pub(crate) mod writer;
 

@@ -43,6 +43,11 @@ pub struct NewCheckpoint<'a> {
     pub worktree: Option<(&'a str, TreeId)>,
     /// The writer's pin, released in the same transaction.
     pub pin: u64,
+    /// HEAD already moved to the commit in the shared backend (`refs/HEAD`), which
+    /// decides: the local HEAD is not compared, a checkpoint row a sync by another
+    /// process added already is kept, and the local HEAD moves only if it still is
+    /// `expect_head` (a sync may have moved it past the commit).
+    pub shared: bool,
 }
 
 impl Index {
@@ -116,28 +121,28 @@ impl Index {
             let head = refs
                 .get(HEAD)?
                 .map(|v| CommitId(Hash::from_bytes(v.value())));
-            if head != new.expect_head {
+            if head != new.expect_head && !new.shared {
                 return Err(IndexError::Conflict(
                     "another checkpoint was made meanwhile".into(),
                 ));
             }
-            let mut names = txn.open_table(NAMES)?;
-            if let Some(name) = new.name {
-                if names.get(name)?.is_some() {
-                    return Err(IndexError::Exists {
-                        kind: ItemKind::Checkpoint,
-                        id: name.to_owned(),
-                    });
-                }
-                names.insert(name, new.commit.0.as_bytes())?;
-            }
             insert_packs(txn, new.packs)?;
-            let seq = next_seq(txn)?;
-            txn.open_table(CHECKPOINTS)?
-                .insert(seq, new.commit.0.as_bytes())?;
-            txn.open_table(CHECKPOINT_SEQ)?
-                .insert(new.commit.0.as_bytes(), seq)?;
-            refs.insert(HEAD, new.commit.0.as_bytes())?;
+            let known = txn
+                .open_table(CHECKPOINT_SEQ)?
+                .get(new.commit.0.as_bytes())?
+                .map(|v| v.value());
+            let seq = match known {
+                Some(seq) if new.shared => seq,
+                _ => {
+                    if let Some(name) = new.name {
+                        claim_name(txn, name, new.commit)?;
+                    }
+                    add_row(txn, new.commit)?
+                }
+            };
+            if head == new.expect_head {
+                refs.insert(HEAD, new.commit.0.as_bytes())?;
+            }
             put_stats(txn, new.stats)?;
             if let Some((dir, tree)) = new.worktree {
                 txn.open_table(WORKTREES)?.insert(dir, tree.0.as_bytes())?;
@@ -147,34 +152,58 @@ impl Index {
         })
     }
 
+    /// Brings the checkpoints in line with the shared backend's records: adds `add`
+    /// (oldest first, with their names; a name already taken stays with its holder),
+    /// deletes `forget` (those still here) and sets HEAD to `head`.
+    pub fn sync_checkpoints(
+        &self,
+        add: &[(CommitId, Option<String>)],
+        forget: &[CommitId],
+        head: Option<CommitId>,
+    ) -> Result<()> {
+        self.write(|txn| {
+            for (id, name) in add {
+                let known = txn
+                    .open_table(CHECKPOINT_SEQ)?
+                    .get(id.0.as_bytes())?
+                    .is_some();
+                if known || forget.contains(id) {
+                    continue;
+                }
+                add_row(txn, *id)?;
+                let mut names = txn.open_table(NAMES)?;
+                if let Some(name) = name {
+                    let taken = names.get(name.as_str())?.is_some();
+                    if !taken {
+                        names.insert(name.as_str(), id.0.as_bytes())?;
+                    }
+                }
+            }
+            for id in forget {
+                delete_in(txn, *id)?;
+            }
+            let mut refs = txn.open_table(REFS)?;
+            match head {
+                Some(head) => refs.insert(HEAD, head.0.as_bytes())?,
+                None => refs.remove(HEAD)?,
+            };
+            Ok(())
+        })
+    }
+
     /// Deletes a checkpoint: its row and any name pointing at it. If it was HEAD, HEAD
     /// moves to the newest remaining checkpoint. The commit object stays until `gc`
     /// finds nothing else needs it; children keep it as their parent, for lineage.
     pub fn delete_checkpoint(&self, id: CommitId) -> Result<()> {
         self.write(|txn| {
-            let mut seqs = txn.open_table(CHECKPOINT_SEQ)?;
-            let Some(seq) = seqs.remove(id.0.as_bytes())?.map(|v| v.value()) else {
-                return Err(IndexError::Missing {
+            if delete_in(txn, id)? {
+                Ok(())
+            } else {
+                Err(IndexError::Missing {
                     kind: ItemKind::Checkpoint,
                     id: id.short(),
-                });
-            };
-            let mut rows = txn.open_table(CHECKPOINTS)?;
-            rows.remove(seq)?;
-            txn.open_table(NAMES)?
-                .retain(|_, v| v != *id.0.as_bytes())?;
-            let mut refs = txn.open_table(REFS)?;
-            let is_head = refs
-                .get(HEAD)?
-                .is_some_and(|v| v.value() == *id.0.as_bytes());
-            if is_head {
-                let newest = rows.last()?.map(|(_, v)| v.value());
-                match newest {
-                    Some(newest) => refs.insert(HEAD, newest)?,
-                    None => refs.remove(HEAD)?,
-                };
+                })
             }
-            Ok(())
         })
     }
 
@@ -218,6 +247,56 @@ impl Index {
             Ok(())
         })
     }
+}
+
+/// Deletes checkpoint `id` (false if it is not one), as
+/// [`Index::delete_checkpoint`] describes.
+fn delete_in(txn: &WriteTransaction, id: CommitId) -> Result<bool> {
+    let mut seqs = txn.open_table(CHECKPOINT_SEQ)?;
+    let Some(seq) = seqs.remove(id.0.as_bytes())?.map(|v| v.value()) else {
+        return Ok(false);
+    };
+    let mut rows = txn.open_table(CHECKPOINTS)?;
+    rows.remove(seq)?;
+    txn.open_table(NAMES)?
+        .retain(|_, v| v != *id.0.as_bytes())?;
+    let mut refs = txn.open_table(REFS)?;
+    let is_head = refs
+        .get(HEAD)?
+        .is_some_and(|v| v.value() == *id.0.as_bytes());
+    if is_head {
+        let newest = rows.last()?.map(|(_, v)| v.value());
+        match newest {
+            Some(newest) => refs.insert(HEAD, newest)?,
+            None => refs.remove(HEAD)?,
+        };
+    }
+    Ok(true)
+}
+
+/// A new checkpoint row for `id`; returns its sequence.
+fn add_row(txn: &WriteTransaction, id: CommitId) -> Result<u64> {
+    let seq = next_seq(txn)?;
+    txn.open_table(CHECKPOINTS)?.insert(seq, id.0.as_bytes())?;
+    txn.open_table(CHECKPOINT_SEQ)?
+        .insert(id.0.as_bytes(), seq)?;
+    Ok(seq)
+}
+
+/// Gives `name` to `id`; `Exists` if another checkpoint holds it.
+fn claim_name(txn: &WriteTransaction, name: &str, id: CommitId) -> Result<()> {
+    let mut names = txn.open_table(NAMES)?;
+    if names
+        .get(name)?
+        .is_some_and(|v| v.value() != *id.0.as_bytes())
+    {
+        return Err(IndexError::Exists {
+            kind: ItemKind::Checkpoint,
+            id: name.to_owned(),
+        });
+    }
+    names.insert(name, id.0.as_bytes())?;
+    Ok(())
 }
 
 fn next_seq(txn: &WriteTransaction) -> Result<u64> {

@@ -88,6 +88,15 @@ impl Repository {
             BackendConfig::Local | BackendConfig::Redb if packs > 0 => attach::Claim::Foreign,
             BackendConfig::Local | BackendConfig::Redb => attach::Claim::Created,
         };
+        if let (attach::Claim::Attach, Some(p)) = (&claim, &probe)
+            && backend.shared()
+            && !p.conditional_updates
+        {
+            return Err(Error::Invalid(format!(
+                "{} does not honour conditional updates (an update with a stale version replaced the object), so two machines on it could lose each other's checkpoints: it serves only the machine that created the repository",
+                p.backend
+            )));
+        }
         if let attach::Claim::Absent = claim {
             return Err(Error::not_found(ItemKind::Repository, backend.describe()));
         }
@@ -107,6 +116,7 @@ impl Repository {
         if let attach::Claim::Attach = claim {
             let mut report = crate::engine::rebuild::RebuildReport::default();
             crate::engine::rebuild::rebuild(&repo.engine, &mut report)?;
+            resync(&repo.engine, &mut report)?;
             repo.attached = Some(report);
         }
         // The config goes last: a directory without one is not a repository yet (an
@@ -163,7 +173,11 @@ impl Repository {
             let backend = open_backend(Some(&dir), &config, handle)?;
             let index = open_index(&dir, &config, backend.as_ref())?;
             check_identity(&dir, &mut config, &index, backend.as_ref())?;
-            Self::assemble(dir, config, backend, index)
+            let repo = Self::assemble(dir, config, backend, index)?;
+            if crate::engine::shared::enabled(&repo.engine) {
+                crate::engine::shared::sync(&repo.engine)?;
+            }
+            Ok(repo)
         })
         .await
     }
@@ -209,6 +223,7 @@ impl Repository {
             let index = Index::create(&path, id.as_bytes())?;
             let repo = Self::assemble(dir, config, backend, index)?;
             crate::engine::rebuild::rebuild(&repo.engine, &mut report)?;
+            resync(&repo.engine, &mut report)?;
             Ok(report)
         })
         .await
@@ -248,6 +263,20 @@ impl Repository {
             attached: None,
         }
     }
+}
+
+/// After a rebuild from the packs on a shared backend: the bucket's records decide
+/// (checkpoints forgotten on any machine go, HEAD is the bucket's).
+fn resync(
+    engine: &crate::engine::Engine,
+    report: &mut crate::engine::rebuild::RebuildReport,
+) -> Result<()> {
+    if crate::engine::shared::enabled(engine) {
+        crate::engine::shared::sync(engine)?;
+        report.checkpoints = engine.index.checkpoints()?.len() as u64;
+        report.head = engine.index.head()?;
+    }
+    Ok(())
 }
 
 /// Where a URL backend's pack blocks are cached, inside the repository directory.

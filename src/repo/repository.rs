@@ -115,6 +115,13 @@ impl Repository {
         crate::render::Renders::start(Arc::clone(&self.engine), config).await
     }
 
+    /// Whether the backend is shared by machines (a cloud store), so that refs and
+    /// checkpoint records live in it (see `docs/format.md`).
+    #[must_use]
+    pub fn shared_backend(&self) -> bool {
+        self.engine.backend.shared()
+    }
+
     /// The fixed settings.
     #[must_use]
     pub fn config(&self) -> &RepoConfig {
@@ -239,7 +246,11 @@ impl Repository {
         let rev = rev.to_owned();
         self.run(move |e| {
             let id = crate::engine::refs::resolve(e, &rev)?;
-            e.index.delete_checkpoint(id)?;
+            if crate::engine::shared::enabled(e) {
+                crate::engine::shared::forget(e, id)?;
+            } else {
+                e.index.delete_checkpoint(id)?;
+            }
             Ok(id)
         })
         .await

@@ -31,6 +31,26 @@ pub enum Created {
     Existed,
 }
 
+/// The version of a mutable blob that a compare-and-swap expects: the store's `ETag`
+/// and object version, as a read returned them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    /// The `ETag`.
+    pub e_tag: Option<String>,
+    /// The object version, on stores that keep versions.
+    pub version: Option<String>,
+}
+
+/// What [`BlobBackend::swap`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Swapped {
+    /// The blob now holds the new bytes.
+    Done,
+    /// The blob was not at the expected version (or, for a create, existed): nothing
+    /// was written.
+    Conflict,
+}
+
 /// Storage for immutable, content-named blobs (packs).
 ///
 /// The engine is synchronous; implementations over async stores bridge with a runtime
@@ -70,6 +90,32 @@ pub trait BlobBackend: Send + Sync + Debug {
     /// default (one per core) is right.
     fn parallel_reads(&self) -> Option<usize> {
         None
+    }
+    /// Whether several machines may share this backend, so that refs and checkpoint
+    /// records live in it (`refs/HEAD`, `checkpoints/`, `forgotten/`): the cloud stores.
+    /// Local storage belongs to one repository directory, whose index holds its refs.
+    fn shared(&self) -> bool {
+        false
+    }
+    /// Reads a mutable blob with its version, `None` if there is none. Only backends
+    /// that can [`swap`](Self::swap) support it.
+    fn get_versioned(&self, name: &str) -> Result<Option<(Bytes, Version)>> {
+        Err(StoreError::Unsupported {
+            op: "versioned read",
+            name: name.to_owned(),
+            backend: self.describe(),
+        })
+    }
+    /// Compare-and-swap: writes `bytes` under `name` if the blob is at version
+    /// `expected`, or, with `None`, if there is no such blob. A store that ignores the
+    /// condition reports `Done` (the init probe detects that).
+    fn swap(&self, name: &str, bytes: Bytes, expected: Option<&Version>) -> Result<Swapped> {
+        let _ = (bytes, expected);
+        Err(StoreError::Unsupported {
+            op: "conditional update",
+            name: name.to_owned(),
+            backend: self.describe(),
+        })
     }
 }
 

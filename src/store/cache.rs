@@ -18,7 +18,7 @@ use bytes::{Bytes, BytesMut};
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
 
-use super::backend::{BlobBackend, BlobMeta, Created};
+use super::backend::{BlobBackend, BlobMeta, Created, Swapped, Version};
 use super::disk_cache::DiskBlocks;
 use super::error::StoreError;
 
@@ -177,6 +177,18 @@ impl BlobBackend for ReadCache {
 
     fn parallel_reads(&self) -> Option<usize> {
         self.inner.parallel_reads()
+    }
+
+    fn shared(&self) -> bool {
+        self.inner.shared()
+    }
+
+    fn get_versioned(&self, name: &str) -> Result<Option<(Bytes, Version)>> {
+        self.inner.get_versioned(name)
+    }
+
+    fn swap(&self, name: &str, bytes: Bytes, expected: Option<&Version>) -> Result<Swapped> {
+        self.inner.swap(name, bytes, expected)
     }
 }
 

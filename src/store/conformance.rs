@@ -9,6 +9,39 @@ use super::StoreError;
 use super::backend::Created;
 use super::{BlobBackend, ObjectStoreBackend, RedbBackend};
 
+/// The compare-and-swap part of the contract, for the backends that move refs
+/// (`refs/HEAD` on a shared bucket): create-only, update at the version read, refusal of
+/// a stale version, and versions that change with every write.
+fn swap_suite(b: &dyn BlobBackend) {
+    use super::Swapped;
+    let name = "refs/conformance";
+    assert!(b.get_versioned(name).unwrap().is_none());
+    assert_eq!(
+        b.swap(name, Bytes::from_static(b"one"), None).unwrap(),
+        Swapped::Done
+    );
+    assert_eq!(
+        b.swap(name, Bytes::from_static(b"again"), None).unwrap(),
+        Swapped::Conflict
+    );
+    let (bytes, v1) = b.get_versioned(name).unwrap().unwrap();
+    assert_eq!(bytes, Bytes::from_static(b"one"));
+    assert_eq!(
+        b.swap(name, Bytes::from_static(b"two"), Some(&v1)).unwrap(),
+        Swapped::Done
+    );
+    let (bytes, v2) = b.get_versioned(name).unwrap().unwrap();
+    assert_eq!(bytes, Bytes::from_static(b"two"));
+    assert_ne!(v1, v2, "a write must change the version");
+    assert_eq!(
+        b.swap(name, Bytes::from_static(b"stale"), Some(&v1))
+            .unwrap(),
+        Swapped::Conflict
+    );
+    assert_eq!(b.get(name).unwrap(), Bytes::from_static(b"two"));
+    b.delete(name).unwrap();
+}
+
 /// Exercises the whole contract of [`BlobBackend`].
 fn suite(b: &dyn BlobBackend) {
     // Empty at first.
@@ -93,6 +126,7 @@ fn memory_backend_conforms() {
     let rt = runtime();
     let b = ObjectStoreBackend::memory(rt.handle().clone());
     suite(&b);
+    swap_suite(&b);
 }
 
 #[test]
@@ -202,4 +236,5 @@ fn s3_backend_conforms() {
     suite(&b);
     // Under the prefix, and nowhere else.
     assert_eq!(b.list("").unwrap().len(), 10);
+    swap_suite(&b);
 }

@@ -79,6 +79,16 @@ pub enum StoreError {
         #[source]
         source: Box<StoreError>,
     },
+    /// The backend cannot do what was asked (a conditional update on a local directory).
+    #[error("{backend} does not support {op} ({name})")]
+    Unsupported {
+        /// The request.
+        op: &'static str,
+        /// The blob.
+        name: String,
+        /// The backend.
+        backend: String,
+    },
     /// A pack whose structure is wrong.
     #[error("pack: {0}")]
     Pack(String),
@@ -114,7 +124,9 @@ impl From<StoreError> for Error {
                 reason: e.to_string(),
             },
             StoreError::Io { op, path, source } => Error::Io { op, path, source },
-            e @ StoreError::Url { .. } => Error::Invalid(e.to_string()),
+            e @ (StoreError::Url { .. } | StoreError::Unsupported { .. }) => {
+                Error::Invalid(e.to_string())
+            }
             StoreError::Probe {
                 backend,
                 step,

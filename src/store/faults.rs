@@ -64,6 +64,9 @@ pub struct FaultStore {
     inner: InMemory,
     counts: std::sync::Arc<Mutex<Counts>>,
     faults: Mutex<VecDeque<(Op, Fault)>>,
+    /// Treats updates conditional on a version as plain overwrites, as a store that
+    /// ignores `If-Match` does (Garage 2.5, measured).
+    ignore_updates: std::sync::atomic::AtomicBool,
 }
 
 impl fmt::Debug for FaultStore {
@@ -84,7 +87,14 @@ impl FaultStore {
             inner: InMemory::new(),
             counts: std::sync::Arc::new(Mutex::new(Counts::default())),
             faults: Mutex::new(VecDeque::new()),
+            ignore_updates: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// From now on, ignores the version of conditional updates.
+    pub fn ignore_updates(&self) {
+        self.ignore_updates
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Queues a fault for the next request of kind `op` not yet given one.
@@ -152,8 +162,15 @@ impl ObjectStore for FaultStore {
         &self,
         location: &Path,
         payload: PutPayload,
-        opts: PutOptions,
+        mut opts: PutOptions,
     ) -> Result<PutResult> {
+        if matches!(opts.mode, object_store::PutMode::Update(_))
+            && self
+                .ignore_updates
+                .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            opts.mode = object_store::PutMode::Overwrite;
+        }
         self.run(Op::Put, self.inner.put_opts(location, payload, opts))
             .await
     }

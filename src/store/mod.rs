@@ -11,7 +11,9 @@ mod packer;
 mod probe;
 mod redb_backend;
 
-pub use backend::{BlobBackend, BlobMeta, Created, MACHINES_PREFIX, pack_name, parse_pack_name};
+pub use backend::{
+    BlobBackend, BlobMeta, Created, MACHINES_PREFIX, Swapped, Version, pack_name, parse_pack_name,
+};
 pub use cache::{DEFAULT_CACHE_BYTES, ReadCache};
 pub use disk_cache::{DEFAULT_DISK_CACHE_BYTES, DiskBlocks};
 pub use error::StoreError;

@@ -9,10 +9,10 @@ use futures::TryStreamExt;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path as StorePath;
-use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
 use tokio::runtime::Handle;
 
-use super::backend::{BlobBackend, BlobMeta, Created};
+use super::backend::{BlobBackend, BlobMeta, Created, Swapped, Version};
 use super::cloud::{self, Settings};
 use super::error::StoreError;
 
@@ -223,6 +223,68 @@ impl BlobBackend for ObjectStoreBackend {
 
     fn parallel_reads(&self) -> Option<usize> {
         self.remote.then_some(self.settings.parallel_reads)
+    }
+
+    fn shared(&self) -> bool {
+        self.remote
+    }
+
+    fn get_versioned(&self, name: &str) -> Result<Option<(Bytes, Version)>> {
+        let path = self.path(name);
+        let res = self.handle.block_on(async {
+            let got = self.store.get(&path).await?;
+            let version = Version {
+                e_tag: got.meta.e_tag.clone(),
+                version: got.meta.version.clone(),
+            };
+            Ok((got.bytes().await?, version))
+        });
+        match res {
+            Ok(found) => Ok(Some(found)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(backend_err("get", name)(e)),
+        }
+    }
+
+    fn swap(&self, name: &str, bytes: Bytes, expected: Option<&Version>) -> Result<Swapped> {
+        let path = self.path(name);
+        let payload = PutPayload::from_bytes(bytes.clone());
+        let mode = match expected {
+            None => PutMode::Create,
+            Some(v) => PutMode::Update(UpdateVersion {
+                e_tag: v.e_tag.clone(),
+                version: v.version.clone(),
+            }),
+        };
+        // Retried while in doubt; a retry of a write that did land meets its own
+        // version and is refused, so a refusal is checked against what is there.
+        let res = self.idempotent("conditional put", name, || {
+            let opts = PutOptions {
+                mode: mode.clone(),
+                ..PutOptions::default()
+            };
+            self.store.put_opts(&path, payload.clone(), opts)
+        });
+        match res {
+            Ok(_) => Ok(Swapped::Done),
+            Err(
+                object_store::Error::AlreadyExists { .. }
+                | object_store::Error::Precondition { .. },
+            ) => {
+                let now = self.get_versioned(name)?;
+                Ok(if now.is_some_and(|(b, _)| b == bytes) {
+                    Swapped::Done
+                } else {
+                    Swapped::Conflict
+                })
+            }
+            Err(object_store::Error::NotImplemented { .. }) => Err(StoreError::Unsupported {
+                op: "conditional update",
+                name: name.to_owned(),
+                backend: self.describe(),
+            }),
+            Err(e) => Err(backend_err("conditional put", name)(e)),
+        }
     }
 }
 

@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod shared;
+
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
@@ -139,6 +141,7 @@ fn a_repository_on_s3_checkpoints_restores_and_verifies() {
     let init: serde_json::Value =
         serde_json::from_str(&ok(work.path(), &["init", "--backend", &url, "--json"])).unwrap();
     assert_eq!(init["probe"]["conditional_writes"], true, "{init}");
+    assert_eq!(init["probe"]["conditional_updates"], true, "{init}");
     ok(work.path(), &["checkpoint", "-m", "first", "--name", "v1"]);
     let v1 = snapshot(work.path());
     write(work.path(), "public/clip.mp4", random_bytes(300_000, 9));
@@ -393,7 +396,6 @@ fn a_second_machine_attaches_and_neither_gc_deletes_the_others_data() {
     write(a.path(), "footage/take1.bin", random_bytes(2_000_000, 7));
     ok(a.path(), &["init", "--backend", &url]);
     ok(a.path(), &["checkpoint", "--name", "v1"]);
-    let v1 = snapshot(a.path());
     write(
         a.path(),
         "src/Root.tsx",
@@ -434,13 +436,34 @@ fn a_second_machine_attaches_and_neither_gc_deletes_the_others_data() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--after-rebuild"));
 
-    // B checkpoints, and forgets v1 (on B: A still has it). v1's footage is now
-    // unreferenced in B's index only: a gc on B that deleted it would take A's v1 (it
-    // did, before gc learnt to refuse on a shared prefix). Neither gc deletes anything.
+    // B checkpoints, and forgets v1: the bucket records both, so A sees B's
+    // checkpoint and no longer v1. v1's footage is now unreferenced; neither gc deletes
+    // anything while two machines share the prefix (each may not yet see the other's
+    // newest references).
     write(b.path(), "notes.md", "from machine B\n");
     ok(b.path(), &["checkpoint", "--name", "b1"]);
     let b1 = snapshot(b.path());
     ok(b.path(), &["forget", "v1"]);
+    let log_names = |dir: &Path| -> Vec<String> {
+        serde_json::from_str::<serde_json::Value>(&ok(dir, &["log", "--json"]))
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["deleted"] == false)
+            .map(|e| e["name"].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    assert_eq!(
+        log_names(a.path()),
+        ["b1", "v2"],
+        "A's view after B's changes"
+    );
+    let gone = s3_reel(a.path(), &["show", "v1"]);
+    assert!(
+        !gone.status.success(),
+        "v1 was forgotten on B, yet A still has it"
+    );
     for (dir, args) in [
         (a.path(), &["gc", "--grace", "0s"][..]),
         (b.path(), &["gc", "--grace", "0s", "--after-rebuild"][..]),
@@ -454,27 +477,19 @@ fn a_second_machine_attaches_and_neither_gc_deletes_the_others_data() {
     ))
     .unwrap();
     assert!(plan["plan"]["dead_objects"].as_u64().unwrap() > 0, "{plan}");
-    let out = tempdir();
-    ok(
-        a.path(),
-        &["restore", "v1", "--to", out.path().to_str().unwrap()],
-    );
-    assert_eq!(snapshot(out.path()), v1, "machine B's gc took A's v1");
     for dir in [a.path(), b.path()] {
         ok(dir, &["fsck", "--read-data"]);
     }
-    let out = tempdir();
-    ok(
-        b.path(),
-        &["restore", "b1", "--to", out.path().to_str().unwrap()],
-    );
-    assert_eq!(snapshot(out.path()), b1);
-    let out = tempdir();
-    ok(
-        a.path(),
-        &["restore", "v2", "--to", out.path().to_str().unwrap()],
-    );
-    assert_eq!(snapshot(out.path()), v2);
+    // Each machine restores the other's checkpoints.
+    for (dir, rev, want) in [
+        (a.path(), "b1", &b1),
+        (b.path(), "v2", &v2),
+        (a.path(), "v2", &v2),
+    ] {
+        let out = tempdir();
+        ok(dir, &["restore", rev, "--to", out.path().to_str().unwrap()]);
+        assert_eq!(&snapshot(out.path()), want, "{rev}");
+    }
 }
 
 /// Two machines run `reel init` on one empty prefix at once: both find no record, one

@@ -17,6 +17,7 @@ use crate::engine::Engine;
 use crate::engine::EngineError;
 use crate::engine::progress::Progress;
 use crate::engine::refs::validate_checkpoint_name;
+use crate::engine::shared;
 use crate::engine::writer::Writer;
 use crate::error::{Error, Result};
 use crate::hash::{CommitId, Hash, TreeId};
@@ -26,7 +27,7 @@ use crate::object::{Commit, ObjectKind, encode};
 use crate::store::{PackSink, Packer, WrittenPack};
 
 /// How often a checkpoint retries when another one lands first.
-const PUBLISH_ATTEMPTS: usize = 8;
+const PUBLISH_ATTEMPTS: usize = 32;
 
 /// What to record with a checkpoint.
 #[derive(Debug, Clone, Default)]
@@ -80,10 +81,11 @@ pub fn checkpoint(
 ) -> Result<CheckpointSummary> {
     if let Some(name) = &opts.name {
         validate_checkpoint_name(name).map_err(Error::Invalid)?;
-        if engine.index.named(name)?.is_some() {
-            return Err(EngineError::NameTaken(name.clone()).into());
-        }
     }
+    if shared::enabled(engine) {
+        shared::sync(engine)?;
+    }
+    check_name(engine, opts)?;
     // Registered before anything reads the index to deduplicate; dropped (deleting any
     // pack it stored) if the checkpoint fails.
     let writer = engine.writer()?;
@@ -102,39 +104,77 @@ fn write_and_publish(
     let mut staged = stage(engine, dir, opts, writer, progress)?;
     crate::engine::failpoint::hit("checkpoint-before-publish");
     let dir_key = dir.to_string_lossy();
-    for _ in 0..PUBLISH_ATTEMPTS {
+    let shared = shared::enabled(engine);
+    for attempt in 0..PUBLISH_ATTEMPTS {
+        let expect_head = staged.commit.parents.first().copied();
+        // On a shared backend the bucket's HEAD decides: it moves first (the commit
+        // point), then the record, then this machine's index.
+        if shared && !shared::advance(engine, expect_head, Some(staged.id))? {
+            shared::sync(engine)?;
+            check_name(engine, opts)?;
+            backoff(attempt);
+            restage(engine, writer, &mut staged)?;
+            continue;
+        }
+        if shared {
+            crate::engine::failpoint::hit("checkpoint-head-moved");
+            shared::record(engine, staged.id)?;
+        }
         let publish = NewCheckpoint {
             packs: &staged.packs,
             commit: staged.id,
-            expect_head: staged.commit.parents.first().copied(),
+            expect_head,
             name: opts.name.as_deref(),
             stats: &staged.scan.stat_rows,
             worktree: Some((&dir_key, staged.scan.root)),
             pin: writer.pin(),
+            shared,
         };
         match engine.index.publish_checkpoint(&publish) {
             Ok(_) => {
                 writer.published();
                 return Ok(staged.summary(opts));
             }
-            Err(IndexError::Conflict(_)) => {
-                // Another checkpoint landed first: follow it, with a fresh commit object.
-                staged.commit.parents = engine.index.head()?.into_iter().collect();
-                let bytes = encode(&staged.commit)?;
-                staged.id = CommitId(Hash::of(&bytes));
-                let id = staged.id.0;
-                staged.packs.extend(write_single(
-                    engine,
-                    writer,
-                    ObjectKind::Commit,
-                    id,
-                    &bytes,
-                )?);
-            }
+            // Another checkpoint landed first: follow it, with a fresh commit object.
+            Err(IndexError::Conflict(_)) => restage(engine, writer, &mut staged)?,
             Err(e) => return Err(e.into()),
         }
     }
     Err(EngineError::TooManyConflicts.into())
+}
+
+/// The name asked for is still free.
+fn check_name(engine: &Engine, opts: &CheckpointOptions) -> Result<()> {
+    match &opts.name {
+        Some(name) if engine.index.named(name)?.is_some() => {
+            Err(EngineError::NameTaken(name.clone()).into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A random pause that grows with the attempts, so that racing machines spread out.
+fn backoff(attempt: usize) {
+    let cap_ms = 10u64 << attempt.min(6);
+    std::thread::sleep(std::time::Duration::from_millis(
+        rand::random::<u64>() % cap_ms,
+    ));
+}
+
+/// Rebuilds the commit on the current HEAD and stores it.
+fn restage(engine: &Engine, writer: &Writer, staged: &mut Staged) -> Result<()> {
+    staged.commit.parents = engine.index.head()?.into_iter().collect();
+    let bytes = encode(&staged.commit)?;
+    staged.id = CommitId(Hash::of(&bytes));
+    let id = staged.id.0;
+    staged.packs.extend(write_single(
+        engine,
+        writer,
+        ObjectKind::Commit,
+        id,
+        &bytes,
+    )?);
+    Ok(())
 }
 
 /// A checkpoint stored but not yet published: its scan, commit and packs.

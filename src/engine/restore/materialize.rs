@@ -229,8 +229,13 @@ fn materialize(
         }
     }
     crate::engine::failpoint::hit("restore-planned");
-    write_files(engine, &root, &wanted, &current, progress, &mut summary)
-        .and_then(|stats| Ok(engine.index.record_restore(&key, tree, head, &stats)?))?;
+    let stats = write_files(engine, &root, &wanted, &current, progress, &mut summary)?;
+    if let Some(head) = head
+        && crate::engine::shared::enabled(engine)
+    {
+        crate::engine::shared::set_head(engine, head)?;
+    }
+    engine.index.record_restore(&key, tree, head, &stats)?;
     Ok(summary)
 }
 
