@@ -174,8 +174,12 @@ impl Repository {
             let index = open_index(&dir, &config, backend.as_ref())?;
             check_identity(&dir, &mut config, &index, backend.as_ref())?;
             let repo = Self::assemble(dir, config, backend, index)?;
-            if crate::engine::shared::enabled(&repo.engine) {
-                crate::engine::shared::sync(&repo.engine)?;
+            // A sync that fails (the store unreachable) leaves this machine's view: what
+            // changes refs syncs again and fails on its own.
+            if crate::engine::shared::enabled(&repo.engine)
+                && let Err(e) = crate::engine::shared::sync(&repo.engine)
+            {
+                tracing::warn!("showing this machine's view: could not sync with the bucket: {e}");
             }
             Ok(repo)
         })

@@ -105,3 +105,38 @@ fn a_checkpoint_killed_after_moving_head_is_seen_by_the_other_machine() {
     assert_eq!(cat.stdout, b"export const New = 1;\n");
     ok(b.path(), &["fsck", "--read-data"]);
 }
+
+/// With its index deleted, a machine rebuilds everything the bucket says: checkpoints
+/// and names, a checkpoint forgotten on another machine stays forgotten, and HEAD is
+/// where a restore left it (not the newest checkpoint, as packs alone would say).
+#[test]
+#[ignore = "needs moto (an S3-compatible server): scripts/test installs it and runs this"]
+fn index_rebuild_takes_checkpoints_names_tombstones_and_head_from_the_bucket() {
+    let moto = Moto::start();
+    moto.bucket("rebuild");
+    let url = moto.url("rebuild", "p");
+    let (a, b) = (tempdir(), tempdir());
+    sample_project(a.path());
+    ok(a.path(), &["init", "--backend", &url]);
+    for (name, text) in [("v1", "one"), ("v2", "two"), ("v3", "three")] {
+        write(a.path(), "notes.md", text);
+        ok(a.path(), &["checkpoint", "--name", name, "-m", name]);
+    }
+    ok(b.path(), &["init", "--backend", &url]);
+    ok(b.path(), &["forget", "v2"]);
+    ok(a.path(), &["restore", "v1"]);
+    let before = chain(a.path());
+    assert_eq!(before, ["v1"]);
+
+    std::fs::remove_file(a.path().join(".reel/index.redb")).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&ok(a.path(), &["index", "rebuild", "--json"])).unwrap();
+    assert_eq!(report["checkpoints"], 2, "{report}");
+    assert_eq!(chain(a.path()), before, "HEAD moved by the rebuild");
+    let show = s3_reel(a.path(), &["show", "v2"]);
+    assert!(!show.status.success(), "the forgotten v2 came back");
+    let v3 = s3_reel(a.path(), &["cat", "v3:notes.md"]);
+    assert_eq!(v3.stdout, b"three");
+    // B sees the same.
+    assert_eq!(chain(b.path()), before);
+}
