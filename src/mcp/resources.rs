@@ -1,8 +1,8 @@
 //! Resources: project files, assets and renders by URI, with the same visibility checks
 //! as the tools.
 //!
-//! - `reel://projects/{project_id}/files/{path}` — a file of the working tree
-//! - `reel://projects/{project_id}/checkpoints/{checkpoint}/files/{path}` — a file of a checkpoint
+//! - `reel://projects/{project_id}/files/{+path}` — a file of the working tree
+//! - `reel://projects/{project_id}/checkpoints/{checkpoint}/files/{+path}` — a file of a checkpoint
 //! - `reel://assets/{id}`, `reel://renders/{id}` — an asset's or render's bytes
 
 use base64::Engine as _;
@@ -67,7 +67,7 @@ pub async fn list(
             }
             all.push(
                 Resource::new(
-                    format!("reel://projects/{}/files/{}", p.id, f.path),
+                    format!("reel://projects/{}/files/{}", p.id, encode_path(&f.path)),
                     format!("{}: {}", p.name, f.path),
                 )
                 .with_mime_type(mime_of_name(&f.path))
@@ -82,14 +82,41 @@ pub async fn list(
     Ok(result)
 }
 
+/// Characters of a project path that a URI cannot carry as they are (RFC 3986: all but
+/// unreserved characters, sub-delimiters, `/`, `:` and `@`).
+const PATH_ESCAPES: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b';')
+    .remove(b'=')
+    .remove(b':')
+    .remove(b'@');
+
+/// A project path as it goes into a resource URI.
+fn encode_path(path: &str) -> String {
+    percent_encoding::utf8_percent_encode(path, PATH_ESCAPES).to_string()
+}
+
 /// The URI templates.
 pub fn templates() -> ListResourceTemplatesResult {
     ListResourceTemplatesResult {
         resource_templates: vec![
-            ResourceTemplate::new("reel://projects/{project_id}/files/{path}", "project-file")
+            ResourceTemplate::new("reel://projects/{project_id}/files/{+path}", "project-file")
                 .with_description("A file of a project's working tree"),
             ResourceTemplate::new(
-                "reel://projects/{project_id}/checkpoints/{checkpoint}/files/{path}",
+                "reel://projects/{project_id}/checkpoints/{checkpoint}/files/{+path}",
                 "checkpoint-file",
             )
             .with_description("A file of a project's checkpoint (name, id or id prefix)"),
@@ -137,14 +164,19 @@ async fn fetch(
     let rest = uri.strip_prefix("reel://").ok_or_else(bad)?;
     let (bytes, mime) = if let Some(rest) = rest.strip_prefix("projects/") {
         let (head, path) = rest.split_once("/files/").ok_or_else(bad)?;
-        let path = ProjectPath::parse(path)?;
+        // `{+path}` expands with `/` kept; a client that expanded `{path}` sent `%2F`.
+        let decoded = percent_encoding::percent_decode_str(path)
+            .decode_utf8()
+            .map_err(|_| bad())?;
+        let mime = Some(mime_of_name(&decoded).to_owned());
+        let path = ProjectPath::parse(&decoded)?;
         match head.split_once("/checkpoints/") {
             Some((project, checkpoint)) => (
                 a.read_checkpoint_file(&me, project.parse()?, checkpoint, path, None)
                     .await?,
-                None,
+                mime,
             ),
-            None => (a.read_file(&me, head.parse()?, path, None).await?, None),
+            None => (a.read_file(&me, head.parse()?, path, None).await?, mime),
         }
     } else if let Some(id) = rest
         .strip_prefix("assets/")

@@ -165,9 +165,12 @@ impl ReelServer {
 impl ServerHandler for ReelServer {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_resources().build())
-            .with_server_info(Implementation::from_build_env())
+            .with_server_info(
+                Implementation::new("reelstore", env!("CARGO_PKG_VERSION"))
+                    .with_title("reelstore: video-project workspaces with checkpoints"),
+            )
             .with_instructions(
-                "reelstore: video-project workspaces with checkpoints. Create a project (artifact_create_project), write its files (artifact_write_file), checkpoint (artifact_create_checkpoint), diff and restore. Every project tool takes the project_id. Files, assets and renders are also resources: reel://projects/{project_id}/files/{path}, reel://assets/{id}, reel://renders/{id}.",
+                "reelstore: video-project workspaces with checkpoints. Create a project (artifact_create_project), write its files (artifact_write_file), checkpoint (artifact_create_checkpoint), diff and restore. Every project tool takes the project_id. Files, assets and renders are also resources: reel://projects/{project_id}/files/{+path}, reel://assets/{id}, reel://renders/{id}.",
             )
     }
 

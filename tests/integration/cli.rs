@@ -330,3 +330,21 @@ fn reelignore_and_repo_dir_are_excluded() {
             .any(|p| p.starts_with("out") || *p == "debug.log" || p.starts_with(".reel/"))
     );
 }
+
+/// Off a terminal, warnings are plain text: no colour codes in a log file or a pipe.
+#[test]
+fn warnings_are_plain_text_off_a_terminal() {
+    let dir = tempdir();
+    std::fs::write(dir.path().join("a.txt"), "a").unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(dir.path().join("pipe"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    reel(dir.path()).arg("init").assert().success();
+    let out = reel(dir.path()).arg("checkpoint").output().unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("skipping a special file"), "{err}");
+    assert!(!err.contains('\u{1b}'), "colour codes in {err:?}");
+}

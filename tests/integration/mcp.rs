@@ -1001,7 +1001,11 @@ async fn resources_list_names_what_the_caller_can_read() {
     let repo = dir.path().join(".reel");
     let ana = stdio_client(&repo, &["--user", "ana"]).await;
     let id = user_project(&ana, "clip").await;
-    for (path, content) in [("src/Root.tsx", "export {};\n"), ("data.json", "{}")] {
+    for (path, content) in [
+        ("src/Root.tsx", "export {};\n"),
+        ("data.json", "{}"),
+        ("notes/to do #1.md", "- cut\n"),
+    ] {
         ok(
             &ana,
             "artifact_write_file",
@@ -1039,6 +1043,11 @@ async fn resources_list_names_what_the_caller_can_read() {
             Some(2),
         ),
         (
+            format!("reel://projects/{id}/files/notes/to%20do%20%231.md"),
+            Some("text/markdown".to_owned()),
+            Some(6),
+        ),
+        (
             format!("reel://projects/{id}/files/src/Root.tsx"),
             Some("text/typescript".to_owned()),
             Some(11),
@@ -1046,6 +1055,59 @@ async fn resources_list_names_what_the_caller_can_read() {
     ];
     want.sort();
     assert_eq!(listed, want);
+    // The server names itself, and its templates expand paths with `/` kept (RFC 6570
+    // `{+path}`); a read takes the path as listed, or with `/` as `%2F` (what a client
+    // sends that expands `{path}`), and says the type the list said.
+    let info = ana.peer_info().unwrap();
+    let server = info.server_info.as_ref().unwrap();
+    assert_eq!(
+        (server.name.as_str(), server.version.as_str()),
+        ("reelstore", env!("CARGO_PKG_VERSION"))
+    );
+    let templates: Vec<String> = ana
+        .list_all_resource_templates()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.uri_template.clone())
+        .collect();
+    assert!(
+        templates.contains(&"reel://projects/{project_id}/files/{+path}".to_owned()),
+        "{templates:?}"
+    );
+    for (uri, mime, text) in [
+        (
+            format!("reel://projects/{id}/files/src/Root.tsx"),
+            "text/typescript",
+            "export {};\n",
+        ),
+        (
+            format!("reel://projects/{id}/files/src%2FRoot.tsx"),
+            "text/typescript",
+            "export {};\n",
+        ),
+        (
+            format!("reel://projects/{id}/files/notes/to%20do%20%231.md"),
+            "text/markdown",
+            "- cut\n",
+        ),
+    ] {
+        let read = ana
+            .read_resource(ReadResourceRequestParams::new(uri.clone()))
+            .await
+            .unwrap();
+        match &read.contents[0] {
+            rmcp::model::ResourceContents::TextResourceContents {
+                text: got,
+                mime_type,
+                ..
+            } => {
+                assert_eq!(got, text, "{uri}");
+                assert_eq!(mime_type.as_deref(), Some(mime), "{uri}");
+            }
+            other => panic!("{uri}: {other:?}"),
+        }
+    }
     ana.cancel().await.unwrap();
     // Another user lists none of it.
     let bob = stdio_client(&repo, &["--user", "bob"]).await;
