@@ -49,6 +49,14 @@ async fn authenticate(
     }
 }
 
+/// The largest request body accepted: a payload of `max_inline` bytes in base64 (4/3 of
+/// it) with room for the rest of the JSON-RPC message, and never less than rmcp's own
+/// 4 MiB. A bigger payload fails in the tool with a clear error before this limit cuts
+/// the connection with a 413.
+fn body_limit(max_inline: usize) -> usize {
+    (max_inline.div_ceil(3) * 4 + (1 << 20)).max(4 << 20)
+}
+
 /// Serves MCP over streamable HTTP at `http://ADDR/mcp` until `shutdown` resolves.
 /// `tokens: None` means anonymous access, which is refused unless `addr` is loopback.
 pub async fn serve_http(
@@ -64,7 +72,8 @@ pub async fn serve_http(
         ));
     }
     let cancel = tokio_util::sync::CancellationToken::new();
-    let mut config = StreamableHttpServerConfig::default();
+    let mut config = StreamableHttpServerConfig::default()
+        .with_max_request_body_bytes(body_limit(server.max_inline()));
     config.cancellation_token = cancel.clone();
     let service = StreamableHttpService::new(
         move || Ok(server.clone()),

@@ -35,11 +35,25 @@ pub fn failure(e: &ToolError) -> CallToolResult {
     r
 }
 
-/// Structured output plus a short text summary.
+/// Results whose JSON is larger than this carry it only as structured content, not
+/// also as text: a file read near `--max-inline` (8 MiB, 11 MiB in base64) would
+/// otherwise be sent twice, past the 16 MiB a client such as rmcp's accepts.
+const TEXT_COPY_LIMIT: usize = 1 << 20;
+
+/// Structured output plus a short text summary (and, for results up to 1 MiB, the
+/// serialized JSON as text, for clients that read no structured content).
 pub fn success<T: Serialize>(value: &T, summary: String) -> CallToolResult {
     let json = serde_json::to_value(value).expect("tool results serialize");
+    let large = serde_json::to_vec(&json).map_or(0, |b| b.len()) > TEXT_COPY_LIMIT;
     let mut result = CallToolResult::structured(json);
-    result.content.insert(0, ContentBlock::text(summary));
+    if large {
+        result.content.clear();
+        result.content.push(ContentBlock::text(format!(
+            "{summary} (the result, over 1 MiB, is in structuredContent only)"
+        )));
+    } else {
+        result.content.insert(0, ContentBlock::text(summary));
+    }
     result
 }
 

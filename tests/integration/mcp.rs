@@ -184,6 +184,48 @@ async fn the_same_workflow_over_http() {
     workflow(&client).await;
 }
 
+/// Over HTTP a payload up to `--max-inline` (8 MiB by default) fits, although base64
+/// makes it a third bigger than rmcp's default 4 MiB body limit; one past `--max-inline`
+/// gets the tool's clear error, not a 413 or a reset connection.
+#[tokio::test]
+async fn payloads_up_to_max_inline_fit_over_http() {
+    let dir = init_repo();
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, "ana tok\n").unwrap();
+    let server = http_server(&dir.path().join(".reel"), &tokens);
+    let client = http_client(&server.url, "tok").await;
+    let id = user_project(&client, "big").await;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut bytes = vec![0u8; 6 << 20];
+    blake3::Hasher::new().finalize_xof().fill(&mut bytes);
+    ok(
+        &client,
+        "artifact_write_file",
+        json!({"project_id": id, "path": "footage/clip.bin", "content_base64": b64.encode(&bytes)}),
+    )
+    .await;
+    let back = ok(
+        &client,
+        "artifact_read_file",
+        json!({"project_id": id, "path": "footage/clip.bin", "base64": true}),
+    )
+    .await;
+    assert_eq!(
+        b64.decode(back["content_base64"].as_str().unwrap())
+            .unwrap(),
+        bytes
+    );
+    let too_big = vec![7u8; (8 << 20) + (512 << 10)];
+    let err = fails(
+        &client,
+        "artifact_write_file",
+        json!({"project_id": id, "path": "footage/big.bin", "content_base64": b64.encode(&too_big)}),
+    )
+    .await;
+    assert!(err.contains("max-inline") || err.contains("limit"), "{err}");
+    client.cancel().await.unwrap();
+}
+
 /// Create, write, checkpoint, edit, checkpoint, diff, restore, read back, assets, lists.
 #[allow(clippy::too_many_lines)] // one workflow, start to end
 async fn workflow(client: &Client) {
