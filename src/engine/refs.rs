@@ -50,7 +50,15 @@ fn resolve_base(engine: &Engine, rev: &str) -> Result<CommitId> {
         return Ok(id);
     }
     let live = engine.index.checkpoints()?.into_iter().map(|row| row.id);
-    match_prefix(rev, live, || Error::not_found(ItemKind::Checkpoint, rev))
+    match_prefix(rev, live, || {
+        if !rev.is_empty() && rev.len() < MIN_PREFIX && rev.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Error::Invalid(format!(
+                "checkpoint `{rev}` not found: an id prefix needs at least {MIN_PREFIX} hex digits"
+            ))
+        } else {
+            Error::not_found(ItemKind::Checkpoint, rev)
+        }
+    })
 }
 
 /// The one id among `live` that starts with `rev` (at least [`MIN_PREFIX`] hex

@@ -348,3 +348,22 @@ fn warnings_are_plain_text_off_a_terminal() {
     assert!(err.contains("skipping a special file"), "{err}");
     assert!(!err.contains('\u{1b}'), "colour codes in {err:?}");
 }
+
+/// A prefix too short to be one says so, instead of a bare "not found".
+#[test]
+fn a_prefix_under_four_digits_says_how_many_are_needed() {
+    let dir = tempdir();
+    write(dir.path(), "a.txt", "a");
+    reel(dir.path()).arg("init").assert().success();
+    reel(dir.path()).arg("checkpoint").assert().success();
+    reel(dir.path())
+        .args(["show", "abc"])
+        .assert()
+        .failure()
+        .stderr(contains("at least 4 hex digits"));
+    reel(dir.path())
+        .args(["show", "nosuch"])
+        .assert()
+        .failure()
+        .stderr(contains("checkpoint `nosuch` not found"));
+}
