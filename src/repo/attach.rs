@@ -123,6 +123,11 @@ fn join(backend: &dyn BlobBackend, attaching: bool) -> Result<()> {
     Ok(())
 }
 
+/// Whether the backend holds a repository record.
+pub fn recorded(backend: &dyn BlobBackend) -> Result<bool> {
+    Ok(read(backend)?.is_some())
+}
+
 fn read(backend: &dyn BlobBackend) -> Result<Option<Record>> {
     #[derive(Deserialize)]
     struct VersionOnly {

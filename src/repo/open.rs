@@ -81,6 +81,18 @@ impl Repository {
     ) -> Result<Repository> {
         let (backend, probe) = prepare_backend(dir, &config, handle)?;
         let packs = count_packs(backend.as_ref())?;
+        // Refused before claiming anything (a `machines/` key would stop the first
+        // machine's gc): a second machine needs conditional updates.
+        if let Some(p) = &probe
+            && backend.shared()
+            && !p.conditional_updates
+            && attach::recorded(backend.as_ref())?
+        {
+            return Err(Error::Invalid(format!(
+                "{} holds a repository but does not honour conditional updates (an update with a stale version replaced the object), so two machines on it could lose each other's checkpoints: it serves only the machine that created the repository",
+                p.backend
+            )));
+        }
         let claim = match config.backend {
             BackendConfig::Url(_) => {
                 attach::claim(backend.as_ref(), &mut config, packs, attach_only)?
@@ -88,15 +100,6 @@ impl Repository {
             BackendConfig::Local | BackendConfig::Redb if packs > 0 => attach::Claim::Foreign,
             BackendConfig::Local | BackendConfig::Redb => attach::Claim::Created,
         };
-        if let (attach::Claim::Attach, Some(p)) = (&claim, &probe)
-            && backend.shared()
-            && !p.conditional_updates
-        {
-            return Err(Error::Invalid(format!(
-                "{} does not honour conditional updates (an update with a stale version replaced the object), so two machines on it could lose each other's checkpoints: it serves only the machine that created the repository",
-                p.backend
-            )));
-        }
         if let attach::Claim::Absent = claim {
             return Err(Error::not_found(ItemKind::Repository, backend.describe()));
         }

@@ -42,8 +42,27 @@ fn swap_suite(b: &dyn BlobBackend) {
     b.delete(name).unwrap();
 }
 
+/// Create-only writes: a second write of `packs/a.pack` (holding `data`) is refused and
+/// leaves it as it was.
+fn create_only(b: &dyn BlobBackend, data: &Bytes) {
+    b.put("packs/a.pack", Bytes::from_static(b"other")).unwrap();
+    assert_eq!(&b.get("packs/a.pack").unwrap(), data);
+    assert_eq!(
+        b.create("packs/a.pack", Bytes::from_static(b"more"))
+            .unwrap(),
+        Created::Existed
+    );
+    assert_eq!(&b.get("packs/a.pack").unwrap(), data);
+}
+
 /// Exercises the whole contract of [`BlobBackend`].
 fn suite(b: &dyn BlobBackend) {
+    suite_with(b, true);
+}
+
+/// The contract, with or without create-only writes (`conditional`): a store that
+/// ignores them still serves every other part (reel then refuses a second machine).
+fn suite_with(b: &dyn BlobBackend, conditional: bool) {
     // Empty at first.
     assert!(b.list("packs/").unwrap().is_empty());
     assert!(matches!(
@@ -63,14 +82,9 @@ fn suite(b: &dyn BlobBackend) {
 
     // A second put of an existing name is a success and keeps the first bytes
     // (names are content hashes, so a repeat carries the same bytes); `create` says so.
-    b.put("packs/a.pack", Bytes::from_static(b"other")).unwrap();
-    assert_eq!(b.get("packs/a.pack").unwrap(), data);
-    assert_eq!(
-        b.create("packs/a.pack", Bytes::from_static(b"more"))
-            .unwrap(),
-        Created::Existed
-    );
-    assert_eq!(b.get("packs/a.pack").unwrap(), data);
+    if conditional {
+        create_only(b, &data);
+    }
 
     // Listing is by prefix and reports sizes.
     b.put("packs/b.pack", Bytes::from_static(b"xyz")).unwrap();
@@ -237,4 +251,40 @@ fn s3_backend_conforms() {
     // Under the prefix, and nowhere else.
     assert_eq!(b.list("").unwrap().len(), 10);
     swap_suite(&b);
+}
+
+/// Garage 2.5 (`scripts/test-garage` builds and starts it, and sets `REEL_GARAGE_*`):
+/// the probe tells what it honours, and the rest of the contract holds.
+#[cfg(feature = "s3")]
+#[test]
+#[ignore = "needs Garage: opt-in, scripts/test-garage builds it (~12 min) and runs this"]
+fn garage_backend_conforms() {
+    let var = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| panic!("{name} (set by scripts/test-garage)"))
+    };
+    let rt = runtime();
+    let store = object_store::aws::AmazonS3Builder::new()
+        .with_bucket_name(var("REEL_GARAGE_BUCKET"))
+        .with_endpoint(var("REEL_GARAGE_ENDPOINT"))
+        .with_allow_http(true)
+        .with_region(var("REEL_GARAGE_REGION"))
+        .with_access_key_id(var("REEL_GARAGE_KEY"))
+        .with_secret_access_key(var("REEL_GARAGE_SECRET"))
+        .build()
+        .unwrap();
+    let b = ObjectStoreBackend::new(
+        Arc::new(store),
+        object_store::path::Path::from(format!(
+            "conformance-{}",
+            hex::encode(rand::random::<[u8; 4]>())
+        )),
+        "garage".into(),
+        rt.handle().clone(),
+    );
+    let report = super::probe(&b).unwrap();
+    eprintln!("garage probe: {report:?}");
+    suite_with(&b, report.conditional_writes);
+    if report.conditional_updates {
+        swap_suite(&b);
+    }
 }

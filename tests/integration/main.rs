@@ -12,6 +12,7 @@ mod corruption;
 mod crash;
 mod dedup;
 mod faults;
+mod garage;
 mod gc;
 mod gc_race;
 mod isolation;
