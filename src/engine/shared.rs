@@ -96,9 +96,24 @@ fn write_head(
 /// Moves the shared HEAD from `from` to `to`; `false` (nothing written) when HEAD is
 /// not at `from`: another checkpoint landed first.
 pub fn advance(engine: &Engine, from: Option<CommitId>, to: Option<CommitId>) -> Result<bool> {
+    swap_head(engine, to, |current| current == from)
+}
+
+/// Sets the shared HEAD to `to`, whatever it was (a restore moves HEAD back).
+pub fn set_head(engine: &Engine, to: CommitId) -> Result<()> {
+    swap_head(engine, Some(to), |_| true).map(drop)
+}
+
+/// Writes HEAD `to` at the version read, if `accept` takes the commit HEAD is at
+/// (`false` otherwise); a write that loses to another on the version alone re-reads.
+fn swap_head(
+    engine: &Engine,
+    to: Option<CommitId>,
+    accept: impl Fn(Option<CommitId>) -> bool,
+) -> Result<bool> {
     for _ in 0..SWAP_ATTEMPTS {
         let head = read_head(engine)?;
-        if head.commit != from {
+        if !accept(head.commit) {
             return Ok(false);
         }
         if write_head(engine, to, head.version.as_ref())? == Swapped::Done {
@@ -108,29 +123,22 @@ pub fn advance(engine: &Engine, from: Option<CommitId>, to: Option<CommitId>) ->
     Err(crate::engine::EngineError::TooManyConflicts.into())
 }
 
-/// Sets the shared HEAD to `to`, whatever it was (a restore moves HEAD back).
-pub fn set_head(engine: &Engine, to: CommitId) -> Result<()> {
-    for _ in 0..SWAP_ATTEMPTS {
-        let head = read_head(engine)?;
-        if write_head(engine, Some(to), head.version.as_ref())? == Swapped::Done {
-            return Ok(());
-        }
-    }
-    Err(crate::engine::EngineError::TooManyConflicts.into())
-}
-
-/// Records checkpoint `id` (create-only; a repeat is a no-op).
-pub fn record(engine: &Engine, id: CommitId) -> Result<()> {
-    let name = format!("{CHECKPOINTS_PREFIX}{}", id.0.to_hex());
+/// Writes the create-only marker `<prefix><id hex>` (a repeat is a no-op).
+fn mark(engine: &Engine, prefix: &str, id: CommitId) -> Result<()> {
+    let name = format!("{prefix}{}", id.0.to_hex());
     engine.backend.put(&name, Bytes::from_static(b"{}"))?;
     Ok(())
+}
+
+/// Records checkpoint `id`.
+pub fn record(engine: &Engine, id: CommitId) -> Result<()> {
+    mark(engine, CHECKPOINTS_PREFIX, id)
 }
 
 /// Deletes checkpoint `id` everywhere: its tombstone first, then the local row, then
 /// HEAD moves off it if it was there.
 pub fn forget(engine: &Engine, id: CommitId) -> Result<()> {
-    let name = format!("{FORGOTTEN_PREFIX}{}", id.0.to_hex());
-    engine.backend.put(&name, Bytes::from_static(b"{}"))?;
+    mark(engine, FORGOTTEN_PREFIX, id)?;
     engine.index.delete_checkpoint(id)?;
     let newest = engine.index.head()?;
     advance(engine, Some(id), newest)?;

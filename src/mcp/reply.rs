@@ -44,16 +44,17 @@ const TEXT_COPY_LIMIT: usize = 1 << 20;
 /// serialized JSON as text, for clients that read no structured content).
 pub fn success<T: Serialize>(value: &T, summary: String) -> CallToolResult {
     let json = serde_json::to_value(value).expect("tool results serialize");
-    let large = serde_json::to_vec(&json).map_or(0, |b| b.len()) > TEXT_COPY_LIMIT;
-    let mut result = CallToolResult::structured(json);
-    if large {
-        result.content.clear();
-        result.content.push(ContentBlock::text(format!(
+    // Serialized once, for the text copy and its size.
+    let text = json.to_string();
+    let content = if text.len() > TEXT_COPY_LIMIT {
+        vec![ContentBlock::text(format!(
             "{summary} (the result, over 1 MiB, is in structuredContent only)"
-        )));
+        ))]
     } else {
-        result.content.insert(0, ContentBlock::text(summary));
-    }
+        vec![ContentBlock::text(summary), ContentBlock::text(text)]
+    };
+    let mut result = CallToolResult::success(content);
+    result.structured_content = Some(json);
     result
 }
 

@@ -257,7 +257,7 @@ fn s3_backend_conforms() {
 /// the probe tells what it honours, and the rest of the contract holds.
 #[cfg(feature = "s3")]
 #[test]
-#[ignore = "needs Garage: opt-in, scripts/test-garage builds it (~12 min) and runs this"]
+#[ignore = "needs Garage: opt-in, scripts/test-garage builds it (~20 min) and runs this"]
 fn garage_backend_conforms() {
     let var = |name: &str| {
         std::env::var(name).unwrap_or_else(|_| panic!("{name} (set by scripts/test-garage)"))

@@ -24,7 +24,7 @@ fn garage_reel(dir: &Path, args: &[&str]) -> std::process::Output {
 /// machine (with a warning) and refuses the second. Either way the first machine's
 /// checkpoints restore and verify (nothing relies on server-side copy).
 #[test]
-#[ignore = "needs Garage: opt-in, scripts/test-garage builds it (~12 min) and runs this"]
+#[ignore = "needs Garage: opt-in, scripts/test-garage builds it (~20 min) and runs this"]
 fn garage_serves_one_machine_and_the_probe_decides_about_a_second() {
     let prefix = format!("it-{}", std::process::id());
     let url = format!(

@@ -173,13 +173,19 @@ async fn a_whole_workflow_over_stdio() {
     client.cancel().await.unwrap();
 }
 
-#[tokio::test]
-async fn the_same_workflow_over_http() {
+/// A repository served over HTTP to one user, `ana` (token `tok`), and her client.
+async fn one_user_over_http() -> (tempfile::TempDir, HttpServer, Client) {
     let dir = init_repo();
     let tokens = dir.path().join("tokens");
     std::fs::write(&tokens, "ana tok\n").unwrap();
     let server = http_server(&dir.path().join(".reel"), &tokens);
     let client = http_client(&server.url, "tok").await;
+    (dir, server, client)
+}
+
+#[tokio::test]
+async fn the_same_workflow_over_http() {
+    let (_dir, _server, client) = one_user_over_http().await;
     // Over HTTP the session is the client's Mcp-Session-Id.
     workflow(&client).await;
 }
@@ -189,11 +195,7 @@ async fn the_same_workflow_over_http() {
 /// gets the tool's clear error, not a 413 or a reset connection.
 #[tokio::test]
 async fn payloads_up_to_max_inline_fit_over_http() {
-    let dir = init_repo();
-    let tokens = dir.path().join("tokens");
-    std::fs::write(&tokens, "ana tok\n").unwrap();
-    let server = http_server(&dir.path().join(".reel"), &tokens);
-    let client = http_client(&server.url, "tok").await;
+    let (_dir, _server, client) = one_user_over_http().await;
     let id = user_project(&client, "big").await;
     let b64 = base64::engine::general_purpose::STANDARD;
     let mut bytes = vec![0u8; 6 << 20];

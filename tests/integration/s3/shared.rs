@@ -6,7 +6,21 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use super::{CREDENTIALS, Moto, ok, s3_reel};
+use tempfile::TempDir;
+
 use crate::util::{Failpoints, sample_project, spawn_reel_with, tempdir, write};
+
+/// A moto server with `bucket`, its prefix URL, and two machines' directories: A holds
+/// the sample project and has run `reel init` there; B is empty.
+fn two_machines(bucket: &str) -> (Moto, String, TempDir, TempDir) {
+    let moto = Moto::start();
+    moto.bucket(bucket);
+    let url = moto.url(bucket, "p");
+    let (a, b) = (tempdir(), tempdir());
+    sample_project(a.path());
+    ok(a.path(), &["init", "--backend", &url]);
+    (moto, url, a, b)
+}
 
 /// The messages of the checkpoints on HEAD's first-parent chain, newest first.
 fn chain(dir: &Path) -> Vec<String> {
@@ -26,12 +40,7 @@ fn chain(dir: &Path) -> Vec<String> {
 #[ignore = "needs moto (an S3-compatible server): scripts/test installs it and runs this"]
 fn racing_checkpoints_on_two_machines_lose_none() {
     const PER_PROCESS: usize = 25;
-    let moto = Moto::start();
-    moto.bucket("race");
-    let url = moto.url("race", "shared");
-    let (a, b) = (tempdir(), tempdir());
-    sample_project(a.path());
-    ok(a.path(), &["init", "--backend", &url]);
+    let (_moto, url, a, b) = two_machines("race");
     ok(a.path(), &["checkpoint", "-m", "base"]);
     sample_project(b.path());
     write(b.path(), "from-b.txt", "machine B\n");
@@ -70,12 +79,7 @@ fn racing_checkpoints_on_two_machines_lose_none() {
 #[test]
 #[ignore = "needs moto (an S3-compatible server): scripts/test installs it and runs this"]
 fn a_checkpoint_killed_after_moving_head_is_seen_by_the_other_machine() {
-    let moto = Moto::start();
-    moto.bucket("kill");
-    let url = moto.url("kill", "p");
-    let (a, b) = (tempdir(), tempdir());
-    sample_project(a.path());
-    ok(a.path(), &["init", "--backend", &url]);
+    let (_moto, url, a, b) = two_machines("kill");
     ok(a.path(), &["checkpoint", "-m", "first"]);
     ok(b.path(), &["init", "--backend", &url]);
     write(a.path(), "src/new.tsx", "export const New = 1;\n");
@@ -112,12 +116,7 @@ fn a_checkpoint_killed_after_moving_head_is_seen_by_the_other_machine() {
 #[test]
 #[ignore = "needs moto (an S3-compatible server): scripts/test installs it and runs this"]
 fn index_rebuild_takes_checkpoints_names_tombstones_and_head_from_the_bucket() {
-    let moto = Moto::start();
-    moto.bucket("rebuild");
-    let url = moto.url("rebuild", "p");
-    let (a, b) = (tempdir(), tempdir());
-    sample_project(a.path());
-    ok(a.path(), &["init", "--backend", &url]);
+    let (_moto, url, a, b) = two_machines("rebuild");
     for (name, text) in [("v1", "one"), ("v2", "two"), ("v3", "three")] {
         write(a.path(), "notes.md", text);
         ok(a.path(), &["checkpoint", "--name", name, "-m", name]);
