@@ -12,6 +12,7 @@ use super::lifecycle::{self, SweepReport};
 use super::path::ProjectPath;
 use super::project::{ProjectId, ProjectInfo, RecordId};
 use super::projects::{self, CreateProject, ListProjects, Page, UpdateProject};
+use super::shared::{self, Access};
 use super::worktree::FileInfo;
 use crate::engine::Engine;
 use crate::engine::diff::Change;
@@ -69,16 +70,34 @@ impl Artifacts {
         crate::engine::on_engine(&self.engine, f).await
     }
 
+    /// Runs `f` on project `id` as [`shared::with_project`] does: against the bucket's
+    /// record of it on a shared backend, redone if another machine changed it first.
+    async fn on_project<T: Send + 'static>(
+        &self,
+        id: ProjectId,
+        access: Access,
+        f: impl Fn(&Engine) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        self.run(move |e| shared::with_project(e, &id, access, || f(e)))
+            .await
+    }
+
     /// Creates a project.
     pub async fn create_project(&self, caller: &Caller, req: CreateProject) -> Result<ProjectInfo> {
         let caller = caller.clone();
-        self.run(move |e| projects::create(e, &caller, req)).await
+        self.run(move |e| {
+            let info = projects::create(e, &caller, req)?;
+            shared::created(e, &info.id)?;
+            Ok(info)
+        })
+        .await
     }
 
     /// Reads a project.
     pub async fn get_project(&self, caller: &Caller, id: ProjectId) -> Result<ProjectInfo> {
         let caller = caller.clone();
-        self.run(move |e| projects::get(e, &caller, &id)).await
+        self.on_project(id, Access::Read, move |e| projects::get(e, &caller, &id))
+            .await
     }
 
     /// Lists the caller's projects.
@@ -88,7 +107,11 @@ impl Artifacts {
         query: ListProjects,
     ) -> Result<Page<ProjectInfo>> {
         let caller = caller.clone();
-        self.run(move |e| projects::list(e, &caller, &query)).await
+        self.run(move |e| {
+            shared::pull_all(e)?;
+            projects::list(e, &caller, &query)
+        })
+        .await
     }
 
     /// Updates a project's name and metadata.
@@ -99,14 +122,19 @@ impl Artifacts {
         req: UpdateProject,
     ) -> Result<ProjectInfo> {
         let caller = caller.clone();
-        self.run(move |e| projects::update(e, &caller, &id, req))
-            .await
+        self.on_project(id, Access::Write, move |e| {
+            projects::update(e, &caller, &id, req.clone())
+        })
+        .await
     }
 
     /// Deletes a project.
     pub async fn delete_project(&self, caller: &Caller, id: ProjectId) -> Result<()> {
         let caller = caller.clone();
-        self.run(move |e| projects::delete(e, &caller, &id)).await
+        self.on_project(id, Access::Write, move |e| {
+            projects::delete(e, &caller, &id)
+        })
+        .await
     }
 
     /// Writes a file into a project's working tree.
@@ -119,13 +147,13 @@ impl Artifacts {
         executable: bool,
     ) -> Result<FileInfo> {
         let caller = caller.clone();
-        self.run(move |e| match source {
-            Source::Bytes(b) => files::write_bytes(e, &caller, &id, &path, b, executable),
-            other => {
-                projects::get(e, &caller, &id)?;
-                let stored = store(e, other)?;
-                files::write(e, &caller, &id, &path, stored, executable)
-            }
+        self.run(move |e| {
+            // Visibility first: nothing is stored for a project the caller cannot see.
+            shared::with_project(e, &id, Access::Read, || projects::get(e, &caller, &id))?;
+            let stored = store(e, source)?;
+            shared::with_project(e, &id, Access::Write, || {
+                files::write(e, &caller, &id, &path, &stored, executable)
+            })
         })
         .await
     }
@@ -139,7 +167,7 @@ impl Artifacts {
         range: Option<(u64, u64)>,
     ) -> Result<Vec<u8>> {
         let caller = caller.clone();
-        self.run(move |e| {
+        self.on_project(id, Access::Read, move |e| {
             let mut out = Vec::new();
             files::read_to(e, &caller, &id, &path, range, &mut out)?;
             Ok(out)
@@ -156,8 +184,11 @@ impl Artifacts {
         mut out: W,
     ) -> Result<u64> {
         let caller = caller.clone();
-        self.run(move |e| files::read_to(e, &caller, &id, &path, None, &mut out))
-            .await
+        self.run(move |e| {
+            shared::with_project(e, &id, Access::Read, || projects::get(e, &caller, &id))?;
+            files::read_to(e, &caller, &id, &path, None, &mut out)
+        })
+        .await
     }
 
     /// Reads a file of a checkpoint (or `range`: offset and length).
@@ -170,8 +201,10 @@ impl Artifacts {
         range: Option<(u64, u64)>,
     ) -> Result<Vec<u8>> {
         let (caller, checkpoint) = (caller.clone(), checkpoint.to_owned());
-        self.run(move |e| checkpoints::read_file(e, &caller, &id, &checkpoint, &path, range))
-            .await
+        self.on_project(id, Access::Read, move |e| {
+            checkpoints::read_file(e, &caller, &id, &checkpoint, &path, range)
+        })
+        .await
     }
 
     /// Lists a directory of the working tree (the root when `dir` is `None`).
@@ -183,8 +216,10 @@ impl Artifacts {
         recursive: bool,
     ) -> Result<Vec<FileInfo>> {
         let caller = caller.clone();
-        self.run(move |e| files::list(e, &caller, &id, dir.as_ref(), recursive))
-            .await
+        self.on_project(id, Access::Read, move |e| {
+            files::list(e, &caller, &id, dir.as_ref(), recursive)
+        })
+        .await
     }
 
     /// Deletes a file or directory.
@@ -195,8 +230,10 @@ impl Artifacts {
         path: ProjectPath,
     ) -> Result<()> {
         let caller = caller.clone();
-        self.run(move |e| files::delete(e, &caller, &id, &path))
-            .await
+        self.on_project(id, Access::Write, move |e| {
+            files::delete(e, &caller, &id, &path)
+        })
+        .await
     }
 
     /// Moves a file or directory.
@@ -208,15 +245,19 @@ impl Artifacts {
         to: ProjectPath,
     ) -> Result<()> {
         let caller = caller.clone();
-        self.run(move |e| files::rename(e, &caller, &id, &from, &to))
-            .await
+        self.on_project(id, Access::Write, move |e| {
+            files::rename(e, &caller, &id, &from, &to)
+        })
+        .await
     }
 
     /// Creates a directory.
     pub async fn mkdir(&self, caller: &Caller, id: ProjectId, path: ProjectPath) -> Result<()> {
         let caller = caller.clone();
-        self.run(move |e| files::mkdir(e, &caller, &id, &path))
-            .await
+        self.on_project(id, Access::Write, move |e| {
+            files::mkdir(e, &caller, &id, &path)
+        })
+        .await
     }
 
     /// Checkpoints the working tree.
@@ -227,8 +268,10 @@ impl Artifacts {
         req: CreateCheckpoint,
     ) -> Result<CheckpointInfo> {
         let caller = caller.clone();
-        self.run(move |e| checkpoints::create(e, &caller, &id, &req))
-            .await
+        self.on_project(id, Access::Write, move |e| {
+            checkpoints::create(e, &caller, &id, &req)
+        })
+        .await
     }
 
     /// Lists checkpoints in creation order.
@@ -238,7 +281,10 @@ impl Artifacts {
         id: ProjectId,
     ) -> Result<Vec<CheckpointInfo>> {
         let caller = caller.clone();
-        self.run(move |e| checkpoints::list(e, &caller, &id)).await
+        self.on_project(id, Access::Read, move |e| {
+            checkpoints::list(e, &caller, &id)
+        })
+        .await
     }
 
     /// Restores a checkpoint (id, unique prefix or name) in O(1).
@@ -249,8 +295,10 @@ impl Artifacts {
         rev: &str,
     ) -> Result<checkpoints::ProjectRestore> {
         let (caller, rev) = (caller.clone(), rev.to_owned());
-        self.run(move |e| checkpoints::restore(e, &caller, &id, &rev))
-            .await
+        self.on_project(id, Access::Write, move |e| {
+            checkpoints::restore(e, &caller, &id, &rev)
+        })
+        .await
     }
 
     /// Deletes a checkpoint.
@@ -261,8 +309,10 @@ impl Artifacts {
         rev: &str,
     ) -> Result<CommitId> {
         let (caller, rev) = (caller.clone(), rev.to_owned());
-        self.run(move |e| checkpoints::delete(e, &caller, &id, &rev))
-            .await
+        self.on_project(id, Access::Write, move |e| {
+            checkpoints::delete(e, &caller, &id, &rev)
+        })
+        .await
     }
 
     /// Diff from checkpoint `from` to checkpoint `to`, or to the working tree.
@@ -274,15 +324,19 @@ impl Artifacts {
         to: Option<&str>,
     ) -> Result<Vec<Change>> {
         let (caller, from, to) = (caller.clone(), from.to_owned(), to.map(str::to_owned));
-        self.run(move |e| checkpoints::diff(e, &caller, &id, &from, to.as_deref()))
-            .await
+        self.on_project(id, Access::Read, move |e| {
+            checkpoints::diff(e, &caller, &id, &from, to.as_deref())
+        })
+        .await
     }
 
     /// History from the project's head.
     pub async fn log(&self, caller: &Caller, id: ProjectId, limit: usize) -> Result<Vec<LogEntry>> {
         let caller = caller.clone();
-        self.run(move |e| checkpoints::log(e, &caller, &id, limit))
-            .await
+        self.on_project(id, Access::Read, move |e| {
+            checkpoints::log(e, &caller, &id, limit)
+        })
+        .await
     }
 
     /// Imports a directory as the working tree.
@@ -293,8 +347,10 @@ impl Artifacts {
         dir: PathBuf,
     ) -> Result<ProjectInfo> {
         let caller = caller.clone();
-        self.run(move |e| checkpoints::import(e, &caller, &id, &dir))
-            .await
+        self.on_project(id, Access::Write, move |e| {
+            checkpoints::import(e, &caller, &id, &dir)
+        })
+        .await
     }
 
     /// Materializes a checkpoint (or the working tree) into a directory.
@@ -307,8 +363,10 @@ impl Artifacts {
         opts: RestoreOptions,
     ) -> Result<RestoreSummary> {
         let (caller, rev) = (caller.clone(), rev.map(str::to_owned));
-        self.run(move |e| checkpoints::export(e, &caller, &id, rev.as_deref(), &dir, &opts))
-            .await
+        self.on_project(id, Access::Read, move |e| {
+            checkpoints::export(e, &caller, &id, rev.as_deref(), &dir, &opts)
+        })
+        .await
     }
 
     /// Stores an asset.
@@ -334,7 +392,9 @@ impl Artifacts {
     ) -> Result<BlobInfo> {
         let (caller, checkpoint) = (caller.clone(), checkpoint.map(str::to_owned));
         self.run(move |e| {
-            projects::get(e, &caller, &project)?;
+            shared::with_project(e, &project, Access::Read, || {
+                projects::get(e, &caller, &project)
+            })?;
             blobs::store_render(
                 e,
                 &caller,

@@ -98,7 +98,7 @@ pub fn write(
     caller: &Caller,
     id: &ProjectId,
     path: &ProjectPath,
-    stored: Stored,
+    stored: &Stored,
     executable: bool,
 ) -> Result<FileInfo> {
     edit(engine, caller, id, |wt, p| {
@@ -111,7 +111,7 @@ pub fn write(
             executable,
             size: stored.size,
             id: stored.id,
-            inline: stored.inline,
+            inline: stored.inline.clone(),
         };
         wt.put(p, path.as_str(), entry)?;
         Ok(FileInfo {
@@ -122,23 +122,6 @@ pub fn write(
             executable,
         })
     })
-}
-
-/// Writes bytes to a file.
-pub fn write_bytes(
-    engine: &Engine,
-    caller: &Caller,
-    id: &ProjectId,
-    path: &ProjectPath,
-    bytes: Vec<u8>,
-    executable: bool,
-) -> Result<FileInfo> {
-    // Check visibility before storing anything.
-    engine
-        .index
-        .artifact_read(|tx| load_visible(tx, caller, id))?;
-    let stored = store_bytes(engine, bytes)?;
-    write(engine, caller, id, path, stored, executable)
 }
 
 /// Streams a file (or `range` of it: offset, length) into `out`; returns bytes written.

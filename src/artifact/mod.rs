@@ -16,6 +16,7 @@ mod project;
 mod projects;
 #[cfg(feature = "render")]
 pub(crate) mod renders;
+pub(crate) mod shared;
 mod worktree;
 
 pub use blobs::{AssetInput, BlobInfo, BlobKind, ListBlobs, Rational, RenderMeta};

@@ -12,6 +12,7 @@ use super::files::Stored;
 use super::identity::Caller;
 use super::project::{ProjectId, RecordId};
 use super::projects::load_visible;
+use super::shared::Access;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::hash::{CommitId, Hash, TreeId};
@@ -36,13 +37,16 @@ pub fn source(
     project: &ProjectId,
     rev: Option<&str>,
 ) -> Result<RenderSource> {
-    let (owner, checkpoint) = engine.index.artifact_read(|tx| {
-        let p = load_visible(tx, caller, project)?;
-        Ok((
-            p.owner.clone(),
-            rev.map(|r| resolve(tx, &p, r)).transpose()?,
-        ))
-    })?;
+    let read = || {
+        engine.index.artifact_read(|tx| {
+            let p = load_visible(tx, caller, project)?;
+            Ok((
+                p.owner.clone(),
+                rev.map(|r| resolve(tx, &p, r)).transpose()?,
+            ))
+        })
+    };
+    let (owner, checkpoint) = super::shared::with_project(engine, project, Access::Read, read)?;
     let tree = match checkpoint {
         Some(c) => engine.read_commit(&c)?.tree,
         None => working_tree_stored(engine, caller, project)?,

@@ -123,6 +123,15 @@ fn swap_head(
     Err(crate::engine::EngineError::TooManyConflicts.into())
 }
 
+/// A random pause that grows with the attempts, so that machines racing for one
+/// compare-and-swap spread out.
+pub fn backoff(attempt: usize) {
+    let cap_ms = 10u64 << attempt.min(6);
+    std::thread::sleep(std::time::Duration::from_millis(
+        rand::random::<u64>() % cap_ms,
+    ));
+}
+
 /// Writes the create-only marker `<prefix><id hex>` (a repeat is a no-op).
 fn mark(engine: &Engine, prefix: &str, id: CommitId) -> Result<()> {
     let name = format!("{prefix}{}", id.0.to_hex());
@@ -220,7 +229,7 @@ pub fn sync(engine: &Engine) -> Result<()> {
 /// Indexes the packs in the bucket this index does not know, by their trailers. A
 /// pack a gc here is deleting is left out; one deleted meanwhile fails its trailer
 /// read and is left out too (the listing comes first, then the index, then the reads).
-fn index_new_packs(engine: &Engine) -> Result<()> {
+pub fn index_new_packs(engine: &Engine) -> Result<()> {
     let listed = engine.backend.list("packs/")?;
     let view = engine.index.gc_view()?;
     let mut batch = Vec::new();

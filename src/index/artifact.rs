@@ -10,7 +10,7 @@ use super::error::IndexError;
 use super::objects::insert_packs;
 use super::tables::{
     BLOB_RECORDS, OVERLAY, PROJECT_CHECKPOINT_KEYS, PROJECT_CHECKPOINTS, PROJECT_NAMES, PROJECTS,
-    RENDER_JOBS, RENDER_MEMO,
+    RENDER_JOBS, RENDER_MEMO, SHARED_PROJECTS,
 };
 use crate::error::Error;
 
@@ -205,6 +205,48 @@ impl ArtifactTx<'_> {
         Ok(())
     }
 
+    /// A project's checkpoint names: (name, commit).
+    pub fn names(&self, project_hex: &str) -> Result<Vec<(String, CommitId)>> {
+        let lo = format!("{project_hex}/");
+        let hi = format!("{project_hex}0");
+        with_table!(self, PROJECT_NAMES, |t| {
+            let mut out = Vec::new();
+            for row in t.range(lo.as_str()..hi.as_str())? {
+                let (k, v) = row?;
+                let name = k.value()[lo.len()..].to_owned();
+                out.push((name, CommitId(Hash::from_bytes(v.value()))));
+            }
+            Ok(out)
+        })
+    }
+
+    /// What this index last saw of a project's record in a shared bucket.
+    pub fn shared_project(&self, id: &[u8; 16]) -> Result<Option<Vec<u8>>> {
+        with_table!(self, SHARED_PROJECTS, |t| Ok(t
+            .get(id)?
+            .map(|v| v.value().to_vec())))
+    }
+
+    /// Every project's [`Self::shared_project`] row.
+    pub fn shared_projects(&self) -> Result<Vec<([u8; 16], Vec<u8>)>> {
+        with_table!(self, SHARED_PROJECTS, |t| {
+            let mut out = Vec::new();
+            for row in t.iter()? {
+                let (k, v) = row?;
+                out.push((k.value(), v.value().to_vec()));
+            }
+            Ok(out)
+        })
+    }
+
+    /// Records what this index last saw of a project's record in a shared bucket.
+    pub fn put_shared_project(&self, id: &[u8; 16], seen: &[u8]) -> Result<()> {
+        self.writer()?
+            .open_table(SHARED_PROJECTS)?
+            .insert(id, seen)?;
+        Ok(())
+    }
+
     /// A blob record.
     pub fn blob(&self, id: &[u8; 16]) -> Result<Option<Vec<u8>>> {
         with_table!(self, BLOB_RECORDS, |t| Ok(t
@@ -311,6 +353,14 @@ impl Index {
             kind: Kind::Read(self.begin_read()?),
         }
         .projects()
+    }
+
+    /// Every project's [`ArtifactTx::shared_project`] row, from one read transaction.
+    pub fn shared_project_rows(&self) -> Result<Vec<([u8; 16], Vec<u8>)>> {
+        ArtifactTx {
+            kind: Kind::Read(self.begin_read()?),
+        }
+        .shared_projects()
     }
 
     /// Every blob record, from one read transaction.

@@ -56,6 +56,7 @@ fn open_all(txn: &WriteTransaction) -> Result<()> {
     txn.open_table(super::tables::BLOB_RECORDS)?;
     txn.open_table(super::tables::RENDER_MEMO)?;
     txn.open_table(super::tables::RENDER_JOBS)?;
+    txn.open_table(super::tables::SHARED_PROJECTS)?;
     Ok(())
 }
 

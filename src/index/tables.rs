@@ -53,5 +53,9 @@ pub const PROJECT_NAMES: TableDefinition<&str, [u8; 32]> = TableDefinition::new(
 pub const BLOB_RECORDS: TableDefinition<[u8; 16], &[u8]> = TableDefinition::new("blob-records-0");
 /// Render key (BLAKE3 of tree, settings, renderer) → the render's blob record id.
 pub const RENDER_MEMO: TableDefinition<[u8; 32], [u8; 16]> = TableDefinition::new("render-memo-0");
+/// Project id (16 bytes) → what this index last took from or gave to the project's
+/// record in a shared bucket (JSON: its nonce and `ETag`; see `artifact::shared`).
+pub const SHARED_PROJECTS: TableDefinition<[u8; 16], &[u8]> =
+    TableDefinition::new("shared-projects-0");
 /// Render job id (16 bytes) → job status (JSON).
 pub const RENDER_JOBS: TableDefinition<[u8; 16], &[u8]> = TableDefinition::new("render-jobs-0");

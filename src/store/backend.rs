@@ -20,6 +20,8 @@ pub struct BlobMeta {
     pub size: u64,
     /// When it was last written.
     pub modified: SystemTime,
+    /// Its `ETag`, on stores that have them: a changed tag means changed bytes.
+    pub e_tag: Option<String>,
 }
 
 /// What [`BlobBackend::create`] did.

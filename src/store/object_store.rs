@@ -213,6 +213,7 @@ impl BlobBackend for ObjectStoreBackend {
                 name: self.relative(&m.location),
                 size: m.size,
                 modified: m.last_modified.into(),
+                e_tag: m.e_tag,
             })
             .collect())
     }

@@ -147,6 +147,7 @@ impl BlobBackend for RedbBackend {
                 name: name.to_owned(),
                 size: v.value().len() as u64,
                 modified: UNIX_EPOCH + Duration::from_secs(secs),
+                e_tag: None,
             });
         }
         Ok(out)

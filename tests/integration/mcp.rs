@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::util::{reel, reel_path, tempdir};
 
-type Client = RunningService<RoleClient, ()>;
+pub(crate) type Client = RunningService<RoleClient, ()>;
 
 const TOOLS: [&str; 26] = [
     "artifact_create_project",
@@ -101,14 +101,14 @@ async fn call(client: &Client, tool: &'static str, args: Value) -> CallToolResul
     checked_call(client, tool, args).await
 }
 
-async fn ok(client: &Client, tool: &'static str, args: Value) -> Value {
+pub(crate) async fn ok(client: &Client, tool: &'static str, args: Value) -> Value {
     let r = call(client, tool, args).await;
     assert_eq!(r.is_error, Some(false), "{tool} failed: {:?}", r.content);
     r.structured_content.expect("structured output")
 }
 
 /// Creates a user-scope project; its id.
-async fn user_project(client: &Client, name: &str) -> String {
+pub(crate) async fn user_project(client: &Client, name: &str) -> String {
     ok(
         client,
         "artifact_create_project",
@@ -649,9 +649,9 @@ async fn bad_input_gets_is_error_results_and_the_server_keeps_serving() {
     client.cancel().await.unwrap();
 }
 
-struct HttpServer {
+pub(crate) struct HttpServer {
     child: std::process::Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Drop for HttpServer {
@@ -662,7 +662,17 @@ impl Drop for HttpServer {
 }
 
 fn http_server(repo: &std::path::Path, tokens: &std::path::Path) -> HttpServer {
+    http_server_with(repo, tokens, &[])
+}
+
+/// `reel serve --http` on `repo` with `tokens`, and `envs` (credentials) set.
+pub(crate) fn http_server_with(
+    repo: &std::path::Path,
+    tokens: &std::path::Path,
+    envs: &[(&str, &str)],
+) -> HttpServer {
     let mut child = std::process::Command::new(reel_path())
+        .envs(envs.iter().copied())
         .args(["serve", "--http", "0", "--repo"])
         .arg(repo)
         .arg("--tokens")
@@ -682,7 +692,7 @@ fn http_server(repo: &std::path::Path, tokens: &std::path::Path) -> HttpServer {
     HttpServer { child, url }
 }
 
-async fn http_client(url: &str, token: &str) -> Client {
+pub(crate) async fn http_client(url: &str, token: &str) -> Client {
     let config =
         rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig::with_uri(
             url.to_owned(),

@@ -112,7 +112,7 @@ fn write_and_publish(
         if shared && !shared::advance(engine, expect_head, Some(staged.id))? {
             shared::sync(engine)?;
             check_name(engine, opts)?;
-            backoff(attempt);
+            shared::backoff(attempt);
             restage(engine, writer, &mut staged)?;
             continue;
         }
@@ -151,14 +151,6 @@ fn check_name(engine: &Engine, opts: &CheckpointOptions) -> Result<()> {
         }
         _ => Ok(()),
     }
-}
-
-/// A random pause that grows with the attempts, so that racing machines spread out.
-fn backoff(attempt: usize) {
-    let cap_ms = 10u64 << attempt.min(6);
-    std::thread::sleep(std::time::Duration::from_millis(
-        rand::random::<u64>() % cap_ms,
-    ));
 }
 
 /// Rebuilds the commit on the current HEAD and stores it.
