@@ -3,9 +3,11 @@
 //!
 //! It wraps a real store (`InMemory`) and, per kind of request, counts every request and
 //! applies the faults queued for it, in order: refuse it, or fail it with a timeout
-//! before it reaches the store (either way the outcome is known: nothing happened), or
+//! before it reaches the store (either way the outcome is known: nothing happened),
 //! fail it after it did (the outcome is in doubt: the write landed, the answer was
-//! lost).
+//! lost), or hold it until the test opens a [`Gate`] — a delay of any length, which lets
+//! a test reorder requests deterministically (another machine's request overtakes the
+//! held one). A fault can be queued for requests of one name only.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -30,8 +32,48 @@ pub enum Op {
     List,
 }
 
+/// Where a held request waits: the test waits until the request has arrived, lets other
+/// requests through, then opens the gate.
+#[derive(Debug, Clone, Default)]
+pub struct Gate(std::sync::Arc<GateState>);
+
+#[derive(Debug, Default)]
+pub struct GateState {
+    arrived: Mutex<bool>,
+    arrival: std::sync::Condvar,
+    open: tokio::sync::Notify,
+}
+
+impl Gate {
+    /// Blocks until a request is held here (panics after 30 s).
+    pub fn wait_arrived(&self) {
+        let arrived = self.0.arrived.lock().unwrap();
+        let (arrived, timeout) = self
+            .0
+            .arrival
+            .wait_timeout_while(arrived, std::time::Duration::from_secs(30), |a| !*a)
+            .unwrap();
+        assert!(
+            *arrived && !timeout.timed_out(),
+            "no request reached the gate"
+        );
+    }
+
+    /// Lets the held request go on.
+    pub fn open(&self) {
+        self.0.open.notify_one();
+    }
+
+    async fn hold(&self) {
+        let opened = self.0.open.notified();
+        *self.0.arrived.lock().unwrap() = true;
+        self.0.arrival.notify_all();
+        opened.await;
+    }
+}
+
 /// What happens to one request.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Fault {
     /// Runs as usual (queued before another fault, to let requests through first).
     Pass,
@@ -47,6 +89,8 @@ pub enum Fault {
         allow(dead_code)
     )]
     After,
+    /// Waits at the gate until the test opens it, then runs as usual.
+    Hold(Gate),
 }
 
 /// How many requests of each kind were made.
@@ -63,7 +107,7 @@ pub struct Counts {
 pub struct FaultStore {
     inner: InMemory,
     counts: std::sync::Arc<Mutex<Counts>>,
-    faults: Mutex<VecDeque<(Op, Fault)>>,
+    faults: Mutex<VecDeque<(Op, Option<String>, Fault)>>,
     /// Treats updates conditional on a version as plain overwrites, as a store that
     /// ignores `If-Match` does (Garage 2.5, measured).
     ignore_updates: std::sync::atomic::AtomicBool,
@@ -99,7 +143,16 @@ impl FaultStore {
 
     /// Queues a fault for the next request of kind `op` not yet given one.
     pub fn inject(&self, op: Op, fault: Fault) {
-        self.faults.lock().unwrap().push_back((op, fault));
+        self.faults.lock().unwrap().push_back((op, None, fault));
+    }
+
+    /// Queues a fault for the next request of kind `op` on the blob `name` (the path in
+    /// the store, e.g. `refs/HEAD`).
+    pub fn inject_at(&self, op: Op, name: &str, fault: Fault) {
+        self.faults
+            .lock()
+            .unwrap()
+            .push_back((op, Some(name.to_owned()), fault));
     }
 
     /// The requests counted so far.
@@ -108,7 +161,7 @@ impl FaultStore {
     }
 
     /// Counts a request and takes its fault, if one is queued.
-    fn arrive(&self, op: Op) -> Option<Fault> {
+    fn arrive(&self, op: Op, location: Option<&Path>) -> Option<Fault> {
         {
             let mut c = self.counts.lock().unwrap();
             match op {
@@ -119,13 +172,23 @@ impl FaultStore {
             }
         }
         let mut faults = self.faults.lock().unwrap();
-        let at = faults.iter().position(|(o, _)| *o == op)?;
-        faults.remove(at).map(|(_, f)| f)
+        let at = faults.iter().position(|(o, name, _)| {
+            *o == op
+                && name
+                    .as_deref()
+                    .is_none_or(|n| location.is_some_and(|l| l.as_ref() == n))
+        })?;
+        faults.remove(at).map(|(_, _, f)| f)
     }
 
     /// Runs `request` under `op`'s next fault.
-    async fn run<T>(&self, op: Op, request: impl Future<Output = Result<T>>) -> Result<T> {
-        match self.arrive(op) {
+    async fn run<T>(
+        &self,
+        op: Op,
+        location: Option<&Path>,
+        request: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        match self.arrive(op, location) {
             None | Some(Fault::Pass) => request.await,
             Some(Fault::Refuse) => Err(object_store::Error::Generic {
                 store: "FaultStore",
@@ -135,6 +198,10 @@ impl FaultStore {
             Some(Fault::After) => {
                 request.await?;
                 Err(timeout())
+            }
+            Some(Fault::Hold(gate)) => {
+                gate.hold().await;
+                request.await
             }
         }
     }
@@ -171,8 +238,12 @@ impl ObjectStore for FaultStore {
         {
             opts.mode = object_store::PutMode::Overwrite;
         }
-        self.run(Op::Put, self.inner.put_opts(location, payload, opts))
-            .await
+        self.run(
+            Op::Put,
+            Some(location),
+            self.inner.put_opts(location, payload, opts),
+        )
+        .await
     }
 
     async fn put_multipart_opts(
@@ -180,13 +251,18 @@ impl ObjectStore for FaultStore {
         location: &Path,
         opts: PutMultipartOptions,
     ) -> Result<Box<dyn MultipartUpload>> {
-        self.run(Op::Put, self.inner.put_multipart_opts(location, opts))
-            .await
+        self.run(
+            Op::Put,
+            Some(location),
+            self.inner.put_multipart_opts(location, opts),
+        )
+        .await
     }
 
     async fn get_opts(&self, location: &Path, options: GetOptions) -> Result<GetResult> {
         let op = if options.head { Op::Head } else { Op::Get };
-        self.run(op, self.inner.get_opts(location, options)).await
+        self.run(op, Some(location), self.inner.get_opts(location, options))
+            .await
     }
 
     fn delete_stream(
@@ -202,17 +278,17 @@ impl ObjectStore for FaultStore {
     }
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
-        self.arrive(Op::List);
+        self.arrive(Op::List, None);
         self.inner.list(prefix)
     }
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
-        self.run(Op::List, self.inner.list_with_delimiter(prefix))
+        self.run(Op::List, None, self.inner.list_with_delimiter(prefix))
             .await
     }
 
     async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> Result<()> {
-        self.run(Op::Put, self.inner.copy_opts(from, to, options))
+        self.run(Op::Put, Some(to), self.inner.copy_opts(from, to, options))
             .await
     }
 }

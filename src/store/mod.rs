@@ -24,6 +24,8 @@ pub use probe::{ProbeReport, probe};
 pub use redb_backend::RedbBackend;
 
 #[cfg(test)]
+mod cas_tests;
+#[cfg(test)]
 mod conformance;
 #[cfg(test)]
 mod economy_tests;
