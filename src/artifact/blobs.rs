@@ -11,6 +11,7 @@ use super::files::{Stored, read_content};
 use super::identity::{Caller, Owner, Scope};
 use super::project::{ProjectId, RecordId};
 use super::projects::{load_visible, now_ms};
+use super::shared_records;
 use crate::engine::Engine;
 use crate::error::{Error, ItemKind, Result};
 use crate::hash::{CommitId, Hash};
@@ -109,9 +110,7 @@ fn decode_record(b: &[u8]) -> Result<BlobRecord> {
 }
 
 fn load(engine: &Engine, caller: &Caller, id: &RecordId) -> Result<BlobInfo> {
-    let rec = engine
-        .index
-        .artifact_read(|tx| tx.blob(&id.0))?
+    let rec = shared_records::load(engine, id)?
         .map(|b| decode_record(&b))
         .transpose()?;
     match rec {
@@ -123,9 +122,7 @@ fn load(engine: &Engine, caller: &Caller, id: &RecordId) -> Result<BlobInfo> {
 /// A record and its owner, whoever may see it (for the render memo).
 #[cfg(feature = "render")]
 pub fn load_any(engine: &Engine, id: &RecordId) -> Result<Option<(BlobInfo, Owner)>> {
-    engine
-        .index
-        .artifact_read(|tx| tx.blob(&id.0))?
+    shared_records::load(engine, id)?
         .map(|b| decode_record(&b).map(|r| (r.info, r.owner)))
         .transpose()
 }
@@ -158,12 +155,13 @@ fn put(engine: &Engine, stored: Stored, owner: Owner, kind: BlobKind) -> Result<
             &bytes,
         )?);
     }
+    let bytes = serde_json::to_vec(&record).expect("records serialize");
+    // In the bucket first (its content's packs are stored): a row here is one every
+    // machine can find.
+    shared_records::publish(engine, &info.id, &bytes)?;
     engine.index.artifact_write(|tx| {
         tx.add_packs(&packs)?;
-        tx.put_blob(
-            &info.id.0,
-            &serde_json::to_vec(&record).expect("records serialize"),
-        )
+        tx.put_blob(&info.id.0, &bytes)
     })?;
     Ok(info)
 }
@@ -271,6 +269,7 @@ pub struct ListBlobs {
 
 /// Lists the records the caller may see, oldest first.
 pub fn list(engine: &Engine, caller: &Caller, q: &ListBlobs) -> Result<Vec<BlobInfo>> {
+    shared_records::pull_all(engine)?;
     let mut out: Vec<BlobInfo> = engine
         .index
         .blob_records()?
@@ -301,13 +300,8 @@ pub fn list(engine: &Engine, caller: &Caller, q: &ListBlobs) -> Result<Vec<BlobI
 
 /// Deletes a record; `gc` frees its bytes unless something else holds them.
 pub fn delete(engine: &Engine, caller: &Caller, id: &RecordId) -> Result<()> {
-    engine.index.artifact_write(|tx| {
-        let r = tx.blob(&id.0)?.map(|b| decode_record(&b)).transpose()?;
-        match r {
-            Some(r) if r.owner.visible_to(caller) => tx.remove_blob(&id.0),
-            _ => Err(Error::not_found(ItemKind::Record, id.to_string())),
-        }
-    })
+    load(engine, caller, id)?;
+    shared_records::delete(engine, id)
 }
 
 /// Bytes of the blobs a user owns in a sandbox.

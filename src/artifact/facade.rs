@@ -63,6 +63,12 @@ impl Artifacts {
         Artifacts { engine }
     }
 
+    /// The engine (for tests below the facade).
+    #[cfg(all(test, feature = "render"))]
+    pub(crate) fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
     async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Engine) -> Result<T> + Send + 'static,

@@ -93,6 +93,11 @@ impl RootSource for ArtifactRoots {
     fn roots(&self, engine: &Engine) -> Result<RootSet> {
         roots(engine)
     }
+
+    fn sync(&self, engine: &Engine) -> Result<()> {
+        super::shared::pull_all(engine)?;
+        super::shared_records::pull_all(engine)
+    }
 }
 
 /// The roots the artifact layer adds to GC's mark phase.

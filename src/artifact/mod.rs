@@ -17,6 +17,9 @@ mod projects;
 #[cfg(feature = "render")]
 pub(crate) mod renders;
 pub(crate) mod shared;
+mod shared_records;
+#[cfg(test)]
+mod shared_tests;
 mod worktree;
 
 pub use blobs::{AssetInput, BlobInfo, BlobKind, ListBlobs, Rational, RenderMeta};

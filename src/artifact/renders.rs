@@ -81,13 +81,10 @@ pub fn memo_get(
     // Registered before the memo is read: a record made for this caller below points at
     // bytes another record holds now, which GC must not drop in between.
     let writer = engine.writer()?;
-    let Some(id) = engine
-        .index
-        .artifact_read(|tx| tx.render_memo(key.as_bytes()))?
-    else {
+    let Some(id) = super::shared_records::memo(engine, key)? else {
         return Ok(None);
     };
-    let Some((info, owner)) = blobs::load_any(engine, &RecordId(id))? else {
+    let Some((info, owner)) = blobs::load_any(engine, &id)? else {
         return Ok(None); // the render was deleted; render again
     };
     if owner.visible_to(caller) {
@@ -120,9 +117,7 @@ pub fn store(
     let stored = super::files::store_stream(engine, video)?;
     let checkpoint = checkpoint.map(|c| c.to_string());
     let info = blobs::store_render(engine, caller, project, checkpoint.as_deref(), stored, meta)?;
-    engine
-        .index
-        .artifact_write(|tx| tx.put_render_memo(key.as_bytes(), &info.id.0))?;
+    super::shared_records::put_memo(engine, key, &info.id)?;
     Ok(info)
 }
 

@@ -23,4 +23,10 @@ pub struct RootSet {
 pub trait RootSource: Send + Sync + Debug {
     /// Everything the service holds now, read in one consistent view.
     fn roots(&self, engine: &Engine) -> Result<RootSet>;
+
+    /// Brings the service's rows up to date with a shared backend, whose records are
+    /// the truth, before GC reads the roots (outside any index transaction).
+    fn sync(&self, _engine: &Engine) -> Result<()> {
+        Ok(())
+    }
 }

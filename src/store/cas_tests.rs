@@ -6,27 +6,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use object_store::path::Path as StorePath;
-use tokio::runtime::Handle;
-
-use super::ObjectStoreBackend;
-use super::faults::{Fault, FaultStore, Gate, Op};
+use super::faults::{Fault, FaultStore, Gate, Op, machine};
 use crate::artifact::{Caller, CreateProject, ProjectPath, Source};
 use crate::engine::progress::NoProgress;
-use crate::{CheckpointOptions, RepoConfig, Repository};
-
-/// A machine: its own in-memory index, the shared store (remote, so refs and projects
-/// live in it).
-fn machine(store: &Arc<FaultStore>) -> Repository {
-    let backend = ObjectStoreBackend::new(
-        store.clone(),
-        StorePath::default(),
-        "fault://".into(),
-        Handle::current(),
-    )
-    .with_parallel_reads(4);
-    Repository::on_backend(RepoConfig::default(), Arc::new(backend))
-}
+use crate::{CheckpointOptions, Repository};
 
 async fn checkpoint(repo: &Repository, dir: &Path, message: &str) {
     let opts = CheckpointOptions {

@@ -292,3 +292,16 @@ impl ObjectStore for FaultStore {
             .await
     }
 }
+
+/// A "machine" on `store`: a repository with its own in-memory index on the shared
+/// store (remote, so refs, projects and records live in it).
+pub fn machine(store: &std::sync::Arc<FaultStore>) -> crate::Repository {
+    let backend = super::ObjectStoreBackend::new(
+        store.clone(),
+        Path::default(),
+        "fault://".into(),
+        tokio::runtime::Handle::current(),
+    )
+    .with_parallel_reads(4);
+    crate::Repository::on_backend(crate::RepoConfig::default(), std::sync::Arc::new(backend))
+}

@@ -126,7 +126,7 @@ async fn fails(client: &Client, tool: &'static str, args: Value) -> String {
 
 /// A failing call's stable error code and its sentence; the structured error carries
 /// the same sentence as the text.
-async fn failure(client: &Client, tool: &'static str, args: Value) -> (String, String) {
+pub(crate) async fn failure(client: &Client, tool: &'static str, args: Value) -> (String, String) {
     let r = call(client, tool, args).await;
     assert_eq!(
         r.is_error,

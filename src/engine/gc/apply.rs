@@ -89,8 +89,22 @@ fn may_collect(engine: &Engine, opts: &GcOptions) -> Result<()> {
     Ok(())
 }
 
+/// On a shared backend, brings the index in line with the bucket, whose records are
+/// the roots: a checkpoint, project or record this index lacks (after a rebuild, or
+/// made by another process) must count.
+fn sync_roots(engine: &Engine) -> Result<()> {
+    if crate::engine::shared::enabled(engine) {
+        crate::engine::shared::sync(engine)?;
+        for source in &engine.root_sources {
+            source.sync(engine)?;
+        }
+    }
+    Ok(())
+}
+
 /// Plans and (unless `dry_run`) applies a collection.
 pub fn gc(engine: &Engine, opts: &GcOptions) -> Result<GcReport> {
+    sync_roots(engine)?;
     if opts.dry_run {
         let state = plan(engine, opts.grace, None)?;
         return Ok(dry_report(state.plan, opts));

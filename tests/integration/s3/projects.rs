@@ -122,7 +122,8 @@ async fn read(client: &Client, id: &str, path: &str) -> String {
 
 /// Two `reel serve --http` processes, each with its own directory and index, on one
 /// bucket serve one user as one: a project created on the first is written and
-/// checkpointed on the second, restored on the first, and the second sees the restore.
+/// checkpointed on the second, restored on the first, and the second sees the restore;
+/// an asset stored through the first is read and deleted through the second.
 #[tokio::test]
 #[ignore = "needs moto (an S3-compatible server): scripts/test installs it and runs this"]
 async fn two_mcp_servers_on_one_bucket_serve_one_user() {
@@ -180,6 +181,18 @@ async fn two_mcp_servers_on_one_bucket_serve_one_user() {
         .map(|c| c["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["v1", "v2"], "{checkpoints}");
+
+    // An asset stored through one is read, listed and deleted through the other.
+    let asset = json!({"content_base64": "iVBORw0KGgo=", "mime_type": "image/png", "name": "logo.png", "scope": "user"});
+    let stored = call(&one, "artifact_store_asset", asset).await;
+    let asset_id = stored["id"].as_str().unwrap().to_owned();
+    let got = call(&two, "artifact_get_asset", json!({"id": asset_id})).await;
+    assert_eq!(got["content"], stored["content"], "{got}");
+    let listed = call(&two, "artifact_list_assets", json!({})).await;
+    assert_eq!(listed["assets"][0]["id"], asset_id.as_str(), "{listed}");
+    call(&two, "artifact_delete_asset", json!({"id": asset_id})).await;
+    let (code, _) = crate::mcp::failure(&one, "artifact_get_asset", json!({"id": asset_id})).await;
+    assert_eq!(code, "not_found");
     one.cancel().await.unwrap();
     two.cancel().await.unwrap();
 }
