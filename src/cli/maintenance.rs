@@ -37,22 +37,42 @@ pub(super) async fn gc(cli: &Cli, args: &GcArgs) -> Outcome {
             report.packs_deleted.len(),
             report.packs_repacked.len()
         );
-        if !report.packs_deferred.is_empty() {
-            let _ = writeln!(
-                text,
-                "deferred {} packs: a writer that started before this gc still runs; the next `reel gc` frees them",
-                report.packs_deferred.len()
-            );
-        }
-        if !report.packs_spared.is_empty() {
-            let _ = writeln!(
-                text,
-                "spared {} packs: a checkpoint made while gc ran needs them",
-                report.packs_spared.len()
-            );
-        }
+        what_else(&mut text, &report);
     }
     Ok(out(&text)?)
+}
+
+/// What a run left or changed besides deleting: deferred, condemned, rescued and spared
+/// packs.
+fn what_else(text: &mut String, report: &reelstore::GcReport) {
+    if !report.packs_deferred.is_empty() {
+        let _ = writeln!(
+            text,
+            "deferred {} packs: a writer that started before this gc still runs, or (on a bucket other machines share) they were condemned less than the grace period ago; a later `reel gc` frees them",
+            report.packs_deferred.len()
+        );
+    }
+    if !report.packs_condemned.is_empty() {
+        let _ = writeln!(
+            text,
+            "condemned {} packs in the bucket other machines share: a `reel gc` on any machine deletes them once the grace period is over, if they are still unreferenced",
+            report.packs_condemned.len()
+        );
+    }
+    if !report.packs_rescued.is_empty() {
+        let _ = writeln!(
+            text,
+            "rescued {} condemned packs: a checkpoint or record needs them again",
+            report.packs_rescued.len()
+        );
+    }
+    if !report.packs_spared.is_empty() {
+        let _ = writeln!(
+            text,
+            "spared {} packs: a checkpoint made while gc ran needs them",
+            report.packs_spared.len()
+        );
+    }
 }
 
 /// Why a pack is in a plan's group, for a person.

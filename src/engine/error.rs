@@ -59,17 +59,6 @@ pub enum EngineError {
     /// HEAD kept moving while a checkpoint tried to publish.
     #[error("too many concurrent checkpoints; try again")]
     TooManyConflicts,
-    /// More than one machine uses the backend: gc could delete what another machine's
-    /// checkpoints need.
-    #[error(
-        "{machines} machines share {backend} (its `machines/` keys): gc on one of them cannot see the others' checkpoints and could delete their data, so it refuses (cross-machine gc is not implemented yet; `reel gc --dry-run` shows what it would do; if the other machines are gone for good, delete their `machines/` keys)"
-    )]
-    SharedBackend {
-        /// How many machines are recorded.
-        machines: usize,
-        /// The backend.
-        backend: String,
-    },
     /// The index was rebuilt and must be collected knowingly.
     #[error("this index was rebuilt from the packs")]
     RebuiltIndex,

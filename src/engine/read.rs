@@ -63,10 +63,33 @@ impl Engine {
         }
     }
 
+    /// Locates an object and reads its raw bytes. On a shared backend, a pack that is
+    /// gone may have been repacked by another machine's gc: this index learns of it
+    /// (the pack dropped, the packs the repack wrote indexed) and reads again.
+    fn fetch(&self, id: &Hash) -> Result<(ObjectLocation, Vec<u8>)> {
+        let loc = self.locate(id)?;
+        match self.read_unverified(id, &loc) {
+            Ok(raw) => Ok((loc, raw)),
+            Err(e)
+                if crate::engine::shared::enabled(self)
+                    && self.backend.size(&pack_name(&loc.pack))?.is_none() =>
+            {
+                crate::engine::gc::learn(self)?;
+                match self.index.location(id)? {
+                    Some(moved) if moved.pack != loc.pack => {
+                        let raw = self.read_unverified(id, &moved)?;
+                        Ok((moved, raw))
+                    }
+                    _ => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Reads an object and verifies it; returns its kind and raw bytes.
     pub fn read_object(&self, id: &Hash) -> Result<(ObjectKind, Vec<u8>)> {
-        let loc = self.locate(id)?;
-        let raw = self.read_unverified(id, &loc)?;
+        let (loc, raw) = self.fetch(id)?;
         verify(id, &loc, &raw)?;
         Ok((loc.kind, raw))
     }
@@ -114,8 +137,7 @@ impl Engine {
     /// Streams a file's content (or a symlink target) into `out`, verifying it against
     /// `id`. Returns the number of bytes written.
     pub fn read_file_to(&self, id: &Hash, out: &mut dyn Write) -> Result<u64> {
-        let loc = self.locate(id)?;
-        let raw = self.read_unverified(id, &loc)?;
+        let (loc, raw) = self.fetch(id)?;
         let write_err = |e| Error::Io {
             op: "write",
             path: "output".into(),

@@ -163,11 +163,12 @@ fn listed_ids(engine: &Engine, prefix: &str) -> Result<HashSet<CommitId>> {
         .collect())
 }
 
-/// Brings the local index up to date with the bucket: indexes packs other machines
-/// wrote, adds their checkpoints (with names), deletes the ones forgotten anywhere,
+/// Brings the local index up to date with the bucket: takes in gc's marks (packs
+/// condemned or deleted by any machine), indexes packs other machines wrote, adds their checkpoints (with names), deletes the ones forgotten anywhere,
 /// sets HEAD to the bucket's. Local checkpoints the bucket has no record of (a
 /// repository from before records, a machine killed after moving HEAD) are recorded.
 pub fn sync(engine: &Engine) -> Result<()> {
+    crate::engine::gc::learn(engine)?;
     let mut head = read_head(engine)?;
     let records = listed_ids(engine, CHECKPOINTS_PREFIX)?;
     let forgotten = listed_ids(engine, FORGOTTEN_PREFIX)?;

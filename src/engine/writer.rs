@@ -49,6 +49,10 @@ impl std::fmt::Debug for Writer {
 impl Engine {
     /// Registers a writer of this process.
     pub fn writer(&self) -> Result<Writer> {
+        if crate::engine::shared::enabled(self) {
+            // Before anything deduplicates: no condemned pack is relied on.
+            crate::engine::gc::learn(self)?;
+        }
         self.register(WriterKind::Writer)
     }
 

@@ -364,6 +364,14 @@ fn sweep_in(
 }
 
 impl Index {
+    /// Drops packs another machine's gc deleted, and every object located in them.
+    pub fn drop_packs(&self, packs: &[PackId]) -> Result<()> {
+        if packs.is_empty() {
+            return Ok(());
+        }
+        self.write(|txn| drop_packs_in(txn, packs))
+    }
+
     /// Forgets packs whose blobs are gone: pending deletions done, and announcements of
     /// dead writers (with the writers themselves).
     pub fn forget_deleted(&self, packs: &[PackId], dead_pins: &[u64]) -> Result<()> {

@@ -91,6 +91,12 @@ impl Repository {
             .flatten()
     }
 
+    /// The engine (for tests below the repository).
+    #[cfg(test)]
+    pub(crate) fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
     /// The artifact layer: projects, working trees, checkpoints, assets and renders.
     #[must_use]
     pub fn artifacts(&self) -> crate::artifact::Artifacts {

@@ -155,6 +155,15 @@ impl FaultStore {
             .push_back((op, Some(name.to_owned()), fault));
     }
 
+    /// The names of the blobs under `prefix` (bypassing the faults and the counts).
+    pub async fn names(&self, prefix: &str) -> Vec<String> {
+        self.inner
+            .list(Some(&Path::from(prefix)))
+            .map(|m| m.unwrap().location.to_string())
+            .collect()
+            .await
+    }
+
     /// The requests counted so far.
     pub fn counts(&self) -> Counts {
         *self.counts.lock().unwrap()

@@ -63,6 +63,12 @@ pub struct GcReport {
     pub packs_deferred: Vec<PackId>,
     /// Packs the plan wanted but something published meanwhile needs: kept.
     pub packs_spared: Vec<PackId>,
+    /// On a bucket other machines share: packs found dead and marked condemned in the
+    /// bucket, deleted by a run after the grace period if still dead then.
+    pub packs_condemned: Vec<PackId>,
+    /// On a bucket other machines share: condemned packs found live again, whose mark
+    /// was removed.
+    pub packs_rescued: Vec<PackId>,
     /// Bytes the backend no longer holds (or would not, on a dry run).
     pub bytes_freed: u64,
     /// Session projects removed because their lifetime was over.
@@ -72,21 +78,18 @@ pub struct GcReport {
 }
 
 /// Refuses a collection that could delete what something this index does not know
-/// needs: the index was rebuilt (unless `after_rebuild`), or other machines share the
-/// backend.
+/// needs: the index was rebuilt (unless `after_rebuild`).
 fn may_collect(engine: &Engine, opts: &GcOptions) -> Result<()> {
     if engine.index.rebuilt()? && !opts.after_rebuild {
         return Err(EngineError::RebuiltIndex.into());
     }
-    let machines = engine.backend.list(MACHINES_PREFIX)?.len();
-    if machines > 1 {
-        return Err(EngineError::SharedBackend {
-            machines,
-            backend: engine.backend.describe(),
-        }
-        .into());
-    }
     Ok(())
+}
+
+/// Whether other machines share the backend (two or more `machines/` keys): then only
+/// the two-phase collection of [`super::shared`] is safe.
+fn shared_by_machines(engine: &Engine) -> Result<bool> {
+    Ok(crate::engine::shared::enabled(engine) && engine.backend.list(MACHINES_PREFIX)?.len() > 1)
 }
 
 /// On a shared backend, brings the index in line with the bucket, whose records are
@@ -110,6 +113,20 @@ pub fn gc(engine: &Engine, opts: &GcOptions) -> Result<GcReport> {
         return Ok(dry_report(state.plan, opts));
     }
     may_collect(engine, opts)?;
+    let report = if shared_by_machines(engine)? {
+        super::shared::collect(engine, opts)?
+    } else {
+        collect_alone(engine, opts)?
+    };
+    if opts.after_rebuild {
+        engine.index.set_rebuilt(false)?;
+    }
+    Ok(report)
+}
+
+/// A collection by the only machine on the backend: condemn, copy, drop and delete in
+/// one run.
+fn collect_alone(engine: &Engine, opts: &GcOptions) -> Result<GcReport> {
     let gc = engine.register(WriterKind::Gc)?;
     let state = plan(engine, opts.grace, Some(gc.pin()))?;
     let mut report = GcReport {
@@ -155,9 +172,6 @@ pub fn gc(engine: &Engine, opts: &GcOptions) -> Result<GcReport> {
         .collect();
     report.packs_deferred = outcome.deferred;
     report.packs_spared = outcome.spared;
-    if opts.after_rebuild {
-        engine.index.set_rebuilt(false)?;
-    }
     drop(gc);
     engine.index.compact();
     Ok(report)
@@ -219,7 +233,11 @@ fn freed(plan: &GcPlan, gone: &[PackId], dropped: &[PackId], prune_unknown: bool
 
 /// Inside the apply transaction (no other writer can commit): the condemned packs
 /// holding an object that is reachable now but was not when the plan was made.
-fn rescue(engine: &Engine, live: &HashSet<Hash>, condemned: &[PackId]) -> Result<HashSet<PackId>> {
+pub(super) fn rescue(
+    engine: &Engine,
+    live: &HashSet<Hash>,
+    condemned: &[PackId],
+) -> Result<HashSet<PackId>> {
     let condemned: HashSet<&PackId> = condemned.iter().collect();
     let mut marker = Marker::beyond(live);
     marker.mark(engine, &Roots::read(engine)?)?;
@@ -236,7 +254,7 @@ fn rescue(engine: &Engine, live: &HashSet<Hash>, condemned: &[PackId]) -> Result
 
 /// Copies live objects out of mostly-dead packs into new packs (no recompression),
 /// verifying each first so a repack never launders a damaged object.
-fn rewrite(
+pub(super) fn rewrite(
     engine: &Engine,
     gc: &Writer,
     state: &PlanState,

@@ -6,6 +6,10 @@
 mod apply;
 mod mark;
 mod plan;
+mod shared;
+#[cfg(test)]
+mod shared_tests;
 
 pub use apply::{GcOptions, GcReport, gc};
 pub use plan::{GcPlan, PackPlan};
+pub use shared::learn;

@@ -70,6 +70,8 @@ pub struct PlanState {
     pub repack_objects: HashMap<PackId, Vec<(Hash, ObjectLocation)>>,
     /// Condemned packs the plan found live again.
     pub uncondemn: Vec<PackId>,
+    /// Indexed packs holding a live object.
+    pub live_packs: HashSet<PackId>,
     /// Registrations of writers that are gone.
     pub dead_pins: Vec<u64>,
 }
@@ -94,6 +96,7 @@ pub fn plan(engine: &Engine, grace: Duration, own_pin: Option<u64>) -> Result<Pl
         live: HashSet::new(),
         repack_objects: HashMap::new(),
         uncondemn: Vec::new(),
+        live_packs: HashSet::new(),
         dead_pins: Vec::new(),
     };
     let mut running = HashSet::new();
@@ -144,6 +147,9 @@ fn classify_indexed(
     let (_, cutoff_s) = cutoff(grace);
     for (pack, rec) in &view.packs {
         let u = usage.remove(pack).unwrap_or_default();
+        if !u.live.is_empty() {
+            state.live_packs.insert(*pack);
+        }
         let entry = PackPlan {
             pack: *pack,
             size: rec.size,

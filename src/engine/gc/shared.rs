@@ -1,0 +1,195 @@
+//! GC across machines that share a bucket, without locks: two phases with a grace
+//! period between them, marks in the bucket that every writer reads.
+//!
+//! A run *condemns* each pack its plan finds dead by writing `gc/condemned/<pack>`
+//! (create-only; the store's modification time dates it). A writer on any machine
+//! lists the marks when it starts and stores an object again rather than rely on a
+//! condemned pack. A later run — on any machine — deletes a condemned pack only when
+//! its mark is older than the grace period *and* the pack is still dead in a plan made
+//! from the bucket's roots (every checkpoint, project and record synced first): a
+//! writer that relied on it before the mark was written has published by then (the
+//! assumption: no writer runs longer than the grace period), and what it published is
+//! a root. A mark whose pack is live again is removed (the pack is rescued).
+//! `gc/deleted/<pack>` is written before the pack is deleted, so that other machines
+//! drop it from their indexes. A mostly dead pack is condemned the same way; when its
+//! mark is ripe its live objects are copied into a new pack first, which other
+//! machines index when they learn of the deletion (and a read that finds its pack gone
+//! learns at once and reads again). Packs the local index does not know are never
+//! deleted on that basis alone.
+
+use std::collections::{HashMap, HashSet};
+use std::time::SystemTime;
+
+use bytes::Bytes;
+
+use super::apply::{GcOptions, GcReport, rescue, rewrite};
+use super::plan::{PlanState, plan};
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::hash::PackId;
+use crate::index::{SweepRequest, WriterKind};
+use crate::store::pack_name;
+
+/// Where condemned packs are marked.
+pub const CONDEMNED_PREFIX: &str = "gc/condemned/";
+/// Where deleted packs are recorded.
+pub const DELETED_PREFIX: &str = "gc/deleted/";
+
+/// The marks in the bucket.
+#[derive(Debug, Default)]
+pub struct Marks {
+    /// Condemned packs, with when they were condemned (the mark's time in the store).
+    pub condemned: HashMap<PackId, SystemTime>,
+    /// Packs deleted by a gc.
+    pub deleted: HashSet<PackId>,
+}
+
+impl Marks {
+    /// Lists every mark: one listing.
+    pub fn list(engine: &Engine) -> Result<Marks> {
+        let mut marks = Marks::default();
+        for blob in engine.backend.list("gc/")? {
+            if let Some(id) = parse(&blob.name, CONDEMNED_PREFIX) {
+                marks.condemned.insert(id, blob.modified);
+            } else if let Some(id) = parse(&blob.name, DELETED_PREFIX) {
+                marks.deleted.insert(id);
+            }
+        }
+        Ok(marks)
+    }
+}
+
+fn parse(name: &str, prefix: &str) -> Option<PackId> {
+    name.strip_prefix(prefix)?.parse().ok()
+}
+
+fn mark(engine: &Engine, prefix: &str, pack: &PackId) -> Result<()> {
+    let name = format!("{prefix}{}", pack.0.to_hex());
+    engine.backend.put(&name, Bytes::from_static(b"{}"))?;
+    Ok(())
+}
+
+/// What a writer does first on a shared backend: takes the bucket's marks into its
+/// index, so that it deduplicates against no condemned pack and forgets deleted ones.
+pub fn learn(engine: &Engine) -> Result<()> {
+    let marks = Marks::list(engine)?;
+    if marks.condemned.is_empty() && marks.deleted.is_empty() {
+        return Ok(());
+    }
+    let mut condemn: Vec<PackId> = marks.condemned.keys().copied().collect();
+    condemn.extend(marks.deleted.iter().copied());
+    engine.index.condemn(&condemn, &[])?;
+    let view = engine.index.gc_view()?;
+    let indexed: Vec<PackId> = marks
+        .deleted
+        .into_iter()
+        .filter(|p| view.packs.contains_key(p))
+        .collect();
+    if !indexed.is_empty() {
+        // The live objects of a repacked pack are in the packs its repack wrote.
+        engine.index.drop_packs(&indexed)?;
+        crate::engine::shared::index_new_packs(engine)?;
+    }
+    Ok(())
+}
+
+/// Rescues condemned packs found live, condemns dead packs not condemned yet, and
+/// returns those condemned longer than the grace period ago: to delete now.
+fn judge(
+    engine: &Engine,
+    state: &PlanState,
+    opts: &GcOptions,
+    report: &mut GcReport,
+) -> Result<Vec<PackId>> {
+    let marks = Marks::list(engine)?;
+    let now = SystemTime::now();
+    let repack: HashSet<PackId> = state.plan.repack.iter().map(|p| p.pack).collect();
+    for pack in marks.condemned.keys() {
+        if state.live_packs.contains(pack) && !repack.contains(pack) {
+            engine
+                .backend
+                .delete(&format!("{CONDEMNED_PREFIX}{}", pack.0.to_hex()))?;
+            report.packs_rescued.push(*pack);
+        }
+    }
+    let mut ripe = Vec::new();
+    for pack in state
+        .plan
+        .delete
+        .iter()
+        .chain(&state.plan.repack)
+        .map(|p| p.pack)
+    {
+        match marks.condemned.get(&pack) {
+            None => {
+                mark(engine, CONDEMNED_PREFIX, &pack)?;
+                report.packs_condemned.push(pack);
+            }
+            Some(at) if *at + opts.grace <= now => ripe.push(pack),
+            Some(_) => report.packs_deferred.push(pack),
+        }
+    }
+    Ok(ripe)
+}
+
+/// One run of the two-phase collection (see the module docs).
+pub fn collect(engine: &Engine, opts: &GcOptions) -> Result<GcReport> {
+    // Every pack in the bucket is judged, not only those this index wrote or read:
+    // one indexed now counts as written now, so it is too young for this run.
+    crate::engine::shared::index_new_packs(engine)?;
+    let gc = engine.register(WriterKind::Gc)?;
+    let state = plan(engine, opts.grace, Some(gc.pin()))?;
+    let mut report = GcReport {
+        plan: state.plan.clone(),
+        ..GcReport::default()
+    };
+    let ripe = judge(engine, &state, opts, &mut report)?;
+    crate::engine::failpoint::hit("gc-after-condemn");
+    engine.index.condemn(&ripe, &state.uncondemn)?;
+    let (repacked, delete): (Vec<PackId>, Vec<PackId>) = ripe
+        .iter()
+        .copied()
+        .partition(|p| state.repack_objects.contains_key(p));
+    let written = rewrite(engine, &gc, &state, &repacked)?;
+    let outcome = engine.index.apply_sweep(
+        &SweepRequest {
+            delete: &delete,
+            repacked: &repacked,
+            written: &written,
+            own_pin: gc.pin(),
+            grace_s: opts.grace.as_secs(),
+        },
+        || rescue(engine, &state.live, &ripe),
+    )?;
+    let mut gone = outcome.dropped.clone();
+    gone.extend(state.plan.abandoned.iter().map(|p| p.pack));
+    for pack in &gone {
+        mark(engine, DELETED_PREFIX, pack)?;
+        engine.backend.delete(&pack_name(pack))?;
+    }
+    engine.index.forget_deleted(&gone, &state.dead_pins)?;
+    let freed: HashMap<PackId, u64> = state
+        .plan
+        .delete
+        .iter()
+        .chain(&state.plan.abandoned)
+        .map(|p| (p.pack, p.size))
+        .chain(
+            state
+                .plan
+                .repack
+                .iter()
+                .map(|p| (p.pack, p.size - p.live_bytes)),
+        )
+        .collect();
+    report.bytes_freed = gone.iter().filter_map(|p| freed.get(p)).sum();
+    let (repacked, deleted): (Vec<PackId>, Vec<PackId>) =
+        gone.into_iter().partition(|p| repacked.contains(p));
+    report.packs_repacked = repacked;
+    report.packs_deleted = deleted;
+    report.packs_deferred.extend(outcome.deferred);
+    report.packs_spared = outcome.spared;
+    drop(gc);
+    engine.index.compact();
+    Ok(report)
+}
