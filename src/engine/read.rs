@@ -65,13 +65,15 @@ impl Engine {
 
     /// Locates an object and reads its raw bytes. On a shared backend, a pack that is
     /// gone may have been repacked by another machine's gc: this index learns of it
-    /// (the pack dropped, the packs the repack wrote indexed) and reads again.
+    /// (the pack dropped, the packs the repack wrote indexed) and reads again — except
+    /// inside a write transaction (gc's apply step), which fails instead.
     fn fetch(&self, id: &Hash) -> Result<(ObjectLocation, Vec<u8>)> {
         let loc = self.locate(id)?;
         match self.read_unverified(id, &loc) {
             Ok(raw) => Ok((loc, raw)),
             Err(e)
                 if crate::engine::shared::enabled(self)
+                    && !crate::index::writing_here()
                     && self.backend.size(&pack_name(&loc.pack))?.is_none() =>
             {
                 crate::engine::gc::learn(self)?;

@@ -204,10 +204,41 @@ impl Index {
         f: impl FnOnce(&WriteTransaction) -> Result<T, E>,
     ) -> Result<T, E> {
         let txn = self.db().begin_write().map_err(IndexError::from)?;
-        let out = f(&txn)?;
+        let out = {
+            let _writing = Writing::enter();
+            f(&txn)?
+        };
         txn.commit().map_err(IndexError::from)?;
         self.writes
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(out)
     }
+}
+
+thread_local! {
+    /// Write transactions open on this thread (a second would wait for the first).
+    static WRITING: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Marks this thread as inside a write transaction while it lives.
+struct Writing;
+
+impl Writing {
+    fn enter() -> Writing {
+        WRITING.with(|w| w.set(w.get() + 1));
+        Writing
+    }
+}
+
+impl Drop for Writing {
+    fn drop(&mut self) {
+        WRITING.with(|w| w.set(w.get() - 1));
+    }
+}
+
+/// Whether this thread is inside a write transaction of an index (so that it must not
+/// begin another: it would wait for itself).
+#[must_use]
+pub fn writing_here() -> bool {
+    WRITING.with(|w| w.get() > 0)
 }

@@ -12,7 +12,7 @@ mod writers;
 
 pub use artifact::ArtifactTx;
 pub use checkpoints::NewCheckpoint;
-pub use db::Index;
+pub use db::{Index, writing_here};
 pub use error::IndexError;
 pub use objects::IndexSnapshot;
 pub use records::{ObjectLocation, StatRecord};

@@ -78,9 +78,12 @@ pub struct GcReport {
 }
 
 /// Refuses a collection that could delete what something this index does not know
-/// needs: the index was rebuilt (unless `after_rebuild`).
+/// needs: the index was rebuilt (unless `after_rebuild`) from packs that are not in a
+/// shared bucket.
 fn may_collect(engine: &Engine, opts: &GcOptions) -> Result<()> {
-    if engine.index.rebuilt()? && !opts.after_rebuild {
+    // On a cloud backend the bucket holds every record (synced before the roots are
+    // read): a rebuilt index lost nothing gc needs.
+    if engine.index.rebuilt()? && !opts.after_rebuild && !crate::engine::shared::enabled(engine) {
         return Err(EngineError::RebuiltIndex.into());
     }
     Ok(())
@@ -136,8 +139,8 @@ fn collect_alone(engine: &Engine, opts: &GcOptions) -> Result<GcReport> {
     let condemned: Vec<PackId> = doomed(&state.plan).collect();
     engine.index.condemn(&condemned, &state.uncondemn)?;
     crate::engine::failpoint::hit("gc-after-plan");
-    let repack_sources: Vec<PackId> = state.plan.repack.iter().map(|p| p.pack).collect();
-    let written = rewrite(engine, &gc, &state, &repack_sources)?;
+    let mut repack_sources: Vec<PackId> = state.plan.repack.iter().map(|p| p.pack).collect();
+    let written = rewrite(engine, &gc, &state, &mut repack_sources, false)?;
     let delete: Vec<PackId> = state.plan.delete.iter().map(|p| p.pack).collect();
     let outcome = engine.index.apply_sweep(
         &SweepRequest {
@@ -253,21 +256,32 @@ pub(super) fn rescue(
 }
 
 /// Copies live objects out of mostly-dead packs into new packs (no recompression),
-/// verifying each first so a repack never launders a damaged object.
+/// verifying each first so a repack never launders a damaged object. With `skip_gone`
+/// (a shared bucket), a pack already deleted is left out of `sources`.
 pub(super) fn rewrite(
     engine: &Engine,
     gc: &Writer,
     state: &PlanState,
-    sources: &[PackId],
+    sources: &mut Vec<PackId>,
+    skip_gone: bool,
 ) -> Result<Vec<WrittenPack>> {
     let mut packer = Packer::new(
         engine.backend.clone(),
         gc.journal(),
         engine.config.pack_target as usize,
     );
-    for pack in sources {
+    let mut gone = Vec::new();
+    for pack in sources.iter() {
         let objects = &state.repack_objects[pack];
-        let bytes: Bytes = engine.backend.get(&pack_name(pack))?;
+        let bytes: Bytes = match engine.backend.get(&pack_name(pack)) {
+            Ok(bytes) => bytes,
+            // Another machine's gc repacked it first: nothing to copy, nothing to drop.
+            Err(crate::store::StoreError::NotFound { .. }) if skip_gone => {
+                gone.push(*pack);
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         for (id, loc) in objects {
             let stored = stored_bytes(&bytes, pack, loc)?;
             let raw =
@@ -276,6 +290,7 @@ pub(super) fn rewrite(
             packer.add(loc.kind, *id, loc.compression, stored, loc.raw_len)?;
         }
     }
+    sources.retain(|p| !gone.contains(p));
     packer.finish()
 }
 

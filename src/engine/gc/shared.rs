@@ -146,11 +146,11 @@ pub fn collect(engine: &Engine, opts: &GcOptions) -> Result<GcReport> {
     let ripe = judge(engine, &state, opts, &mut report)?;
     crate::engine::failpoint::hit("gc-after-condemn");
     engine.index.condemn(&ripe, &state.uncondemn)?;
-    let (repacked, delete): (Vec<PackId>, Vec<PackId>) = ripe
+    let (mut repacked, delete): (Vec<PackId>, Vec<PackId>) = ripe
         .iter()
         .copied()
         .partition(|p| state.repack_objects.contains_key(p));
-    let written = rewrite(engine, &gc, &state, &repacked)?;
+    let written = rewrite(engine, &gc, &state, &mut repacked, true)?;
     let outcome = engine.index.apply_sweep(
         &SweepRequest {
             delete: &delete,
