@@ -18,7 +18,7 @@ use bytes::Bytes;
 
 use super::project::RecordId;
 use crate::engine::Engine;
-use crate::engine::shared::{enabled, index_new_packs};
+use crate::engine::shared::{enabled, index_new_packs, listed_ids};
 use crate::error::Result;
 
 /// Where asset and render records live.
@@ -90,8 +90,8 @@ pub fn pull_all(engine: &Engine) -> Result<()> {
     if !enabled(engine) {
         return Ok(());
     }
-    let listed = listed_ids(engine, RECORDS_PREFIX)?;
-    let deleted = listed_ids(engine, DELETED_PREFIX)?;
+    let listed: HashSet<RecordId> = listed_ids(engine, RECORDS_PREFIX)?;
+    let deleted: HashSet<RecordId> = listed_ids(engine, DELETED_PREFIX)?;
     let local = engine.index.blob_records()?;
     let mut gone = Vec::new();
     let mut have = HashSet::new();
@@ -120,15 +120,6 @@ pub fn pull_all(engine: &Engine) -> Result<()> {
         }
     }
     add(engine, &fetched)
-}
-
-fn listed_ids(engine: &Engine, prefix: &str) -> Result<HashSet<RecordId>> {
-    Ok(engine
-        .backend
-        .list(prefix)?
-        .into_iter()
-        .filter_map(|b| b.name.strip_prefix(prefix)?.parse().ok())
-        .collect())
 }
 
 /// Adds rows fetched from the bucket, after indexing the packs other machines wrote

@@ -45,33 +45,28 @@ pub(super) async fn gc(cli: &Cli, args: &GcArgs) -> Outcome {
 /// What a run left or changed besides deleting: deferred, condemned, rescued and spared
 /// packs.
 fn what_else(text: &mut String, report: &reelstore::GcReport) {
-    if !report.packs_deferred.is_empty() {
-        let _ = writeln!(
-            text,
+    let lines: [(&[reelstore::PackId], &str); 4] = [
+        (
+            &report.packs_deferred,
             "deferred {} packs: a writer that started before this gc still runs, or (on a bucket other machines share) they were condemned less than the grace period ago; a later `reel gc` frees them",
-            report.packs_deferred.len()
-        );
-    }
-    if !report.packs_condemned.is_empty() {
-        let _ = writeln!(
-            text,
+        ),
+        (
+            &report.packs_condemned,
             "condemned {} packs in the bucket other machines share: a `reel gc` on any machine deletes them once the grace period is over, if they are still unreferenced",
-            report.packs_condemned.len()
-        );
-    }
-    if !report.packs_rescued.is_empty() {
-        let _ = writeln!(
-            text,
+        ),
+        (
+            &report.packs_rescued,
             "rescued {} condemned packs: a checkpoint or record needs them again",
-            report.packs_rescued.len()
-        );
-    }
-    if !report.packs_spared.is_empty() {
-        let _ = writeln!(
-            text,
+        ),
+        (
+            &report.packs_spared,
             "spared {} packs: a checkpoint made while gc ran needs them",
-            report.packs_spared.len()
-        );
+        ),
+    ];
+    for (packs, line) in lines {
+        if !packs.is_empty() {
+            let _ = writeln!(text, "{}", line.replacen("{}", &packs.len().to_string(), 1));
+        }
     }
 }
 

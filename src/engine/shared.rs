@@ -154,7 +154,11 @@ pub fn forget(engine: &Engine, id: CommitId) -> Result<()> {
     Ok(())
 }
 
-fn listed_ids(engine: &Engine, prefix: &str) -> Result<HashSet<CommitId>> {
+/// The ids named by the keys under `prefix` (keys that do not parse are skipped).
+pub fn listed_ids<T: std::str::FromStr + Eq + std::hash::Hash>(
+    engine: &Engine,
+    prefix: &str,
+) -> Result<HashSet<T>> {
     Ok(engine
         .backend
         .list(prefix)?
@@ -164,14 +168,15 @@ fn listed_ids(engine: &Engine, prefix: &str) -> Result<HashSet<CommitId>> {
 }
 
 /// Brings the local index up to date with the bucket: takes in gc's marks (packs
-/// condemned or deleted by any machine), indexes packs other machines wrote, adds their checkpoints (with names), deletes the ones forgotten anywhere,
-/// sets HEAD to the bucket's. Local checkpoints the bucket has no record of (a
+/// condemned or deleted by any machine), indexes packs other machines wrote, adds
+/// their checkpoints (with names), deletes the ones forgotten anywhere, sets HEAD to
+/// the bucket's. Local checkpoints the bucket has no record of (a
 /// repository from before records, a machine killed after moving HEAD) are recorded.
 pub fn sync(engine: &Engine) -> Result<()> {
     crate::engine::gc::learn(engine)?;
     let mut head = read_head(engine)?;
-    let records = listed_ids(engine, CHECKPOINTS_PREFIX)?;
-    let forgotten = listed_ids(engine, FORGOTTEN_PREFIX)?;
+    let records: HashSet<CommitId> = listed_ids(engine, CHECKPOINTS_PREFIX)?;
+    let forgotten: HashSet<CommitId> = listed_ids(engine, FORGOTTEN_PREFIX)?;
     let local: HashSet<CommitId> = engine
         .index
         .checkpoints()?

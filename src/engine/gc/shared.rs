@@ -63,31 +63,43 @@ fn parse(name: &str, prefix: &str) -> Option<PackId> {
     name.strip_prefix(prefix)?.parse().ok()
 }
 
+fn mark_name(prefix: &str, pack: &PackId) -> String {
+    format!("{prefix}{}", pack.0.to_hex())
+}
+
 fn mark(engine: &Engine, prefix: &str, pack: &PackId) -> Result<()> {
-    let name = format!("{prefix}{}", pack.0.to_hex());
-    engine.backend.put(&name, Bytes::from_static(b"{}"))?;
+    engine
+        .backend
+        .put(&mark_name(prefix, pack), Bytes::from_static(b"{}"))?;
     Ok(())
 }
 
 /// What a writer does first on a shared backend: takes the bucket's marks into its
 /// index, so that it deduplicates against no condemned pack and forgets deleted ones.
+/// Writes the index only for marks it has not taken yet (a writer starts on every
+/// project change; the marks of past runs stay in the bucket).
 pub fn learn(engine: &Engine) -> Result<()> {
     let marks = Marks::list(engine)?;
     if marks.condemned.is_empty() && marks.deleted.is_empty() {
         return Ok(());
     }
-    let mut condemn: Vec<PackId> = marks.condemned.keys().copied().collect();
-    condemn.extend(marks.deleted.iter().copied());
-    engine.index.condemn(&condemn, &[])?;
     let view = engine.index.gc_view()?;
-    let indexed: Vec<PackId> = marks
+    let condemn: Vec<PackId> = marks
+        .condemned
+        .into_keys()
+        .filter(|p| view.packs.contains_key(p) && !view.condemned.contains_key(p))
+        .collect();
+    if !condemn.is_empty() {
+        engine.index.condemn(&condemn, &[])?;
+    }
+    let deleted: Vec<PackId> = marks
         .deleted
         .into_iter()
         .filter(|p| view.packs.contains_key(p))
         .collect();
-    if !indexed.is_empty() {
+    if !deleted.is_empty() {
         // The live objects of a repacked pack are in the packs its repack wrote.
-        engine.index.drop_packs(&indexed)?;
+        engine.index.drop_packs(&deleted)?;
         crate::engine::shared::index_new_packs(engine)?;
     }
     Ok(())
@@ -106,9 +118,7 @@ fn judge(
     let repack: HashSet<PackId> = state.plan.repack.iter().map(|p| p.pack).collect();
     for pack in marks.condemned.keys() {
         if state.live_packs.contains(pack) && !repack.contains(pack) {
-            engine
-                .backend
-                .delete(&format!("{CONDEMNED_PREFIX}{}", pack.0.to_hex()))?;
+            engine.backend.delete(&mark_name(CONDEMNED_PREFIX, pack))?;
             report.packs_rescued.push(*pack);
         }
     }

@@ -63,6 +63,24 @@ async fn checkpoint(repo: &Repository, dir: &Path) {
         .unwrap();
 }
 
+/// Starts a checkpoint of `dir` on `repo` and returns once it is held at its commit
+/// point (its `refs/HEAD` write waits at the gate): it has staged everything, relying
+/// on the packs its index knows, and published nothing.
+fn hold_checkpoint(
+    store: &FaultStore,
+    repo: &Repository,
+    dir: &Path,
+) -> (Gate, tokio::task::JoinHandle<()>) {
+    let gate = Gate::default();
+    store.inject_at(Op::Put, "refs/HEAD", Fault::Hold(gate.clone()));
+    let held = {
+        let (repo, dir) = (repo.clone(), dir.to_owned());
+        tokio::spawn(async move { checkpoint(&repo, &dir).await })
+    };
+    tokio::task::block_in_place(|| gate.wait_arrived());
+    (gate, held)
+}
+
 /// Restores HEAD on a machine that never saw anything: every byte must be there.
 async fn restore_on_a_fresh_machine(store: &Arc<FaultStore>) -> Vec<u8> {
     let fresh = machine(store);
@@ -117,13 +135,7 @@ async fn a_pack_relied_on_before_it_was_condemned_is_rescued() {
     tokio::task::block_in_place(|| crate::engine::shared::sync(b.engine())).unwrap();
     tokio::task::block_in_place(|| crate::engine::shared::index_new_packs(b.engine())).unwrap();
 
-    let gate = Gate::default();
-    store.inject_at(Op::Put, "refs/HEAD", Fault::Hold(gate.clone()));
-    let held = {
-        let (b, dir) = (b.clone(), dir.path().to_owned());
-        tokio::spawn(async move { checkpoint(&b, &dir).await })
-    };
-    tokio::task::block_in_place(|| gate.wait_arrived());
+    let (gate, held) = hold_checkpoint(&store, &b, dir.path());
     let first = gc(&a).await;
     gate.open();
     held.await.unwrap();
@@ -155,13 +167,7 @@ async fn a_writer_that_starts_after_the_mark_stores_the_bytes_again() {
 
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("take1.mp4"), FOOTAGE).unwrap();
-    let gate = Gate::default();
-    store.inject_at(Op::Put, "refs/HEAD", Fault::Hold(gate.clone()));
-    let held = {
-        let (b, dir) = (b.clone(), dir.path().to_owned());
-        tokio::spawn(async move { checkpoint(&b, &dir).await })
-    };
-    tokio::task::block_in_place(|| gate.wait_arrived());
+    let (gate, held) = hold_checkpoint(&store, &b, dir.path());
     let second = gc(&a).await;
     gate.open();
     held.await.unwrap();
