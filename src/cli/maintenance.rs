@@ -250,6 +250,13 @@ pub(super) async fn index(cli: &Cli, cmd: &IndexCmd) -> Outcome {
             .map(|h| format!(", HEAD {}", h.short()))
             .unwrap_or_default()
     );
+    if r.packs_from_segments > 0 {
+        let _ = writeln!(
+            text,
+            "{} packs were described by the bucket's index segments, {} trailers read",
+            r.packs_from_segments, r.trailers_read
+        );
+    }
     for p in &r.damaged_packs {
         let pack = p.pack.map(|p| p.short()).unwrap_or_default();
         let _ = writeln!(
@@ -257,6 +264,10 @@ pub(super) async fn index(cli: &Cli, cmd: &IndexCmd) -> Outcome {
             "warning: pack {pack} is damaged and was left out: {}",
             p.message
         );
+    }
+    if r.from_bucket {
+        text.push_str("projects, assets and renders come from the bucket's records\n");
+        return Ok(out(&text)?);
     }
     if r.project_checkpoints > 0 {
         let _ = writeln!(

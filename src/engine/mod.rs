@@ -19,6 +19,9 @@ pub(crate) mod rebuild;
 pub(crate) mod refs;
 pub(crate) mod restore;
 pub(crate) mod roots;
+pub(crate) mod segments;
+#[cfg(test)]
+mod segments_tests;
 pub(crate) mod shared;
 pub(crate) mod stats;
 pub(crate) mod writer;

@@ -1,13 +1,15 @@
 //! `reel index rebuild`: a new index from the packs alone.
 //!
-//! Every pack's trailer lists its objects, so object locations come back exactly.
+//! Every pack's trailer lists its objects (and on a cloud bucket, index segments list
+//! those of whole batches of packs, read first), so object locations come back exactly.
 //! Directory checkpoints come back from the commit objects (a commit whose whole tree
 //! is still stored; the commit objects GC keeps for lineage of deleted checkpoints have
 //! lost their data and stay plain objects), in creation order, with their names; HEAD
-//! is the newest. What lived only in the index — project records and working trees,
-//! asset and render records, the stat cache — cannot come back; the rebuilt index is
-//! marked so that `gc` refuses to collect their now-unreferenced bytes until told to
-//! (`gc --after-rebuild`).
+//! is the newest. On local storage, what lived only in the index — project records and
+//! working trees, asset and render records, the stat cache — cannot come back; the
+//! rebuilt index is marked so that `gc` refuses to collect their now-unreferenced bytes
+//! until told to (`gc --after-rebuild`). A cloud bucket holds all of those records, and
+//! the sync that follows the rebuild takes them in.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -19,7 +21,6 @@ use crate::engine::fsck::Problem;
 use crate::error::{Error, Result};
 use crate::hash::{CommitId, Hash, TreeId};
 use crate::object::{EntryKind, ObjectKind};
-use crate::store::{WrittenPack, parse_pack_name, read_trailer};
 
 /// Packs indexed per transaction.
 const PACKS_PER_TXN: usize = 256;
@@ -31,6 +32,10 @@ pub struct RebuildReport {
     pub moved_aside: Option<PathBuf>,
     /// Packs indexed.
     pub packs: u64,
+    /// How many of them an index segment described (one GET for a batch of packs).
+    pub packs_from_segments: u64,
+    /// How many pack trailers were read (packs no segment described).
+    pub trailers_read: u64,
     /// Objects indexed.
     pub objects: u64,
     /// Directory checkpoints recovered.
@@ -41,6 +46,9 @@ pub struct RebuildReport {
     pub project_checkpoints: u64,
     /// Packs that could not be read or parsed, left out.
     pub damaged_packs: Vec<Problem>,
+    /// The backend is a shared bucket, which holds every checkpoint, project, asset and
+    /// render record: the rebuilt index lost nothing (and `gc` runs on it as it is).
+    pub from_bucket: bool,
 }
 
 /// Moves an index file aside (never deletes it); returns the new name.
@@ -62,42 +70,31 @@ pub fn rebuild(engine: &Engine, report: &mut RebuildReport) -> Result<()> {
     // Marked first: an index killed half-built knows packs but not yet the checkpoints
     // that reference them, and gc must not take that for garbage.
     engine.index.set_rebuilt(true)?;
-    let listed = engine.backend.list("packs/")?;
-    let mut batch = Vec::new();
+    let found = crate::engine::segments::find_packs(engine, true, |_| false)?;
+    report.packs = found.packs.len() as u64;
+    report.packs_from_segments = found.from_segments;
+    report.trailers_read = found.trailers_read;
+    report.damaged_packs = found.damaged;
     let mut commits = Vec::new();
-    for blob in &listed {
-        let Some(id) = parse_pack_name(&blob.name) else {
-            continue;
-        };
-        match read_trailer(engine.backend.as_ref(), &blob.name, blob.size) {
-            Ok(entries) => {
-                report.packs += 1;
-                report.objects += entries.len() as u64;
-                commits.extend(
-                    entries
-                        .iter()
-                        .filter(|e| e.kind == ObjectKind::Commit)
-                        .map(|e| CommitId(e.id)),
-                );
-                batch.push(WrittenPack {
-                    id,
-                    size: blob.size,
-                    entries,
-                });
-            }
-            Err(e) => report.damaged_packs.push(Problem {
-                pack: Some(id),
-                object: None,
-                message: e.to_string(),
-            }),
-        }
-        if batch.len() == PACKS_PER_TXN {
+    for pack in &found.packs {
+        report.objects += pack.entries.len() as u64;
+        commits.extend(
+            pack.entries
+                .iter()
+                .filter(|e| e.kind == ObjectKind::Commit)
+                .map(|e| CommitId(e.id)),
+        );
+    }
+    let mut batches = found.packs.chunks(PACKS_PER_TXN).peekable();
+    while let Some(batch) = batches.next() {
+        if batches.peek().is_some() {
+            engine.index.add_rebuilt_packs(batch)?;
+        } else {
             engine
                 .index
-                .add_rebuilt_packs(&std::mem::take(&mut batch))?;
+                .add_listed_packs(batch, &found.segments_read, &[])?;
         }
     }
-    engine.index.add_rebuilt_packs(&batch)?;
     crate::engine::failpoint::hit("rebuild-packs-indexed");
     let checkpoints = recover_checkpoints(engine, &commits, report);
     report.checkpoints = checkpoints.len() as u64;

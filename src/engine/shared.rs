@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::hash::{CommitId, PackId};
-use crate::store::{Swapped, Version, WrittenPack, parse_pack_name, read_trailer};
+use crate::hash::CommitId;
+use crate::store::{Swapped, Version};
 
 /// The shared HEAD.
 pub const HEAD_REF: &str = "refs/HEAD";
@@ -232,31 +232,19 @@ pub fn sync(engine: &Engine) -> Result<()> {
     Ok(engine.index.sync_checkpoints(&add, &gone, head)?)
 }
 
-/// Indexes the packs in the bucket this index does not know, by their trailers. A
-/// pack a gc here is deleting is left out; one deleted meanwhile fails its trailer
-/// read and is left out too (the listing comes first, then the index, then the reads).
+/// Indexes the packs in the bucket this index does not know, from the index segments
+/// it has not read yet or else their trailers. A pack a gc here is deleting (or has
+/// condemned) is left out; one deleted meanwhile fails its trailer read and is left out
+/// too (the listing comes first, then the index, then the reads).
 pub fn index_new_packs(engine: &Engine) -> Result<()> {
-    let listed = engine.backend.list("packs/")?;
     let view = engine.index.gc_view()?;
-    let mut batch = Vec::new();
-    for blob in listed {
-        let Some(id): Option<PackId> = parse_pack_name(&blob.name) else {
-            continue;
-        };
-        if view.packs.contains_key(&id)
-            || view.deleting.contains(&id)
-            || view.condemned.contains_key(&id)
-        {
-            continue;
-        }
-        match read_trailer(engine.backend.as_ref(), &blob.name, blob.size) {
-            Ok(entries) => batch.push(WrittenPack {
-                id,
-                size: blob.size,
-                entries,
-            }),
-            Err(e) => tracing::debug!("pack {} left out of the sync: {e}", blob.name),
-        }
+    let found = crate::engine::segments::find_packs(engine, false, |id| {
+        view.packs.contains_key(id) || view.deleting.contains(id) || view.condemned.contains_key(id)
+    })?;
+    for p in &found.damaged {
+        tracing::debug!("pack left out of the sync: {}", p.message);
     }
-    Ok(engine.index.add_rebuilt_packs(&batch)?)
+    Ok(engine
+        .index
+        .add_listed_packs(&found.packs, &found.segments_read, &found.segments_gone)?)
 }

@@ -57,6 +57,7 @@ fn open_all(txn: &WriteTransaction) -> Result<()> {
     txn.open_table(super::tables::RENDER_MEMO)?;
     txn.open_table(super::tables::RENDER_JOBS)?;
     txn.open_table(super::tables::SHARED_PROJECTS)?;
+    txn.open_table(super::tables::SEGMENTS)?;
     Ok(())
 }
 

@@ -5,7 +5,7 @@ use redb::{ReadOnlyTable, ReadableTable, ReadableTableMetadata, WriteTransaction
 use super::db::{Index, now_s};
 use super::error::IndexError;
 use super::records::{ObjectLocation, PackRecord, StatRecord};
-use super::tables::{CONDEMNED, OBJECTS, PACKS, PENDING_PACKS, STAT_CACHE};
+use super::tables::{CONDEMNED, OBJECTS, PACKS, PENDING_PACKS, SEGMENTS, STAT_CACHE};
 use crate::hash::{Hash, PackId};
 use crate::store::WrittenPack;
 
@@ -104,6 +104,39 @@ impl Index {
     /// Indexes packs found on the backend (a rebuild).
     pub fn add_rebuilt_packs(&self, packs: &[WrittenPack]) -> Result<()> {
         self.write(|txn| insert_packs(txn, packs))
+    }
+
+    /// The index segments this index has taken in.
+    pub fn segments_read(&self) -> Result<std::collections::HashSet<String>> {
+        let txn = self.begin_read()?;
+        let mut out = std::collections::HashSet::new();
+        for row in txn.open_table(SEGMENTS)?.iter()? {
+            out.insert(row?.0.value().to_owned());
+        }
+        Ok(out)
+    }
+
+    /// Indexes packs found on the backend and notes the segments that described them
+    /// as read (`read`) and the ones the backend no longer lists as gone (`gone`), in
+    /// one transaction.
+    pub fn add_listed_packs(
+        &self,
+        packs: &[WrittenPack],
+        read: &[String],
+        gone: &[String],
+    ) -> Result<()> {
+        self.write(|txn| {
+            insert_packs(txn, packs)?;
+            let mut segments = txn.open_table(SEGMENTS)?;
+            let now = now_s();
+            for name in read {
+                segments.insert(name.as_str(), now)?;
+            }
+            for name in gone {
+                segments.remove(name.as_str())?;
+            }
+            Ok(())
+        })
     }
 }
 

@@ -37,6 +37,10 @@ pub const CONDEMNED: TableDefinition<[u8; 32], u64> = TableDefinition::new("cond
 /// Pack id → time (seconds) GC dropped it from the index; its blob is being deleted.
 pub const DELETING: TableDefinition<[u8; 32], u64> = TableDefinition::new("deleting-0");
 
+/// Index segment blob name (`index/<hex>.seg`) → when this index took it in (seconds):
+/// the segments a sync need not read again.
+pub const SEGMENTS: TableDefinition<&str, u64> = TableDefinition::new("segments-0");
+
 /// Project id (16 bytes) → project record (JSON).
 pub const PROJECTS: TableDefinition<[u8; 16], &[u8]> = TableDefinition::new("projects-0");
 /// `<project hex>/<generation hex>/<path>` → overlay entry (see `artifact::overlay`).

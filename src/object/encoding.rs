@@ -26,6 +26,8 @@ pub enum EnvelopeTag {
     Manifest = 3,
     /// A pack trailer.
     PackTrailer = 4,
+    /// An index segment (`store::segment`): the trailers of a batch of packs.
+    IndexSegment = 5,
 }
 
 /// What a stored object is; recorded in the index and in pack trailers.

@@ -280,6 +280,7 @@ fn resync(
 ) -> Result<()> {
     if crate::engine::shared::enabled(engine) {
         crate::engine::shared::sync(engine)?;
+        report.from_bucket = true;
         report.checkpoints = engine.index.checkpoints()?.len() as u64;
         report.head = engine.index.head()?;
     }

@@ -112,11 +112,11 @@ async fn small_files_cost_requests_per_pack_and_block_not_per_file() {
         "{FILES} files, {} packs of {pack_bytes} B; checkpoint: {c:?}",
         packs.len()
     );
-    // One PUT per pack, one for `refs/HEAD` and one for the checkpoint's record;
-    // nothing per file. Reads: `refs/HEAD` before the scan and before it moves, the
+    // One PUT per pack, one for their index segment, one for `refs/HEAD` and one for
+    // the checkpoint's record; nothing per file. Reads: `refs/HEAD` before the scan and before it moves, the
     // listings of records and tombstones, and of gc's marks (at the sync and as the
     // writer registers); no pack is read back.
-    assert_eq!(c.put, packs.len() as u64 + 2, "{c:?}");
+    assert_eq!(c.put, packs.len() as u64 + 3, "{c:?}");
     assert_eq!((c.get, c.delete), (2, 0), "{c:?}");
     assert!(c.list <= 4, "{c:?}");
 

@@ -10,6 +10,7 @@ mod pack;
 mod packer;
 mod probe;
 mod redb_backend;
+mod segment;
 
 pub use backend::{
     BlobBackend, BlobMeta, Created, MACHINES_PREFIX, Swapped, Version, pack_name, parse_pack_name,
@@ -22,6 +23,7 @@ pub use pack::{PackEntry, PackWriter, parse_pack, parse_trailer, read_trailer};
 pub use packer::{PackJournal, PackSink, Packer, WrittenPack};
 pub use probe::{ProbeReport, probe};
 pub use redb_backend::RedbBackend;
+pub use segment::{SEGMENTS_PREFIX, is_segment_name, parse_segment, write_segment};
 
 #[cfg(test)]
 mod cas_tests;

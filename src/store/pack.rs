@@ -59,27 +59,32 @@ impl Canonical for Trailer {
     const TAG: EnvelopeTag = EnvelopeTag::PackTrailer;
 
     fn validate(&self) -> std::result::Result<(), String> {
-        // The first object starts right after a version 1 or version 2 header; which one
-        // is checked against the pack's own version byte by `parse_pack`.
-        let mut next = self.entries.first().map_or(0, |e| e.offset);
-        if !self.entries.is_empty() && next != header_len(1) && next != header_len(2) {
-            return Err(format!("first object at offset {next}, not after a header"));
-        }
-        for e in &self.entries {
-            if e.offset != next {
-                return Err(format!(
-                    "object {} at offset {}, expected {next}",
-                    e.id.short(),
-                    e.offset
-                ));
-            }
-            if e.compression == Compression::Raw && e.stored_len != e.raw_len {
-                return Err(format!("raw object {} has two lengths", e.id.short()));
-            }
-            next += u64::from(e.stored_len);
-        }
-        Ok(())
+        check_entries(&self.entries)
     }
+}
+
+/// The invariants of a trailer's entries: back to back from right after a header, raw
+/// objects with one length. (Which header is checked against the pack's own version
+/// byte by [`parse_pack`].)
+pub(super) fn check_entries(entries: &[PackEntry]) -> std::result::Result<(), String> {
+    let mut next = entries.first().map_or(0, |e| e.offset);
+    if !entries.is_empty() && next != header_len(1) && next != header_len(2) {
+        return Err(format!("first object at offset {next}, not after a header"));
+    }
+    for e in entries {
+        if e.offset != next {
+            return Err(format!(
+                "object {} at offset {}, expected {next}",
+                e.id.short(),
+                e.offset
+            ));
+        }
+        if e.compression == Compression::Raw && e.stored_len != e.raw_len {
+            return Err(format!("raw object {} has two lengths", e.id.short()));
+        }
+        next += u64::from(e.stored_len);
+    }
+    Ok(())
 }
 
 /// Builds one pack in memory.

@@ -149,11 +149,23 @@ impl Packer {
     }
 
     /// Writes the last partial pack, waits until every pack is durably stored, and
-    /// returns them.
+    /// returns them. On a shared backend it then stores one index segment listing them
+    /// (see [`super::segment`]); a segment that cannot be stored is only logged, as
+    /// readers fall back to the packs' own trailers.
     pub fn finish(mut self) -> Result<Vec<WrittenPack>> {
         self.flush()?;
         self.join_writer()?;
-        Ok(std::mem::take(&mut self.written))
+        let written = std::mem::take(&mut self.written);
+        if self.backend.shared() {
+            match super::segment::write_segment(self.backend.as_ref(), &written) {
+                Ok(Some(name)) => tracing::debug!("index segment {name} written"),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(
+                    "cannot store an index segment (rebuilds read the packs' trailers instead): {e}"
+                ),
+            }
+        }
+        Ok(written)
     }
 }
 

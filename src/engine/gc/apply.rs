@@ -75,6 +75,8 @@ pub struct GcReport {
     pub expired_projects: u64,
     /// Overlay rows dropped (earlier generations, deleted projects).
     pub stale_overlay_rows: u64,
+    /// On a cloud bucket: index segments replaced by one merged segment.
+    pub segments_merged: u64,
 }
 
 /// Refuses a collection that could delete what something this index does not know
@@ -116,11 +118,13 @@ pub fn gc(engine: &Engine, opts: &GcOptions) -> Result<GcReport> {
         return Ok(dry_report(state.plan, opts));
     }
     may_collect(engine, opts)?;
-    let report = if shared_by_machines(engine)? {
+    let mut report = if shared_by_machines(engine)? {
         super::shared::collect(engine, opts)?
     } else {
         collect_alone(engine, opts)?
     };
+    let deleted = !report.packs_deleted.is_empty() || !report.packs_repacked.is_empty();
+    report.segments_merged = crate::engine::segments::merge(engine, deleted)?;
     if opts.after_rebuild {
         engine.index.set_rebuilt(false)?;
     }

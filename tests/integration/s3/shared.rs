@@ -131,6 +131,10 @@ fn index_rebuild_takes_checkpoints_names_tombstones_and_head_from_the_bucket() {
     let report: serde_json::Value =
         serde_json::from_str(&ok(a.path(), &["index", "rebuild", "--json"])).unwrap();
     assert_eq!(report["checkpoints"], 2, "{report}");
+    // Every pack described by an index segment: no trailer read.
+    assert_eq!(report["packs_from_segments"], report["packs"], "{report}");
+    assert_eq!(report["trailers_read"], 0, "{report}");
+    assert_eq!(report["from_bucket"], true, "{report}");
     assert_eq!(chain(a.path()), before, "HEAD moved by the rebuild");
     let show = s3_reel(a.path(), &["show", "v2"]);
     assert!(!show.status.success(), "the forgotten v2 came back");
