@@ -43,7 +43,7 @@ pub(super) async fn gc(cli: &Cli, args: &GcArgs) -> Outcome {
 }
 
 /// What a run left or changed besides deleting: deferred, condemned, rescued and spared
-/// packs.
+/// packs, merged index segments.
 fn what_else(text: &mut String, report: &reelstore::GcReport) {
     let lines: [(&[reelstore::PackId], &str); 4] = [
         (
@@ -67,6 +67,13 @@ fn what_else(text: &mut String, report: &reelstore::GcReport) {
         if !packs.is_empty() {
             let _ = writeln!(text, "{}", line.replacen("{}", &packs.len().to_string(), 1));
         }
+    }
+    if report.segments_merged > 0 {
+        let _ = writeln!(
+            text,
+            "merged {} index segments into one",
+            report.segments_merged
+        );
     }
 }
 

@@ -484,6 +484,17 @@ fn a_second_machine_attaches_and_gc_on_both_frees_only_dead_packs() {
         "{second}"
     );
     assert_eq!(count(&second, "packs_condemned"), 0, "{second}");
+    // The index segments naming the deleted packs were merged into one that does not.
+    assert!(second["segments_merged"].as_u64().unwrap() > 1, "{second}");
+    std::fs::remove_file(a.path().join(".reel/index.redb")).unwrap();
+    let rebuilt: serde_json::Value =
+        serde_json::from_str(&ok(a.path(), &["index", "rebuild", "--json"])).unwrap();
+    assert_eq!(rebuilt["trailers_read"], 0, "{rebuilt}");
+    assert_eq!(
+        rebuilt["packs_from_segments"], rebuilt["packs"],
+        "{rebuilt}"
+    );
+    assert_eq!(rebuilt["checkpoints"], 2, "{rebuilt}");
     for dir in [a.path(), b.path()] {
         ok(dir, &["fsck", "--read-data"]);
     }
