@@ -47,13 +47,62 @@ impl std::fmt::Debug for Writer {
 }
 
 impl Engine {
-    /// Registers a writer of this process.
+    /// Registers a writer of this process, then adopts what writers of this host
+    /// stored before they died (see [`Engine::adopt_dead_writers`]).
     pub fn writer(&self) -> Result<Writer> {
         if crate::engine::shared::enabled(self) {
             // Before anything deduplicates: no condemned pack is relied on.
             crate::engine::gc::learn(self)?;
         }
-        self.register(WriterKind::Writer)
+        let writer = self.register(WriterKind::Writer)?;
+        match self.adopt_dead_writers() {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("took in {n} packs a killed writer had stored"),
+            Err(e) => {
+                tracing::warn!("cannot take in a killed writer's packs (gc removes them): {e}");
+            }
+        }
+        Ok(writer)
+    }
+
+    /// Indexes the packs that writers of this host stored before they died (a
+    /// `kill -9` in the middle of a checkpoint), so that a re-run deduplicates against
+    /// them instead of storing (uploading) everything again, and ends those
+    /// registrations. Runs after this writer registered: a gc that condemns an adopted
+    /// pack later defers it while this writer runs. A pack a gc claimed meanwhile, or
+    /// whose trailer cannot be read, is left to gc. Returns how many packs were indexed.
+    pub fn adopt_dead_writers(&self) -> Result<usize> {
+        let dead = self.index.dead_writers()?;
+        if dead.is_empty() {
+            return Ok(0);
+        }
+        let (mut pins, mut finished, mut packs) = (Vec::new(), Vec::new(), Vec::new());
+        for (pin, announced) in dead {
+            let mut whole = true;
+            for pack in announced {
+                let name = pack_name(&pack);
+                let Some(size) = self.backend.size(&name)? else {
+                    continue; // never stored
+                };
+                match read_trailer(self.backend.as_ref(), &name, size) {
+                    Ok(entries) => packs.push(WrittenPack {
+                        id: pack,
+                        size,
+                        entries,
+                    }),
+                    Err(e) => {
+                        tracing::debug!(pack = %pack.short(), "a killed writer's pack is left to gc: {e}");
+                        whole = false;
+                    }
+                }
+            }
+            pins.push(pin);
+            if whole {
+                finished.push(pin);
+            }
+        }
+        crate::engine::failpoint::hit("writer-before-adopt");
+        Ok(self.index.adopt(&pins, &finished, &packs)?)
     }
 
     /// Registers a writer or a GC.

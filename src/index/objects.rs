@@ -5,7 +5,7 @@ use redb::{ReadOnlyTable, ReadableTable, ReadableTableMetadata, WriteTransaction
 use super::db::{Index, now_s};
 use super::error::IndexError;
 use super::records::{ObjectLocation, PackRecord, StatRecord};
-use super::tables::{CONDEMNED, OBJECTS, PACKS, PENDING_PACKS, SEGMENTS, STAT_CACHE};
+use super::tables::{CONDEMNED, DELETING, OBJECTS, PACKS, PENDING_PACKS, SEGMENTS, STAT_CACHE};
 use crate::hash::{Hash, PackId};
 use crate::store::WrittenPack;
 
@@ -101,9 +101,10 @@ impl Index {
         Ok(out)
     }
 
-    /// Indexes packs found on the backend (a rebuild).
+    /// Indexes packs found on the backend (a rebuild), except those a gc here is
+    /// deleting.
     pub fn add_rebuilt_packs(&self, packs: &[WrittenPack]) -> Result<()> {
-        self.write(|txn| insert_packs(txn, packs))
+        self.write(|txn| insert_found(txn, packs))
     }
 
     /// The index segments this index has taken in.
@@ -126,7 +127,7 @@ impl Index {
         gone: &[String],
     ) -> Result<()> {
         self.write(|txn| {
-            insert_packs(txn, packs)?;
+            insert_found(txn, packs)?;
             let mut segments = txn.open_table(SEGMENTS)?;
             let now = now_s();
             for name in read {
@@ -138,6 +139,24 @@ impl Index {
             Ok(())
         })
     }
+}
+
+/// Indexes packs found on the backend, leaving out those a gc here claimed for deletion
+/// after the caller listed them (checked in the transaction, so none comes back).
+fn insert_found(txn: &WriteTransaction, packs: &[WrittenPack]) -> Result<()> {
+    let deleting = txn.open_table(DELETING)?;
+    if deleting.is_empty()? {
+        drop(deleting);
+        return insert_packs(txn, packs);
+    }
+    let mut keep = Vec::with_capacity(packs.len());
+    for p in packs {
+        if deleting.get(p.id.0.as_bytes())?.is_none() {
+            keep.push(p.clone());
+        }
+    }
+    drop(deleting);
+    insert_packs(txn, &keep)
 }
 
 /// Indexes packs: their rows, their objects' locations, and the end of their

@@ -229,6 +229,83 @@ impl Index {
         })
     }
 
+    /// Writers of this host that died registered (killed, say), with the packs they
+    /// announced and that no gc is deleting: what a new writer may adopt.
+    pub fn dead_writers(&self) -> Result<Vec<(u64, Vec<PackId>)>> {
+        let txn = self.begin_read()?;
+        let mut dead: HashMap<u64, Vec<PackId>> = HashMap::new();
+        for row in txn.open_table(WRITERS)?.iter()? {
+            let (pin, v) = row?;
+            let rec = WriterRecord::decode(v.value())?;
+            if rec.process.map(ProcessId::liveness) == Some(Liveness::Dead) {
+                dead.insert(pin.value(), Vec::new());
+            }
+        }
+        if dead.is_empty() {
+            return Ok(Vec::new());
+        }
+        let deleting = txn.open_table(DELETING)?;
+        for row in txn.open_table(PENDING_PACKS)?.iter()? {
+            let (k, pin) = row?;
+            if let Some(packs) = dead.get_mut(&pin.value())
+                && deleting.get(k.value())?.is_none()
+            {
+                packs.push(PackId(Hash::from_bytes(k.value())));
+            }
+        }
+        Ok(dead.into_iter().collect())
+    }
+
+    /// Adopts what dead writers stored: indexes `packs` (each still announced by one of
+    /// the writers `dead` and not claimed by a gc meanwhile; the others are left out)
+    /// and ends the registrations `finished` (writers all of whose stored packs are
+    /// among `packs`) with their remaining announcements (packs never stored).
+    /// Returns how many packs were indexed.
+    pub fn adopt(&self, dead: &[u64], finished: &[u64], packs: &[WrittenPack]) -> Result<usize> {
+        self.write(|txn| {
+            let mut take = Vec::new();
+            {
+                let pending = txn.open_table(PENDING_PACKS)?;
+                let deleting = txn.open_table(DELETING)?;
+                for p in packs {
+                    let key = p.id.0.as_bytes();
+                    let announced = pending
+                        .get(key)?
+                        .is_some_and(|pin| dead.contains(&pin.value()));
+                    if announced && deleting.get(key)?.is_none() {
+                        take.push(p.clone());
+                    }
+                }
+            }
+            insert_packs(txn, &take)?;
+            for pin in finished {
+                release_in(txn, *pin)?;
+            }
+            Ok(take.len())
+        })
+    }
+
+    /// Claims abandoned packs for deletion: those still not indexed (a writer may have
+    /// adopted one since the plan) are marked as being deleted, so that nothing indexes
+    /// them any more, and returned.
+    pub fn claim_abandoned(&self, packs: &[PackId]) -> Result<Vec<PackId>> {
+        if packs.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(|txn| {
+            let indexed = txn.open_table(PACKS)?;
+            let mut deleting = txn.open_table(DELETING)?;
+            let mut claimed = Vec::new();
+            for p in packs {
+                if indexed.get(p.0.as_bytes())?.is_none() {
+                    deleting.insert(p.0.as_bytes(), now_s())?;
+                    claimed.push(*p);
+                }
+            }
+            Ok(claimed)
+        })
+    }
+
     /// Whether a pack is indexed.
     pub fn has_pack(&self, pack: &PackId) -> Result<bool> {
         let txn = self.begin_read()?;

@@ -4,6 +4,7 @@
 
 mod util;
 
+mod adopt;
 mod artifact_cli;
 mod artifacts;
 mod cli;

@@ -158,10 +158,12 @@ fn collect_alone(engine: &Engine, opts: &GcOptions) -> Result<GcReport> {
     )?;
     crate::engine::failpoint::hit("gc-after-apply");
     let mut gone: Vec<PackId> = outcome.dropped.clone();
-    gone.extend(state.plan.abandoned.iter().map(|p| p.pack));
+    let mut unindexed: Vec<PackId> = state.plan.abandoned.iter().map(|p| p.pack).collect();
     if opts.prune_unknown {
-        gone.extend(state.plan.unknown.iter().map(|p| p.pack));
+        unindexed.extend(state.plan.unknown.iter().map(|p| p.pack));
     }
+    // A pack a writer adopted (or a sync indexed) since the plan is not deleted.
+    gone.extend(engine.index.claim_abandoned(&unindexed)?);
     for pack in &gone {
         engine.backend.delete(&pack_name(pack))?;
     }

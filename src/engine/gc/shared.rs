@@ -172,7 +172,9 @@ pub fn collect(engine: &Engine, opts: &GcOptions) -> Result<GcReport> {
         || rescue(engine, &state.live, &ripe),
     )?;
     let mut gone = outcome.dropped.clone();
-    gone.extend(state.plan.abandoned.iter().map(|p| p.pack));
+    let abandoned: Vec<PackId> = state.plan.abandoned.iter().map(|p| p.pack).collect();
+    // A pack a writer adopted (or a sync indexed) since the plan is not deleted.
+    gone.extend(engine.index.claim_abandoned(&abandoned)?);
     for pack in &gone {
         mark(engine, DELETED_PREFIX, pack)?;
         engine.backend.delete(&pack_name(pack))?;
