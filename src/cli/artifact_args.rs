@@ -22,6 +22,7 @@ pub enum ProjectCmd {
         ttl: Option<u64>,
     },
     /// List your projects.
+    #[command(visible_alias = "ls")]
     List(ProjectListArgs),
     /// Show a project.
     Show {
@@ -151,6 +152,7 @@ pub enum FileCmd {
         range: Option<String>,
     },
     /// List files.
+    #[command(visible_alias = "list")]
     Ls {
         /// Project id.
         project: String,
@@ -206,6 +208,7 @@ pub enum AssetCmd {
         scope: Option<reelstore::Scope>,
     },
     /// List assets.
+    #[command(visible_alias = "list")]
     Ls {
         /// Only assets with every one of these tags.
         #[arg(long = "tag")]
@@ -233,6 +236,7 @@ pub enum AssetCmd {
 #[derive(Debug, Subcommand)]
 pub enum RenderCmd {
     /// List renders.
+    #[command(visible_alias = "list")]
     Ls {
         /// Only renders of this project.
         #[arg(long)]

@@ -204,7 +204,7 @@ pub async fn render(cli: &Cli, args: &RenderArgs) -> Outcome {
 async fn run(cli: &Cli, args: &RenderArgs) -> Outcome {
     let Some(project) = &args.run.project else {
         return Err(Error::Invalid(
-            "name the project to render: `reel render PROJECT` (`reel project ls` lists them)"
+            "name the project to render: `reel render PROJECT` (`reel project list` lists them)"
                 .into(),
         )
         .into());

@@ -147,6 +147,15 @@ fn a_project_from_create_to_delete() {
             .len(),
         1
     );
+    // `ls` and `list` name the same listing everywhere.
+    assert_eq!(
+        reel_json(dir.path(), &["asset", "list", "--tag", "brand"]),
+        reel_json(dir.path(), &["asset", "ls", "--tag", "brand"])
+    );
+    assert_eq!(
+        reel_json(dir.path(), &["project", "ls"]),
+        reel_json(dir.path(), &["project", "list"])
+    );
     reel(dir.path())
         .args(["asset", "get", aid])
         .assert()
