@@ -2,6 +2,8 @@
 
 use redb::{ReadOnlyTable, ReadableTable, ReadableTableMetadata, WriteTransaction};
 
+use std::collections::HashSet;
+
 use super::db::{Index, now_s};
 use super::error::IndexError;
 use super::records::{ObjectLocation, PackRecord, StatRecord};
@@ -105,6 +107,47 @@ impl Index {
     /// deleting.
     pub fn add_rebuilt_packs(&self, packs: &[WrittenPack]) -> Result<()> {
         self.write(|txn| insert_found(txn, packs))
+    }
+
+    /// Drops packs another machine's gc deleted, and every object located in them;
+    /// returns those objects (some may have a copy in another pack, see
+    /// [`Index::relocate`]).
+    pub fn drop_packs(&self, packs: &[PackId]) -> Result<Vec<Hash>> {
+        if packs.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(|txn| {
+            let gone: HashSet<PackId> = packs.iter().copied().collect();
+            let mut lost = Vec::new();
+            for row in txn.open_table(OBJECTS)?.iter()? {
+                let (k, v) = row?;
+                if gone.contains(&ObjectLocation::decode(v.value())?.pack) {
+                    lost.push(Hash::from_bytes(k.value()));
+                }
+            }
+            super::writers::drop_packs_in(txn, packs)?;
+            Ok(lost)
+        })
+    }
+
+    /// Locates objects that have no location (their pack was dropped) in another
+    /// indexed pack that holds a copy: `found` pairs an object with where a copy is.
+    /// An object located meanwhile, or a copy in a pack no longer indexed, is left.
+    pub fn relocate(&self, found: &[(Hash, ObjectLocation)]) -> Result<usize> {
+        self.write(|txn| {
+            let packs = txn.open_table(PACKS)?;
+            let mut objects = txn.open_table(OBJECTS)?;
+            let mut n = 0;
+            for (id, loc) in found {
+                if objects.get(id.as_bytes())?.is_none()
+                    && packs.get(loc.pack.0.as_bytes())?.is_some()
+                {
+                    objects.insert(id.as_bytes(), loc.encode().as_slice())?;
+                    n += 1;
+                }
+            }
+            Ok(n)
+        })
     }
 
     /// The index segments this index has taken in.

@@ -441,14 +441,6 @@ fn sweep_in(
 }
 
 impl Index {
-    /// Drops packs another machine's gc deleted, and every object located in them.
-    pub fn drop_packs(&self, packs: &[PackId]) -> Result<()> {
-        if packs.is_empty() {
-            return Ok(());
-        }
-        self.write(|txn| drop_packs_in(txn, packs))
-    }
-
     /// Forgets packs whose blobs are gone: pending deletions done, and announcements of
     /// dead writers (with the writers themselves).
     pub fn forget_deleted(&self, packs: &[PackId], dead_pins: &[u64]) -> Result<()> {
@@ -477,7 +469,7 @@ pub(super) fn release_in(txn: &WriteTransaction, pin: u64) -> Result<()> {
 }
 
 /// Drops packs and every object located in them.
-fn drop_packs_in(txn: &WriteTransaction, removed: &[PackId]) -> Result<()> {
+pub(super) fn drop_packs_in(txn: &WriteTransaction, removed: &[PackId]) -> Result<()> {
     if removed.is_empty() {
         return Ok(());
     }

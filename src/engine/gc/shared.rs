@@ -26,8 +26,8 @@ use super::apply::{GcOptions, GcReport, rescue, rewrite};
 use super::plan::{PlanState, plan};
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::hash::PackId;
-use crate::index::{SweepRequest, WriterKind};
+use crate::hash::{Hash, PackId};
+use crate::index::{ObjectLocation, SweepRequest, WriterKind};
 use crate::store::pack_name;
 
 /// Where condemned packs are marked.
@@ -94,14 +94,54 @@ pub fn learn(engine: &Engine) -> Result<()> {
     }
     let deleted: Vec<PackId> = marks
         .deleted
-        .into_iter()
+        .iter()
         .filter(|p| view.packs.contains_key(p))
+        .copied()
         .collect();
     if !deleted.is_empty() {
-        // The live objects of a repacked pack are in the packs its repack wrote.
-        engine.index.drop_packs(&deleted)?;
+        // The live objects of a repacked pack are in the packs its repack wrote: new
+        // ones are indexed now; a copy in a pack this index already knows (it indexed
+        // the copy while the old pack still stood, and kept the old location) is found
+        // again from the packs' contents.
+        let lost = engine.index.drop_packs(&deleted)?;
         crate::engine::shared::index_new_packs(engine)?;
+        relocate(engine, lost, &marks.deleted)?;
     }
+    Ok(())
+}
+
+/// Finds copies, in indexed packs, of objects whose pack another machine's gc deleted.
+fn relocate(engine: &Engine, lost: Vec<Hash>, deleted: &HashSet<PackId>) -> Result<()> {
+    let mut lost: HashSet<Hash> = lost.into_iter().collect();
+    lost.retain(|id| matches!(engine.index.location(id), Ok(None)));
+    if lost.is_empty() {
+        return Ok(());
+    }
+    let view = engine.index.gc_view()?;
+    let found = crate::engine::segments::find_packs(engine, true, |id| {
+        deleted.contains(id) || !view.packs.contains_key(id)
+    })?;
+    let mut copies = Vec::new();
+    for pack in &found.packs {
+        for e in pack.entries.iter().filter(|e| lost.contains(&e.id)) {
+            copies.push((
+                e.id,
+                ObjectLocation {
+                    pack: pack.id,
+                    offset: e.offset,
+                    stored_len: e.stored_len,
+                    raw_len: e.raw_len,
+                    kind: e.kind,
+                    compression: e.compression,
+                },
+            ));
+        }
+    }
+    let n = engine.index.relocate(&copies)?;
+    tracing::debug!(
+        "{n} of {} objects of deleted packs found in other packs",
+        lost.len()
+    );
     Ok(())
 }
 
