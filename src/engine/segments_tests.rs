@@ -62,6 +62,15 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
+/// HEAD on `repo` restores exactly the files of `dir`.
+async fn restores(repo: &Repository, dir: &Path) {
+    let out = tempfile::tempdir().unwrap();
+    repo.restore("HEAD", out.path(), Arc::new(NoProgress))
+        .await
+        .unwrap();
+    assert_eq!(files(out.path()), files(dir));
+}
+
 /// Brings `repo`'s index in line with the bucket (what opening a repository does).
 fn sync(repo: &Repository) {
     tokio::task::block_in_place(|| crate::engine::shared::sync(repo.engine())).unwrap();
@@ -104,11 +113,7 @@ async fn a_rebuild_learns_every_pack_from_the_segments() {
     // The segments, then the two commits and their trees: no trailer (two GETs each).
     assert!(gets <= segments + 6, "{gets} GETs");
 
-    let out = tempfile::tempdir().unwrap();
-    b.restore("HEAD", out.path(), Arc::new(NoProgress))
-        .await
-        .unwrap();
-    assert_eq!(files(out.path()), files(dir.path()));
+    restores(&b, dir.path()).await;
     assert!(b.fsck(true).await.unwrap().is_clean());
 }
 
@@ -144,11 +149,7 @@ async fn a_damaged_or_missing_segment_costs_only_trailer_reads() {
     assert_eq!(report.packs, packs);
     assert_eq!(report.trailers_read, packs, "{report:?}");
     assert!(report.damaged_packs.is_empty(), "{report:?}");
-    let out = tempfile::tempdir().unwrap();
-    b.restore("HEAD", out.path(), Arc::new(NoProgress))
-        .await
-        .unwrap();
-    assert_eq!(files(out.path()), files(dir.path()));
+    restores(&b, dir.path()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -176,11 +177,7 @@ async fn a_sync_reads_each_segment_once_and_forgets_merged_ones() {
     assert!(!read(&b).contains(&gone));
     // HEAD, the new segment, the new commit: the segments read before are not again.
     assert!(gets <= 3, "{gets} GETs");
-    let out = tempfile::tempdir().unwrap();
-    b.restore("HEAD", out.path(), Arc::new(NoProgress))
-        .await
-        .unwrap();
-    assert_eq!(files(out.path()), files(dir.path()));
+    restores(&b, dir.path()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -232,11 +229,7 @@ async fn gc_merges_the_segments_without_the_packs_it_deleted() {
     let (report, _) = tokio::task::block_in_place(|| rebuild_on(&b, &store));
     assert_eq!(report.trailers_read, 0, "{report:?}");
     assert_eq!(report.checkpoints, 2);
-    let out = tempfile::tempdir().unwrap();
-    b.restore("HEAD", out.path(), Arc::new(NoProgress))
-        .await
-        .unwrap();
-    assert_eq!(files(out.path()), files(dir.path()));
+    restores(&b, dir.path()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -219,14 +219,7 @@ pub(super) fn insert_packs(txn: &WriteTransaction, packs: &[WrittenPack]) -> Res
         };
         pack_table.insert(pack.id.0.as_bytes(), rec.encode().as_slice())?;
         for e in &pack.entries {
-            let loc = ObjectLocation {
-                pack: pack.id,
-                offset: e.offset,
-                stored_len: e.stored_len,
-                raw_len: e.raw_len,
-                kind: e.kind,
-                compression: e.compression,
-            };
+            let loc = ObjectLocation::in_pack(pack.id, e);
             // A fresh write of a known object keeps the old copy, unless that copy is in a
             // pack that is gone or condemned (a repack, or a writer that would not rely
             // on a condemned pack and stored the object again).

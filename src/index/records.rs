@@ -43,6 +43,19 @@ pub struct ObjectLocation {
 impl ObjectLocation {
     const LEN: usize = 50;
 
+    /// Where `entry` of pack `pack` is.
+    #[must_use]
+    pub fn in_pack(pack: crate::hash::PackId, entry: &crate::store::PackEntry) -> Self {
+        ObjectLocation {
+            pack,
+            offset: entry.offset,
+            stored_len: entry.stored_len,
+            raw_len: entry.raw_len,
+            kind: entry.kind,
+            compression: entry.compression,
+        }
+    }
+
     pub(super) fn encode(&self) -> [u8; Self::LEN] {
         let mut b = [0u8; Self::LEN];
         b[..32].copy_from_slice(self.pack.0.as_bytes());

@@ -124,17 +124,7 @@ fn relocate(engine: &Engine, lost: Vec<Hash>, deleted: &HashSet<PackId>) -> Resu
     let mut copies = Vec::new();
     for pack in &found.packs {
         for e in pack.entries.iter().filter(|e| lost.contains(&e.id)) {
-            copies.push((
-                e.id,
-                ObjectLocation {
-                    pack: pack.id,
-                    offset: e.offset,
-                    stored_len: e.stored_len,
-                    raw_len: e.raw_len,
-                    kind: e.kind,
-                    compression: e.compression,
-                },
-            ));
+            copies.push((e.id, ObjectLocation::in_pack(pack.id, e)));
         }
     }
     let n = engine.index.relocate(&copies)?;
