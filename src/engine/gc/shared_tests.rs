@@ -218,3 +218,57 @@ async fn a_mostly_dead_pack_is_repacked_and_other_machines_follow() {
         assert!(report.is_clean(), "{report:?}");
     }
 }
+
+/// A machine that indexed a repack's copy while the old pack still stood keeps the
+/// old location (the old pack was indexed and, on that machine, not condemned). When
+/// it learns the old pack was deleted, it finds the objects again in the copy it
+/// already indexed: without that, dropping the pack loses them ("object not found").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_of_a_deleted_pack_are_found_in_a_copy_already_indexed() {
+    let store = shared_store().await;
+    let (a, b) = (machine(&store), machine(&store));
+    let dir = tempfile::tempdir().unwrap();
+    let notes = b"notes every checkpoint keeps".to_vec();
+    std::fs::write(dir.path().join("notes.txt"), &notes).unwrap();
+    std::fs::write(dir.path().join("take1.mp4"), vec![7u8; 200_000]).unwrap();
+    let v1 = CheckpointOptions {
+        name: Some("v1".into()),
+        ..CheckpointOptions::default()
+    };
+    a.checkpoint(dir.path(), v1, Arc::new(NoProgress))
+        .await
+        .unwrap();
+    std::fs::remove_file(dir.path().join("take1.mp4")).unwrap();
+    checkpoint(&a, dir.path()).await;
+    a.delete_checkpoint("v1").await.unwrap();
+    tokio::task::block_in_place(|| crate::engine::shared::sync(b.engine())).unwrap();
+
+    // A condemns the mostly dead pack, then repacks it: the notes are copied out, the
+    // old pack is deleted and marked deleted.
+    let first = gc(&a).await;
+    assert_eq!(first.packs_condemned.len(), 1, "{first:?}");
+    let second = gc(&a).await;
+    assert_eq!(second.packs_repacked, first.packs_condemned, "{second:?}");
+    // B indexes the copy without learning of the marks: it keeps the old location.
+    tokio::task::block_in_place(|| crate::engine::shared::index_new_packs(b.engine())).unwrap();
+    let engine = b.engine();
+    let notes_id = crate::hash::Hash::of(&notes);
+    let old = engine.index.location(&notes_id).unwrap().unwrap();
+    assert_eq!(
+        old.pack, first.packs_condemned[0],
+        "B still places the notes in the old pack"
+    );
+
+    tokio::task::block_in_place(|| crate::engine::gc::learn(engine)).unwrap();
+    let moved = engine.index.location(&notes_id).unwrap();
+    assert!(
+        moved.is_some_and(|l| l.pack != old.pack),
+        "the notes are located in the copy: {moved:?}"
+    );
+    let out = tempfile::tempdir().unwrap();
+    let to = out.path().join("r");
+    b.restore("HEAD", &to, Arc::new(NoProgress)).await.unwrap();
+    assert_eq!(std::fs::read(to.join("notes.txt")).unwrap(), notes);
+    let report = b.fsck(true).await.unwrap();
+    assert!(report.is_clean(), "{report:?}");
+}
