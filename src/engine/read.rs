@@ -68,7 +68,11 @@ impl Engine {
     /// (the pack dropped, the packs the repack wrote indexed) and reads again — except
     /// inside a write transaction (gc's apply step), which fails instead.
     fn fetch(&self, id: &Hash) -> Result<(ObjectLocation, Vec<u8>)> {
-        let loc = self.locate(id)?;
+        self.fetch_at(id, self.locate(id)?)
+    }
+
+    /// [`fetch`](Self::fetch) from a location already looked up.
+    fn fetch_at(&self, id: &Hash, loc: ObjectLocation) -> Result<(ObjectLocation, Vec<u8>)> {
         match self.read_unverified(id, &loc) {
             Ok(raw) => Ok((loc, raw)),
             Err(e)
@@ -139,7 +143,32 @@ impl Engine {
     /// Streams a file's content (or a symlink target) into `out`, verifying it against
     /// `id`. Returns the number of bytes written.
     pub fn read_file_to(&self, id: &Hash, out: &mut dyn Write) -> Result<u64> {
-        let (loc, raw) = self.fetch(id)?;
+        self.read_file_with(&|id| self.locate(id), id, out)
+    }
+
+    /// [`read_file_to`](Self::read_file_to) with the locations looked up in one read
+    /// transaction (a restore writes thousands of files from one snapshot).
+    pub fn read_file_in(
+        &self,
+        snapshot: &crate::index::IndexSnapshot,
+        id: &Hash,
+        out: &mut dyn Write,
+    ) -> Result<u64> {
+        let locate = |id: &Hash| {
+            snapshot
+                .location(id)?
+                .ok_or_else(|| Error::object_not_found(id))
+        };
+        self.read_file_with(&locate, id, out)
+    }
+
+    fn read_file_with(
+        &self,
+        locate: &dyn Fn(&Hash) -> Result<ObjectLocation>,
+        id: &Hash,
+        out: &mut dyn Write,
+    ) -> Result<u64> {
+        let (loc, raw) = self.fetch_at(id, locate(id)?)?;
         let write_err = |e| Error::Io {
             op: "write",
             path: "output".into(),
@@ -156,7 +185,8 @@ impl Engine {
                     decode(&raw).map_err(|e| corrupt(id, &loc, e.to_string()))?;
                 let mut hasher = blake3::Hasher::new();
                 for chunk in &manifest.chunks {
-                    let (_, bytes) = self.read_object(&chunk.id)?;
+                    let (loc, bytes) = self.fetch_at(&chunk.id, locate(&chunk.id)?)?;
+                    verify(&chunk.id, &loc, &bytes)?;
                     hasher.update(&bytes);
                     out.write_all(&bytes).map_err(write_err)?;
                 }

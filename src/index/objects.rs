@@ -68,9 +68,14 @@ impl Index {
         })
     }
 
-    /// Where an object is stored, if it is indexed.
+    /// Where an object is stored, if it is indexed (one read of the object table; a
+    /// [`IndexSnapshot`] serves many lookups from one transaction).
     pub fn location(&self, id: &Hash) -> Result<Option<ObjectLocation>> {
-        self.snapshot()?.location(id)
+        let txn = self.begin_read()?;
+        txn.open_table(OBJECTS)?
+            .get(id.as_bytes())?
+            .map(|v| ObjectLocation::decode(v.value()))
+            .transpose()
     }
 
     /// Every indexed object.

@@ -5,6 +5,7 @@ mod cache;
 mod cloud;
 mod disk_cache;
 mod error;
+mod local_reads;
 mod object_store;
 mod pack;
 mod packer;

@@ -28,6 +28,8 @@ pub struct ObjectStoreBackend {
     settings: Settings,
     /// Whether requests go over the network (the cloud stores).
     remote: bool,
+    /// A local directory's ranged reads, by `pread` on files kept open.
+    local: Option<super::local_reads::LocalReads>,
 }
 
 impl ObjectStoreBackend {
@@ -46,6 +48,7 @@ impl ObjectStoreBackend {
             handle,
             settings: Settings::default(),
             remote: false,
+            local: None,
         }
     }
 
@@ -81,7 +84,9 @@ impl ObjectStoreBackend {
             .map_err(backend_err("open", &dir.display().to_string()))?
             .with_fsync(true);
         let label = format!("file://{}", dir.display());
-        Ok(Self::new(Arc::new(fs), StorePath::default(), label, handle))
+        let mut backend = Self::new(Arc::new(fs), StorePath::default(), label, handle);
+        backend.local = Some(super::local_reads::LocalReads::new(dir.to_path_buf()));
+        Ok(backend)
     }
 
     fn path(&self, name: &str) -> StorePath {
@@ -178,6 +183,9 @@ impl BlobBackend for ObjectStoreBackend {
         if range.is_empty() {
             return Ok(Bytes::new());
         }
+        if let Some(local) = &self.local {
+            return local.read(name, range);
+        }
         let path = self.path(name);
         self.handle
             .block_on(self.store.get_range(&path, range))
@@ -194,6 +202,9 @@ impl BlobBackend for ObjectStoreBackend {
     }
 
     fn delete(&self, name: &str) -> Result<()> {
+        if let Some(local) = &self.local {
+            local.forget(name);
+        }
         let path = self.path(name);
         match self.idempotent("delete", name, || self.store.delete(&path)) {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),

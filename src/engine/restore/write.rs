@@ -3,14 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::engine::Engine;
 use crate::engine::ingest::TEMP_PREFIX;
 use crate::error::{Error, Result};
-use crate::index::StatRecord;
+use crate::index::{IndexSnapshot, StatRecord};
 use crate::object::{EntryKind, TreeEntry};
 
 /// What restoring one path did.
@@ -66,8 +65,11 @@ pub fn ensure_dir(root: &Path, rel: &str) -> Result<bool> {
 }
 
 /// Writes one file or symlink unless the disk already has it.
+/// `now` is what the scan of the target found at the path (`None`: nothing); the
+/// objects are located through `snapshot`.
 pub fn restore_one(
     engine: &Engine,
+    snapshot: &IndexSnapshot,
     root: &Path,
     rel: &str,
     e: &TreeEntry,
@@ -78,12 +80,13 @@ pub fn restore_one(
     }
     let abs = root.join(rel);
     let parent = abs.parent().expect("a restored path has a parent");
-    if fs::symlink_metadata(&abs).is_ok_and(|m| m.is_dir()) {
+    if now.is_some_and(|n| n.kind == EntryKind::Dir) {
         fs::remove_dir_all(&abs).map_err(Error::io("remove directory", &abs))?;
     }
     if e.kind == EntryKind::Symlink {
         use std::os::unix::ffi::OsStrExt;
-        let target = engine.read_file(&e.id)?;
+        let mut target = Vec::new();
+        engine.read_file_in(snapshot, &e.id, &mut target)?;
         let _ = fs::remove_file(&abs);
         std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(&target), &abs)
             .map_err(Error::io("create symlink", &abs))?;
@@ -95,11 +98,8 @@ pub fn restore_one(
         .prefix(&format!("{TEMP_PREFIX}{}-", std::process::id()))
         .tempfile_in(parent)
         .map_err(Error::io("create temporary file in", parent))?;
-    {
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
-        engine.read_file_to(&e.id, &mut w)?;
-        w.flush().map_err(Error::io("write", &abs))?;
-    }
+    // Unbuffered: the content arrives in whole chunks (a small file is one write).
+    engine.read_file_in(snapshot, &e.id, tmp.as_file_mut())?;
     crate::engine::failpoint::hit("restore-file-written");
     let mode = if e.executable { 0o755 } else { 0o644 };
     tmp.as_file()
