@@ -236,7 +236,7 @@ impl Renders {
             [one] => Ok(Some(one.clone())),
             [] => Err(RenderError::Composition("the project defines no composition".into()).into()),
             many => Err(RenderError::Composition(format!(
-                "the project has {} compositions ({}); choose one with `composition`",
+                "the project has {} compositions ({}); choose one: `--composition ID` on the command line, the `composition` argument over MCP",
                 many.len(),
                 many.join(", ")
             ))
