@@ -67,7 +67,7 @@ pub use error::{BoxError, Error, ItemKind, Result};
 pub use hash::{CommitId, Hash, PackId, TreeId};
 pub use object::codec::Compression;
 pub use object::{ChunkerConfig, EntryKind};
-pub use repo::{DiffTarget, ListEntry, REPO_DIR_NAME, Repository};
+pub use repo::{DiffTarget, ListEntry, REPO_DIR_NAME, Repository, Status, StatusBase};
 pub use store::ProbeReport;
 
 /// Internals exposed for the fuzz targets and benchmarks; not a stable API.

@@ -57,6 +57,12 @@ pub enum Command {
         /// `REF:PATH`, e.g. `HEAD:src/Root.tsx`.
         spec: String,
     },
+    /// Show what changed in the directory since it was last checkpointed or restored.
+    Status {
+        /// The directory (default: the repository's project directory, or the current
+        /// one).
+        dir: Option<PathBuf>,
+    },
     /// Show what changed between two checkpoints, or a checkpoint and the directory.
     Diff(DiffArgs),
     /// Make a directory match a checkpoint, writing only what differs.

@@ -133,29 +133,7 @@ pub(super) async fn diff(cli: &Cli, args: &DiffArgs) -> Outcome {
     }
     let mut text = String::new();
     if !args.stat {
-        for c in &changes {
-            let sizes = |s: Option<u64>| s.map(bytes).unwrap_or_default();
-            let _ = match c.change {
-                ChangeKind::Added => writeln!(text, "A  {} ({})", c.path, sizes(c.new_size)),
-                ChangeKind::Removed => writeln!(text, "D  {} ({})", c.path, sizes(c.old_size)),
-                ChangeKind::Modified => {
-                    writeln!(
-                        text,
-                        "M  {} ({} -> {})",
-                        c.path,
-                        sizes(c.old_size),
-                        sizes(c.new_size)
-                    )
-                }
-                ChangeKind::Renamed => writeln!(
-                    text,
-                    "R  {} -> {} ({})",
-                    c.from.as_deref().unwrap_or_default(),
-                    c.path,
-                    sizes(c.new_size)
-                ),
-            };
-        }
+        text.push_str(&change_lines(&changes));
     }
     if args.stat || !cli.quiet {
         let _ = writeln!(
@@ -170,4 +148,33 @@ pub(super) async fn diff(cli: &Cli, args: &DiffArgs) -> Outcome {
         );
     }
     Ok(out(&text)?)
+}
+
+/// One line per change: `A  path (size)`, `D`, `M  path (old -> new)`, `R  from -> to`.
+pub(super) fn change_lines(changes: &[reelstore::Change]) -> String {
+    let mut text = String::new();
+    for c in changes {
+        let sizes = |s: Option<u64>| s.map(bytes).unwrap_or_default();
+        let _ = match c.change {
+            ChangeKind::Added => writeln!(text, "A  {} ({})", c.path, sizes(c.new_size)),
+            ChangeKind::Removed => writeln!(text, "D  {} ({})", c.path, sizes(c.old_size)),
+            ChangeKind::Modified => {
+                writeln!(
+                    text,
+                    "M  {} ({} -> {})",
+                    c.path,
+                    sizes(c.old_size),
+                    sizes(c.new_size)
+                )
+            }
+            ChangeKind::Renamed => writeln!(
+                text,
+                "R  {} -> {} ({})",
+                c.from.as_deref().unwrap_or_default(),
+                c.path,
+                sizes(c.new_size)
+            ),
+        };
+    }
+    text
 }

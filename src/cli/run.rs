@@ -122,6 +122,7 @@ pub(super) async fn run(cli: Cli) -> Outcome {
         Command::Ls(args) => super::history::ls(&cli, args).await,
         Command::Cat { spec } => super::history::cat(&cli, spec).await,
         Command::Diff(args) => super::history::diff(&cli, args).await,
+        Command::Status { dir } => super::working::status(&cli, dir.as_deref()).await,
         Command::Restore(args) => super::working::restore(&cli, args).await,
         Command::Forget { revs } => super::maintenance::forget(&cli, revs).await,
         Command::Gc(args) => super::maintenance::gc(&cli, args).await,

@@ -1,4 +1,5 @@
-//! `reel init`, `checkpoint`, `restore`: a repository and its working directory.
+//! `reel init`, `checkpoint`, `status`, `restore`: a repository and its working
+//! directory.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use super::output::{Bar, bytes, json, out};
 use super::run::{Outcome, open, repo_path, workdir};
 use reelstore::{
     BackendConfig, CheckpointOptions, Error, REPO_DIR_NAME, RepoConfig, Repository, RestoreOptions,
+    StatusBase,
 };
 
 pub(super) async fn init(cli: &Cli, args: &InitArgs) -> Outcome {
@@ -157,6 +159,41 @@ pub(super) async fn restore(cli: &Cli, args: &RestoreArgs) -> Outcome {
             "removed {} temporary files left by an interrupted restore",
             s.leftovers_removed
         );
+    }
+    Ok(out(&text)?)
+}
+
+pub(super) async fn status(cli: &Cli, dir: Option<&std::path::Path>) -> Outcome {
+    let repo = open(cli).await?;
+    let st = repo.status(workdir(&repo, dir)?).await?;
+    if cli.json {
+        return Ok(json(&st)?);
+    }
+    let mut text = match (&st.head, &st.head_name) {
+        (Some(h), Some(name)) => format!("HEAD {} ({name})\n", h.short()),
+        (Some(h), None) => format!("HEAD {}\n", h.short()),
+        (None, _) => "no checkpoints yet\n".to_owned(),
+    };
+    let against = match st.base {
+        StatusBase::LastWritten if st.at_head => {
+            "since it was last checkpointed or restored (at HEAD)"
+        }
+        StatusBase::LastWritten => {
+            "since it was last checkpointed or restored (not at HEAD: `reel diff HEAD` compares with HEAD)"
+        }
+        StatusBase::Head => "against HEAD (never checkpointed or restored here)",
+        StatusBase::Empty => "(no checkpoint yet: every file is new)",
+    };
+    if st.changes.is_empty() && st.base == StatusBase::Empty {
+        let _ = writeln!(text, "{}: no files", st.dir.display());
+    } else if st.changes.is_empty() {
+        let _ = writeln!(text, "{}: no changes {against}", st.dir.display());
+    } else {
+        let _ = writeln!(text, "{}: changes {against}", st.dir.display());
+        text.push_str(&super::history::change_lines(&st.changes));
+        if !cli.quiet {
+            text.push_str("`reel checkpoint` records them\n");
+        }
     }
     Ok(out(&text)?)
 }

@@ -4,5 +4,7 @@ mod attach;
 mod browse;
 mod open;
 mod repository;
+mod status;
 
 pub use repository::{DiffTarget, ListEntry, REPO_DIR_NAME, Repository};
+pub use status::{Status, StatusBase};

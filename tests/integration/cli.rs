@@ -367,3 +367,70 @@ fn a_prefix_under_four_digits_says_how_many_are_needed() {
         .failure()
         .stderr(contains("checkpoint `nosuch` not found"));
 }
+
+#[test]
+fn status_shows_what_changed_since_the_directory_was_last_written() {
+    let dir = project();
+    let p = dir.path();
+    reel(p)
+        .arg("status")
+        .assert()
+        .success()
+        .stdout(contains("no checkpoints yet").and(contains("every file is new")));
+    assert_eq!(reel_json(p, &["status"])["base"], "empty");
+    reel(p)
+        .args(["checkpoint", "--name", "v1"])
+        .assert()
+        .success();
+    reel(p)
+        .arg("status")
+        .assert()
+        .success()
+        .stdout(contains("(v1)").and(contains("no changes since it was last checkpointed")));
+
+    write(p, "src/New.tsx", "new");
+    fs::rename(p.join("package.json"), p.join("pkg.json")).unwrap();
+    let objects = reel_json(p, &["stats"])["objects"].clone();
+    reel(p).arg("status").assert().success().stdout(
+        contains("A  src/New.tsx (3 B)")
+            .and(contains("R  package.json -> pkg.json"))
+            .and(contains("`reel checkpoint` records them")),
+    );
+    let st = reel_json(p, &["status"]);
+    assert_eq!(st["base"], "last_written");
+    assert_eq!(st["at_head"], true);
+    assert_eq!(st["changes"].as_array().unwrap().len(), 2, "{st}");
+    assert_eq!(
+        reel_json(p, &["stats"])["objects"],
+        objects,
+        "status stores nothing"
+    );
+
+    // A directory restored from an older checkpoint: measured against what was
+    // written there, and said not to be at HEAD.
+    reel(p)
+        .args(["checkpoint", "--name", "v2"])
+        .assert()
+        .success();
+    let other = tempdir();
+    let to = other.path().join("old");
+    reel(p)
+        .args(["restore", "v1", "--to", to.to_str().unwrap()])
+        .assert()
+        .success();
+    let st = reel_json(p, &["status", to.to_str().unwrap()]);
+    assert_eq!(st["base"], "last_written");
+    assert_eq!(st["at_head"], false);
+    assert!(st["changes"].as_array().unwrap().is_empty(), "{st}");
+    assert_eq!(st["head_name"], "v2");
+    // A directory the repository never wrote is compared with HEAD.
+    let never = other.path().join("never");
+    fs::create_dir(&never).unwrap();
+    let st = reel_json(p, &["status", never.to_str().unwrap()]);
+    assert_eq!(st["base"], "head");
+    let changes = st["changes"].as_array().unwrap();
+    assert!(
+        changes.len() > 3 && changes.iter().all(|c| c["change"] == "removed"),
+        "{st}"
+    );
+}
