@@ -137,7 +137,12 @@ pub struct CheckpointArgs {
 #[derive(Debug, Args)]
 pub struct LogArgs {
     /// Start from this checkpoint instead of HEAD.
+    #[arg(conflicts_with = "all")]
     pub rev: Option<String>,
+    /// Every checkpoint, newest first, also those not on HEAD's line (after a restore
+    /// of an older checkpoint and a new one on it); HEAD is marked.
+    #[arg(long)]
+    pub all: bool,
     /// Show at most N checkpoints.
     #[arg(short = 'n', long, default_value_t = usize::MAX, hide_default_value = true)]
     pub max_count: usize,

@@ -9,10 +9,19 @@ use reelstore::{ChangeKind, DiffStat, DiffTarget, EntryKind, Error};
 
 pub(super) async fn log(cli: &Cli, args: &LogArgs) -> Outcome {
     let repo = open(cli).await?;
-    let entries = repo.log(args.rev.as_deref(), args.max_count).await?;
+    let entries = if args.all {
+        repo.log_all(args.max_count).await?
+    } else {
+        repo.log(args.rev.as_deref(), args.max_count).await?
+    };
     if cli.json {
         return Ok(json(&entries)?);
     }
+    let head = if args.all {
+        repo.resolve("HEAD").await.ok()
+    } else {
+        None
+    };
     let mut text = String::new();
     for e in &entries {
         match &e.commit {
@@ -23,9 +32,10 @@ pub(super) async fn log(cli: &Cli, args: &LogArgs) -> Outcome {
                     .map(|n| format!(" ({n})"))
                     .unwrap_or_default();
                 let deleted = if e.deleted { " [deleted]" } else { "" };
+                let at = if head == Some(e.id) { " [HEAD]" } else { "" };
                 let _ = writeln!(
                     text,
-                    "{}{name}{deleted}  {}  {}  {}",
+                    "{}{name}{deleted}{at}  {}  {}  {}",
                     e.id.short(),
                     time(c.created_ms),
                     c.size.map_or_else(|| "data freed".into(), bytes),

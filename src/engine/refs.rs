@@ -148,6 +148,21 @@ pub fn log(engine: &Engine, start: CommitId, limit: usize) -> Result<Vec<LogEntr
     })
 }
 
+/// Every live checkpoint, newest first (`reel log --all`): also those no longer on
+/// HEAD's line, e.g. after a restore of an older one and a new checkpoint on it.
+pub fn log_all(engine: &Engine, limit: usize) -> Result<Vec<LogEntry>> {
+    let mut out = Vec::new();
+    for row in engine.index.checkpoints()?.into_iter().rev().take(limit) {
+        let commit = engine.read_commit(&row.id)?;
+        out.push(LogEntry {
+            id: row.id,
+            deleted: false,
+            commit: Some(CommitView::load(engine, commit)?),
+        });
+    }
+    Ok(out)
+}
+
 /// [`log`] with the caller's notion of which checkpoints are live.
 pub fn log_with(
     engine: &Engine,

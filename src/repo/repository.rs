@@ -195,6 +195,12 @@ impl Repository {
         .await
     }
 
+    /// Every live checkpoint, newest first, whether or not HEAD's line holds it.
+    pub async fn log_all(&self, limit: usize) -> Result<Vec<LogEntry>> {
+        self.run(move |e| crate::engine::refs::log_all(e, limit))
+            .await
+    }
+
     /// History from `rev` (default HEAD), newest first.
     pub async fn log(&self, rev: Option<&str>, limit: usize) -> Result<Vec<LogEntry>> {
         let rev = rev.unwrap_or("HEAD").to_owned();

@@ -434,3 +434,48 @@ fn status_shows_what_changed_since_the_directory_was_last_written() {
         "{st}"
     );
 }
+
+#[test]
+fn log_all_shows_checkpoints_off_heads_line() {
+    let dir = project();
+    let p = dir.path();
+    for name in ["v1", "v2"] {
+        write(p, "src/Root.tsx", name);
+        reel(p)
+            .args(["checkpoint", "--name", name])
+            .assert()
+            .success();
+    }
+    reel(p).args(["restore", "v1"]).assert().success();
+    write(p, "src/Root.tsx", "v3");
+    reel(p)
+        .args(["checkpoint", "--name", "v3"])
+        .assert()
+        .success();
+    // HEAD's line is v3, v1: v2 is off it.
+    reel(p).arg("log").assert().success().stdout(
+        contains("(v3)")
+            .and(contains("(v1)"))
+            .and(contains("(v2)").not()),
+    );
+    reel(p).args(["log", "--all"]).assert().success().stdout(
+        contains("(v3) [HEAD]")
+            .and(contains("(v2)"))
+            .and(contains("(v1)")),
+    );
+    let all = reel_json(p, &["log", "--all"]);
+    let names: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["v3", "v2", "v1"]);
+    assert_eq!(
+        reel_json(p, &["log", "--all", "-n", "1"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
