@@ -276,6 +276,30 @@ impl Error {
         Error::not_found(ItemKind::Object, id.short())
     }
 
+    /// The stable code of this error, for a program to branch on (the MCP face's
+    /// `code`, `reel --json`'s `error.code`): `not_found`, `already_exists`,
+    /// `ambiguous`, `invalid_argument`, `conflict`, `corrupt`, `busy`, `cancelled`,
+    /// `timeout`, `render_failed`, `unsupported`, `no_repository`, `io` or `internal`.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::NotFound { .. } => "not_found",
+            Error::AlreadyExists { .. } => "already_exists",
+            Error::Ambiguous { .. } => "ambiguous",
+            Error::Invalid(_) => "invalid_argument",
+            Error::Conflict(_) | Error::WouldDiscard { .. } | Error::Changed { .. } => "conflict",
+            Error::Corrupt { .. } | Error::IndexUnusable { .. } => "corrupt",
+            Error::Busy(_) => "busy",
+            Error::Cancelled => "cancelled",
+            Error::Timeout { .. } => "timeout",
+            Error::Render { .. } => "render_failed",
+            Error::UnsupportedVersion { .. } => "unsupported",
+            Error::NoRepository(_) => "no_repository",
+            Error::Io { .. } => "io",
+            _ => "internal",
+        }
+    }
+
     /// Wraps an I/O error with the operation and path.
     pub fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();

@@ -101,3 +101,21 @@ pub fn error(e: &Error) {
         let _ = writeln!(stderr, "hint: {hint}");
     }
 }
+
+/// Prints an error for `--json`: one object on stdout, where the caller reads the
+/// command's JSON, `{"error": {"code", "message", "hint", "details"}}` (`hint` and
+/// `details` only when there are some).
+pub fn json_error(e: &Error) {
+    let mut err = serde_json::json!({ "code": e.code(), "message": e.to_string() });
+    if let Some(hint) = super::hints::hint(e) {
+        err["hint"] = hint.into();
+    }
+    if let Error::Render { details, .. } = e
+        && !details.is_empty()
+    {
+        err["details"] = details.as_str().into();
+    }
+    let doc = serde_json::json!({ "error": err });
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{doc:#}");
+}

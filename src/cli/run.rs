@@ -55,6 +55,7 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let json = cli.json;
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
@@ -63,6 +64,10 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
         Err(Failure::Damaged) => ExitCode::from(EXIT_DAMAGED),
+        Err(Failure::Reel(e)) if json => {
+            output::json_error(&e);
+            ExitCode::FAILURE
+        }
         Err(Failure::Reel(e)) => {
             output::error(&e);
             ExitCode::FAILURE

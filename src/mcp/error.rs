@@ -71,7 +71,7 @@ impl ToolError {
     #[must_use]
     pub fn code(&self) -> &'static str {
         match self {
-            ToolError::Library(e) => library_code(e),
+            ToolError::Library(e) => e.code(),
             ToolError::Arguments(_) | ToolError::NotText(_) | ToolError::BadCursor(_) => {
                 "invalid_argument"
             }
@@ -83,22 +83,5 @@ impl ToolError {
             ToolError::RenderingDisabled => "unsupported",
             ToolError::OutsideAllowedPaths(_) => "permission_denied",
         }
-    }
-}
-
-fn library_code(e: &Error) -> &'static str {
-    match e {
-        Error::NotFound { .. } => "not_found",
-        Error::AlreadyExists { .. } => "already_exists",
-        Error::Ambiguous { .. } => "ambiguous",
-        Error::Invalid(_) => "invalid_argument",
-        Error::Conflict(_) | Error::WouldDiscard { .. } | Error::Changed { .. } => "conflict",
-        Error::Corrupt { .. } | Error::IndexUnusable { .. } => "corrupt",
-        Error::Busy(_) => "busy",
-        Error::Cancelled => "cancelled",
-        Error::Timeout { .. } => "timeout",
-        Error::Render { .. } => "render_failed",
-        Error::UnsupportedVersion { .. } => "unsupported",
-        _ => "internal",
     }
 }

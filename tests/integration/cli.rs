@@ -479,3 +479,40 @@ fn log_all_shows_checkpoints_off_heads_line() {
         1
     );
 }
+
+#[test]
+fn json_errors_are_one_object_with_a_code_and_a_hint() {
+    let dir = project();
+    reel(dir.path())
+        .args(["checkpoint", "--name", "v1"])
+        .assert()
+        .success();
+    let out = reel(dir.path())
+        .args(["--json", "show", "v9"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["error"]["code"], "not_found", "{doc}");
+    assert!(
+        doc["error"]["message"].as_str().unwrap().contains("v9"),
+        "{doc}"
+    );
+    assert_eq!(doc["error"]["hint"], "`reel log` lists the checkpoints");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("error:"),
+        "the error is not printed twice"
+    );
+    // Without --json: the sentence and the hint on stderr, nothing on stdout.
+    let out = reel(dir.path()).args(["show", "v9"]).output().unwrap();
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: "));
+    // Outside any repository.
+    let elsewhere = tempdir();
+    let out = reel(elsewhere.path())
+        .args(["--json", "log"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["error"]["code"], "no_repository", "{doc}");
+}
