@@ -235,18 +235,7 @@ impl Repository {
                     let new_tree = e.read_commit(&crate::engine::refs::resolve(e, &rev)?)?.tree;
                     diff_trees(e, old_tree, new_tree)
                 }
-                DiffTarget::Dir(dir) => {
-                    let pipe = Pipeline::hashing(e)?;
-                    let scan = scan_dir(e, &pipe, &absolute(&dir)?, &NoProgress)?;
-                    diff_trees(
-                        &Overlay {
-                            engine: e,
-                            trees: &scan.trees,
-                        },
-                        old_tree,
-                        scan.root,
-                    )
-                }
+                DiffTarget::Dir(dir) => diff_with_dir(e, old_tree, &absolute(&dir)?),
             }
         })
         .await
@@ -302,6 +291,18 @@ impl Repository {
         self.run(move |e| Ok(e.read_commit(&crate::engine::refs::resolve(e, &rev)?)?.tree))
             .await
     }
+}
+
+/// The changes from `tree` to directory `dir` (absolute) as it is now, scanned
+/// without storing anything.
+pub(super) fn diff_with_dir(e: &Engine, tree: TreeId, dir: &Path) -> Result<Vec<Change>> {
+    let pipe = Pipeline::hashing(e)?;
+    let scan = scan_dir(e, &pipe, dir, &NoProgress)?;
+    let overlay = Overlay {
+        engine: e,
+        trees: &scan.trees,
+    };
+    diff_trees(&overlay, tree, scan.root)
 }
 
 pub(super) fn absolute(p: &Path) -> Result<PathBuf> {

@@ -5,10 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::repository::{Repository, absolute};
-use crate::engine::diff::{Change, Overlay, diff_trees};
-use crate::engine::ingest::{Pipeline, scan_dir};
-use crate::engine::progress::NoProgress;
+use super::repository::{Repository, absolute, diff_with_dir};
+use crate::engine::diff::Change;
 use crate::error::Result;
 use crate::hash::{CommitId, TreeId};
 
@@ -60,13 +58,7 @@ impl Repository {
                 (None, Some(t)) => (StatusBase::Head, t),
                 (None, None) => (StatusBase::Empty, crate::object::empty_tree_id()),
             };
-            let pipe = Pipeline::hashing(e)?;
-            let scan = scan_dir(e, &pipe, &dir, &NoProgress)?;
-            let overlay = Overlay {
-                engine: e,
-                trees: &scan.trees,
-            };
-            let changes = diff_trees(&overlay, base_tree, scan.root)?;
+            let changes = diff_with_dir(e, base_tree, &dir)?;
             Ok(Status {
                 dir,
                 head,

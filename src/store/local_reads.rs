@@ -19,6 +19,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as StorePath;
 
 use super::error::StoreError;
 
@@ -32,16 +34,18 @@ pub const KEEP_OPEN: Duration = Duration::from_secs(2);
 /// Open files of one local directory, by blob name.
 #[derive(Debug)]
 pub struct LocalReads {
-    root: PathBuf,
+    /// The store whose files these are: it maps a blob name to its file (the same
+    /// mapping, and the same refusal of names that leave the directory, as its writes).
+    fs: Arc<LocalFileSystem>,
     open: Mutex<HashMap<String, (Arc<File>, Instant)>>,
 }
 
 impl LocalReads {
-    /// Reads of blobs under `root`.
+    /// Reads of the blobs of `fs`.
     #[must_use]
-    pub fn new(root: PathBuf) -> Self {
+    pub fn new(fs: Arc<LocalFileSystem>) -> Self {
         LocalReads {
-            root,
+            fs,
             open: Mutex::default(),
         }
     }
@@ -61,7 +65,7 @@ impl LocalReads {
             }),
             Err(source) => Err(StoreError::Io {
                 op: "read",
-                path: self.root.join(name),
+                path: self.path(name)?,
                 source,
             }),
         }
@@ -76,6 +80,16 @@ impl LocalReads {
         self.open.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn path(&self, name: &str) -> Result<PathBuf, StoreError> {
+        self.fs
+            .path_to_filesystem(&StorePath::from(name))
+            .map_err(|e| StoreError::ObjectStore {
+                op: "map to a file",
+                name: name.to_owned(),
+                source: Box::new(e),
+            })
+    }
+
     fn file(&self, name: &str) -> Result<Arc<File>, StoreError> {
         {
             let mut open = self.lock();
@@ -87,7 +101,7 @@ impl LocalReads {
                 None => {}
             }
         }
-        let path = self.root.join(name);
+        let path = self.path(name)?;
         let file = match File::open(&path) {
             Ok(f) => Arc::new(f),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -121,7 +135,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("packs")).unwrap();
         std::fs::write(dir.path().join("packs/a.pack"), b"0123456789").unwrap();
-        let reads = LocalReads::new(dir.path().to_path_buf());
+        let fs = LocalFileSystem::new_with_prefix(dir.path()).unwrap();
+        let reads = LocalReads::new(Arc::new(fs));
         assert_eq!(&reads.read("packs/a.pack", 2..5).unwrap()[..], b"234");
         assert_eq!(
             &reads.read("packs/a.pack", 0..10).unwrap()[..],
@@ -133,6 +148,15 @@ mod tests {
         ));
         assert!(matches!(
             reads.read("packs/b.pack", 0..1),
+            Err(StoreError::NotFound { .. })
+        ));
+        // A name that climbs out of the directory names nothing outside it.
+        std::fs::write(dir.path().join("secret"), b"not a blob").unwrap();
+        let below = LocalReads::new(Arc::new(
+            LocalFileSystem::new_with_prefix(dir.path().join("packs")).unwrap(),
+        ));
+        assert!(matches!(
+            below.read("../secret", 0..1),
             Err(StoreError::NotFound { .. })
         ));
         // Forgotten, then gone: the next read finds it missing.

@@ -84,8 +84,9 @@ impl ObjectStoreBackend {
             .map_err(backend_err("open", &dir.display().to_string()))?
             .with_fsync(true);
         let label = format!("file://{}", dir.display());
-        let mut backend = Self::new(Arc::new(fs), StorePath::default(), label, handle);
-        backend.local = Some(super::local_reads::LocalReads::new(dir.to_path_buf()));
+        let fs = Arc::new(fs);
+        let mut backend = Self::new(fs.clone(), StorePath::default(), label, handle);
+        backend.local = Some(super::local_reads::LocalReads::new(fs));
         Ok(backend)
     }
 

@@ -176,6 +176,27 @@ async fn a_writer_that_starts_after_the_mark_stores_the_bytes_again() {
     assert_eq!(restore_on_a_fresh_machine(&store).await, FOOTAGE);
 }
 
+/// On `repo`, a pack that is mostly dead: v1 stored small notes with 200 KB of
+/// footage in one pack, the checkpoint after it keeps only the notes, and v1 is
+/// deleted. Returns the notes.
+async fn mostly_dead_pack(repo: &Repository, dir: &Path) -> Vec<u8> {
+    let notes = b"notes every checkpoint keeps".to_vec();
+    std::fs::write(dir.join("notes.txt"), &notes).unwrap();
+    std::fs::write(dir.join("take1.mp4"), vec![7u8; 200_000]).unwrap();
+    let v1 = CheckpointOptions {
+        name: Some("v1".into()),
+        ..CheckpointOptions::default()
+    };
+    repo.checkpoint(dir, v1, Arc::new(NoProgress))
+        .await
+        .unwrap();
+    std::fs::remove_file(dir.join("take1.mp4")).unwrap();
+    std::fs::write(dir.join("more.txt"), b"v2").unwrap();
+    checkpoint(repo, dir).await;
+    repo.delete_checkpoint("v1").await.unwrap();
+    notes
+}
+
 /// A mostly dead pack is condemned, then repacked by a later run on another machine:
 /// its live objects are copied into a new pack before it is deleted. The first
 /// machine, whose index still places them in the old pack, reads them anyway (the read
@@ -186,20 +207,7 @@ async fn a_mostly_dead_pack_is_repacked_and_other_machines_follow() {
     let store = shared_store().await;
     let (a, b) = (machine(&store), machine(&store));
     let dir = tempfile::tempdir().unwrap();
-    let notes = b"notes every checkpoint keeps".to_vec();
-    std::fs::write(dir.path().join("notes.txt"), &notes).unwrap();
-    std::fs::write(dir.path().join("take1.mp4"), vec![7u8; 200_000]).unwrap();
-    let v1 = CheckpointOptions {
-        name: Some("v1".into()),
-        ..CheckpointOptions::default()
-    };
-    a.checkpoint(dir.path(), v1, Arc::new(NoProgress))
-        .await
-        .unwrap();
-    std::fs::remove_file(dir.path().join("take1.mp4")).unwrap();
-    std::fs::write(dir.path().join("more.txt"), b"v2").unwrap();
-    checkpoint(&a, dir.path()).await;
-    a.delete_checkpoint("v1").await.unwrap();
+    let notes = mostly_dead_pack(&a, dir.path()).await;
     // B reads everything now, so its index places the notes in the old pack.
     tokio::task::block_in_place(|| crate::engine::shared::sync(b.engine())).unwrap();
 
@@ -228,19 +236,7 @@ async fn objects_of_a_deleted_pack_are_found_in_a_copy_already_indexed() {
     let store = shared_store().await;
     let (a, b) = (machine(&store), machine(&store));
     let dir = tempfile::tempdir().unwrap();
-    let notes = b"notes every checkpoint keeps".to_vec();
-    std::fs::write(dir.path().join("notes.txt"), &notes).unwrap();
-    std::fs::write(dir.path().join("take1.mp4"), vec![7u8; 200_000]).unwrap();
-    let v1 = CheckpointOptions {
-        name: Some("v1".into()),
-        ..CheckpointOptions::default()
-    };
-    a.checkpoint(dir.path(), v1, Arc::new(NoProgress))
-        .await
-        .unwrap();
-    std::fs::remove_file(dir.path().join("take1.mp4")).unwrap();
-    checkpoint(&a, dir.path()).await;
-    a.delete_checkpoint("v1").await.unwrap();
+    let notes = mostly_dead_pack(&a, dir.path()).await;
     tokio::task::block_in_place(|| crate::engine::shared::sync(b.engine())).unwrap();
 
     // A condemns the mostly dead pack, then repacks it: the notes are copied out, the

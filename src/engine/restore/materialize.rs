@@ -254,26 +254,16 @@ fn write_files(
         .filter(|(_, e)| e.kind != EntryKind::Dir)
         .collect();
     progress.start("restoring", Some(files.iter().map(|(_, e)| e.size).sum()));
-    // Each rayon job looks objects up in one read transaction, not one per object.
+    // Every object is looked up in one read transaction, not one per object.
+    let snapshot = engine.index.snapshot()?;
     let write_all = || {
         files
             .par_iter()
-            .map_init(
-                || engine.index.snapshot().map_err(Error::from),
-                |snapshot, (path, e)| {
-                    let snapshot = match snapshot {
-                        Ok(s) => &*s,
-                        Err(e) => {
-                            let unreadable = Error::Invalid("the index cannot be read".into());
-                            return Err(std::mem::replace(e, unreadable));
-                        }
-                    };
-                    let r =
-                        restore_one(engine, snapshot, root, path, e, current.get(path.as_str()));
-                    progress.advance(e.size);
-                    r
-                },
-            )
+            .map(|(path, e)| {
+                let r = restore_one(engine, &snapshot, root, path, e, current.get(path.as_str()));
+                progress.advance(e.size);
+                r
+            })
             .collect::<Result<Vec<Written>>>()
     };
     // Creating a small file waits on the file system more than it computes, and a read

@@ -12,6 +12,9 @@ use crate::error::{Error, Result};
 use crate::index::{IndexSnapshot, StatRecord};
 use crate::object::{EntryKind, TreeEntry};
 
+/// `TEMP_PREFIX` and this process's pid: how this process's temporary files begin.
+static TEMP_NAME_PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 /// What restoring one path did.
 pub enum Written {
     /// The disk already had it.
@@ -93,9 +96,10 @@ pub fn restore_one(
         return Ok(Written::Link);
     }
     // The pid in the name lets a later restore tell a dead restore's leftovers from a
-    // running one's files.
+    // running one's files (formatted once: `getpid` is a system call).
+    let prefix = TEMP_NAME_PREFIX.get_or_init(|| format!("{TEMP_PREFIX}{}-", std::process::id()));
     let mut tmp = tempfile::Builder::new()
-        .prefix(&format!("{TEMP_PREFIX}{}-", std::process::id()))
+        .prefix(prefix)
         .tempfile_in(parent)
         .map_err(Error::io("create temporary file in", parent))?;
     // Unbuffered: the content arrives in whole chunks (a small file is one write).
