@@ -13,6 +13,7 @@ use super::project::{ProjectId, RecordId};
 use super::projects::{load_visible, now_ms};
 use super::shared_records;
 use crate::engine::Engine;
+use crate::engine::gc::{Roots, guard};
 use crate::error::{Error, ItemKind, Result};
 use crate::hash::{CommitId, Hash};
 use crate::object::ObjectKind;
@@ -155,6 +156,11 @@ fn put(engine: &Engine, stored: Stored, owner: Owner, kind: BlobKind) -> Result<
             &bytes,
         )?);
     }
+    // Relying on no pack another machine's gc condemned while the content was stored.
+    let mut since = writer.epoch();
+    let roots = Roots::of(Vec::new(), Vec::new(), vec![stored.id]);
+    let copies = guard(engine, &mut since, &packs, &roots)?;
+    packs.extend(copies);
     let bytes = serde_json::to_vec(&record).expect("records serialize");
     // In the bucket first (its content's packs are stored): a row here is one every
     // machine can find.

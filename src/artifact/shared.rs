@@ -25,6 +25,7 @@ use super::project::{ProjectId, ProjectRecord};
 use super::projects::remove_all;
 use super::worktree::{Worktree, fold};
 use crate::engine::Engine;
+use crate::engine::gc::{Roots, guard};
 use crate::engine::ingest::Pipeline;
 use crate::engine::shared::{backoff, enabled, index_new_packs};
 use crate::error::{Error, Result};
@@ -90,13 +91,16 @@ pub fn with_project<T>(
     }
     let _lock = lock(engine, id)?;
     for attempt in 0..ATTEMPTS {
+        // What the change may rely on was deduplicated from here on (or by a writer of
+        // this process still registered, whose content it publishes).
+        let mut since = engine.index.publication_epoch()?;
         let version = pull(engine, id)?;
         let out = f()?;
         if access == Access::Read {
             return Ok(out);
         }
         crate::engine::failpoint::hit("project-before-push");
-        if push(engine, id, version.as_ref())? {
+        if push(engine, id, version.as_ref(), &mut since)? {
             return Ok(out);
         }
         backoff(attempt);
@@ -112,7 +116,8 @@ pub fn created(engine: &Engine, id: &ProjectId) -> Result<()> {
         return Ok(());
     }
     let _lock = lock(engine, id)?;
-    if push(engine, id, None)? {
+    let mut since = engine.index.publication_epoch()?;
+    if push(engine, id, None, &mut since)? {
         Ok(())
     } else {
         Err(Error::Conflict(format!("project {id} already exists")))
@@ -259,8 +264,14 @@ fn apply(tx: &crate::index::ArtifactTx<'_>, id: &ProjectId, record: &Record) -> 
 
 /// Writes the project's record at version `expected` (`None`: create-only) from this
 /// index's rows, its working tree folded and stored first; `false` (nothing written)
-/// when the record is no longer at that version.
-fn push(engine: &Engine, id: &ProjectId, expected: Option<&Version>) -> Result<bool> {
+/// when the record is no longer at that version. What it publishes must not rely on a
+/// pack condemned after epoch `since` ([`guard`]).
+fn push(
+    engine: &Engine,
+    id: &ProjectId,
+    expected: Option<&Version>,
+    since: &mut u64,
+) -> Result<bool> {
     let hex = id.to_string();
     let (project, rows, checkpoints, names) = engine.index.artifact_read(|tx| {
         let Some(p) = tx
@@ -297,6 +308,15 @@ fn push(engine: &Engine, id: &ProjectId, expected: Option<&Version>) -> Result<b
             })
             .collect(),
     };
+    if let Some(p) = &record.project {
+        let commits = record.checkpoints.iter().map(|c| c.id).collect();
+        guard(
+            engine,
+            since,
+            &[],
+            &Roots::of(commits, vec![p.base], Vec::new()),
+        )?;
+    }
     let bytes = serde_json::to_vec(&record).expect("records serialize");
     if engine.backend.swap(&key(id), bytes.into(), expected)? == Swapped::Conflict {
         return Ok(false);

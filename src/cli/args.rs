@@ -193,7 +193,9 @@ pub struct GcArgs {
     pub dry_run: bool,
     /// Defence in depth for what this host cannot see: packs younger than this are not
     /// examined, and writers on other machines count as running for this long (e.g.
-    /// `1h`, `30m`, `0s`). Writers on this host are protected whatever it says.
+    /// `1h`, `30m`, `0s`). Writers on this host are protected whatever it says. On a
+    /// bucket other machines share, a pack is deleted only by a run this long (by the
+    /// store's clock) after a run marked it condemned.
     #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
     pub grace: std::time::Duration,
     /// Also delete packs the index knows nothing of (older than the grace period). They

@@ -129,6 +129,13 @@ impl Writer {
         self.inner.pin
     }
 
+    /// The GC epoch the writer registered at: packs condemned at a later epoch may be
+    /// relied on by what it stored.
+    #[must_use]
+    pub fn epoch(&self) -> u64 {
+        self.inner.epoch
+    }
+
     /// What packers announce their packs to.
     #[must_use]
     pub fn journal(&self) -> Arc<dyn PackJournal> {

@@ -8,6 +8,7 @@ mod error;
 mod objects;
 mod records;
 mod tables;
+mod writer_record;
 mod writers;
 
 pub use artifact::ArtifactTx;

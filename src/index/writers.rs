@@ -10,15 +10,15 @@
 //! live writer of an older epoch remains.
 
 use std::collections::{HashMap, HashSet};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use redb::{ReadableTable, WriteTransaction};
 
-use super::db::Index;
+use super::db::{Index, now_s};
 use super::error::IndexError;
 use super::objects::insert_packs;
 use super::records::PackRecord;
 use super::tables::{CONDEMNED, DELETING, META, OBJECTS, PACKS, PENDING_PACKS, WRITERS};
+pub use super::writer_record::{WriterKind, WriterRecord};
 use crate::error::Error;
 
 type Result<T, E = IndexError> = std::result::Result<T, E>;
@@ -30,96 +30,6 @@ const GC_EPOCH: &str = "gc-epoch";
 /// How long a gc this host cannot look up (another machine or container) counts as
 /// running, for the one-gc-at-a-time rule.
 const GC_ELSEWHERE_S: u64 = 24 * 3600;
-
-/// What a registered process does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WriterKind {
-    /// Writes packs and publishes what references them.
-    Writer,
-    /// A garbage collection (at most one runs at a time).
-    Gc,
-}
-
-/// A registered process, as the `writers` table keeps it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WriterRecord {
-    /// Who; `None` where the platform cannot name processes.
-    pub process: Option<ProcessId>,
-    /// The GC epoch when it registered.
-    pub epoch: u64,
-    /// Registration time, seconds since the epoch.
-    pub created_s: u64,
-    /// Writer or GC.
-    pub kind: WriterKind,
-}
-
-impl WriterRecord {
-    const LEN: usize = 38;
-
-    fn encode(&self) -> [u8; Self::LEN] {
-        let mut b = [0u8; Self::LEN];
-        let p = self.process.unwrap_or(ProcessId {
-            pid: 0,
-            started: 0,
-            host: 0,
-        });
-        b[0] = u8::from(self.process.is_some());
-        b[1..5].copy_from_slice(&p.pid.to_le_bytes());
-        b[5..13].copy_from_slice(&p.started.to_le_bytes());
-        b[13..21].copy_from_slice(&p.host.to_le_bytes());
-        b[21..29].copy_from_slice(&self.epoch.to_le_bytes());
-        b[29..37].copy_from_slice(&self.created_s.to_le_bytes());
-        b[37] = match self.kind {
-            WriterKind::Writer => 0,
-            WriterKind::Gc => 1,
-        };
-        b
-    }
-
-    fn decode(b: &[u8]) -> Result<Self> {
-        if b.len() != Self::LEN {
-            return Err(IndexError::Layout {
-                table: "writers",
-                len: b.len(),
-            });
-        }
-        let u64_at = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"));
-        let process = (b[0] == 1).then(|| ProcessId {
-            pid: u32::from_le_bytes(b[1..5].try_into().expect("4 bytes")),
-            started: u64_at(5),
-            host: u64_at(13),
-        });
-        Ok(WriterRecord {
-            process,
-            epoch: u64_at(21),
-            created_s: u64_at(29),
-            kind: if b[37] == 1 {
-                WriterKind::Gc
-            } else {
-                WriterKind::Writer
-            },
-        })
-    }
-
-    /// Whether the process may still be running: certainly when it is alive here; when
-    /// it cannot be looked up (another machine or container), while it is younger than
-    /// `grace_s` — the defence in depth for what this host cannot see.
-    #[must_use]
-    pub fn may_run(&self, grace_s: u64) -> bool {
-        match self.process.map(ProcessId::liveness) {
-            Some(Liveness::Alive) => true,
-            Some(Liveness::Dead) => false,
-            Some(Liveness::Unknown) | None => now_s().saturating_sub(self.created_s) < grace_s,
-        }
-    }
-}
-
-fn now_s() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs()
-}
 
 fn epoch(txn: &WriteTransaction) -> Result<u64> {
     Ok(txn
@@ -196,6 +106,40 @@ impl Index {
                 .insert(pin, rec.encode().as_slice())?;
             Ok((pin, epoch))
         })
+    }
+
+    /// The current GC epoch: it moves on whenever packs are condemned here (a gc plan,
+    /// or marks learned from a shared bucket).
+    pub fn gc_epoch(&self) -> Result<u64> {
+        let txn = self.begin_read()?;
+        Ok(txn
+            .open_table(META)?
+            .get(GC_EPOCH)?
+            .map_or(0, |v| v.value()))
+    }
+
+    /// The epoch from which a publication of this process must be checked: the oldest
+    /// at which a writer of this process that is still registered started (what it
+    /// stored may be relied on by what is published now), or the current epoch.
+    pub fn publication_epoch(&self) -> Result<u64> {
+        let here = ProcessId::current();
+        let view = self.gc_view()?;
+        let current = self.gc_epoch()?;
+        Ok(view
+            .writers
+            .iter()
+            .filter(|(_, w)| w.kind == WriterKind::Writer && here.is_some() && w.process == here)
+            .map(|(_, w)| w.epoch)
+            .fold(current, u64::min))
+    }
+
+    /// Indexes packs a writer stored, before it publishes (see `engine::gc::guard`):
+    /// their objects can then be read and judged like any other.
+    pub fn insert_written(&self, packs: &[WrittenPack]) -> Result<()> {
+        if packs.is_empty() {
+            return Ok(());
+        }
+        self.write(|txn| insert_packs(txn, packs))
     }
 
     /// Announces that the writer `pin` is about to store `pack`.

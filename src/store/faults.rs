@@ -64,11 +64,13 @@ impl Gate {
         self.0.open.notify_one();
     }
 
+    /// Waits until the gate opens — or a minute, so that a test that failed before
+    /// opening it ends instead of waiting forever for the held request.
     async fn hold(&self) {
         let opened = self.0.open.notified();
         *self.0.arrived.lock().unwrap() = true;
         self.0.arrival.notify_all();
-        opened.await;
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(60), opened).await;
     }
 }
 
@@ -147,7 +149,8 @@ impl FaultStore {
     }
 
     /// Queues a fault for the next request of kind `op` on the blob `name` (the path in
-    /// the store, e.g. `refs/HEAD`).
+    /// the store, e.g. `refs/HEAD`); a name ending in `/` (`index/`) stands for every
+    /// blob under it.
     pub fn inject_at(&self, op: Op, name: &str, fault: Fault) {
         self.faults
             .lock()
@@ -185,7 +188,7 @@ impl FaultStore {
             *o == op
                 && name
                     .as_deref()
-                    .is_none_or(|n| location.is_some_and(|l| l.as_ref() == n))
+                    .is_none_or(|n| location.is_some_and(|l| matches(l.as_ref(), n)))
         })?;
         faults.remove(at).map(|(_, _, f)| f)
     }
@@ -213,6 +216,17 @@ impl FaultStore {
                 request.await
             }
         }
+    }
+}
+
+/// Whether the blob `location` is the one a fault names (a name ending in `/`: any
+/// blob under it).
+fn matches(location: &str, name: &str) -> bool {
+    if let Some(dir) = name.strip_suffix('/') {
+        // A listing's location is its prefix, without the slash.
+        location.starts_with(name) || location == dir
+    } else {
+        location == name
     }
 }
 
@@ -287,7 +301,16 @@ impl ObjectStore for FaultStore {
     }
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
-        self.arrive(Op::List, None);
+        // Only a hold applies to a listing here: the listing is taken once the gate opens.
+        if let Some(Fault::Hold(gate)) = self.arrive(Op::List, prefix) {
+            let (inner, prefix) = (self.inner.clone(), prefix.cloned());
+            return futures::stream::once(async move {
+                gate.hold().await;
+                inner.list(prefix.as_ref())
+            })
+            .flatten()
+            .boxed();
+        }
         self.inner.list(prefix)
     }
 

@@ -112,14 +112,21 @@ fn sync_roots(engine: &Engine) -> Result<()> {
 
 /// Plans and (unless `dry_run`) applies a collection.
 pub fn gc(engine: &Engine, opts: &GcOptions) -> Result<GcReport> {
-    sync_roots(engine)?;
     if opts.dry_run {
+        sync_roots(engine)?;
         let state = plan(engine, opts.grace, None)?;
         return Ok(dry_report(state.plan, opts));
     }
+    // The store's time before the roots are read: what judges a mark ripe.
+    let started = if shared_by_machines(engine)? {
+        Some(super::shared::store_time(engine)?)
+    } else {
+        None
+    };
+    sync_roots(engine)?;
     may_collect(engine, opts)?;
-    let mut report = if shared_by_machines(engine)? {
-        super::shared::collect(engine, opts)?
+    let mut report = if let Some(started) = started {
+        super::shared::collect(engine, opts, started)?
     } else {
         collect_alone(engine, opts)?
     };

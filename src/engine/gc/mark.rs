@@ -24,6 +24,17 @@ pub struct Roots {
 }
 
 impl Roots {
+    /// The roots of one publication: commits, trees and files it is about to make
+    /// reachable.
+    #[must_use]
+    pub fn of(commits: Vec<CommitId>, trees: Vec<TreeId>, files: Vec<Hash>) -> Roots {
+        Roots {
+            commits,
+            trees,
+            files,
+        }
+    }
+
     /// Reads every root now.
     pub fn read(engine: &Engine) -> Result<Roots> {
         let mut roots = Roots::default();

@@ -4,6 +4,7 @@
 //! writer loses data.
 
 mod apply;
+mod guard;
 mod mark;
 mod plan;
 mod shared;
@@ -11,5 +12,7 @@ mod shared;
 mod shared_tests;
 
 pub use apply::{GcOptions, GcReport, gc};
+pub use guard::guard;
+pub use mark::Roots;
 pub use plan::{GcPlan, PackPlan};
 pub use shared::learn;

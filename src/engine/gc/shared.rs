@@ -6,10 +6,13 @@
 //! lists the marks when it starts and stores an object again rather than rely on a
 //! condemned pack. A later run — on any machine — deletes a condemned pack only when
 //! its mark is older than the grace period *and* the pack is still dead in a plan made
-//! from the bucket's roots (every checkpoint, project and record synced first): a
-//! writer that relied on it before the mark was written has published by then (the
-//! assumption: no writer runs longer than the grace period), and what it published is
-//! a root. A mark whose pack is live again is removed (the pack is rescued).
+//! from the bucket's roots (every checkpoint, project and record synced first), both
+//! times by the store's clock ([`store_time`]): a writer that relied on it lists the
+//! marks again just before it publishes and copies what it needs out of a pack
+//! condemned meanwhile ([`super::guard`]); one whose last check came before the mark
+//! has published by the time the mark is ripe (the assumption: a publication lands
+//! within the grace period of the check before it), and what it published is a root.
+//! A mark whose pack is live again is removed (the pack is rescued).
 //! `gc/deleted/<pack>` is written before the pack is deleted, so that other machines
 //! drop it from their indexes. A mostly dead pack is condemned the same way; when its
 //! mark is ripe its live objects are copied into a new pack first, which other
@@ -79,14 +82,19 @@ fn mark(engine: &Engine, prefix: &str, pack: &PackId) -> Result<()> {
 /// Writes the index only for marks it has not taken yet (a writer starts on every
 /// project change; the marks of past runs stay in the bucket).
 pub fn learn(engine: &Engine) -> Result<()> {
-    let marks = Marks::list(engine)?;
+    take(engine, &Marks::list(engine)?)
+}
+
+/// Takes marks listed from the bucket into the index (see [`learn`]).
+pub(super) fn take(engine: &Engine, marks: &Marks) -> Result<()> {
     if marks.condemned.is_empty() && marks.deleted.is_empty() {
         return Ok(());
     }
     let view = engine.index.gc_view()?;
     let condemn: Vec<PackId> = marks
         .condemned
-        .into_keys()
+        .keys()
+        .copied()
         .filter(|p| view.packs.contains_key(p) && !view.condemned.contains_key(p))
         .collect();
     if !condemn.is_empty() {
@@ -135,16 +143,46 @@ fn relocate(engine: &Engine, lost: Vec<Hash>, deleted: &HashSet<PackId>) -> Resu
     Ok(())
 }
 
+/// Where a gc run takes the store's time (see [`store_time`]).
+pub const CLOCK_PREFIX: &str = "clock/";
+
+/// The store's time now, by its own clock: the modification time of a blob written
+/// and listed for it (then deleted). A mark is judged by the store's time of the mark
+/// against this, so no machine's clock enters the judgement. Taken before the run
+/// reads its roots: a publication that lands after that is seen by the plan or by the
+/// apply transaction's re-mark, and one that landed before `started - grace` is older
+/// than any mark found ripe.
+pub fn store_time(engine: &Engine) -> Result<SystemTime> {
+    let name = format!("{CLOCK_PREFIX}{}", hex::encode(rand::random::<[u8; 16]>()));
+    engine.backend.create(&name, Bytes::from_static(b"{}"))?;
+    let listed = engine.backend.list(CLOCK_PREFIX);
+    if let Err(e) = engine.backend.delete(&name) {
+        tracing::debug!("cannot delete the clock probe `{name}`: {e}");
+    }
+    listed?
+        .into_iter()
+        .find(|b| b.name == name)
+        .map(|b| b.modified)
+        .ok_or_else(|| {
+            crate::error::Error::Invalid(format!(
+                "{} does not list `{name}` just written: cannot read the store's time",
+                engine.backend.describe()
+            ))
+        })
+}
+
 /// Rescues condemned packs found live, condemns dead packs not condemned yet, and
-/// returns those condemned longer than the grace period ago: to delete now.
+/// returns those whose mark is older than the grace period at `started` (the store's
+/// time before the roots were read): to delete now.
 fn judge(
     engine: &Engine,
     state: &PlanState,
     opts: &GcOptions,
+    started: SystemTime,
     report: &mut GcReport,
 ) -> Result<Vec<PackId>> {
     let marks = Marks::list(engine)?;
-    let now = SystemTime::now();
+    let now = started;
     let repack: HashSet<PackId> = state.plan.repack.iter().map(|p| p.pack).collect();
     for pack in marks.condemned.keys() {
         if state.live_packs.contains(pack) && !repack.contains(pack) {
@@ -172,8 +210,9 @@ fn judge(
     Ok(ripe)
 }
 
-/// One run of the two-phase collection (see the module docs).
-pub fn collect(engine: &Engine, opts: &GcOptions) -> Result<GcReport> {
+/// One run of the two-phase collection (see the module docs); `started` is the store's
+/// time taken before the roots were synced ([`store_time`]).
+pub fn collect(engine: &Engine, opts: &GcOptions, started: SystemTime) -> Result<GcReport> {
     // Every pack in the bucket is judged, not only those this index wrote or read:
     // one indexed now counts as written now, so it is too young for this run.
     crate::engine::shared::index_new_packs(engine)?;
@@ -183,7 +222,7 @@ pub fn collect(engine: &Engine, opts: &GcOptions) -> Result<GcReport> {
         plan: state.plan.clone(),
         ..GcReport::default()
     };
-    let ripe = judge(engine, &state, opts, &mut report)?;
+    let ripe = judge(engine, &state, opts, started, &mut report)?;
     crate::engine::failpoint::hit("gc-after-condemn");
     engine.index.condemn(&ripe, &state.uncondemn)?;
     let (mut repacked, delete): (Vec<PackId>, Vec<PackId>) = ripe

@@ -268,3 +268,226 @@ async fn objects_of_a_deleted_pack_are_found_in_a_copy_already_indexed() {
     let report = b.fsck(true).await.unwrap();
     assert!(report.is_clean(), "{report:?}");
 }
+
+/// The pack that holds FOOTAGE on machine `repo`.
+fn footage_pack(repo: &Repository) -> crate::hash::PackId {
+    let id = crate::hash::Hash::of(FOOTAGE);
+    repo.engine().index.location(&id).unwrap().unwrap().pack
+}
+
+/// Starts a checkpoint of `dir` on `repo` that relies on the footage's pack, and
+/// returns once it is held right after staging (its index segment's write waits at
+/// the gate): it has deduplicated and stored its own pack, and not yet checked the
+/// marks before publishing.
+fn hold_after_staging(
+    store: &FaultStore,
+    repo: &Repository,
+    dir: &Path,
+) -> (Gate, tokio::task::JoinHandle<crate::Result<()>>) {
+    let gate = Gate::default();
+    store.inject_at(Op::Put, "index/", Fault::Hold(gate.clone()));
+    let held = {
+        let (repo, dir) = (repo.clone(), dir.to_owned());
+        tokio::spawn(async move {
+            let opts = CheckpointOptions::default();
+            repo.checkpoint(&dir, opts, Arc::new(NoProgress))
+                .await
+                .map(drop)
+        })
+    };
+    tokio::task::block_in_place(|| gate.wait_arrived());
+    (gate, held)
+}
+
+/// Machine B, with the footage's pack indexed, and a directory holding the footage.
+async fn b_relying_on_the_footage(
+    store: &Arc<FaultStore>,
+) -> (Repository, Repository, tempfile::TempDir) {
+    let (a, b) = (machine(store), machine(store));
+    dead_footage(&a).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("take1.mp4"), FOOTAGE).unwrap();
+    tokio::task::block_in_place(|| crate::engine::shared::sync(b.engine())).unwrap();
+    tokio::task::block_in_place(|| crate::engine::shared::index_new_packs(b.engine())).unwrap();
+    (a, b, dir)
+}
+
+/// A writer that outlives a mark: it deduplicated against a pack, then another
+/// machine's gc condemned the pack and, in a later run, deleted it — after the
+/// writer's last check of the marks and before it published. The check found the mark
+/// and copied what the checkpoint relies on into a pack of its own, so the checkpoint
+/// it publishes has every byte. (Without the check, its footage is gone.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_that_outlives_a_mark_copies_what_it_relies_on() {
+    let store = shared_store().await;
+    let (a, b, dir) = b_relying_on_the_footage(&store).await;
+    let footage = footage_pack(&b);
+
+    let head_move = Gate::default();
+    store.inject_at(Op::Put, "refs/HEAD", Fault::Hold(head_move.clone()));
+    let (staged, held) = hold_after_staging(&store, &b, dir.path());
+    let first = gc(&a).await;
+    assert!(first.packs_condemned.contains(&footage), "{first:?}");
+    staged.open();
+    // B checked the marks and is about to move HEAD.
+    tokio::task::block_in_place(|| head_move.wait_arrived());
+    let second = gc(&a).await;
+    assert!(
+        second.packs_deleted.contains(&footage),
+        "B has published nothing yet, so the footage's pack is dead: {second:?}"
+    );
+    head_move.open();
+    held.await.unwrap().unwrap();
+
+    assert_eq!(restore_on_a_fresh_machine(&store).await, FOOTAGE);
+    // B learns of the deletions (as opening the repository would) and is clean.
+    tokio::task::block_in_place(|| crate::engine::shared::sync(b.engine())).unwrap();
+    let report = b.fsck(true).await.unwrap();
+    assert!(report.is_clean(), "{report:?}");
+}
+
+/// A writer whose relied-on pack was deleted before its last check publishes nothing:
+/// its checkpoint fails with a conflict, and running it again stores the bytes anew.
+/// (Without the check it publishes a checkpoint whose footage is gone.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_whose_pack_was_deleted_meanwhile_publishes_nothing() {
+    let store = shared_store().await;
+    let (a, b, dir) = b_relying_on_the_footage(&store).await;
+    let footage = footage_pack(&b);
+
+    let (staged, held) = hold_after_staging(&store, &b, dir.path());
+    let first = gc(&a).await;
+    assert!(first.packs_condemned.contains(&footage), "{first:?}");
+    let second = gc(&a).await;
+    assert!(second.packs_deleted.contains(&footage), "{second:?}");
+    staged.open();
+    let failed = held.await.unwrap();
+    assert!(
+        matches!(failed, Err(crate::Error::Conflict(_))),
+        "the checkpoint must fail: {failed:?}"
+    );
+    assert!(
+        store.names("checkpoints/").await.is_empty(),
+        "nothing was published"
+    );
+
+    checkpoint(&b, dir.path()).await;
+    assert_eq!(restore_on_a_fresh_machine(&store).await, FOOTAGE);
+}
+
+/// The store's time is read by writing, listing and deleting a probe: it is close to
+/// this machine's (the in-memory store's clock is this machine's) and leaves nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stores_time_is_read_and_leaves_nothing() {
+    let store = shared_store().await;
+    let a = machine(&store);
+    let t = tokio::task::block_in_place(|| super::shared::store_time(a.engine())).unwrap();
+    let skew = t
+        .duration_since(std::time::SystemTime::now())
+        .or_else(|e| Ok::<_, ()>(e.duration()))
+        .unwrap();
+    assert!(skew < Duration::from_secs(5), "{skew:?}");
+    assert!(store.names(super::shared::CLOCK_PREFIX).await.is_empty());
+}
+
+/// With a writer on another machine held at `before_check` (it has deduplicated),
+/// `repo` condemns the dead packs; with the writer then held at `before_publish` (it
+/// has checked the marks), `repo` deletes them. Each gate is opened after its run.
+async fn condemn_then_delete(repo: &Repository, before_check: &Gate, before_publish: &Gate) {
+    tokio::task::block_in_place(|| before_check.wait_arrived());
+    let first = gc(repo).await;
+    assert!(!first.packs_condemned.is_empty(), "{first:?}");
+    before_check.open();
+    tokio::task::block_in_place(|| before_publish.wait_arrived());
+    let second = gc(repo).await;
+    assert!(!second.packs_deleted.is_empty(), "{second:?}");
+    before_publish.open();
+}
+
+/// Machine `repo` stores `bytes` as an asset of ana's and deletes it: its pack is dead.
+async fn dead_asset(repo: &Repository, bytes: &[u8]) {
+    let ana = Caller::new("team", Some("ana"), None).unwrap();
+    let arts = repo.artifacts();
+    let info = arts
+        .store_asset(&ana, Source::Bytes(bytes.to_vec()), AssetInput::default())
+        .await
+        .unwrap();
+    arts.delete_blob(&ana, info.id).await.unwrap();
+}
+
+/// The same check guards a project's record: a file written on B whose bytes B found
+/// stored (in a pack A's gc then condemns) is copied before the record is published,
+/// so A's next run may delete the pack while B's write is in flight and the file is
+/// still there. (Without the check in the project's push, its bytes are gone.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_project_write_copies_what_it_relies_on_before_its_record() {
+    use crate::artifact::{CreateProject, ProjectPath, Source};
+    let clip: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let store = shared_store().await;
+    let (a, b) = (machine(&store), machine(&store));
+    let ana = Caller::new("team", Some("ana"), None).unwrap();
+    dead_asset(&a, &clip).await;
+    let req = CreateProject {
+        name: "intro".into(),
+        ..CreateProject::default()
+    };
+    let project = b.artifacts().create_project(&ana, req).await.unwrap().id;
+    tokio::task::block_in_place(|| crate::engine::shared::index_new_packs(b.engine())).unwrap();
+
+    // B's write deduplicates the clip, folds its tree (held at the segment's write),
+    // checks the marks, then writes the record (held).
+    let folded = Gate::default();
+    store.inject_at(Op::Put, "index/", Fault::Hold(folded.clone()));
+    let record = Gate::default();
+    store.inject_at(
+        Op::Put,
+        &format!("projects/{project}"),
+        Fault::Hold(record.clone()),
+    );
+    let path = ProjectPath::parse("public/clip.mp4").unwrap();
+    let held = {
+        let (arts, ana, path, clip) = (b.artifacts(), ana.clone(), path.clone(), clip.clone());
+        tokio::spawn(async move {
+            arts.write_file(&ana, project, path, Source::Bytes(clip), false)
+                .await
+        })
+    };
+    condemn_then_delete(&a, &folded, &record).await;
+    held.await.unwrap().unwrap();
+
+    let fresh = machine(&store);
+    let read = fresh.artifacts().read_file(&ana, project, path, None).await;
+    assert_eq!(read.unwrap(), clip);
+}
+
+/// And an asset's record: an asset stored on B whose bytes B found stored (in a pack
+/// A's gc condemns while B's store runs, held at its check of the marks) is copied
+/// before the record is published. (Without the check its bytes are gone.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_asset_copies_what_it_relies_on_before_its_record() {
+    let clip: Vec<u8> = (0..300_000u32).map(|i| (i * 13 % 251) as u8).collect();
+    let store = shared_store().await;
+    let (a, b) = (machine(&store), machine(&store));
+    let ana = Caller::new("team", Some("ana"), None).unwrap();
+    let input = AssetInput::default();
+    dead_asset(&a, &clip).await;
+    tokio::task::block_in_place(|| crate::engine::shared::index_new_packs(b.engine())).unwrap();
+
+    // B's writer lists the marks as it starts (let through), then again before the
+    // record (held); the record's write is held too.
+    let checked = Gate::default();
+    store.inject_at(Op::List, "gc/", Fault::Pass);
+    store.inject_at(Op::List, "gc/", Fault::Hold(checked.clone()));
+    let record = Gate::default();
+    store.inject_at(Op::Put, "records/", Fault::Hold(record.clone()));
+    let held = {
+        let (arts, ana, clip) = (b.artifacts(), ana.clone(), clip.clone());
+        tokio::spawn(async move { arts.store_asset(&ana, Source::Bytes(clip), input).await })
+    };
+    condemn_then_delete(&a, &checked, &record).await;
+    let info = held.await.unwrap().unwrap();
+
+    let fresh = machine(&store);
+    let read = fresh.artifacts().read_blob(&ana, info.id, None).await;
+    assert_eq!(read.unwrap(), clip);
+}

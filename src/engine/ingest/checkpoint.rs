@@ -15,6 +15,7 @@ use super::pipeline::Pipeline;
 use super::scan::scan_dir;
 use crate::engine::Engine;
 use crate::engine::EngineError;
+use crate::engine::gc::{Roots, guard};
 use crate::engine::progress::Progress;
 use crate::engine::refs::validate_checkpoint_name;
 use crate::engine::shared;
@@ -105,8 +106,16 @@ fn write_and_publish(
     crate::engine::failpoint::hit("checkpoint-before-publish");
     let dir_key = dir.to_string_lossy();
     let shared = shared::enabled(engine);
+    let mut since = writer.epoch();
     for attempt in 0..PUBLISH_ATTEMPTS {
         let expect_head = staged.commit.parents.first().copied();
+        if shared {
+            // Nothing it publishes may rely on a pack another machine's gc condemned
+            // while it ran.
+            let roots = Roots::of(vec![staged.id], Vec::new(), Vec::new());
+            let copies = guard(engine, &mut since, &staged.packs, &roots)?;
+            staged.packs.extend(copies);
+        }
         // On a shared backend the bucket's HEAD decides: it moves first (the commit
         // point), then the record, then this machine's index.
         if shared && !shared::advance(engine, expect_head, Some(staged.id))? {
