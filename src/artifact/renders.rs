@@ -6,6 +6,8 @@
 pub use super::identity::Owner;
 pub use super::projects::now_ms;
 
+use bytes::Bytes;
+
 use super::blobs::{self, BlobInfo, RenderMeta};
 use super::checkpoints::{resolve, working_tree_stored};
 use super::files::Stored;
@@ -137,12 +139,74 @@ pub fn jobs(engine: &Engine) -> Result<Vec<(RecordId, Vec<u8>)>> {
         .collect())
 }
 
-/// Persists job statuses.
+/// Persists statuses of jobs this machine runs: in the bucket too, on a shared
+/// backend, where other machines read them (`jobs/<id>`, overwritten by the running
+/// machine alone).
 pub fn put_jobs(engine: &Engine, jobs: &[(RecordId, Vec<u8>)]) -> Result<()> {
+    if crate::engine::shared::enabled(engine) {
+        for (id, status) in jobs {
+            engine
+                .backend
+                .replace(&job_key(JOBS_PREFIX, id), Bytes::copy_from_slice(status))?;
+        }
+    }
+    put_local_jobs(engine, jobs)
+}
+
+/// Persists job statuses in this index only (statuses read from the bucket).
+pub fn put_local_jobs(engine: &Engine, jobs: &[(RecordId, Vec<u8>)]) -> Result<()> {
     engine.index.artifact_write(|tx| {
         for (id, status) in jobs {
             tx.put_render_job(&id.0, status)?;
         }
         Ok(())
     })
+}
+
+/// Where the machine running a render job keeps its status in a shared bucket.
+pub const JOBS_PREFIX: &str = "jobs/";
+/// Where another machine asks the one running a job to cancel it.
+pub const CANCEL_PREFIX: &str = "jobs-cancel/";
+
+fn job_key(prefix: &str, id: &RecordId) -> String {
+    format!("{prefix}{id}")
+}
+
+/// A job's status as the machine running it last published it (`None`: no such job
+/// in the bucket, or the backend is not shared).
+pub fn fetch_job(engine: &Engine, id: &RecordId) -> Result<Option<Vec<u8>>> {
+    if !crate::engine::shared::enabled(engine) {
+        return Ok(None);
+    }
+    match engine.backend.get(&job_key(JOBS_PREFIX, id)) {
+        Ok(bytes) => Ok(Some(bytes.to_vec())),
+        Err(crate::store::StoreError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The ids of the jobs in the bucket (none when the backend is not shared).
+pub fn listed_jobs(engine: &Engine) -> Result<Vec<RecordId>> {
+    if !crate::engine::shared::enabled(engine) {
+        return Ok(Vec::new());
+    }
+    Ok(engine
+        .backend
+        .list(JOBS_PREFIX)?
+        .iter()
+        .filter_map(|b| b.name.strip_prefix(JOBS_PREFIX)?.parse().ok())
+        .collect())
+}
+
+/// Asks the machine running job `id` to cancel it.
+pub fn request_cancel(engine: &Engine, id: &RecordId) -> Result<()> {
+    engine
+        .backend
+        .put(&job_key(CANCEL_PREFIX, id), Bytes::from_static(b"{}"))?;
+    Ok(())
+}
+
+/// Whether another machine asked to cancel job `id`.
+pub fn cancel_requested(engine: &Engine, id: &RecordId) -> Result<bool> {
+    Ok(engine.backend.size(&job_key(CANCEL_PREFIX, id))?.is_some())
 }

@@ -56,6 +56,10 @@ pub(super) struct JobRecord {
     /// The process that wrote it (absent in records of finished jobs is fine).
     #[serde(default)]
     pub(super) runner: Option<ProcessId>,
+    /// A status another host published in a shared bucket, kept here as read: that
+    /// host's to mark interrupted, never this one's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(super) remote: bool,
 }
 
 /// The render key of a tree, settings and renderer identity.
@@ -76,6 +80,7 @@ pub(super) fn encode(status: &JobStatus, owner: &Owner) -> Vec<u8> {
         status: status.clone(),
         owner: owner.clone(),
         runner: ProcessId::current(),
+        remote: false,
     })
     .expect("job records serialize")
 }

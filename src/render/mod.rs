@@ -19,6 +19,9 @@ mod progress;
 mod renderer;
 mod service;
 mod settings;
+mod shared_jobs;
+#[cfg(test)]
+mod shared_tests;
 
 pub use cache::PruneReport;
 pub use diagnose::{Diagnosis, diagnose};

@@ -17,6 +17,7 @@ use super::job::{JobRecord, JobStatus, decode, decode_record, encode, not_found,
 use super::progress::{RenderProgress, Stage};
 use super::renderer::{Remotion, Renderer, find_browser};
 use super::settings::RenderSettings;
+use super::shared_jobs;
 use crate::artifact::renders::{self, Owner, now_ms};
 use crate::artifact::{BlobInfo, Caller, ProjectId, RecordId};
 use crate::engine::Engine;
@@ -82,6 +83,9 @@ pub(super) struct Live {
     pub(super) cancel: CancellationToken,
     pub(super) owner: Owner,
     pub(super) caller: Caller,
+    /// Held while a status is read and persisted, so that persisted statuses follow
+    /// one another in order (a progress publication never lands after the final one).
+    pub(super) persisting: tokio::sync::Mutex<()>,
 }
 
 pub(super) struct Inner {
@@ -188,6 +192,7 @@ impl Renders {
         }
         let live = self.enqueue(&status, &source.owner, caller)?;
         self.persist(&status, &source.owner).await?;
+        shared_jobs::share_running_job(&self.inner.engine, &live);
         let this = self.clone();
         tokio::spawn(async move { this.run_job(live).await });
         Ok(status)
@@ -215,28 +220,35 @@ impl Renders {
             cancel: CancellationToken::new(),
             owner: owner.clone(),
             caller: caller.clone(),
+            persisting: tokio::sync::Mutex::new(()),
         });
         jobs.insert(status.id, Arc::clone(&live));
         Ok(live)
     }
 
-    /// A job's status, if the caller may see its project.
+    /// A job's status, if the caller may see its project. On a shared bucket, a job
+    /// another machine runs (or ran) is read as that machine last published it.
     pub async fn status(&self, caller: &Caller, id: RecordId) -> Result<JobStatus> {
         if let Some(live) = self.live(caller, id) {
             return Ok(live.tx.borrow().clone());
         }
         let engine = Arc::clone(&self.inner.engine);
-        let bytes = blocking(move || renders::job(&engine, &id)).await?;
+        let bytes = blocking(move || shared_jobs::pull_job(&engine, &id)).await?;
         match bytes.map(|b| decode(&b)).transpose()? {
             Some((status, owner)) if owner.visible_to(caller) => Ok(status),
             _ => Err(not_found(id)),
         }
     }
 
-    /// Every persisted job the caller may see, newest first.
+    /// Every persisted job the caller may see, newest first (on a shared bucket, also
+    /// those of other machines).
     pub async fn list(&self, caller: &Caller) -> Result<Vec<JobStatus>> {
         let engine = Arc::clone(&self.inner.engine);
-        let rows = blocking(move || renders::jobs(&engine)).await?;
+        let rows = blocking(move || {
+            shared_jobs::pull_jobs(&engine)?;
+            renders::jobs(&engine)
+        })
+        .await?;
         let mut out: Vec<JobStatus> = rows
             .iter()
             .filter_map(|(_, b)| decode(b).ok())
@@ -301,15 +313,20 @@ impl Renders {
     }
 
     /// Cancels a job: a queued job never starts, a running one has its process group
-    /// killed. Cancelling a finished job changes nothing. Returns the status.
+    /// killed. Cancelling a finished job changes nothing. A job another machine runs
+    /// (on a shared bucket) is asked to cancel through the bucket: that machine sees
+    /// the request within [`shared_jobs::CANCEL_POLL`]. Returns the status.
     pub async fn cancel(&self, caller: &Caller, id: RecordId) -> Result<JobStatus> {
-        match self.live(caller, id) {
-            Some(live) => {
-                live.cancel.cancel();
-                Ok(live.tx.borrow().clone())
-            }
-            None => self.status(caller, id).await,
+        if let Some(live) = self.live(caller, id) {
+            live.cancel.cancel();
+            return Ok(live.tx.borrow().clone());
         }
+        let status = self.status(caller, id).await?;
+        if !status.stage.is_final() && crate::engine::shared::enabled(&self.inner.engine) {
+            let engine = Arc::clone(&self.inner.engine);
+            blocking(move || renders::request_cancel(&engine, &id)).await?;
+        }
+        Ok(status)
     }
 
     fn live(&self, caller: &Caller, id: RecordId) -> Option<Arc<Live>> {
@@ -327,6 +344,7 @@ impl Renders {
 
     /// Moves a job to `stage` and persists it.
     pub(super) async fn enter(&self, live: &Live, stage: Stage) {
+        let _order = live.persisting.lock().await;
         live.tx.send_modify(|s| {
             s.stage = stage;
             s.progress = RenderProgress::stage(stage);
@@ -384,6 +402,7 @@ impl Renders {
             s.progress = RenderProgress::stage(s.stage);
         }
         tracing::info!(job = %s.id, stage = %s.stage, error = ?s.error, "render job ended");
+        let _order = live.persisting.lock().await;
         if let Err(e) = self.persist(&s, &live.owner).await {
             tracing::warn!(error = %e, "cannot persist render job status");
         }
@@ -431,7 +450,8 @@ impl Renders {
     }
 }
 
-/// Marks persisted jobs that were running in a process that is gone as interrupted.
+/// Marks persisted jobs that were running in a process that is gone as interrupted. A
+/// job another host published in a shared bucket is that host's to mark.
 fn mark_interrupted(engine: &Engine) -> Result<()> {
     let stale: Vec<(RecordId, Vec<u8>)> = renders::jobs(engine)?
         .into_iter()
@@ -440,9 +460,10 @@ fn mark_interrupted(engine: &Engine) -> Result<()> {
                 mut status,
                 owner,
                 runner,
+                remote,
             } = decode_record(&bytes).ok()?;
             let running_elsewhere = runner.is_some_and(|r| r.liveness() == Liveness::Alive);
-            (!status.stage.is_final() && !running_elsewhere).then(|| {
+            (!status.stage.is_final() && !running_elsewhere && !remote).then(|| {
                 status.stage = Stage::Interrupted;
                 status.error =
                     Some("the process running this render stopped before it finished".into());

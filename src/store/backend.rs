@@ -108,6 +108,17 @@ pub trait BlobBackend: Send + Sync + Debug {
             backend: self.describe(),
         })
     }
+    /// Writes `bytes` under `name` whatever is there (a blob only one writer ever
+    /// changes, such as a render job's status on the machine that runs it). Only
+    /// backends that can [`swap`](Self::swap) support it.
+    fn replace(&self, name: &str, bytes: Bytes) -> Result<()> {
+        let _ = bytes;
+        Err(StoreError::Unsupported {
+            op: "overwrite",
+            name: name.to_owned(),
+            backend: self.describe(),
+        })
+    }
     /// Compare-and-swap: writes `bytes` under `name` if the blob is at version
     /// `expected`, or, with `None`, if there is no such blob. A store that ignores the
     /// condition reports `Done` (the init probe detects that).

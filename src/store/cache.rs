@@ -187,6 +187,10 @@ impl BlobBackend for ReadCache {
         self.inner.get_versioned(name)
     }
 
+    fn replace(&self, name: &str, bytes: Bytes) -> Result<()> {
+        self.inner.replace(name, bytes)
+    }
+
     fn swap(&self, name: &str, bytes: Bytes, expected: Option<&Version>) -> Result<Swapped> {
         self.inner.swap(name, bytes, expected)
     }

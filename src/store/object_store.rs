@@ -259,6 +259,18 @@ impl BlobBackend for ObjectStoreBackend {
         }
     }
 
+    fn replace(&self, name: &str, bytes: Bytes) -> Result<()> {
+        let path = self.path(name);
+        let payload = PutPayload::from_bytes(bytes);
+        // The same bytes again are the same outcome: retried while in doubt.
+        self.idempotent("put", name, || {
+            self.store
+                .put_opts(&path, payload.clone(), PutOptions::default())
+        })
+        .map(drop)
+        .map_err(backend_err("put", name))
+    }
+
     fn swap(&self, name: &str, bytes: Bytes, expected: Option<&Version>) -> Result<Swapped> {
         let path = self.path(name);
         let payload = PutPayload::from_bytes(bytes.clone());
