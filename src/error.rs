@@ -76,6 +76,25 @@ impl std::fmt::Display for ItemKind {
     }
 }
 
+fn did_you_mean(suggestion: Option<&String>) -> String {
+    suggestion.map_or_else(String::new, |s| format!("; did you mean `{s}`?"))
+}
+
+/// The candidate closest to `given`, if it is close enough to be a typo of it: at most
+/// one edit in three characters (at least one edit allowed, never the whole word).
+#[must_use]
+pub fn closest<'a>(given: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let len = given.chars().count();
+    let allowed = (len / 3).max(1);
+    candidates
+        .into_iter()
+        .filter(|c| *c != given)
+        .map(|c| (strsim::levenshtein(given, c), c))
+        .filter(|(d, _)| *d <= allowed && *d < len)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c.to_owned())
+}
+
 fn item(kind: ItemKind, id: &str, within: Option<&String>) -> String {
     let mut s = if kind.is_hex() {
         format!("{kind} {id}")
@@ -94,7 +113,7 @@ fn item(kind: ItemKind, id: &str, within: Option<&String>) -> String {
 #[non_exhaustive]
 pub enum Error {
     /// Something that does not exist (or that the caller may not see).
-    #[error("{} not found", item(*.kind, .id, .within.as_ref()))]
+    #[error("{} not found{}", item(*.kind, .id, .within.as_ref()), did_you_mean(.suggestion.as_ref()))]
     NotFound {
         /// What kind of thing.
         kind: ItemKind,
@@ -102,6 +121,8 @@ pub enum Error {
         id: String,
         /// Where it was looked for (e.g. "project 0a56…"), if not the repository.
         within: Option<String>,
+        /// The closest existing name, when one is close (a typo).
+        suggestion: Option<String>,
     },
     /// A reference that matches more than one thing.
     #[error("`{rev}` is ambiguous: it matches {}", .candidates.join(", "))]
@@ -247,6 +268,7 @@ impl Error {
             kind,
             id: id.into(),
             within: None,
+            suggestion: None,
         }
     }
 
@@ -257,6 +279,38 @@ impl Error {
             kind,
             id: id.into(),
             within: Some(within.into()),
+            suggestion: None,
+        }
+    }
+
+    /// A `NotFound` with the closest of `candidates` suggested, if one is close; any
+    /// other error unchanged.
+    #[must_use]
+    pub fn suggesting<'a>(self, candidates: impl IntoIterator<Item = &'a str>) -> Error {
+        let suggestion = match &self {
+            Error::NotFound {
+                id,
+                suggestion: None,
+                ..
+            } => closest(id, candidates),
+            _ => return self,
+        };
+        self.with_suggestion(suggestion)
+    }
+
+    /// A `NotFound` suggesting `suggestion`; any other error unchanged.
+    #[must_use]
+    pub fn with_suggestion(self, suggestion: Option<String>) -> Error {
+        match self {
+            Error::NotFound {
+                kind, id, within, ..
+            } => Error::NotFound {
+                kind,
+                id,
+                within,
+                suggestion,
+            },
+            other => other,
         }
     }
 

@@ -58,6 +58,7 @@ pub use engine::diff::{Change, ChangeKind, DiffStat};
 pub use engine::fsck::{DamagedPack, FsckReport, Problem};
 pub use engine::gc::{GcOptions, GcPlan, GcReport, PackPlan};
 pub use engine::ingest::{CheckpointOptions, CheckpointSummary, SkippedPath};
+pub use engine::patch::{FilePatch, Hunk, Line, PatchBody};
 pub use engine::progress::{NoProgress, Progress};
 pub use engine::rebuild::RebuildReport;
 pub use engine::refs::{CommitView, LogEntry};
@@ -67,7 +68,7 @@ pub use error::{BoxError, Error, ItemKind, Result};
 pub use hash::{CommitId, Hash, PackId, TreeId};
 pub use object::codec::Compression;
 pub use object::{ChunkerConfig, EntryKind};
-pub use repo::{DiffTarget, ListEntry, REPO_DIR_NAME, Repository, Status, StatusBase};
+pub use repo::{DiffOptions, DiffTarget, ListEntry, REPO_DIR_NAME, Repository, Status, StatusBase};
 pub use store::ProbeReport;
 
 /// Internals exposed for the fuzz targets and benchmarks; not a stable API.

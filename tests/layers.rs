@@ -36,7 +36,8 @@ const CONFINED: &[(&str, &[&str])] = &[
     ("rmcp::", &["src/mcp/"]),
     ("axum::", &["src/mcp/"]),
     ("tokio::process", &["src/render/"]),
-    ("Command::new(", &["src/render/"]),
+    // Renderer processes, and the command line's pager.
+    ("Command::new(", &["src/render/", "src/cli/output.rs"]),
     ("anyhow", &[]),
 ];
 

@@ -28,9 +28,27 @@ pub struct Cli {
     /// Session id of the caller.
     #[arg(long, global = true, env = "REEL_SESSION")]
     pub session: Option<String>,
+    /// Colour: `auto` (on a terminal, unless `NO_COLOR` is set), `always` or `never`.
+    #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
+    pub color: ColorWhen,
+    /// Print long output (diffs, logs) directly instead of through a pager (`REEL_PAGER`,
+    /// `PAGER`, else `less`, which is used only when stdout is a terminal).
+    #[arg(long, global = true)]
+    pub no_pager: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// When to colour the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorWhen {
+    /// On a terminal, unless `NO_COLOR` is set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
 }
 
 /// The subcommands.
@@ -45,11 +63,8 @@ pub enum Command {
     Checkpoint(CheckpointArgs),
     /// List checkpoints, newest first.
     Log(LogArgs),
-    /// Show one checkpoint.
-    Show {
-        /// Checkpoint: id, unique prefix, name, HEAD or HEAD~N.
-        rev: String,
-    },
+    /// Show one checkpoint and what it changed.
+    Show(ShowArgs),
     /// List the files of a checkpoint.
     Ls(LsArgs),
     /// Print a file of a checkpoint: `reel cat REF:PATH`.
@@ -93,6 +108,13 @@ pub enum Command {
     Asset(super::artifact_args::AssetCmd),
     /// Render a project (`reel render PROJECT …`), or manage renders and jobs.
     Render(Box<super::render_args::RenderArgs>),
+    /// Print a shell completion script: `reel completions bash > /etc/bash_completion.d/reel`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `reel man | man -l -`.
+    Man,
     /// Serve the MCP tools over stdio (default) or streamable HTTP.
     Serve(Box<ServeArgs>),
 }
@@ -131,6 +153,12 @@ pub struct CheckpointArgs {
     /// A name for it, unique in the repository.
     #[arg(long)]
     pub name: Option<String>,
+    /// Who made it (default: `REEL_AUTHOR`, the config's `author`, the OS user).
+    #[arg(long)]
+    pub author: Option<String>,
+    /// Make a checkpoint even when nothing changed since HEAD.
+    #[arg(long)]
+    pub allow_empty: bool,
 }
 
 /// `reel log`.
@@ -146,6 +174,29 @@ pub struct LogArgs {
     /// Show at most N checkpoints.
     #[arg(short = 'n', long, default_value_t = usize::MAX, hide_default_value = true)]
     pub max_count: usize,
+    /// One line per checkpoint: short id, name, description.
+    #[arg(long)]
+    pub oneline: bool,
+    /// Only checkpoints that changed these paths (after `--`).
+    #[arg(last = true, value_name = "PATH")]
+    pub paths: Vec<String>,
+}
+
+/// `reel show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Checkpoint: id, unique prefix, name, HEAD, HEAD~N, HEAD^ (default HEAD).
+    #[arg(default_value = "HEAD")]
+    pub rev: String,
+    /// The changed files with their added and removed lines, not the patch.
+    #[arg(long)]
+    pub stat: bool,
+    /// The changed files, one line each, not the patch.
+    #[arg(long, conflicts_with = "stat")]
+    pub name_status: bool,
+    /// Only the checkpoint's description, no changes.
+    #[arg(long, short = 's', conflicts_with_all = ["stat", "name_status"])]
+    pub no_patch: bool,
 }
 
 /// `reel ls`.
@@ -162,14 +213,34 @@ pub struct LsArgs {
 
 /// `reel diff`.
 #[derive(Debug, Args)]
+#[allow(clippy::struct_excessive_bools)] // one per flag, as git has them
 pub struct DiffArgs {
-    /// The old side.
-    pub rev: String,
-    /// The new side (default: the directory as it is now).
-    pub rev2: Option<String>,
-    /// Only the totals.
+    /// `[OLD [NEW]] [PATH…]`: the old side (default HEAD), the new side (default: the
+    /// directory as it is now), then paths to limit the diff to (or after `--`).
+    #[arg(value_name = "REF|PATH")]
+    pub args: Vec<String>,
+    /// Paths to limit the diff to (after `--`: never taken for checkpoints).
+    #[arg(last = true, value_name = "PATH")]
+    pub paths: Vec<String>,
+    /// The changed files with their added and removed lines, not the patch.
     #[arg(long)]
     pub stat: bool,
+    /// The changed files, one line each (`A`, `D`, `M`, `R`), not the patch.
+    #[arg(long, conflicts_with = "stat")]
+    pub name_status: bool,
+    /// The patch (the default; for the habit of `git diff -p`).
+    #[arg(short = 'p', long, conflicts_with_all = ["stat", "name_status"])]
+    pub patch: bool,
+    /// Exit with 1 when there are differences, 0 when there are none.
+    #[arg(long)]
+    pub exit_code: bool,
+    /// Pair removed and added text files at least N percent alike as renames.
+    #[arg(short = 'M', long = "find-renames", value_name = "N", default_value_t = 50,
+          value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub find_renames: u8,
+    /// Only renames of identical content.
+    #[arg(long)]
+    pub no_renames: bool,
 }
 
 /// `reel restore`.

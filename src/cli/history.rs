@@ -2,64 +2,123 @@
 
 use std::fmt::Write as _;
 
-use super::args::{Cli, DiffArgs, LogArgs, LsArgs};
-use super::output::{bytes, json, out, time};
+use super::args::{Cli, DiffArgs, LogArgs, LsArgs, ShowArgs};
+use super::output::{bytes, json, out, page, time};
+use super::patch_view::{Paint, patch_text, stat_text};
 use super::run::{Failure, Outcome, open, workdir};
-use reelstore::{ChangeKind, DiffStat, DiffTarget, EntryKind, Error};
+use reelstore::{
+    ChangeKind, DiffOptions, DiffStat, DiffTarget, EntryKind, Error, FilePatch, Repository,
+};
 
 pub(super) async fn log(cli: &Cli, args: &LogArgs) -> Outcome {
     let repo = open(cli).await?;
-    let entries = if args.all {
-        repo.log_all(args.max_count).await?
+    let limit = if args.paths.is_empty() {
+        args.max_count
     } else {
-        repo.log(args.rev.as_deref(), args.max_count).await?
+        usize::MAX
     };
+    let mut entries = if args.all {
+        repo.log_all(limit).await?
+    } else {
+        repo.log(args.rev.as_deref(), limit).await?
+    };
+    if !args.paths.is_empty() {
+        entries = touching(&repo, entries, &args.paths, args.max_count).await?;
+    }
     if cli.json {
         return Ok(json(&entries)?);
     }
-    let head = if args.all {
-        repo.resolve("HEAD").await.ok()
-    } else {
-        None
-    };
+    let head = repo.resolve("HEAD").await.ok();
+    let paint = Paint::new(cli);
     let mut text = String::new();
     for e in &entries {
-        match &e.commit {
-            Some(c) => {
-                let name = c
-                    .name
-                    .as_deref()
-                    .map(|n| format!(" ({n})"))
-                    .unwrap_or_default();
-                let deleted = if e.deleted { " [deleted]" } else { "" };
-                let at = if head == Some(e.id) { " [HEAD]" } else { "" };
-                let _ = writeln!(
-                    text,
-                    "{}{name}{deleted}{at}  {}  {}  {}",
-                    e.id.short(),
-                    time(c.created_ms),
-                    c.size.map_or_else(|| "data freed".into(), bytes),
-                    c.description
-                );
-            }
-            None => {
-                let _ = writeln!(text, "{} [deleted]", e.id.short());
-            }
+        let deleted = if e.deleted { " [deleted]" } else { "" };
+        let at = if head == Some(e.id) { " [HEAD]" } else { "" };
+        let Some(c) = &e.commit else {
+            let _ = writeln!(text, "{} [deleted]", paint.yellow(&e.id.short()));
+            continue;
+        };
+        let name = c
+            .name
+            .as_deref()
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default();
+        if args.oneline {
+            let first = c.description.lines().next().unwrap_or_default();
+            let _ = writeln!(
+                text,
+                "{}{name}{deleted}{at} {first}",
+                paint.yellow(&e.id.short())
+            );
+            continue;
         }
+        let _ = writeln!(
+            text,
+            "{}{name}{deleted}{at}  {}  {}  {}",
+            paint.yellow(&e.id.short()),
+            time(c.created_ms),
+            c.size.map_or_else(|| "data freed".into(), bytes),
+            c.description
+        );
     }
     if entries.is_empty() && !cli.quiet {
         text.push_str("no checkpoints yet\n");
     }
-    Ok(out(&text)?)
+    Ok(page(&text, cli.no_pager)?)
 }
 
-pub(super) async fn show(cli: &Cli, rev: &str) -> Outcome {
-    let repo = open(cli).await?;
-    let (id, c) = repo.show(rev).await?;
-    if cli.json {
-        return Ok(json(&serde_json::json!({ "id": id, "commit": c }))?);
+/// The entries whose checkpoint changed one of `paths` (from its first parent), at
+/// most `limit`.
+async fn touching(
+    repo: &Repository,
+    entries: Vec<reelstore::LogEntry>,
+    paths: &[String],
+    limit: usize,
+) -> Result<Vec<reelstore::LogEntry>, Error> {
+    let opts = DiffOptions {
+        paths: paths.to_vec(),
+        renames: None,
+    };
+    let mut out = Vec::new();
+    for e in entries {
+        if out.len() >= limit {
+            break;
+        }
+        // A deleted checkpoint whose data was freed cannot be diffed: left out.
+        let Some(changes) = repo
+            .checkpoint_changes(&e.id.to_string(), opts.clone())
+            .await
+            .ok()
+        else {
+            continue;
+        };
+        if !changes.is_empty() {
+            out.push(e);
+        }
     }
-    let mut text = format!("checkpoint {id}\n");
+    Ok(out)
+}
+
+pub(super) async fn show(cli: &Cli, args: &ShowArgs) -> Outcome {
+    let repo = open(cli).await?;
+    let (id, c) = repo.show(&args.rev).await?;
+    let patches = if args.no_patch {
+        Vec::new()
+    } else {
+        repo.checkpoint_patch(&args.rev, DiffOptions::default())
+            .await?
+            .1
+    };
+    if cli.json {
+        let mut doc = serde_json::json!({ "id": id, "commit": c });
+        if !args.no_patch {
+            doc["changes"] = serde_json::to_value(&patches).expect("patches serialize");
+        }
+        return Ok(json(&doc)?);
+    }
+    let paint = Paint::new(cli);
+    let mut text = paint.yellow(&format!("checkpoint {id}"));
+    text.push('\n');
     if let Some(name) = &c.name {
         let _ = writeln!(text, "name:    {name}");
     }
@@ -80,7 +139,23 @@ pub(super) async fn show(cli: &Cli, rev: &str) -> Outcome {
     if !c.description.is_empty() {
         let _ = writeln!(text, "\n    {}", c.description);
     }
-    Ok(out(&text)?)
+    if !args.no_patch {
+        text.push('\n');
+        text.push_str(&changes_text(&patches, args.stat, args.name_status, paint));
+    }
+    Ok(page(&text, cli.no_pager)?)
+}
+
+/// Patches as the patch, the stat or the name-status.
+fn changes_text(patches: &[FilePatch], stat: bool, name_status: bool, paint: Paint) -> String {
+    if stat {
+        stat_text(patches, paint)
+    } else if name_status {
+        let changes: Vec<reelstore::Change> = patches.iter().map(|p| p.change.clone()).collect();
+        change_lines(&changes)
+    } else {
+        patch_text(patches, paint)
+    }
 }
 
 pub(super) async fn ls(cli: &Cli, args: &LsArgs) -> Outcome {
@@ -127,37 +202,110 @@ pub(super) async fn cat(cli: &Cli, spec: &str) -> Outcome {
 
 pub(super) async fn diff(cli: &Cli, args: &DiffArgs) -> Outcome {
     let repo = open(cli).await?;
-    let target = match &args.rev2 {
+    let dir = workdir(&repo, None)?;
+    let (revs, mut paths) = revs_and_paths(&repo, &dir, &args.args).await?;
+    paths.extend(args.paths.iter().cloned());
+    let old = revs.first().map_or("HEAD", String::as_str);
+    let target = match revs.get(1) {
         Some(r) => DiffTarget::Rev(r.clone()),
-        None => DiffTarget::Dir(workdir(&repo, None)?),
+        None => DiffTarget::Dir(dir),
     };
-    let changes = repo.diff(&args.rev, target).await?;
-    let stat = DiffStat::of(&changes);
-    if cli.json {
-        if args.stat {
-            json(&stat)?;
-        } else {
+    let opts = DiffOptions {
+        paths,
+        renames: (!args.no_renames).then_some(args.find_renames),
+    };
+    let differ = if args.name_status || (cli.json && !args.stat && !args.patch) {
+        let changes = repo.diff_with(old, target, opts).await?;
+        if cli.json {
             json(&changes)?;
+        } else {
+            page(&change_lines(&changes), cli.no_pager)?;
         }
-        return Ok(());
+        !changes.is_empty()
+    } else {
+        let patches = repo.patch(old, target, opts).await?;
+        if cli.json && args.stat {
+            json(&stat_json(&patches))?;
+        } else if cli.json {
+            json(&patches)?;
+        } else {
+            page(
+                &changes_text(&patches, args.stat, false, Paint::new(cli)),
+                cli.no_pager,
+            )?;
+        }
+        !patches.is_empty()
+    };
+    if args.exit_code && differ {
+        return Err(Failure::Differ);
     }
-    let mut text = String::new();
-    if !args.stat {
-        text.push_str(&change_lines(&changes));
+    Ok(())
+}
+
+/// Splits `reel diff`'s words into at most two checkpoints, then paths: a word is a
+/// checkpoint while it names one (and no path came before it), else a path if the
+/// directory or the old checkpoint has it; anything else is a checkpoint not found
+/// (with the closest name suggested).
+async fn revs_and_paths(
+    repo: &Repository,
+    dir: &std::path::Path,
+    words: &[String],
+) -> Result<(Vec<String>, Vec<String>), Error> {
+    let (mut revs, mut paths) = (Vec::new(), Vec::new());
+    for word in words {
+        if paths.is_empty() && revs.len() < 2 {
+            match repo.resolve(word).await {
+                Ok(_) => {
+                    revs.push(word.clone());
+                    continue;
+                }
+                Err(e) => {
+                    let old = revs.first().map_or("HEAD", String::as_str);
+                    let in_old = repo.ls(old, Some(word), false).await.is_ok();
+                    if !in_old && !dir.join(word).exists() {
+                        return Err(match e {
+                            Error::NotFound {
+                                suggestion: Some(_),
+                                ..
+                            } => e,
+                            _ => Error::Invalid(format!(
+                                "`{word}` is neither a checkpoint nor a path in {old} or the \
+                                 directory (put paths that are gone from both after `--`)"
+                            )),
+                        });
+                    }
+                }
+            }
+        }
+        paths.push(word.clone());
     }
-    if args.stat || !cli.quiet {
-        let _ = writeln!(
-            text,
-            "{} added, {} removed, {} modified, {} renamed; +{} -{}",
-            stat.added,
-            stat.removed,
-            stat.modified,
-            stat.renamed,
-            bytes(stat.bytes_added),
-            bytes(stat.bytes_removed)
-        );
-    }
-    Ok(out(&text)?)
+    Ok((revs, paths))
+}
+
+/// `--stat --json`: the counts of [`DiffStat`] plus changed lines, and each file's.
+fn stat_json(patches: &[FilePatch]) -> serde_json::Value {
+    let changes: Vec<reelstore::Change> = patches.iter().map(|p| p.change.clone()).collect();
+    let mut doc = serde_json::to_value(DiffStat::of(&changes)).expect("stats serialize");
+    let (mut added, mut removed) = (0, 0);
+    let files: Vec<serde_json::Value> = patches
+        .iter()
+        .map(|p| {
+            let (a, r) = p.body.counts();
+            added += a;
+            removed += r;
+            serde_json::json!({
+                "path": p.change.path,
+                "from": p.change.from,
+                "lines_added": a,
+                "lines_removed": r,
+                "binary": p.body == reelstore::PatchBody::Binary,
+            })
+        })
+        .collect();
+    doc["lines_added"] = added.into();
+    doc["lines_removed"] = removed.into();
+    doc["files"] = files.into();
+    doc
 }
 
 /// One line per change: `A  path (size)`, `D`, `M  path (old -> new)`, `R  from -> to`.
@@ -179,10 +327,14 @@ pub(super) fn change_lines(changes: &[reelstore::Change]) -> String {
             }
             ChangeKind::Renamed => writeln!(
                 text,
-                "R  {} -> {} ({})",
+                "R  {} -> {} ({}{})",
                 c.from.as_deref().unwrap_or_default(),
                 c.path,
-                sizes(c.new_size)
+                sizes(c.new_size),
+                c.similarity
+                    .filter(|s| *s < 100)
+                    .map(|s| format!(", {s}% alike"))
+                    .unwrap_or_default()
             ),
         };
     }

@@ -9,6 +9,7 @@ mod hints;
 mod history;
 mod maintenance;
 mod output;
+mod patch_view;
 mod project_run;
 mod render_args;
 mod render_run;

@@ -15,6 +15,41 @@ pub fn out(text: &str) -> std::io::Result<()> {
     stdout.flush()
 }
 
+/// Writes long text (a patch, a log) through a pager when stdout is a terminal:
+/// `REEL_PAGER`, else `PAGER`, else `less` (with `LESS=FRX` unless set: it exits at
+/// once when the text fits the screen and keeps colours); `--no-pager`, an empty
+/// pager or `cat` print directly, as does a pager that cannot start.
+pub fn page(text: &str, no_pager: bool) -> std::io::Result<()> {
+    use std::io::IsTerminal;
+    let pager = std::env::var("REEL_PAGER")
+        .or_else(|_| std::env::var("PAGER"))
+        .unwrap_or_else(|_| "less".into());
+    if no_pager
+        || pager.trim().is_empty()
+        || pager.trim() == "cat"
+        || !std::io::stdout().is_terminal()
+    {
+        return out(text);
+    }
+    let mut cmd = std::process::Command::new("sh");
+    cmd.args(["-c", &pager]).stdin(std::process::Stdio::piped());
+    if std::env::var_os("LESS").is_none() {
+        cmd.env("LESS", "FRX");
+    }
+    let Ok(mut child) = cmd.spawn() else {
+        return out(text);
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        match stdin.write_all(text.as_bytes()) {
+            // The reader quit early (`q` in less): not an error.
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e),
+            _ => {}
+        }
+    }
+    child.wait()?;
+    Ok(())
+}
+
 /// Prints a value as pretty JSON.
 pub fn json<T: Serialize>(value: &T) -> std::io::Result<()> {
     let mut text = serde_json::to_string_pretty(value).expect("report types serialize to JSON");

@@ -17,6 +17,8 @@ pub(super) enum Failure {
     Reel(Error),
     Output(std::io::Error),
     Damaged,
+    /// `--exit-code` and there were differences: exit 1, nothing printed.
+    Differ,
 }
 
 impl From<Error> for Failure {
@@ -64,6 +66,7 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
         Err(Failure::Damaged) => ExitCode::from(EXIT_DAMAGED),
+        Err(Failure::Differ) => ExitCode::FAILURE,
         Err(Failure::Reel(e)) if json => {
             output::json_error(&e);
             ExitCode::FAILURE
@@ -123,7 +126,7 @@ pub(super) async fn run(cli: Cli) -> Outcome {
         Command::Clone(args) => super::clone::clone(&cli, args).await,
         Command::Checkpoint(args) => super::working::checkpoint(&cli, args).await,
         Command::Log(args) => super::history::log(&cli, args).await,
-        Command::Show { rev } => super::history::show(&cli, rev).await,
+        Command::Show(args) => super::history::show(&cli, args).await,
         Command::Ls(args) => super::history::ls(&cli, args).await,
         Command::Cat { spec } => super::history::cat(&cli, spec).await,
         Command::Diff(args) => super::history::diff(&cli, args).await,
@@ -139,5 +142,18 @@ pub(super) async fn run(cli: Cli) -> Outcome {
         Command::Asset(cmd) => super::blob_run::asset(&cli, cmd).await,
         Command::Render(args) => super::render_run::render(&cli, args).await,
         Command::Serve(args) => super::serve::serve(&cli, args).await,
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            // Into memory first: the generator panics on a closed pipe.
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut cmd, "reel", &mut script);
+            Ok(output::out(&String::from_utf8_lossy(&script))?)
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            let mut page = Vec::new();
+            clap_mangen::Man::new(cmd).render(&mut page)?;
+            Ok(output::out(&String::from_utf8_lossy(&page))?)
+        }
     }
 }

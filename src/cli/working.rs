@@ -94,6 +94,8 @@ pub(super) async fn checkpoint(cli: &Cli, args: &CheckpointArgs) -> Outcome {
     let opts = CheckpointOptions {
         message: args.message.clone(),
         name: args.name.clone(),
+        author: args.author.clone(),
+        skip_unchanged: !args.allow_empty,
         ..CheckpointOptions::default()
     };
     let s = repo
@@ -104,6 +106,12 @@ pub(super) async fn checkpoint(cli: &Cli, args: &CheckpointArgs) -> Outcome {
     }
     if cli.json {
         return Ok(json(&s)?);
+    }
+    if s.unchanged {
+        return Ok(out(&format!(
+            "nothing changed since HEAD ({}): no checkpoint made (--allow-empty makes one)\n",
+            s.id.short()
+        ))?);
     }
     let name = s
         .name

@@ -44,6 +44,10 @@ pub struct RepoConfig {
     /// `None` in format 1 configs and in configs not yet initialized.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// Who checkpoints made here are by, unless a checkpoint names its author or
+    /// `REEL_AUTHOR` is set (default: the OS user).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
 }
 
 impl Default for RepoConfig {
@@ -55,6 +59,7 @@ impl Default for RepoConfig {
             pack_target: DEFAULT_PACK_TARGET,
             backend: BackendConfig::Local,
             id: None,
+            author: None,
         }
     }
 }

@@ -74,6 +74,10 @@ pub struct Change {
     pub old_id: Option<Hash>,
     /// Content id on the new side.
     pub new_id: Option<Hash>,
+    /// For a rename: how much of the old content the new one keeps, in percent (100:
+    /// the same bytes; less: a rename with edits, found by line similarity).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub similarity: Option<u8>,
 }
 
 /// Totals for `--stat`.
@@ -190,6 +194,7 @@ fn both(
                     new_size: Some(y.size),
                     old_id: Some(x.id),
                     new_id: Some(y.id),
+                    similarity: None,
                 });
             }
             Ok(())
@@ -225,6 +230,7 @@ fn one_side(
         new_size: added.then_some(e.size),
         old_id: (!added).then_some(e.id),
         new_id: added.then_some(e.id),
+        similarity: None,
     });
     Ok(())
 }
@@ -255,6 +261,7 @@ fn pair_renames(changes: &mut Vec<Change>) {
         c.from = Some(from);
         c.old_id = c.new_id;
         c.old_size = c.new_size;
+        c.similarity = Some(100);
     }
     let mut i = 0;
     changes.retain(|_| {

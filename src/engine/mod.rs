@@ -13,6 +13,7 @@ pub(crate) mod failpoint;
 pub(crate) mod fsck;
 pub(crate) mod gc;
 pub(crate) mod ingest;
+pub(crate) mod patch;
 pub(crate) mod progress;
 pub(crate) mod read;
 pub(crate) mod rebuild;

@@ -11,30 +11,90 @@ pub use crate::object::validate_checkpoint_name;
 /// Shortest id prefix accepted.
 pub const MIN_PREFIX: usize = 4;
 /// Resolves a revision: `HEAD`, a name, a full id or a unique prefix of at least four hex
-/// digits, each optionally followed by `~N` (N first-parents back).
+/// digits, each optionally followed by steps back: `~N` (N first parents back), `^N`
+/// (the Nth parent), `~` and `^` alone for one; e.g. `HEAD~2`, `v3^`, `HEAD^^`.
 pub fn resolve(engine: &Engine, rev: &str) -> Result<CommitId> {
-    let (base, back) = match rev.rsplit_once('~') {
-        Some((base, n)) if n.bytes().all(|b| b.is_ascii_digit()) => {
-            let n = if n.is_empty() {
-                1
-            } else {
-                n.parse()
-                    .map_err(|_| Error::Invalid(format!("`{rev}`: bad ~N")))?
-            };
-            (base, n)
-        }
-        _ => (rev, 0usize),
-    };
+    let (base, steps) = split_steps(rev)?;
     let mut id = resolve_base(engine, base)?;
-    for step in 0..back {
-        let commit = engine.read_commit(&id)?;
-        id = *commit.parents.first().ok_or_else(|| {
-            Error::Invalid(format!(
-                "`{rev}` goes back {back} checkpoints, but the history has only {step} before {base}"
-            ))
-        })?;
+    let mut walked = 0;
+    for step in steps {
+        match step {
+            Step::Back(n) => {
+                for _ in 0..n {
+                    let commit = engine.read_commit(&id)?;
+                    id = *commit.parents.first().ok_or_else(|| {
+                        Error::Invalid(format!(
+                            "`{rev}` goes back further than the history: {base} has {walked} \
+                             checkpoint{} before it",
+                            if walked == 1 { "" } else { "s" }
+                        ))
+                    })?;
+                    walked += 1;
+                }
+            }
+            Step::Parent(0) => {}
+            Step::Parent(n) => {
+                let commit = engine.read_commit(&id)?;
+                let count = commit.parents.len();
+                id = *commit.parents.get(n - 1).ok_or_else(|| {
+                    Error::Invalid(if count == 0 {
+                        format!(
+                            "`{rev}`: checkpoint {} is the first, it has no parent",
+                            id.short()
+                        )
+                    } else {
+                        format!(
+                            "`{rev}`: checkpoint {} has {count} parent{}, not {n}",
+                            id.short(),
+                            if count == 1 { "" } else { "s" }
+                        )
+                    })
+                })?;
+                walked += 1;
+            }
+        }
     }
     Ok(id)
+}
+
+/// One step of a revision's suffix: `~N` (N first parents back), `^N` (the Nth parent;
+/// `^0` the checkpoint itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Back(usize),
+    Parent(usize),
+}
+
+/// Splits `HEAD~2^` into `HEAD` and its steps (`~` and `^` alone count 1).
+fn split_steps(rev: &str) -> Result<(&str, Vec<Step>)> {
+    let Some(at) = rev.find(['~', '^']) else {
+        return Ok((rev, Vec::new()));
+    };
+    let (base, mut rest) = rev.split_at(at);
+    let mut steps = Vec::new();
+    while let Some(op) = rest.chars().next() {
+        let digits = rest[1..]
+            .find(|c: char| !c.is_ascii_digit())
+            .map_or(rest.len() - 1, |i| i);
+        let n = &rest[1..=digits];
+        let n = if n.is_empty() {
+            1
+        } else {
+            n.parse()
+                .map_err(|_| Error::Invalid(format!("`{rev}`: bad number {n:?}")))?
+        };
+        steps.push(match op {
+            '~' => Step::Back(n),
+            '^' => Step::Parent(n),
+            _ => {
+                return Err(Error::Invalid(format!(
+                    "`{rev}`: expected ~N or ^N after the checkpoint, found {rest:?}"
+                )));
+            }
+        });
+        rest = &rest[1 + digits..];
+    }
+    Ok((base, steps))
 }
 
 fn resolve_base(engine: &Engine, rev: &str) -> Result<CommitId> {
@@ -56,7 +116,9 @@ fn resolve_base(engine: &Engine, rev: &str) -> Result<CommitId> {
                 "checkpoint `{rev}` not found: an id prefix needs at least {MIN_PREFIX} hex digits"
             ))
         } else {
+            let names = engine.index.names().unwrap_or_default();
             Error::not_found(ItemKind::Checkpoint, rev)
+                .suggesting(names.iter().map(String::as_str).chain(["HEAD"]))
         }
     })
 }
@@ -191,4 +253,32 @@ pub fn log_with(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Step, split_steps};
+
+    #[test]
+    fn suffixes_split_into_steps() {
+        assert_eq!(split_steps("v1").unwrap(), ("v1", vec![]));
+        assert_eq!(split_steps("HEAD~").unwrap(), ("HEAD", vec![Step::Back(1)]));
+        assert_eq!(
+            split_steps("HEAD~12").unwrap(),
+            ("HEAD", vec![Step::Back(12)])
+        );
+        assert_eq!(
+            split_steps("HEAD^^2~3").unwrap(),
+            (
+                "HEAD",
+                vec![Step::Parent(1), Step::Parent(2), Step::Back(3)]
+            )
+        );
+        assert_eq!(
+            split_steps("ab12^0").unwrap(),
+            ("ab12", vec![Step::Parent(0)])
+        );
+        assert!(split_steps("HEAD~x").is_err());
+        assert!(split_steps("HEAD~99999999999999999999999").is_err());
+    }
 }

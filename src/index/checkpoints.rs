@@ -93,6 +93,17 @@ impl Index {
             .map(|v| CommitId(Hash::from_bytes(v.value()))))
     }
 
+    /// Every checkpoint name.
+    pub fn names(&self) -> Result<Vec<String>> {
+        let txn = self.begin_read()?;
+        let names = txn.open_table(NAMES)?;
+        let mut out = Vec::new();
+        for row in names.iter()? {
+            out.push(row?.0.value().to_owned());
+        }
+        Ok(out)
+    }
+
     /// The tree last checkpointed or restored in `dir` (absolute).
     pub fn worktree(&self, dir: &str) -> Result<Option<TreeId>> {
         let txn = self.begin_read()?;

@@ -90,6 +90,7 @@ impl Repository {
 fn lookup(e: &Engine, root: TreeId, path: &str) -> Result<TreeEntry> {
     let mut tree = root;
     let mut found = None;
+    let mut walked = String::new();
     for part in path.trim_matches('/').split('/') {
         crate::object::validate_name(part)
             .map_err(|why| Error::Invalid(format!("path `{path}`: {why}")))?;
@@ -99,11 +100,20 @@ fn lookup(e: &Engine, root: TreeId, path: &str) -> Result<TreeEntry> {
         {
             return Err(Error::not_found(ItemKind::Path, path));
         }
-        let entry = e
-            .read_tree(&tree)?
-            .get(part)
-            .cloned()
-            .ok_or_else(|| Error::not_found(ItemKind::Path, path))?;
+        let listing = e.read_tree(&tree)?;
+        let Some(entry) = listing.get(part).cloned() else {
+            // A typo in this part: the closest name here, with the path walked so far.
+            let near: Vec<String> = listing
+                .entries()
+                .iter()
+                .map(|n| format!("{walked}{}", n.name))
+                .collect();
+            let given = format!("{walked}{part}");
+            let suggestion = crate::error::closest(&given, near.iter().map(String::as_str));
+            return Err(Error::not_found(ItemKind::Path, path).with_suggestion(suggestion));
+        };
+        walked.push_str(part);
+        walked.push('/');
         tree = entry.tree_id();
         found = Some(entry);
     }

@@ -2,9 +2,11 @@
 
 mod attach;
 mod browse;
+mod diffs;
 mod open;
 mod repository;
 mod status;
 
+pub use diffs::DiffOptions;
 pub use repository::{DiffTarget, ListEntry, REPO_DIR_NAME, Repository};
 pub use status::{Status, StatusBase};

@@ -147,10 +147,15 @@ fn diff_text_stat_and_json() {
     write(dir.path(), "src/New.tsx", "new");
     fs::remove_file(dir.path().join("package.json")).unwrap();
     reel(dir.path())
-        .args(["diff", "v1"])
+        .args(["diff", "v1", "--name-status"])
         .assert()
         .success()
         .stdout(contains("A  src/New.tsx (3 B)").and(contains("D  package.json")));
+    reel(dir.path())
+        .args(["diff", "v1"])
+        .assert()
+        .success()
+        .stdout(contains("+++ b/src/New.tsx").and(contains("--- a/package.json")));
     let stat = reel_json(dir.path(), &["diff", "v1", "--stat"]);
     assert_eq!(stat["added"], 1);
     assert_eq!(stat["removed"], 1);

@@ -20,6 +20,7 @@ mod isolation;
 mod mcp;
 mod memory;
 mod model;
+mod patch_cli;
 mod remotion_e2e;
 mod render;
 mod render_faces;

@@ -37,17 +37,24 @@ pub struct CheckpointOptions {
     pub message: String,
     /// An optional name, unique in the repository.
     pub name: Option<String>,
-    /// Who makes it; defaults to `$USER`.
+    /// Who makes it; default: `REEL_AUTHOR`, the config's `author`, the OS user.
     pub author: Option<String>,
     /// User metadata.
     pub metadata: BTreeMap<String, String>,
+    /// Make no checkpoint when the directory is exactly HEAD's tree and no name is
+    /// given: the summary then names HEAD, with `unchanged` set (the command line's
+    /// default; `--allow-empty` clears it).
+    pub skip_unchanged: bool,
 }
 
 /// What a checkpoint stored.
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckpointSummary {
-    /// The new checkpoint.
+    /// The new checkpoint (HEAD, when `unchanged`).
     pub id: CommitId,
+    /// Nothing changed since HEAD and no checkpoint was made
+    /// ([`CheckpointOptions::skip_unchanged`]).
+    pub unchanged: bool,
     /// Its root tree.
     pub tree: TreeId,
     /// Its name, if any.
@@ -102,7 +109,10 @@ fn write_and_publish(
     writer: &Writer,
     progress: &dyn Progress,
 ) -> Result<CheckpointSummary> {
-    let mut staged = stage(engine, dir, opts, writer, progress)?;
+    let mut staged = match stage(engine, dir, opts, writer, progress)? {
+        Stage::Staged(s) => *s,
+        Stage::Unchanged(summary) => return Ok(summary),
+    };
     crate::engine::failpoint::hit("checkpoint-before-publish");
     let dir_key = dir.to_string_lossy();
     let shared = shared::enabled(engine);
@@ -193,6 +203,7 @@ impl Staged {
         let (new_objects, new_bytes, stored_bytes) = self.counts;
         CheckpointSummary {
             id: self.id,
+            unchanged: false,
             tree: self.scan.root,
             name: opts.name.clone(),
             files: self.scan.files,
@@ -208,6 +219,14 @@ impl Staged {
     }
 }
 
+/// What staging found.
+enum Stage {
+    /// A commit to publish.
+    Staged(Box<Staged>),
+    /// The directory is HEAD's tree, and no checkpoint is wanted then.
+    Unchanged(CheckpointSummary),
+}
+
 /// Scans the directory, stores what is new and the commit on the current HEAD.
 fn stage(
     engine: &Engine,
@@ -215,14 +234,39 @@ fn stage(
     opts: &CheckpointOptions,
     writer: &Writer,
     progress: &dyn Progress,
-) -> Result<Staged> {
+) -> Result<Stage> {
     let pipe = Pipeline::storing(engine, writer)?;
     let scan = match scan_dir(engine, &pipe, dir, progress) {
         Ok(scan) => scan,
         // The pipeline's own failure (a full disk, say) explains a scan error better.
         Err(e) => return Err(pipe.finish().err().unwrap_or(e)),
     };
-    let commit = new_commit(scan.root, engine.index.head()?, opts);
+    let head = engine.index.head()?;
+    if opts.skip_unchanged
+        && opts.name.is_none()
+        && let Some(head) = head
+        && engine.read_commit(&head)?.tree == scan.root
+    {
+        // Whatever the scan stored (nothing, normally) is indexed as the writer ends.
+        pipe.finish()?;
+        return Ok(Stage::Unchanged(CheckpointSummary {
+            id: head,
+            unchanged: true,
+            tree: scan.root,
+            name: None,
+            files: scan.files,
+            bytes: scan.bytes,
+            hashed_files: scan.hashed_files,
+            hashed_bytes: scan.hashed_bytes,
+            new_objects: 0,
+            new_bytes: 0,
+            stored_bytes: 0,
+            packs: 0,
+            skipped: scan.skipped,
+        }));
+    }
+    let author = engine.config.author.as_deref();
+    let commit = new_commit(scan.root, head, opts, author);
     let bytes = encode(&commit)?;
     let id = CommitId(Hash::of(&bytes));
     pipe.offer(ObjectKind::Commit, id.0, bytes)?;
@@ -233,16 +277,21 @@ fn stage(
         stats.raw_bytes.load(Ordering::Relaxed),
         stats.stored_bytes.load(Ordering::Relaxed),
     );
-    Ok(Staged {
+    Ok(Stage::Staged(Box::new(Staged {
         scan,
         commit,
         id,
         packs,
         counts,
-    })
+    })))
 }
 
-fn new_commit(tree: TreeId, head: Option<CommitId>, opts: &CheckpointOptions) -> Commit {
+fn new_commit(
+    tree: TreeId,
+    head: Option<CommitId>,
+    opts: &CheckpointOptions,
+    author: Option<&str>,
+) -> Commit {
     let created_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
@@ -252,18 +301,33 @@ fn new_commit(tree: TreeId, head: Option<CommitId>, opts: &CheckpointOptions) ->
         project: String::new(),
         name: opts.name.clone(),
         description: opts.message.clone(),
-        author: opts.author.clone().unwrap_or_else(default_author),
+        author: opts
+            .author
+            .clone()
+            .unwrap_or_else(|| default_author(author)),
         created_ms,
         metadata: opts.metadata.clone(),
     }
 }
 
-/// The OS user, for commits that name no author.
+/// The author of a commit that names none: `REEL_AUTHOR`, else the repository
+/// config's `author`, else the OS user (`USER`, `USERNAME`, `LOGNAME`, else the name of
+/// the process's user id), else `unknown`.
 #[must_use]
-pub fn default_author() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "unknown".into())
+pub fn default_author(configured: Option<&str>) -> String {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    env("REEL_AUTHOR")
+        .or_else(|| configured.map(str::to_owned))
+        .or_else(|| env("USER"))
+        .or_else(|| env("USERNAME"))
+        .or_else(|| env("LOGNAME"))
+        .or_else(|| {
+            nix::unistd::User::from_uid(nix::unistd::getuid())
+                .ok()
+                .flatten()
+                .map(|u| u.name)
+        })
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// Packs and stores one object on its own (a commit rebuilt after a lost race).
