@@ -105,6 +105,17 @@ impl std::str::FromStr for Scope {
     }
 }
 
+impl std::fmt::Display for Scope {
+    /// The word `--scope` takes and JSON shows: `session`, `user`, `sandbox`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Scope::Session => "session",
+            Scope::User => "user",
+            Scope::Sandbox => "sandbox",
+        })
+    }
+}
+
 /// The owner recorded on a project or blob: what the scope is checked against.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Owner {

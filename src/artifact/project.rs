@@ -60,6 +60,48 @@ impl<'de> Deserialize<'de> for RecordId {
     }
 }
 
+impl RecordId {
+    /// The id `text` names among `visible`: all 32 hex digits (taken as given: the
+    /// operation checks visibility), or a prefix of at least four hex digits that one
+    /// visible id alone starts with. None: `NotFound` (saying when the prefix is too
+    /// short); several: `Ambiguous`, naming only ids the caller may see.
+    pub fn resolve(
+        text: &str,
+        kind: crate::error::ItemKind,
+        visible: impl IntoIterator<Item = RecordId>,
+    ) -> Result<RecordId> {
+        if let Ok(id) = text.parse() {
+            return Ok(id);
+        }
+        let lower = text.to_ascii_lowercase();
+        let hex = !lower.is_empty() && lower.bytes().all(|b| b.is_ascii_hexdigit());
+        if !hex {
+            return Err(ArtifactError::NotAnId(text.to_owned()).into());
+        }
+        if lower.len() < crate::engine::refs::MIN_PREFIX {
+            return Err(Error::Invalid(format!(
+                "{kind} `{text}` not found: an id prefix needs at least {} hex digits",
+                crate::engine::refs::MIN_PREFIX
+            )));
+        }
+        let found: Vec<RecordId> = visible
+            .into_iter()
+            .filter(|id| id.to_string().starts_with(&lower))
+            .collect();
+        match found.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(Error::not_found(kind, text)),
+            many => Err(Error::Ambiguous {
+                rev: text.to_owned(),
+                candidates: many
+                    .iter()
+                    .map(|id| id.to_string()[..12].to_owned())
+                    .collect(),
+            }),
+        }
+    }
+}
+
 /// A project's id.
 pub type ProjectId = RecordId;
 
@@ -173,4 +215,32 @@ pub struct ProjectInfo {
     pub head: Option<CommitId>,
     /// Base tree of the working tree.
     pub base: TreeId,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RecordId;
+    use crate::error::{Error, ItemKind};
+
+    fn id(hex: &str) -> RecordId {
+        format!("{hex:0<32}").parse().unwrap()
+    }
+
+    #[test]
+    fn prefixes_resolve_among_the_visible_ids_only() {
+        let visible = [id("abcd1"), id("abcd2"), id("beef")];
+        let resolve = |t: &str| RecordId::resolve(t, ItemKind::Project, visible);
+        assert_eq!(resolve("beef").unwrap(), id("beef"));
+        assert_eq!(resolve("ABCD1").unwrap(), id("abcd1"));
+        assert!(matches!(
+            resolve("abcd"),
+            Err(Error::Ambiguous { candidates, .. }) if candidates.len() == 2
+        ));
+        assert!(matches!(resolve("dead"), Err(Error::NotFound { .. })));
+        assert!(matches!(resolve("abc"), Err(Error::Invalid(m)) if m.contains("at least 4")));
+        assert!(resolve("not-hex").is_err());
+        // A whole id is taken as given: the operation checks who may see it.
+        let other = "f".repeat(32);
+        assert_eq!(resolve(&other).unwrap(), other.parse().unwrap());
+    }
 }

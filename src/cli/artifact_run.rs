@@ -6,7 +6,7 @@ use super::args::Cli;
 use super::output::{json, out, time};
 use super::run::{Outcome, open};
 use reelstore::{
-    Artifacts, Caller, ChangeKind, DiffStat, Error, ProjectId, ProjectInfo, ProjectPath,
+    Artifacts, Caller, ChangeKind, DiffStat, Error, ProjectId, ProjectInfo, ProjectPath, RecordId,
 };
 
 /// The OS user: `$USER`, else `$LOGNAME`, else the name of this process's uid in
@@ -55,8 +55,14 @@ pub(super) fn meta(pairs: &[String]) -> Result<serde_json::Map<String, serde_jso
     Ok(out)
 }
 
-pub(super) fn pid(s: &str) -> Result<ProjectId, Error> {
-    s.parse()
+/// A project by id or unique prefix among those the caller can see.
+pub(super) async fn pid(a: &Artifacts, me: &Caller, s: &str) -> Result<ProjectId, Error> {
+    a.resolve_project(me, s).await
+}
+
+/// An asset or render by id or unique prefix among those the caller can see.
+pub(super) async fn rid(a: &Artifacts, me: &Caller, s: &str) -> Result<RecordId, Error> {
+    a.resolve_blob(me, s).await
 }
 
 pub(super) fn path(s: &str) -> Result<ProjectPath, Error> {
@@ -73,7 +79,7 @@ pub(super) fn print_project(cli: &Cli, p: &ProjectInfo) -> Outcome {
         return Ok(json(p)?);
     }
     let mut text = format!(
-        "project {}\nname:    {}\nscope:   {:?}\ncreated: {}\n",
+        "project {}\nname:    {}\nscope:   {}\ncreated: {}\n",
         p.id,
         p.name,
         p.scope,

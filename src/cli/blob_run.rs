@@ -5,12 +5,11 @@ use std::io::Write as _;
 
 use super::args::Cli;
 use super::artifact_args::{AssetCmd, FileCmd, RenderCmd};
-use super::artifact_run::{path, pid, setup};
+use super::artifact_run::{path, pid, rid, setup};
 use super::output::{bytes, json, out};
 use super::run::Outcome;
 use reelstore::{
-    Artifacts, AssetInput, BlobInfo, BlobKind, Caller, EntryKind, Error, ListBlobs, RecordId,
-    Source,
+    Artifacts, AssetInput, BlobInfo, BlobKind, Caller, EntryKind, Error, ListBlobs, Source,
 };
 
 pub(super) fn parse_range(s: &str) -> Result<(u64, u64), Error> {
@@ -44,7 +43,13 @@ pub async fn file(cli: &Cli, cmd: &FileCmd) -> Outcome {
                 None => Source::Reader(Box::new(std::io::stdin())),
             };
             let info = a
-                .write_file(&me, pid(project)?, path(p)?, source, *executable)
+                .write_file(
+                    &me,
+                    pid(&a, &me, project).await?,
+                    path(p)?,
+                    source,
+                    *executable,
+                )
                 .await?;
             if cli.json { Ok(json(&info)?) } else { Ok(()) }
         }
@@ -57,13 +62,19 @@ pub async fn file(cli: &Cli, cmd: &FileCmd) -> Outcome {
             let range = range.as_deref().map(parse_range).transpose()?;
             match (target, range) {
                 (None, None) => {
-                    a.read_file_to(&me, pid(project)?, path(p)?, std::io::stdout())
-                        .await?;
+                    a.read_file_to(
+                        &me,
+                        pid(&a, &me, project).await?,
+                        path(p)?,
+                        std::io::stdout(),
+                    )
+                    .await?;
                     Ok(())
                 }
                 _ => write_out(
                     target.as_ref(),
-                    &a.read_file(&me, pid(project)?, path(p)?, range).await?,
+                    &a.read_file(&me, pid(&a, &me, project).await?, path(p)?, range)
+                        .await?,
                 ),
             }
         }
@@ -73,7 +84,9 @@ pub async fn file(cli: &Cli, cmd: &FileCmd) -> Outcome {
             recursive,
         } => {
             let dir = dir.as_deref().map(path).transpose()?;
-            let files = a.list_files(&me, pid(project)?, dir, *recursive).await?;
+            let files = a
+                .list_files(&me, pid(&a, &me, project).await?, dir, *recursive)
+                .await?;
             if cli.json {
                 return Ok(json(&files)?);
             }
@@ -93,11 +106,15 @@ pub async fn file(cli: &Cli, cmd: &FileCmd) -> Outcome {
             }
             Ok(out(&text)?)
         }
-        FileCmd::Rm { project, path: p } => Ok(a.delete_file(&me, pid(project)?, path(p)?).await?),
-        FileCmd::Mv { project, from, to } => Ok(a
-            .move_file(&me, pid(project)?, path(from)?, path(to)?)
+        FileCmd::Rm { project, path: p } => Ok(a
+            .delete_file(&me, pid(&a, &me, project).await?, path(p)?)
             .await?),
-        FileCmd::Mkdir { project, path: p } => Ok(a.mkdir(&me, pid(project)?, path(p)?).await?),
+        FileCmd::Mv { project, from, to } => Ok(a
+            .move_file(&me, pid(&a, &me, project).await?, path(from)?, path(to)?)
+            .await?),
+        FileCmd::Mkdir { project, path: p } => {
+            Ok(a.mkdir(&me, pid(&a, &me, project).await?, path(p)?).await?)
+        }
     }
 }
 
@@ -168,7 +185,7 @@ pub async fn asset(cli: &Cli, cmd: &AssetCmd) -> Outcome {
             print_blobs(cli, &a.list_blobs(&me, q).await?)
         }
         AssetCmd::Get { id, out: target } => blob_bytes(&a, &me, id, target.as_ref()).await,
-        AssetCmd::Rm { id } => Ok(a.delete_blob(&me, id.parse::<RecordId>()?).await?),
+        AssetCmd::Rm { id } => Ok(a.delete_blob(&me, rid(&a, &me, id).await?).await?),
     }
 }
 
@@ -178,7 +195,7 @@ pub(super) async fn blob_bytes(
     id: &str,
     target: Option<&std::path::PathBuf>,
 ) -> Outcome {
-    let data = a.read_blob(me, id.parse()?, None).await?;
+    let data = a.read_blob(me, rid(a, me, id).await?, None).await?;
     write_out(target, &data)
 }
 
@@ -187,15 +204,19 @@ pub async fn render(cli: &Cli, cmd: &RenderCmd) -> Outcome {
     let (a, me) = setup(cli).await?;
     match cmd {
         RenderCmd::Ls { project } => {
+            let project = match project {
+                Some(p) => Some(pid(&a, &me, p).await?),
+                None => None,
+            };
             let q = ListBlobs {
-                project: project.as_deref().map(pid).transpose()?,
+                project,
                 renders: Some(true),
                 ..Default::default()
             };
             print_blobs(cli, &a.list_blobs(&me, q).await?)
         }
         RenderCmd::Show { id } => {
-            let b = a.get_blob(&me, id.parse()?).await?;
+            let b = a.get_blob(&me, rid(&a, &me, id).await?).await?;
             if cli.json {
                 Ok(json(&b)?)
             } else {
@@ -203,7 +224,7 @@ pub async fn render(cli: &Cli, cmd: &RenderCmd) -> Outcome {
             }
         }
         RenderCmd::Get { id, out: target } => blob_bytes(&a, &me, id, target.as_ref()).await,
-        RenderCmd::Rm { id } => Ok(a.delete_blob(&me, id.parse::<RecordId>()?).await?),
+        RenderCmd::Rm { id } => Ok(a.delete_blob(&me, rid(&a, &me, id).await?).await?),
         RenderCmd::Jobs | RenderCmd::Job { .. } | RenderCmd::Prune { .. } => {
             unreachable!("handled by render_run")
         }

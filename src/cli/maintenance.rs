@@ -193,10 +193,17 @@ pub(super) async fn stats(cli: &Cli) -> Outcome {
     if cli.json {
         return Ok(json(&s)?);
     }
+    let index = s.index_bytes.map_or_else(String::new, |b| {
+        format!("index        {} (index.redb)\n", bytes(b))
+    });
     Ok(out(&format!(
-        "backend      {}\ncheckpoints  {}\npacks        {} ({})\nobjects      {} ({} chunks, {} manifests, {} trees, {} commits)\nunique data  {} raw, {} stored\nHEAD size    {}\n",
+        "backend      {}\ncheckpoints  {} of the directory, {} of {} project{}\nassets       {} (renders included)\npacks        {} ({})\nobjects      {} ({} chunks, {} manifests, {} trees, {} commits)\nunique data  {} raw, {} stored\nHEAD size    {}\n{index}",
         s.backend,
         s.checkpoints,
+        s.project_checkpoints,
+        s.projects,
+        if s.projects == 1 { "" } else { "s" },
+        s.records,
         s.packs,
         bytes(s.pack_bytes),
         s.objects,

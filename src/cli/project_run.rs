@@ -24,9 +24,10 @@ pub async fn project(cli: &Cli, cmd: &ProjectCmd) -> Outcome {
             ttl,
         } => create_project(cli, &a, &me, name, *s, m, *ttl).await,
         ProjectCmd::List(args) => list_projects(cli, &a, &me, args).await,
-        ProjectCmd::Show { project } => {
-            print_project(cli, &a.get_project(&me, pid(project)?).await?)
-        }
+        ProjectCmd::Show { project } => print_project(
+            cli,
+            &a.get_project(&me, pid(&a, &me, project).await?).await?,
+        ),
         ProjectCmd::Set {
             project,
             name,
@@ -38,10 +39,14 @@ pub async fn project(cli: &Cli, cmd: &ProjectCmd) -> Outcome {
                 set: meta(m)?,
                 remove: unset.clone(),
             };
-            print_project(cli, &a.update_project(&me, pid(project)?, req).await?)
+            print_project(
+                cli,
+                &a.update_project(&me, pid(&a, &me, project).await?, req)
+                    .await?,
+            )
         }
         ProjectCmd::Delete { project } => {
-            a.delete_project(&me, pid(project)?).await?;
+            a.delete_project(&me, pid(&a, &me, project).await?).await?;
             if cli.json {
                 Ok(json(&serde_json::json!({"deleted": project}))?)
             } else {
@@ -54,7 +59,9 @@ pub async fn project(cli: &Cli, cmd: &ProjectCmd) -> Outcome {
                 description: args.message.clone(),
                 ..Default::default()
             };
-            let c = a.create_checkpoint(&me, pid(&args.project)?, req).await?;
+            let c = a
+                .create_checkpoint(&me, pid(&a, &me, &args.project).await?, req)
+                .await?;
             if cli.json {
                 Ok(json(&c)?)
             } else {
@@ -77,7 +84,9 @@ pub async fn project(cli: &Cli, cmd: &ProjectCmd) -> Outcome {
             to,
             stat,
         } => {
-            let changes = a.diff(&me, pid(project)?, from, to.as_deref()).await?;
+            let changes = a
+                .diff(&me, pid(&a, &me, project).await?, from, to.as_deref())
+                .await?;
             print_changes(cli, &changes, *stat)
         }
         ProjectCmd::Restore {
@@ -88,16 +97,20 @@ pub async fn project(cli: &Cli, cmd: &ProjectCmd) -> Outcome {
             project,
             checkpoint,
         } => {
-            let id = a.delete_checkpoint(&me, pid(project)?, checkpoint).await?;
+            let id = a
+                .delete_checkpoint(&me, pid(&a, &me, project).await?, checkpoint)
+                .await?;
             if cli.json {
                 Ok(json(&serde_json::json!({"deleted": id}))?)
             } else {
                 Ok(())
             }
         }
-        ProjectCmd::Import { project, dir } => {
-            print_project(cli, &a.import(&me, pid(project)?, dir.clone()).await?)
-        }
+        ProjectCmd::Import { project, dir } => print_project(
+            cli,
+            &a.import(&me, pid(&a, &me, project).await?, dir.clone())
+                .await?,
+        ),
         ProjectCmd::Export {
             project,
             rest,
@@ -148,7 +161,7 @@ pub(super) async fn list_checkpoints(
     me: &Caller,
     project: &str,
 ) -> Outcome {
-    let list = a.list_checkpoints(me, pid(project)?).await?;
+    let list = a.list_checkpoints(me, pid(a, me, project).await?).await?;
     if cli.json {
         return Ok(json(&list)?);
     }
@@ -175,7 +188,7 @@ pub(super) async fn project_log(
     project: &str,
     max_count: &usize,
 ) -> Outcome {
-    let log = a.log(me, pid(project)?, *max_count).await?;
+    let log = a.log(me, pid(a, me, project).await?, *max_count).await?;
     if cli.json {
         return Ok(json(&log)?);
     }
@@ -199,7 +212,9 @@ pub(super) async fn restore_project(
     project: &str,
     checkpoint: &str,
 ) -> Outcome {
-    let r = a.restore_checkpoint(me, pid(project)?, checkpoint).await?;
+    let r = a
+        .restore_checkpoint(me, pid(a, me, project).await?, checkpoint)
+        .await?;
     if cli.json {
         return Ok(json(&r)?);
     }
@@ -231,7 +246,13 @@ pub(super) async fn export(
         }
     };
     let s = a
-        .export(me, pid(project)?, rev, dir.into(), RestoreOptions { force })
+        .export(
+            me,
+            pid(a, me, project).await?,
+            rev,
+            dir.into(),
+            RestoreOptions { force },
+        )
         .await?;
     if cli.json {
         Ok(json(&s)?)

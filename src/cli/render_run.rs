@@ -175,7 +175,8 @@ pub async fn render(cli: &Cli, args: &RenderArgs) -> Outcome {
                 service(&open(cli).await?, &args.service).await?,
                 super::artifact_run::caller(cli)?,
             );
-            let s = renders.status(&me, id.parse()?).await?;
+            let id = renders.resolve_job(&me, id).await?;
+            let s = renders.status(&me, id).await?;
             if cli.json {
                 Ok(json(&s)?)
             } else {
@@ -213,8 +214,9 @@ async fn run(cli: &Cli, args: &RenderArgs) -> Outcome {
     let repo = open(cli).await?;
     let renders = service(&repo, &args.service).await?;
     let me = super::artifact_run::caller(cli)?;
+    let project = repo.artifacts().resolve_project(&me, project).await?;
     let req = RenderRequest {
-        project: project.parse()?,
+        project,
         checkpoint: args.run.checkpoint.clone(),
         settings,
     };

@@ -38,7 +38,10 @@ pub(super) type Outcome = Result<(), Failure>;
 /// Runs the command line; the process exit code.
 #[must_use]
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("REEL_LOG").unwrap_or_else(|_| "warn".into());
     // Colour only on a terminal: a log file or a pipe gets plain text.
@@ -76,6 +79,34 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Bad usage: clap's own message (exit 2), or with `--json` anywhere on the line one
+/// JSON error on stdout like every other failure, `{"error": {"code":
+/// "invalid_argument", …}}`. Help and version are printed as clap prints them.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    let json = std::env::args().skip(1).any(|a| a == "--json");
+    if !json || !e.use_stderr() {
+        e.exit();
+    }
+    let rendered = e.render().to_string();
+    let mut lines = rendered.lines().filter(|l| !l.trim().is_empty());
+    let message = lines
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("error: ")
+        .to_owned();
+    let tips: Vec<&str> = lines
+        .filter_map(|l| l.trim().strip_prefix("tip: "))
+        .collect();
+    let hint = if tips.is_empty() {
+        "`reel --help` and `reel COMMAND --help` list the arguments".to_owned()
+    } else {
+        tips.join("; ")
+    };
+    let err = serde_json::json!({ "code": "invalid_argument", "message": message, "hint": hint });
+    let _ = output::out(&format!("{:#}\n", serde_json::json!({ "error": err })));
+    ExitCode::from(2)
 }
 
 pub(super) fn repo_path(cli: &Cli) -> Result<Option<PathBuf>, Error> {

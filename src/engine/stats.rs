@@ -33,6 +33,14 @@ pub struct RepoStats {
     pub stored_bytes: u64,
     /// Logical size of the HEAD checkpoint's files.
     pub head_bytes: u64,
+    /// Projects (virtual working trees).
+    pub projects: u64,
+    /// Checkpoints of projects (`checkpoints` counts the directory's).
+    pub project_checkpoints: u64,
+    /// Asset and render records.
+    pub records: u64,
+    /// Size of the index file (`index.redb`), when there is one on disk.
+    pub index_bytes: Option<u64>,
 }
 
 /// Counts what the repository holds.
@@ -42,6 +50,12 @@ pub fn stats(engine: &Engine) -> Result<RepoStats> {
         ..RepoStats::default()
     };
     s.checkpoints = engine.index.checkpoints()?.len() as u64;
+    (s.projects, s.project_checkpoints, s.records) = engine.index.artifact_counts()?;
+    s.index_bytes = engine
+        .repo_dir
+        .as_ref()
+        .and_then(|d| std::fs::metadata(d.join("index.redb")).ok())
+        .map(|m| m.len());
     for (_, rec) in engine.index.packs()? {
         s.packs += 1;
         s.pack_bytes += rec.size;

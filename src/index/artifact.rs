@@ -371,6 +371,17 @@ impl Index {
         .blobs()
     }
 
+    /// How many projects, project checkpoints and asset/render records the index holds.
+    pub fn artifact_counts(&self) -> Result<(u64, u64, u64)> {
+        use redb::ReadableTableMetadata;
+        let txn = self.begin_read()?;
+        Ok((
+            txn.open_table(PROJECTS)?.len()?,
+            txn.open_table(PROJECT_CHECKPOINTS)?.len()?,
+            txn.open_table(BLOB_RECORDS)?.len()?,
+        ))
+    }
+
     /// Write transactions committed by this handle (for tests that count redb writes).
     #[must_use]
     pub fn write_transactions(&self) -> u64 {

@@ -240,6 +240,16 @@ impl Renders {
         }
     }
 
+    /// The job `text` names for the caller: its id, or a unique prefix of at least four
+    /// hex digits among the jobs the caller can see.
+    pub async fn resolve_job(&self, caller: &Caller, text: &str) -> Result<RecordId> {
+        if let Ok(id) = text.parse() {
+            return Ok(id);
+        }
+        let visible = self.list(caller).await?.into_iter().map(|s| s.id);
+        RecordId::resolve(text, crate::error::ItemKind::Job, visible)
+    }
+
     /// Every persisted job the caller may see, newest first (on a shared bucket, also
     /// those of other machines).
     pub async fn list(&self, caller: &Caller) -> Result<Vec<JobStatus>> {

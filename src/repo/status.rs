@@ -58,7 +58,14 @@ impl Repository {
                 (None, Some(t)) => (StatusBase::Head, t),
                 (None, None) => (StatusBase::Empty, crate::object::empty_tree_id()),
             };
-            let changes = diff_with_dir(e, base_tree, &dir)?;
+            let mut changes = diff_with_dir(e, base_tree, &dir)?;
+            // Renames with edits, as `git status` finds them.
+            let renames = super::diffs::DiffOptions::default().renames;
+            if let Some(threshold) = renames {
+                let side = crate::engine::patch::NewSide::Dir(&dir);
+                crate::engine::patch::find_similar_renames(e, &mut changes, side, threshold)?;
+                changes.sort_by(|a, b| a.path.cmp(&b.path));
+            }
             Ok(Status {
                 dir,
                 head,

@@ -355,3 +355,88 @@ fn a_2_gib_file_streamed_in_keeps_memory_flat() {
         .success()
         .stdout(predicate::function(|o: &[u8]| o.len() == 4));
 }
+
+/// Project and asset ids take a unique prefix of four or more hex digits, as checkpoint
+/// ids do; a shorter one says so; another user's ids are never matched.
+#[test]
+fn ids_of_every_kind_take_a_prefix() {
+    let dir = init();
+    let id = create(dir.path(), &["Intro"]);
+    let prefix = &id[..6];
+    let shown = reel_json(dir.path(), &["project", "show", prefix]);
+    assert_eq!(shown["id"], id);
+    reel(dir.path())
+        .args(["project", "show", prefix])
+        .assert()
+        .success()
+        .stdout(contains("scope:   user\n"));
+    reel(dir.path())
+        .args(["file", "write", prefix, "a.txt"])
+        .write_stdin("hi")
+        .assert()
+        .success();
+    reel(dir.path())
+        .args(["file", "read", prefix, "a.txt"])
+        .assert()
+        .success()
+        .stdout("hi");
+    reel(dir.path())
+        .args(["project", "show", &id[..3]])
+        .assert()
+        .code(1)
+        .stderr(contains("needs at least 4 hex digits"));
+    reel(dir.path())
+        .args(["--user", "bob", "project", "show", prefix])
+        .assert()
+        .code(1)
+        .stderr(contains("not found"));
+
+    write(dir.path(), "logo.png", b"\x89PNG a logo");
+    let asset = reel_json(dir.path(), &["asset", "add", "logo.png"])["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    reel(dir.path())
+        .args(["asset", "get", &asset[..5]])
+        .assert()
+        .success()
+        .stdout(predicate::eq(b"\x89PNG a logo" as &[u8]));
+    reel(dir.path())
+        .args(["--user", "bob", "asset", "get", &asset[..5]])
+        .assert()
+        .code(1)
+        .stderr(contains("not found"));
+    reel(dir.path())
+        .args(["asset", "rm", &asset[..8]])
+        .assert()
+        .success();
+}
+
+/// `reel stats` counts projects, their checkpoints and assets, not only the
+/// directory's checkpoints, and says how large the index file is.
+#[test]
+fn stats_count_project_checkpoints_too() {
+    let dir = init();
+    let id = create(dir.path(), &["Intro"]);
+    for n in 0..3 {
+        reel(dir.path())
+            .args(["file", "write", &id, "a.txt"])
+            .write_stdin(format!("v{n}"))
+            .assert()
+            .success();
+        reel(dir.path())
+            .args(["project", "checkpoint", &id, "--name", &format!("v{n}")])
+            .assert()
+            .success();
+    }
+    let stats = reel_json(dir.path(), &["stats"]);
+    assert_eq!(stats["checkpoints"], 0);
+    assert_eq!(stats["projects"], 1);
+    assert_eq!(stats["project_checkpoints"], 3);
+    assert!(stats["index_bytes"].as_u64().unwrap() > 0, "{stats}");
+    reel(dir.path())
+        .arg("stats")
+        .assert()
+        .success()
+        .stdout(contains("checkpoints  0 of the directory, 3 of 1 project"));
+}

@@ -520,4 +520,27 @@ fn json_errors_are_one_object_with_a_code_and_a_hint() {
         .unwrap();
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["error"]["code"], "no_repository", "{doc}");
+    // Bad usage, as clap finds it: exit 2, the same JSON shape, clap's tip as the hint.
+    let out = reel(dir.path())
+        .args(["--json", "stauts"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["error"]["code"], "invalid_argument", "{doc}");
+    assert!(
+        doc["error"]["message"].as_str().unwrap().contains("stauts"),
+        "{doc}"
+    );
+    assert!(
+        doc["error"]["hint"].as_str().unwrap().contains("status"),
+        "{doc}"
+    );
+    let out = reel(dir.path())
+        .args(["diff", "--json", "--bogus"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["error"]["code"], "invalid_argument", "{doc}");
 }

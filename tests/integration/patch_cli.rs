@@ -403,3 +403,20 @@ fn completions_and_a_man_page_are_generated() {
         .success()
         .stdout(contains(".TH reel 1").and(contains("checkpoint")));
 }
+
+#[test]
+fn status_finds_a_rename_with_edits() {
+    let dir = two_checkpoints();
+    let p = dir.path();
+    fs::remove_file(p.join("src/Intro.tsx")).unwrap();
+    write(p, "src/Outro.tsx", format!("{SCENE_EDITED}line 10\n"));
+    reel(p)
+        .arg("status")
+        .assert()
+        .success()
+        .stdout(contains("R  src/Intro.tsx -> src/Outro.tsx").and(contains("% alike")));
+    let status = reel_json(p, &["status"]);
+    let change = &status["changes"][0];
+    assert_eq!(change["change"], "renamed", "{status}");
+    assert!(change["similarity"].as_u64().unwrap() < 100, "{status}");
+}

@@ -110,6 +110,25 @@ fn reel_render_stores_the_video_and_memoizes() {
     assert_eq!(renders.as_array().unwrap().len(), 1);
     let jobs = reel_json(dir.path(), &["render", "jobs"]);
     assert_eq!(jobs.as_array().unwrap().len(), 2);
+
+    // Every id kind takes a prefix: the project, the render, the job.
+    let job_id = job["id"].as_str().unwrap();
+    let shown = reel_json(dir.path(), &["render", "job", &job_id[..6]]);
+    assert_eq!(shown["id"], job["id"]);
+    let render_id = job["render"]["id"].as_str().unwrap();
+    let render = reel_json(dir.path(), &["render", "show", &render_id[..6]]);
+    assert_eq!(render["id"], job["render"]["id"]);
+    let mut cmd = reel(dir.path());
+    with_fake(&mut cmd, dir.path());
+    let by_prefix: Value = serde_json::from_slice(
+        &cmd.args(["render", &id[..6], "--composition", "Main", "--crf", "18"])
+            .args(["--props", r#"{"color":"green"}"#, "--json"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(by_prefix["memo_hit"], true, "{by_prefix}");
 }
 
 #[test]
