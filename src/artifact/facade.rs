@@ -18,7 +18,7 @@ use crate::engine::Engine;
 use crate::engine::diff::Change;
 use crate::engine::refs::LogEntry;
 use crate::engine::restore::{RestoreOptions, RestoreSummary};
-use crate::error::{Error, ItemKind, Result};
+use crate::error::{Error, Result};
 use crate::hash::CommitId;
 
 /// Where stored bytes come from.
@@ -69,7 +69,7 @@ impl Artifacts {
         &self.engine
     }
 
-    async fn run<T: Send + 'static>(
+    pub(super) async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Engine) -> Result<T> + Send + 'static,
     ) -> Result<T> {
@@ -116,44 +116,6 @@ impl Artifacts {
         self.run(move |e| {
             shared::pull_all(e)?;
             projects::list(e, &caller, &query)
-        })
-        .await
-    }
-
-    /// The project `text` names for the caller: its id, or a unique prefix of at least
-    /// four hex digits among the projects the caller can see.
-    pub async fn resolve_project(&self, caller: &Caller, text: &str) -> Result<ProjectId> {
-        let (caller, text) = (caller.clone(), text.to_owned());
-        self.run(move |e| {
-            if let Ok(id) = text.parse() {
-                return Ok(id);
-            }
-            shared::pull_all(e)?;
-            let all = ListProjects {
-                limit: Some(usize::MAX),
-                ..ListProjects::default()
-            };
-            let visible = projects::list(e, &caller, &all)?
-                .items
-                .into_iter()
-                .map(|p| p.id);
-            RecordId::resolve(&text, ItemKind::Project, visible)
-        })
-        .await
-    }
-
-    /// The asset or render `text` names for the caller: its id, or a unique prefix of at
-    /// least four hex digits among those the caller can see.
-    pub async fn resolve_blob(&self, caller: &Caller, text: &str) -> Result<RecordId> {
-        let (caller, text) = (caller.clone(), text.to_owned());
-        self.run(move |e| {
-            if let Ok(id) = text.parse() {
-                return Ok(id);
-            }
-            let visible = blobs::list(e, &caller, &ListBlobs::default())?
-                .into_iter()
-                .map(|b| b.id);
-            RecordId::resolve(&text, ItemKind::Record, visible)
         })
         .await
     }

@@ -9,6 +9,7 @@ mod error;
 mod facade;
 mod files;
 mod identity;
+mod ids;
 mod lifecycle;
 mod overlay;
 mod path;
