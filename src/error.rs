@@ -40,6 +40,8 @@ pub enum ItemKind {
     Job,
     /// A repository, by location.
     Repository,
+    /// A tag, by name.
+    Tag,
 }
 
 impl ItemKind {
@@ -54,6 +56,7 @@ impl ItemKind {
             ItemKind::Record => "record",
             ItemKind::Job => "render job",
             ItemKind::Repository => "repository",
+            ItemKind::Tag => "tag",
         }
     }
 

@@ -64,6 +64,7 @@ pub use engine::rebuild::RebuildReport;
 pub use engine::refs::{CommitView, LogEntry};
 pub use engine::restore::{RestoreOptions, RestoreSummary};
 pub use engine::stats::RepoStats;
+pub use engine::tags::Tag;
 pub use error::{BoxError, Error, ItemKind, Result};
 pub use hash::{CommitId, Hash, PackId, TreeId};
 pub use object::codec::Compression;

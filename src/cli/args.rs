@@ -82,6 +82,8 @@ pub enum Command {
     Diff(DiffArgs),
     /// Make a directory match a checkpoint, writing only what differs.
     Restore(RestoreArgs),
+    /// List tags, tag a checkpoint (`reel tag NAME [REF]`) or delete a tag (`-d NAME`).
+    Tag(TagArgs),
     /// Delete checkpoints (their data is freed by the next `reel gc`).
     Forget {
         /// Checkpoints: ids, unique prefixes, names, HEAD or HEAD~N.
@@ -180,6 +182,22 @@ pub struct LogArgs {
     /// Only checkpoints that changed these paths (after `--`).
     #[arg(last = true, value_name = "PATH")]
     pub paths: Vec<String>,
+}
+
+/// `reel tag`.
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    /// The tag (none: list the tags).
+    pub name: Option<String>,
+    /// The checkpoint to tag (default HEAD).
+    #[arg(conflicts_with = "delete")]
+    pub rev: Option<String>,
+    /// Delete the tag.
+    #[arg(short, long, requires = "name")]
+    pub delete: bool,
+    /// Move the tag if it exists.
+    #[arg(short, long, conflicts_with = "delete")]
+    pub force: bool,
 }
 
 /// `reel show`.

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::args::{Cli, DiffArgs, LogArgs, LsArgs, ShowArgs};
+use super::args::{Cli, DiffArgs, LogArgs, LsArgs, ShowArgs, TagArgs};
 use super::output::{bytes, json, out, page, time};
 use super::patch_view::{Paint, patch_text, stat_text};
 use super::run::{Failure, Outcome, open, workdir};
@@ -29,11 +29,15 @@ pub(super) async fn log(cli: &Cli, args: &LogArgs) -> Outcome {
         return Ok(json(&entries)?);
     }
     let head = repo.resolve("HEAD").await.ok();
+    let tags = repo.tags().await?;
     let paint = Paint::new(cli);
     let mut text = String::new();
     for e in &entries {
         let deleted = if e.deleted { " [deleted]" } else { "" };
-        let at = if head == Some(e.id) { " [HEAD]" } else { "" };
+        let mut at = if head == Some(e.id) { " [HEAD]" } else { "" }.to_owned();
+        for t in tags.iter().filter(|t| t.commit == e.id) {
+            let _ = write!(at, " [tag: {}]", t.name);
+        }
         let Some(c) = &e.commit else {
             let _ = writeln!(text, "{} [deleted]", paint.yellow(&e.id.short()));
             continue;
@@ -144,6 +148,38 @@ pub(super) async fn show(cli: &Cli, args: &ShowArgs) -> Outcome {
         text.push_str(&changes_text(&patches, args.stat, args.name_status, paint));
     }
     Ok(page(&text, cli.no_pager)?)
+}
+
+pub(super) async fn tag(cli: &Cli, args: &TagArgs) -> Outcome {
+    let repo = open(cli).await?;
+    let Some(name) = &args.name else {
+        let tags = repo.tags().await?;
+        if cli.json {
+            return Ok(json(&tags)?);
+        }
+        let mut text = String::new();
+        for t in &tags {
+            let _ = writeln!(text, "{:<20} {}", t.name, t.commit.short());
+        }
+        return Ok(out(&text)?);
+    };
+    if args.delete {
+        let t = repo.delete_tag(name).await?;
+        if cli.json {
+            return Ok(json(&serde_json::json!({ "deleted": t }))?);
+        }
+        return Ok(out(&format!(
+            "deleted tag {} (was {})\n",
+            t.name,
+            t.commit.short()
+        ))?);
+    }
+    let rev = args.rev.as_deref().unwrap_or("HEAD");
+    let t = repo.tag(name, rev, args.force).await?;
+    if cli.json {
+        return Ok(json(&t)?);
+    }
+    Ok(out(&format!("tag {} -> {}\n", t.name, t.commit.short()))?)
 }
 
 /// Patches as the patch, the stat or the name-status.

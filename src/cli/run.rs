@@ -163,6 +163,7 @@ pub(super) async fn run(cli: Cli) -> Outcome {
         Command::Diff(args) => super::history::diff(&cli, args).await,
         Command::Status { dir } => super::working::status(&cli, dir.as_deref()).await,
         Command::Restore(args) => super::working::restore(&cli, args).await,
+        Command::Tag(args) => super::history::tag(&cli, args).await,
         Command::Forget { revs } => super::maintenance::forget(&cli, revs).await,
         Command::Gc(args) => super::maintenance::gc(&cli, args).await,
         Command::Index(cmd) => super::maintenance::index(&cli, cmd).await,

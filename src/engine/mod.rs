@@ -25,6 +25,7 @@ pub(crate) mod segments;
 mod segments_tests;
 pub(crate) mod shared;
 pub(crate) mod stats;
+pub(crate) mod tags;
 pub(crate) mod writer;
 
 pub(crate) use blocking::{blocking, on_engine};

@@ -106,6 +106,11 @@ fn resolve_base(engine: &Engine, rev: &str) -> Result<CommitId> {
     if let Some(id) = engine.index.named(rev)? {
         return Ok(id);
     }
+    if crate::object::validate_checkpoint_name(rev).is_ok()
+        && let Some(id) = crate::engine::tags::lookup(engine, rev)?
+    {
+        return Ok(id);
+    }
     if let Ok(id) = rev.to_ascii_lowercase().parse::<CommitId>() {
         return Ok(id);
     }
@@ -116,7 +121,15 @@ fn resolve_base(engine: &Engine, rev: &str) -> Result<CommitId> {
                 "checkpoint `{rev}` not found: an id prefix needs at least {MIN_PREFIX} hex digits"
             ))
         } else {
-            let names = engine.index.names().unwrap_or_default();
+            let mut names = engine.index.names().unwrap_or_default();
+            names.extend(
+                engine
+                    .index
+                    .tags()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(n, _)| n),
+            );
             Error::not_found(ItemKind::Checkpoint, rev)
                 .suggesting(names.iter().map(String::as_str).chain(["HEAD"]))
         }

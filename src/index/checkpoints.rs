@@ -6,7 +6,7 @@ use super::db::Index;
 use super::error::IndexError;
 use super::objects::insert_packs;
 use super::records::StatRecord;
-use super::tables::{CHECKPOINT_SEQ, CHECKPOINTS, META, NAMES, REFS, STAT_CACHE, WORKTREES};
+use super::tables::{CHECKPOINT_SEQ, CHECKPOINTS, META, NAMES, REFS, STAT_CACHE, TAGS, WORKTREES};
 use super::writers::release_in;
 use crate::error::ItemKind;
 use crate::hash::{CommitId, Hash, TreeId};
@@ -91,6 +91,54 @@ impl Index {
         Ok(names
             .get(name)?
             .map(|v| CommitId(Hash::from_bytes(v.value()))))
+    }
+
+    /// The checkpoint tag `name` points at.
+    pub fn tag(&self, name: &str) -> Result<Option<CommitId>> {
+        let txn = self.begin_read()?;
+        Ok(txn
+            .open_table(TAGS)?
+            .get(name)?
+            .map(|v| CommitId(Hash::from_bytes(v.value()))))
+    }
+
+    /// Every tag, by name.
+    pub fn tags(&self) -> Result<Vec<(String, CommitId)>> {
+        let txn = self.begin_read()?;
+        let mut out = Vec::new();
+        for row in txn.open_table(TAGS)?.iter()? {
+            let (k, v) = row?;
+            out.push((k.value().to_owned(), CommitId(Hash::from_bytes(v.value()))));
+        }
+        Ok(out)
+    }
+
+    /// Points tag `name` at `commit`.
+    pub fn set_tag(&self, name: &str, commit: CommitId) -> Result<()> {
+        self.write(|txn| {
+            txn.open_table(TAGS)?.insert(name, commit.0.as_bytes())?;
+            Ok(())
+        })
+    }
+
+    /// Removes tag `name` (if there is one).
+    pub fn remove_tag(&self, name: &str) -> Result<()> {
+        self.write(|txn| {
+            txn.open_table(TAGS)?.remove(name)?;
+            Ok(())
+        })
+    }
+
+    /// Makes the tags exactly `tags` (a shared bucket's, after listing them).
+    pub fn replace_tags(&self, tags: &std::collections::BTreeMap<String, CommitId>) -> Result<()> {
+        self.write(|txn| {
+            let mut t = txn.open_table(TAGS)?;
+            t.retain(|name, _| tags.contains_key(name))?;
+            for (name, commit) in tags {
+                t.insert(name.as_str(), commit.0.as_bytes())?;
+            }
+            Ok(())
+        })
     }
 
     /// Every checkpoint name.

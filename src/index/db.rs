@@ -58,6 +58,7 @@ fn open_all(txn: &WriteTransaction) -> Result<()> {
     txn.open_table(super::tables::RENDER_JOBS)?;
     txn.open_table(super::tables::SHARED_PROJECTS)?;
     txn.open_table(super::tables::SEGMENTS)?;
+    txn.open_table(super::tables::TAGS)?;
     Ok(())
 }
 

@@ -15,6 +15,8 @@ pub const CHECKPOINTS: TableDefinition<u64, [u8; 32]> = TableDefinition::new("ch
 pub const CHECKPOINT_SEQ: TableDefinition<[u8; 32], u64> = TableDefinition::new("checkpoint-seq-0");
 /// Checkpoint name → checkpoint id.
 pub const NAMES: TableDefinition<&str, [u8; 32]> = TableDefinition::new("names-0");
+/// Tag name → checkpoint id (`engine::tags`).
+pub const TAGS: TableDefinition<&str, [u8; 32]> = TableDefinition::new("tags-0");
 /// Absolute file path → [`super::StatRecord`] bytes.
 pub const STAT_CACHE: TableDefinition<&str, &[u8]> = TableDefinition::new("stat-cache-0");
 /// Absolute directory → the tree last checkpointed or restored there (its tracked files).

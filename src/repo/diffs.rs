@@ -1,4 +1,5 @@
-//! Diffs with options and patches: path filters, renames with edits, line diffs.
+//! Diffs with options and patches (path filters, renames with edits, line diffs), and
+//! tags.
 
 use std::path::PathBuf;
 
@@ -8,6 +9,7 @@ use super::repository::{DiffTarget, Repository, absolute, diff_with_dir};
 use crate::engine::Engine;
 use crate::engine::diff::{Change, diff_trees};
 use crate::engine::patch::{FilePatch, NewSide, find_similar_renames, patches};
+use crate::engine::tags::Tag;
 use crate::error::Result;
 use crate::hash::{CommitId, TreeId};
 
@@ -97,6 +99,28 @@ fn parent_tree(e: &Engine, id: &CommitId) -> Result<(TreeId, TreeId)> {
 }
 
 impl Repository {
+    /// Every tag, by name.
+    pub async fn tags(&self) -> Result<Vec<Tag>> {
+        self.run(crate::engine::tags::list).await
+    }
+
+    /// Points tag `name` at checkpoint `rev`; moves an existing tag only with `force`.
+    pub async fn tag(&self, name: &str, rev: &str, force: bool) -> Result<Tag> {
+        let (name, rev) = (name.to_owned(), rev.to_owned());
+        self.run(move |e| {
+            let id = crate::engine::refs::resolve(e, &rev)?;
+            crate::engine::tags::create(e, &name, id, force)
+        })
+        .await
+    }
+
+    /// Deletes tag `name`; returns what it pointed at.
+    pub async fn delete_tag(&self, name: &str) -> Result<Tag> {
+        let name = name.to_owned();
+        self.run(move |e| crate::engine::tags::delete(e, &name))
+            .await
+    }
+
     /// The changes from checkpoint `old` to `new` (a checkpoint or a directory), under
     /// `opts`: only the paths asked for, renames with edits paired.
     pub async fn diff_with(

@@ -247,6 +247,7 @@ impl Repository {
         let rev = rev.to_owned();
         self.run(move |e| {
             let id = crate::engine::refs::resolve(e, &rev)?;
+            crate::engine::tags::ensure_untagged(e, id)?;
             if crate::engine::shared::enabled(e) {
                 crate::engine::shared::forget(e, id)?;
             } else {

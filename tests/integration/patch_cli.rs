@@ -420,3 +420,75 @@ fn status_finds_a_rename_with_edits() {
     assert_eq!(change["change"], "renamed", "{status}");
     assert!(change["similarity"].as_u64().unwrap() < 100, "{status}");
 }
+
+#[test]
+fn tags_name_checkpoints_move_and_keep_them() {
+    let dir = two_checkpoints();
+    let p = dir.path();
+    let id = |rev: &str| reel_json(p, &["show", rev, "--no-patch"])["id"].clone();
+    reel(p)
+        .args(["tag", "release", "v1"])
+        .assert()
+        .success()
+        .stdout(contains("tag release -> "));
+    assert_eq!(id("release"), id("v1"));
+    let tags = reel_json(p, &["tag"]);
+    assert_eq!(tags[0]["name"], "release");
+    assert_eq!(tags[0]["commit"], id("v1"));
+    // An existing tag moves only with -f.
+    reel(p)
+        .args(["tag", "release", "v2"])
+        .assert()
+        .code(1)
+        .stderr(contains("tag `release`").and(contains("already exists")));
+    reel(p)
+        .args(["tag", "-f", "release", "v2"])
+        .assert()
+        .success();
+    assert_eq!(id("release"), id("v2"));
+    assert_eq!(id("release^"), id("v1"));
+    reel(p)
+        .args(["log", "--oneline"])
+        .assert()
+        .success()
+        .stdout(contains("(v2) [HEAD] [tag: release] longer"));
+    // A tagged checkpoint is not deleted; names and tags are one namespace.
+    reel(p)
+        .args(["forget", "v2"])
+        .assert()
+        .code(1)
+        .stderr(contains("is tagged `release`"));
+    reel(p)
+        .args(["tag", "v1"])
+        .assert()
+        .code(1)
+        .stderr(contains("is the name of a checkpoint"));
+    write(p, "b.txt", "b");
+    reel(p)
+        .args(["checkpoint", "--name", "release"])
+        .assert()
+        .code(1)
+        .stderr(contains("`release` is a tag"));
+    reel(p)
+        .args(["tag", "bad name"])
+        .assert()
+        .code(1)
+        .stderr(contains("invalid tag name"));
+    // Deleted, it no longer resolves; the checkpoint can go.
+    reel(p)
+        .args(["tag", "-d", "release"])
+        .assert()
+        .success()
+        .stdout(contains("deleted tag release"));
+    reel(p)
+        .args(["show", "release"])
+        .assert()
+        .code(1)
+        .stderr(contains("not found"));
+    reel(p)
+        .args(["tag", "-d", "releas"])
+        .assert()
+        .code(1)
+        .stderr(contains("tag `releas` not found"));
+    reel(p).args(["forget", "v1"]).assert().success();
+}

@@ -103,6 +103,7 @@ fn shared_by_machines(engine: &Engine) -> Result<bool> {
 fn sync_roots(engine: &Engine) -> Result<()> {
     if crate::engine::shared::enabled(engine) {
         crate::engine::shared::sync(engine)?;
+        crate::engine::tags::list(engine)?;
         for source in &engine.root_sources {
             source.sync(engine)?;
         }

@@ -42,6 +42,10 @@ impl Roots {
             .commits
             .extend(engine.index.checkpoints()?.into_iter().map(|r| r.id));
         roots.commits.extend(engine.index.head()?);
+        // A tagged checkpoint cannot be deleted; its tag keeps it all the same.
+        roots
+            .commits
+            .extend(engine.index.tags()?.into_iter().map(|(_, c)| c));
         for source in &engine.root_sources {
             let held = source.roots(engine)?;
             roots.commits.extend(held.commits);

@@ -162,12 +162,15 @@ fn write_and_publish(
     Err(EngineError::TooManyConflicts.into())
 }
 
-/// The name asked for is still free.
+/// The name asked for is still free (no checkpoint and no tag has it).
 fn check_name(engine: &Engine, opts: &CheckpointOptions) -> Result<()> {
     match &opts.name {
         Some(name) if engine.index.named(name)?.is_some() => {
             Err(EngineError::NameTaken(name.clone()).into())
         }
+        Some(name) if crate::engine::tags::lookup(engine, name)?.is_some() => Err(Error::Invalid(
+            format!("`{name}` is a tag: a checkpoint needs another name"),
+        )),
         _ => Ok(()),
     }
 }
