@@ -120,10 +120,36 @@ impl<'de> Deserialize<'de> for Hash {
     }
 }
 
+/// A hex string of `digits` lower-case hex digits, as the MCP tools' schemas show ids.
+#[cfg(feature = "mcp")]
+pub(crate) fn hex_schema(digits: usize, what: &str) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "string",
+        "pattern": format!("^[0-9a-f]{{{digits}}}$"),
+        "description": what,
+    })
+}
+
+#[cfg(feature = "mcp")]
+impl schemars::JsonSchema for Hash {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Hash".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        hex_schema(2 * HASH_LEN, "BLAKE3-256 id (64 hex digits)")
+    }
+}
+
 macro_rules! typed_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "mcp", derive(schemars::JsonSchema))]
         #[serde(transparent)]
         pub struct $name(pub Hash);
 

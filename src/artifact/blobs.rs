@@ -20,6 +20,7 @@ use crate::object::ObjectKind;
 
 /// A frame rate as a rational, e.g. 30000/1001.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "mcp", derive(schemars::JsonSchema))]
 pub struct Rational {
     /// Numerator.
     pub num: u32,
@@ -29,6 +30,7 @@ pub struct Rational {
 
 /// What describes a rendered video.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "mcp", derive(schemars::JsonSchema))]
 pub struct RenderMeta {
     /// Container, e.g. `mp4`.
     pub container: String,
@@ -53,6 +55,7 @@ pub struct RenderMeta {
 
 /// What a blob record is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "mcp", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum BlobKind {
     /// An uploaded asset.
@@ -84,6 +87,7 @@ struct BlobRecord {
 
 /// An asset or render as callers see it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "mcp", derive(schemars::JsonSchema))]
 pub struct BlobInfo {
     /// Id.
     pub id: RecordId,
@@ -186,16 +190,6 @@ pub struct AssetInput {
     pub scope: Option<Scope>,
 }
 
-fn default_scope(caller: &Caller) -> Scope {
-    if caller.session.is_some() {
-        Scope::Session
-    } else if caller.user.is_some() {
-        Scope::User
-    } else {
-        Scope::Sandbox
-    }
-}
-
 /// Stores an asset.
 pub fn store_asset(
     engine: &Engine,
@@ -203,7 +197,10 @@ pub fn store_asset(
     stored: Stored,
     input: AssetInput,
 ) -> Result<BlobInfo> {
-    let owner = Owner::for_caller(caller, input.scope.unwrap_or_else(|| default_scope(caller)))?;
+    let owner = Owner::for_caller(
+        caller,
+        input.scope.unwrap_or_else(|| caller.default_scope()),
+    )?;
     put(
         engine,
         stored,

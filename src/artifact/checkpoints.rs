@@ -37,6 +37,7 @@ pub struct CreateCheckpoint {
 
 /// A checkpoint as listed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "mcp", derive(schemars::JsonSchema))]
 pub struct CheckpointInfo {
     /// Its id.
     pub id: CommitId,
@@ -199,6 +200,7 @@ pub fn resolve(tx: &ArtifactTx<'_>, p: &ProjectRecord, rev: &str) -> Result<Comm
 
 /// What restoring a project checkpoint did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "mcp", derive(schemars::JsonSchema))]
 pub struct ProjectRestore {
     /// The project as it is now.
     #[serde(flatten)]

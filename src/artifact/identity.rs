@@ -77,6 +77,20 @@ impl Caller {
             session: session.map(|s| Ident::parse(s, "session id")).transpose()?,
         })
     }
+
+    /// The scope of what this caller creates without naming one: `user` when a user is
+    /// known (it outlives the session, so a client that runs one process per call
+    /// still finds its projects), else `session`, else `sandbox`.
+    #[must_use]
+    pub fn default_scope(&self) -> Scope {
+        if self.user.is_some() {
+            Scope::User
+        } else if self.session.is_some() {
+            Scope::Session
+        } else {
+            Scope::Sandbox
+        }
+    }
 }
 
 /// Who can see a project, asset or render.

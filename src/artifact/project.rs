@@ -52,6 +52,21 @@ impl Serialize for RecordId {
     }
 }
 
+#[cfg(feature = "mcp")]
+impl schemars::JsonSchema for RecordId {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "RecordId".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        crate::hash::hex_schema(32, "record id (32 hex digits)")
+    }
+}
+
 impl<'de> Deserialize<'de> for RecordId {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         String::deserialize(d)?
@@ -194,6 +209,7 @@ impl ProjectRecord {
 
 /// A project as callers see it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "mcp", derive(schemars::JsonSchema))]
 pub struct ProjectInfo {
     /// Id.
     pub id: ProjectId,

@@ -62,13 +62,7 @@ fn validate_name(name: &str) -> Result<()> {
 /// Creates a project.
 pub fn create(engine: &Engine, caller: &Caller, req: CreateProject) -> Result<ProjectInfo> {
     validate_name(&req.name)?;
-    let scope = req.scope.unwrap_or(if caller.session.is_some() {
-        Scope::Session
-    } else if caller.user.is_some() {
-        Scope::User
-    } else {
-        Scope::Sandbox
-    });
+    let scope = req.scope.unwrap_or_else(|| caller.default_scope());
     let owner = Owner::for_caller(caller, scope)?;
     let ttl_s = match (scope, req.ttl_s) {
         (_, Some(0)) => None,
@@ -144,6 +138,7 @@ pub struct ListProjects {
 
 /// One page of a listing.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "mcp", derive(schemars::JsonSchema))]
 pub struct Page<T> {
     /// The items.
     pub items: Vec<T>,

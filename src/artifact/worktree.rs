@@ -47,6 +47,7 @@ pub enum Node {
 
 /// One listed path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "mcp", derive(schemars::JsonSchema))]
 pub struct FileInfo {
     /// Path in the project.
     pub path: String,

@@ -11,7 +11,7 @@ pub enum ProjectCmd {
     Create {
         /// Its name.
         name: String,
-        /// session, user or sandbox (default: session if --session is given, else user).
+        /// session, user or sandbox (default: user; session needs --session).
         #[arg(long, value_enum)]
         scope: Option<reelstore::Scope>,
         /// Metadata, `KEY=VALUE` (VALUE parsed as JSON when it is valid JSON).

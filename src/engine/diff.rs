@@ -42,6 +42,7 @@ impl TreeLoader for Overlay<'_> {
 
 /// What happened to a path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "mcp", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ChangeKind {
     /// Only on the new side.
@@ -56,6 +57,7 @@ pub enum ChangeKind {
 
 /// One changed path (files and symlinks; directories are expanded).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "mcp", derive(schemars::JsonSchema))]
 pub struct Change {
     /// What happened.
     pub change: ChangeKind,

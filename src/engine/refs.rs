@@ -163,6 +163,7 @@ pub fn match_prefix(
 
 /// One line of history.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "mcp", derive(schemars::JsonSchema))]
 pub struct LogEntry {
     /// The checkpoint.
     pub id: CommitId,
@@ -175,6 +176,7 @@ pub struct LogEntry {
 
 /// A commit as shown by `log` and `show`.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "mcp", derive(schemars::JsonSchema))]
 pub struct CommitView {
     /// Root tree.
     pub tree: TreeId,

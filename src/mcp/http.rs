@@ -75,6 +75,12 @@ pub async fn serve_http(
     let mut config = StreamableHttpServerConfig::default()
         .with_max_request_body_bytes(body_limit(server.max_inline()));
     config.cancellation_token = cancel.clone();
+    // Stateless for every protocol version: no request depends on an earlier one (the
+    // session handle travels in each request's _meta), so any server process behind a
+    // load balancer can answer any request. Plain JSON answers unless the tool sends
+    // progress first (then an event stream, so no notification is lost).
+    config.legacy_session_mode = false;
+    config.json_response = true;
     let service = StreamableHttpService::new(
         move || Ok(server.clone()),
         LocalSessionManager::default().into(),

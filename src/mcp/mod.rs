@@ -6,6 +6,7 @@ mod auth;
 mod error;
 mod guard;
 mod http;
+mod outputs;
 mod params;
 mod reply;
 mod resources;

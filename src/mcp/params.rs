@@ -224,16 +224,19 @@ pub struct ListRendersArgs {
 
 /// Tool arguments that never fail to decode: a mismatch (a string where a number
 /// belongs, a missing field) becomes an `isError` result naming the problem instead of
-/// a protocol error. The input schema is `T`'s.
+/// a protocol error, and so does an argument `T` does not take. The input schema is
+/// `T`'s with `additionalProperties: false`, and optional arguments typed as what they
+/// are rather than also `null` (clients' strict modes warn on `["string", "null"]`;
+/// `null` is still accepted as "not given").
 #[derive(Debug)]
 pub struct Lenient<T>(pub std::result::Result<T, String>);
 
-impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Lenient<T> {
+impl<'de, T: serde::de::DeserializeOwned + schemars::JsonSchema + 'static> Deserialize<'de>
+    for Lenient<T>
+{
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let value = serde_json::Value::deserialize(d)?;
-        Ok(Lenient(
-            serde_json::from_value(value).map_err(|e| e.to_string()),
-        ))
+        Ok(Lenient(strict::<T>(value)))
     }
 }
 
@@ -243,7 +246,86 @@ impl<T: schemars::JsonSchema> schemars::JsonSchema for Lenient<T> {
     }
 
     fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        T::json_schema(generator)
+        let mut schema = T::json_schema(generator).to_value();
+        drop_null(&mut schema);
+        super::outputs::portable(&mut schema);
+        if let serde_json::Value::Object(o) = &mut schema {
+            o.insert("additionalProperties".into(), false.into());
+        }
+        schemars::Schema::try_from(schema).expect("a schema stays a schema")
+    }
+}
+
+/// `value` as `T`, refusing arguments `T`'s schema does not list: a misspelt optional
+/// argument silently ignored would do the wrong thing without a word.
+fn strict<T: serde::de::DeserializeOwned + schemars::JsonSchema + 'static>(
+    value: serde_json::Value,
+) -> std::result::Result<T, String> {
+    if let serde_json::Value::Object(given) = &value {
+        let schema =
+            rmcp::handler::server::common::schema_for_input::<Lenient<T>>().unwrap_or_default();
+        let known = schema
+            .get("properties")
+            .and_then(serde_json::Value::as_object);
+        let unknown: Vec<&str> = given
+            .keys()
+            .filter(|k| known.is_none_or(|p| !p.contains_key(*k)))
+            .map(String::as_str)
+            .collect();
+        if !unknown.is_empty() {
+            let names = |keys: Vec<&str>| {
+                keys.iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let takes = known.map_or_else(String::new, |p| {
+                format!(
+                    " (it takes {})",
+                    names(p.keys().map(String::as_str).collect())
+                )
+            });
+            return Err(format!("unknown argument {}{takes}", names(unknown)));
+        }
+    }
+    serde_json::from_value(value).map_err(|e| e.to_string())
+}
+
+/// Removes `null` as an alternative type from every subschema below `v`.
+fn drop_null(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    let Value::Object(o) = v else {
+        if let Value::Array(items) = v {
+            items.iter_mut().for_each(drop_null);
+        }
+        return;
+    };
+    if let Some(Value::Array(types)) = o.get_mut("type") {
+        types.retain(|t| t != "null");
+        if types.len() == 1 {
+            let only = types.remove(0);
+            o.insert("type".into(), only);
+        }
+    }
+    for key in ["anyOf", "oneOf"] {
+        if let Some(Value::Array(alts)) = o.get_mut(key) {
+            alts.retain(|a| *a != serde_json::json!({"type": "null"}));
+            if alts.len() == 1 {
+                let Some(Value::Object(only)) = alts.pop() else {
+                    continue;
+                };
+                o.remove(key);
+                for (k, val) in only {
+                    o.entry(k).or_insert(val);
+                }
+            }
+        }
+    }
+    if let Some(Value::Array(e)) = o.get_mut("enum") {
+        e.retain(|x| !x.is_null());
+    }
+    for (_, sub) in o.iter_mut() {
+        drop_null(sub);
     }
 }
 

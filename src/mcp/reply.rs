@@ -28,10 +28,15 @@ pub(crate) use arguments;
 
 /// A tool failure as an `isError` result.
 pub fn failure(e: &ToolError) -> CallToolResult {
-    let mut r = CallToolResult::error(vec![ContentBlock::text(e.to_string())]);
-    r.structured_content = Some(serde_json::json!({
-        "error": { "code": e.code(), "message": e.to_string() }
-    }));
+    let message = e.to_string();
+    let envelope = super::outputs::Failure {
+        error: super::outputs::FailureBody {
+            code: e.code().to_owned(),
+            message: message.clone(),
+        },
+    };
+    let mut r = CallToolResult::error(vec![ContentBlock::text(message)]);
+    r.structured_content = Some(serde_json::to_value(envelope).expect("an error serializes"));
     r
 }
 

@@ -18,6 +18,10 @@ use crate::artifact::{Artifacts, Caller, Ident};
 use crate::error::{Error, Result};
 use crate::render::Renders;
 
+/// The request `_meta` key naming the caller's session handle: session-scope projects
+/// (and assets) belong to the user *and* this handle.
+pub const SESSION_META_KEY: &str = "reelstore/session";
+
 /// Server settings.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
@@ -106,23 +110,38 @@ impl ReelServer {
         &self.quota_locks
     }
 
-    /// The caller of a request.
+    /// The caller of a request. The session is the handle the request names in its
+    /// `_meta` ([`SESSION_META_KEY`]), never the transport's connection: the
+    /// 2026-07-28 protocol has none, and a client that starts one server per call
+    /// must still reach its session's projects. Over stdio, a request without a handle
+    /// is in the server run's session (`--session`, or one made up per run).
     pub(super) fn caller(&self, ctx: &RequestContext<RoleServer>) -> ToolResult<Caller> {
+        let handle = match ctx.meta.get(SESSION_META_KEY) {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(s)) => Some(Ident::parse(s, "session handle")?),
+            Some(other) => {
+                return Err(ToolError::Arguments(format!(
+                    "the session handle (_meta `{SESSION_META_KEY}`) must be a string, not {other}"
+                )));
+            }
+        };
         match &self.identity {
-            Identity::Fixed(c) => Ok(c.clone()),
+            Identity::Fixed(c) => {
+                let mut c = c.clone();
+                if handle.is_some() {
+                    c.session = handle;
+                }
+                Ok(c)
+            }
             Identity::PerRequest => {
                 let parts = ctx.extensions.get::<axum::http::request::Parts>();
                 let user = parts
                     .and_then(|p| p.extensions.get::<AuthUser>())
                     .ok_or(ToolError::Unauthenticated)?;
-                let session = parts
-                    .and_then(|p| p.headers.get("mcp-session-id"))
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|s| Ident::parse(s, "session id").ok());
                 Ok(Caller {
                     sandbox: self.options.sandbox.clone(),
                     user: Some(user.0.clone()),
-                    session,
+                    session: handle,
                 })
             }
         }
@@ -204,13 +223,18 @@ impl ServerHandler for ReelServer {
 
 /// Serves one caller over stdin/stdout until the client disconnects.
 pub async fn serve_stdio(server: ReelServer) -> Result<()> {
-    let running = server
-        .serve(rmcp::transport::stdio())
-        .await
-        .map_err(|e| Error::Backend {
-            op: "MCP handshake".into(),
-            source: Box::new(e),
-        })?;
+    let running = match server.serve(rmcp::transport::stdio()).await {
+        Ok(running) => running,
+        // A 2026-07-28 client never sends `initialize`: it discovers, calls, and
+        // closes stdin, which ends the serving cleanly, not with an error.
+        Err(rmcp::service::ServerInitializeError::ConnectionClosed(_)) => return Ok(()),
+        Err(e) => {
+            return Err(Error::Backend {
+                op: "MCP handshake".into(),
+                source: Box::new(e),
+            });
+        }
+    };
     running.waiting().await.map_err(|e| Error::Backend {
         op: "MCP session".into(),
         source: Box::new(e),

@@ -10,6 +10,7 @@ pub const MAX_NAME_LEN: usize = 255;
 
 /// What a tree entry points to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "mcp", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum EntryKind {
     /// A regular file; `id` is the BLAKE3 of its content.

@@ -13,6 +13,7 @@ use crate::liveness::ProcessId;
 
 /// A render job as callers see it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "mcp", derive(schemars::JsonSchema))]
 pub struct JobStatus {
     /// Job id.
     pub id: RecordId,

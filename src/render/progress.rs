@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// Where a render job is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "mcp", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Stage {
     /// Waiting for a render slot.
@@ -88,6 +89,7 @@ impl std::fmt::Display for Stage {
 
 /// One progress event.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "mcp", derive(schemars::JsonSchema))]
 pub struct RenderProgress {
     /// Stage.
     pub stage: Option<Stage>,

@@ -174,6 +174,10 @@ pub struct RenderSettings {
     /// Input props passed to the composition (a JSON object).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "cli", arg(long, value_name = "JSON", value_parser = parse_props))]
+    #[cfg_attr(
+        feature = "mcp",
+        schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")
+    )]
     pub props: Option<serde_json::Value>,
     /// First and last frame to render, inclusive (on the command line `FIRST-LAST`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -547,6 +547,7 @@ async fn session_projects_expire_and_gc_frees_them() {
             &me,
             CreateProject {
                 name: "short".into(),
+                scope: Some(Scope::Session),
                 ttl_s: Some(1),
                 ..Default::default()
             },
@@ -559,6 +560,7 @@ async fn session_projects_expire_and_gc_frees_them() {
             &me,
             CreateProject {
                 name: "forever".into(),
+                scope: Some(Scope::Session),
                 ttl_s: Some(0),
                 ..Default::default()
             },
@@ -574,6 +576,7 @@ async fn session_projects_expire_and_gc_frees_them() {
             &me,
             CreateProject {
                 name: "default".into(),
+                scope: Some(Scope::Session),
                 ..Default::default()
             },
         )

@@ -18,6 +18,8 @@ mod gc;
 mod gc_race;
 mod isolation;
 mod mcp;
+mod mcp_clients;
+mod mcp_protocol;
 mod memory;
 mod model;
 mod patch_cli;

@@ -44,28 +44,73 @@ const TOOLS: [&str; 26] = [
     "artifact_cancel_render",
 ];
 
-/// Every tool's input schema, as the server lists it (the same for every server).
-static SCHEMAS: tokio::sync::OnceCell<std::collections::HashMap<String, Value>> =
+/// Every tool's input and output schemas, as the server lists them (the same for every
+/// server).
+static SCHEMAS: tokio::sync::OnceCell<std::collections::HashMap<String, (Value, Value)>> =
     tokio::sync::OnceCell::const_new();
 
-/// The problems `args` has against `tool`'s input schema (empty: valid).
-pub async fn schema_errors(peer: &Peer<RoleClient>, tool: &str, args: &Value) -> Vec<String> {
-    let schemas = SCHEMAS
+async fn schemas(
+    peer: &Peer<RoleClient>,
+) -> &'static std::collections::HashMap<String, (Value, Value)> {
+    SCHEMAS
         .get_or_init(|| async {
             peer.list_all_tools()
                 .await
                 .unwrap()
                 .into_iter()
-                .map(|t| (t.name.to_string(), Value::Object((*t.input_schema).clone())))
+                .map(|t| {
+                    let output = t.output_schema.map_or_else(
+                        || panic!("{} lists no outputSchema", t.name),
+                        |o| Value::Object((*o).clone()),
+                    );
+                    (
+                        t.name.to_string(),
+                        (Value::Object((*t.input_schema).clone()), output),
+                    )
+                })
                 .collect()
         })
-        .await;
-    let schema = schemas
+        .await
+}
+
+/// The problems `value` has against `schema` (empty: valid).
+fn problems(schema: &Value, value: &Value, what: &str) -> Vec<String> {
+    let validator = jsonschema::validator_for(schema)
+        .unwrap_or_else(|e| panic!("{what} is not a valid JSON schema: {e}"));
+    validator
+        .iter_errors(value)
+        .map(|e| e.to_string())
+        .collect()
+}
+
+/// The problems `args` has against `tool`'s input schema (empty: valid).
+pub async fn schema_errors(peer: &Peer<RoleClient>, tool: &str, args: &Value) -> Vec<String> {
+    let (input, _) = schemas(peer)
+        .await
         .get(tool)
         .unwrap_or_else(|| panic!("no tool {tool}"));
-    let validator = jsonschema::validator_for(schema)
-        .unwrap_or_else(|e| panic!("{tool}'s input schema is not a valid JSON schema: {e}"));
-    validator.iter_errors(args).map(|e| e.to_string()).collect()
+    problems(input, args, &format!("{tool}'s input schema"))
+}
+
+/// Asserts that a successful result's structured content matches `tool`'s
+/// `outputSchema`, as a client validating results would check.
+pub async fn assert_output_valid(peer: &Peer<RoleClient>, tool: &str, result: &CallToolResult) {
+    if result.is_error == Some(true) {
+        return;
+    }
+    let (_, output) = schemas(peer)
+        .await
+        .get(tool)
+        .unwrap_or_else(|| panic!("no tool {tool}"));
+    let content = result
+        .structured_content
+        .as_ref()
+        .unwrap_or_else(|| panic!("{tool} returned no structured content"));
+    let errors = problems(output, content, &format!("{tool}'s output schema"));
+    assert!(
+        errors.is_empty(),
+        "{tool}'s result does not match its outputSchema: {errors:?}\n{content}"
+    );
 }
 
 /// Calls a tool after checking that the arguments match its input schema: the tests
@@ -92,9 +137,12 @@ async fn unchecked_call(
     let Value::Object(map) = args else {
         panic!("arguments must be an object")
     };
-    peer.call_tool(CallToolRequestParams::new(tool).with_arguments(map))
+    let result = peer
+        .call_tool(CallToolRequestParams::new(tool).with_arguments(map))
         .await
-        .unwrap()
+        .unwrap();
+    assert_output_valid(peer, tool, &result).await;
+    result
 }
 
 async fn call(client: &Client, tool: &'static str, args: Value) -> CallToolResult {
@@ -143,7 +191,7 @@ pub(crate) async fn failure(client: &Client, tool: &'static str, args: Value) ->
     (error["code"].as_str().unwrap_or_default().to_owned(), text)
 }
 
-async fn stdio_client(repo: &std::path::Path, extra: &[&str]) -> Client {
+pub(crate) async fn stdio_client(repo: &std::path::Path, extra: &[&str]) -> Client {
     let repo = repo.to_path_buf();
     let extra: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
     let cmd = tokio::process::Command::new(reel_path()).configure(|c| {
@@ -159,7 +207,7 @@ async fn stdio_client(repo: &std::path::Path, extra: &[&str]) -> Client {
         .unwrap()
 }
 
-fn init_repo() -> tempfile::TempDir {
+pub(crate) fn init_repo() -> tempfile::TempDir {
     let dir = tempdir();
     reel(dir.path()).arg("init").assert().success();
     dir
@@ -186,7 +234,6 @@ async fn one_user_over_http() -> (tempfile::TempDir, HttpServer, Client) {
 #[tokio::test]
 async fn the_same_workflow_over_http() {
     let (_dir, _server, client) = one_user_over_http().await;
-    // Over HTTP the session is the client's Mcp-Session-Id.
     workflow(&client).await;
 }
 
@@ -239,8 +286,8 @@ async fn workflow(client: &Client) {
     .await;
     let id = p["id"].as_str().unwrap().to_owned();
     assert_eq!(
-        p["scope"], "session",
-        "a caller with a session gets session scope"
+        p["scope"], "user",
+        "a caller whose user is known gets user scope (it outlives the session)"
     );
     assert_eq!(p["metadata"]["fps"], 30);
     let root = "import {Composition} from 'remotion';\nexport const Root = () => <Composition id=\"Intro\" />;\n";
@@ -432,6 +479,29 @@ async fn tools_list_describes_every_tool() {
             "{}",
             t.name
         );
+        assert!(
+            t.title.as_ref().is_some_and(|x| !x.is_empty()),
+            "{} has no title",
+            t.name
+        );
+        assert_eq!(
+            t.input_schema.get("additionalProperties"),
+            Some(&json!(false)),
+            "{}: unknown arguments are refused, so the schema says so",
+            t.name
+        );
+        let schema = Value::Object((*t.input_schema).clone());
+        assert!(
+            !schema.to_string().contains("\"null\""),
+            "{}: optional arguments are not typed nullable: {schema}",
+            t.name
+        );
+        let output = t
+            .output_schema
+            .as_ref()
+            .unwrap_or_else(|| panic!("{} has no outputSchema", t.name));
+        jsonschema::validator_for(&Value::Object((**output).clone()))
+            .unwrap_or_else(|e| panic!("{}'s outputSchema is not a schema: {e}", t.name));
         let a = t
             .annotations
             .as_ref()
@@ -661,7 +731,7 @@ impl Drop for HttpServer {
     }
 }
 
-fn http_server(repo: &std::path::Path, tokens: &std::path::Path) -> HttpServer {
+pub(crate) fn http_server(repo: &std::path::Path, tokens: &std::path::Path) -> HttpServer {
     http_server_with(repo, tokens, &[])
 }
 

@@ -23,6 +23,8 @@ use rmcp::model::ContentBlock;
 impl ReelServer {
     #[tool(
         name = "artifact_store_asset",
+        title = "Store an asset",
+        output_schema = crate::mcp::outputs::schema::<crate::artifact::BlobInfo>(),
         description = "Store a media asset (image, audio, video, font) from base64 bytes, with a MIME type, name and tags. Identical bytes are stored once.",
         annotations(
             read_only_hint = false,
@@ -61,6 +63,8 @@ impl ReelServer {
 
     #[tool(
         name = "artifact_get_asset",
+        title = "Get an asset",
+        output_schema = crate::mcp::outputs::schema::<crate::artifact::BlobInfo>(),
         description = "Get an asset's metadata (MIME type, name, tags, size, content id); read its bytes through the resource reel://assets/{id}.",
         annotations(
             read_only_hint = true,
@@ -80,6 +84,8 @@ impl ReelServer {
 
     #[tool(
         name = "artifact_list_assets",
+        title = "List assets",
+        output_schema = crate::mcp::outputs::schema::<crate::mcp::outputs::Assets>(),
         description = "List your assets, optionally only those with all the given tags or a MIME prefix.",
         annotations(
             read_only_hint = true,
@@ -107,15 +113,17 @@ impl ReelServer {
                     .artifacts()
                     .list_blobs(&me, q)
                     .await
-                    .map(|b| serde_json::json!({"assets": b}))?)
+                    .map(|b| crate::mcp::outputs::Assets { assets: b })?)
             },
-            |v| format!("{} assets.", v["assets"].as_array().map_or(0, Vec::len)),
+            |v| format!("{} assets.", v.assets.len()),
         )
         .await
     }
 
     #[tool(
         name = "artifact_delete_asset",
+        title = "Delete an asset",
+        output_schema = crate::mcp::outputs::schema::<crate::mcp::outputs::Deleted>(),
         description = "Delete an asset record. Its bytes are freed by the next gc unless a file or render shares them.",
         annotations(
             read_only_hint = false,
@@ -137,7 +145,9 @@ impl ReelServer {
                     .artifacts()
                     .delete_blob(&me, a.id.parse::<RecordId>()?)
                     .await
-                    .map(|()| serde_json::json!({"deleted": a.id}))?)
+                    .map(|()| crate::mcp::outputs::Deleted {
+                        deleted: a.id.clone(),
+                    })?)
             },
             |_| "Asset deleted.".into(),
         )
@@ -146,6 +156,8 @@ impl ReelServer {
 
     #[tool(
         name = "artifact_store_render",
+        title = "Store a rendered video",
+        output_schema = crate::mcp::outputs::schema::<crate::artifact::BlobInfo>(),
         description = "Store a rendered video for a project (and checkpoint), from base64 bytes or a server path the operator allowed, with its metadata.",
         annotations(
             read_only_hint = false,
@@ -207,6 +219,8 @@ impl ReelServer {
 
     #[tool(
         name = "artifact_get_render",
+        title = "Get a render",
+        output_schema = crate::mcp::outputs::schema::<crate::artifact::BlobInfo>(),
         description = "Get a render's metadata (codec, size, duration, project, checkpoint); read its bytes through the resource reel://renders/{id}.",
         annotations(
             read_only_hint = true,
@@ -226,6 +240,8 @@ impl ReelServer {
 
     #[tool(
         name = "artifact_list_renders",
+        title = "List renders",
+        output_schema = crate::mcp::outputs::schema::<crate::mcp::outputs::RenderList>(),
         description = "List your renders, optionally only those of one project.",
         annotations(
             read_only_hint = true,
@@ -252,9 +268,9 @@ impl ReelServer {
                     .artifacts()
                     .list_blobs(&me, q)
                     .await
-                    .map(|b| serde_json::json!({"renders": b}))?)
+                    .map(|b| crate::mcp::outputs::RenderList { renders: b })?)
             },
-            |v| format!("{} renders.", v["renders"].as_array().map_or(0, Vec::len)),
+            |v| format!("{} renders.", v.renders.len()),
         )
         .await
     }

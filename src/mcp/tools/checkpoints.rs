@@ -17,6 +17,8 @@ use crate::artifact::CreateCheckpoint;
 impl ReelServer {
     #[tool(
         name = "artifact_create_checkpoint",
+        title = "Checkpoint the working tree",
+        output_schema = crate::mcp::outputs::schema::<crate::artifact::CheckpointInfo>(),
         description = "Save the project's working tree as a named, immutable checkpoint. Names are unique per project.",
         annotations(
             read_only_hint = false,
@@ -51,6 +53,8 @@ impl ReelServer {
 
     #[tool(
         name = "artifact_list_checkpoints",
+        title = "List checkpoints",
+        output_schema = crate::mcp::outputs::schema::<crate::mcp::outputs::Checkpoints>(),
         description = "List a project's checkpoints in creation order, with id, name, description, time, file count and size.",
         annotations(
             read_only_hint = true,
@@ -72,20 +76,17 @@ impl ReelServer {
                     .artifacts()
                     .list_checkpoints(&me, pid(&a.project_id)?)
                     .await
-                    .map(|c| serde_json::json!({"checkpoints": c}))?)
+                    .map(|c| crate::mcp::outputs::Checkpoints { checkpoints: c })?)
             },
-            |v| {
-                format!(
-                    "{} checkpoints.",
-                    v["checkpoints"].as_array().map_or(0, Vec::len)
-                )
-            },
+            |v| format!("{} checkpoints.", v.checkpoints.len()),
         )
         .await
     }
 
     #[tool(
         name = "artifact_restore_checkpoint",
+        title = "Restore a checkpoint",
+        output_schema = crate::mcp::outputs::schema::<crate::artifact::ProjectRestore>(),
         description = "Replace the project's working tree with a checkpoint (by name, id or id prefix). Unsaved edits are discarded; the result says how many (discarded_edits).",
         annotations(
             read_only_hint = false,
@@ -123,6 +124,8 @@ impl ReelServer {
 
     #[tool(
         name = "artifact_delete_checkpoint",
+        title = "Delete a checkpoint",
+        output_schema = crate::mcp::outputs::schema::<crate::mcp::outputs::Deleted>(),
         description = "Delete a checkpoint. Its data is freed unless another checkpoint shares it.",
         annotations(
             read_only_hint = false,
@@ -144,7 +147,9 @@ impl ReelServer {
                     .artifacts()
                     .delete_checkpoint(&me, pid(&a.project_id)?, &a.checkpoint)
                     .await
-                    .map(|id| serde_json::json!({"deleted": id}))?)
+                    .map(|id| crate::mcp::outputs::Deleted {
+                        deleted: id.to_string(),
+                    })?)
             },
             |_| "Checkpoint deleted.".into(),
         )
@@ -153,6 +158,8 @@ impl ReelServer {
 
     #[tool(
         name = "artifact_diff",
+        title = "Compare checkpoints",
+        output_schema = crate::mcp::outputs::schema::<crate::mcp::outputs::Changes>(),
         description = "What changed between two checkpoints, or between a checkpoint and the working tree: added, removed, modified and renamed paths with sizes.",
         annotations(
             read_only_hint = true,
@@ -174,15 +181,17 @@ impl ReelServer {
                     .artifacts()
                     .diff(&me, pid(&a.project_id)?, &a.from, a.to.as_deref())
                     .await
-                    .map(|c| serde_json::json!({"changes": c}))?)
+                    .map(|c| crate::mcp::outputs::Changes { changes: c })?)
             },
-            |v| format!("{} changes.", v["changes"].as_array().map_or(0, Vec::len)),
+            |v| format!("{} changes.", v.changes.len()),
         )
         .await
     }
 
     #[tool(
         name = "artifact_log",
+        title = "Show history",
+        output_schema = crate::mcp::outputs::schema::<crate::mcp::outputs::Log>(),
         description = "A project's checkpoint history from its current head, newest first; deleted checkpoints are marked.",
         annotations(
             read_only_hint = true,
@@ -204,9 +213,9 @@ impl ReelServer {
                     .artifacts()
                     .log(&me, pid(&a.project_id)?, a.limit.unwrap_or(50))
                     .await
-                    .map(|l| serde_json::json!({"log": l}))?)
+                    .map(|l| crate::mcp::outputs::Log { log: l })?)
             },
-            |v| format!("{} entries.", v["log"].as_array().map_or(0, Vec::len)),
+            |v| format!("{} entries.", v.log.len()),
         )
         .await
     }

@@ -13,11 +13,14 @@ use crate::mcp::reply::{decode_b64, path, pid};
 use crate::mcp::server::ReelServer;
 
 use crate::artifact::Source;
+use crate::mcp::outputs::FileContent;
 
 #[tool_router(router = files_router, vis = "pub(crate)")]
 impl ReelServer {
     #[tool(
         name = "artifact_write_file",
+        title = "Write a file",
+        output_schema = crate::mcp::outputs::schema::<crate::artifact::FileInfo>(),
         description = "Write a file into a project's working tree (creating parent directories). Give `content` for text or `content_base64` for binary data.",
         annotations(
             read_only_hint = false,
@@ -64,6 +67,8 @@ impl ReelServer {
 
     #[tool(
         name = "artifact_read_file",
+        title = "Read a file",
+        output_schema = crate::mcp::outputs::schema::<crate::mcp::outputs::FileContent>(),
         description = "Read a file of a project's working tree, as text (default) or base64, optionally a byte range. Files larger than the inline limit return a resource link instead.",
         annotations(
             read_only_hint = true,
@@ -91,36 +96,37 @@ impl ReelServer {
                     .read_file(&me, id, path(&a.path)?, range)
                     .await?;
                 let size = bytes.len();
+                let mut out = FileContent {
+                    path: a.path.clone(),
+                    size: size as u64,
+                    content: None,
+                    content_base64: None,
+                    resource: None,
+                };
                 if size > self.options().max_inline {
                     // Too large to inline: point at the resource instead.
-                    let resource = format!("reel://projects/{id}/files/{}", a.path);
-                    return Ok(
-                        serde_json::json!({"path": a.path, "size": size, "resource": resource}),
-                    );
-                }
-                Ok(if a.base64.unwrap_or(false) {
-                    let b64 =
-                        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &bytes);
-                    serde_json::json!({"path": a.path, "size": size, "content_base64": b64})
+                    out.resource = Some(format!("reel://projects/{id}/files/{}", a.path));
+                } else if a.base64.unwrap_or(false) {
+                    out.content_base64 = Some(base64::Engine::encode(
+                        &base64::engine::general_purpose::STANDARD,
+                        &bytes,
+                    ));
                 } else {
                     let text =
                         String::from_utf8(bytes).map_err(|_| ToolError::NotText(a.path.clone()))?;
-                    serde_json::json!({"path": a.path, "size": size, "content": text})
-                })
+                    out.content = Some(text);
+                }
+                Ok(out)
             },
-            |v| {
-                format!(
-                    "Read {} ({} bytes).",
-                    v["path"].as_str().unwrap_or(""),
-                    v["size"]
-                )
-            },
+            |v| format!("Read {} ({} bytes).", v.path, v.size),
         )
         .await
     }
 
     #[tool(
         name = "artifact_list_files",
+        title = "List files",
+        output_schema = crate::mcp::outputs::schema::<crate::mcp::outputs::Files>(),
         description = "List a directory of a project's working tree (the root by default), with sizes and content ids; `recursive` lists everything below.",
         annotations(
             read_only_hint = true,
@@ -148,15 +154,17 @@ impl ReelServer {
                     .artifacts()
                     .list_files(&me, pid(&a.project_id)?, dir, a.recursive.unwrap_or(false))
                     .await?;
-                Ok(serde_json::json!({"files": files}))
+                Ok(crate::mcp::outputs::Files { files })
             },
-            |v| format!("{} entries.", v["files"].as_array().map_or(0, Vec::len)),
+            |v| format!("{} entries.", v.files.len()),
         )
         .await
     }
 
     #[tool(
         name = "artifact_delete_file",
+        title = "Delete a file or directory",
+        output_schema = crate::mcp::outputs::schema::<crate::mcp::outputs::Deleted>(),
         description = "Delete a file or a directory (with everything in it) from a project's working tree.",
         annotations(
             read_only_hint = false,
@@ -178,7 +186,9 @@ impl ReelServer {
                     .artifacts()
                     .delete_file(&me, pid(&a.project_id)?, path(&a.path)?)
                     .await
-                    .map(|()| serde_json::json!({"deleted": a.path}))?)
+                    .map(|()| crate::mcp::outputs::Deleted {
+                        deleted: a.path.clone(),
+                    })?)
             },
             |_| "Deleted.".into(),
         )
@@ -187,6 +197,8 @@ impl ReelServer {
 
     #[tool(
         name = "artifact_move_file",
+        title = "Move or rename a file",
+        output_schema = crate::mcp::outputs::schema::<crate::mcp::outputs::Moved>(),
         description = "Move or rename a file or directory in a project's working tree. The destination must not exist.",
         annotations(
             read_only_hint = false,
@@ -208,7 +220,10 @@ impl ReelServer {
                     .artifacts()
                     .move_file(&me, pid(&a.project_id)?, path(&a.from)?, path(&a.to)?)
                     .await
-                    .map(|()| serde_json::json!({"from": a.from, "to": a.to}))?)
+                    .map(|()| crate::mcp::outputs::Moved {
+                        from: a.from,
+                        to: a.to,
+                    })?)
             },
             |_| "Moved.".into(),
         )

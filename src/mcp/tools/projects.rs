@@ -17,6 +17,8 @@ use crate::artifact::{CreateProject, ListProjects, UpdateProject};
 impl ReelServer {
     #[tool(
         name = "artifact_create_project",
+        title = "Create a project",
+        output_schema = crate::mcp::outputs::schema::<crate::artifact::ProjectInfo>(),
         description = "Create a video project: a workspace of files (TSX sources, JSON, media) with named checkpoints. Returns its project_id, which every other project tool takes.",
         annotations(
             read_only_hint = false,
@@ -60,6 +62,8 @@ impl ReelServer {
 
     #[tool(
         name = "artifact_get_project",
+        title = "Get a project",
+        output_schema = crate::mcp::outputs::schema::<crate::artifact::ProjectInfo>(),
         description = "Get a project's name, scope, metadata, head checkpoint and times.",
         annotations(
             read_only_hint = true,
@@ -89,6 +93,8 @@ impl ReelServer {
 
     #[tool(
         name = "artifact_list_projects",
+        title = "List projects",
+        output_schema = crate::mcp::outputs::schema::<crate::artifact::Page<crate::artifact::ProjectInfo>>(),
         description = "List the projects you can see, oldest first, optionally filtered by name or scope. Paged: pass next_offset as offset for more.",
         annotations(
             read_only_hint = true,
@@ -123,6 +129,8 @@ impl ReelServer {
 
     #[tool(
         name = "artifact_update_project",
+        title = "Rename a project or change its metadata",
+        output_schema = crate::mcp::outputs::schema::<crate::artifact::ProjectInfo>(),
         description = "Rename a project or change its metadata.",
         annotations(
             read_only_hint = false,
@@ -157,6 +165,8 @@ impl ReelServer {
 
     #[tool(
         name = "artifact_delete_project",
+        title = "Delete a project",
+        output_schema = crate::mcp::outputs::schema::<crate::mcp::outputs::Deleted>(),
         description = "Delete a project with its files and checkpoints. Cannot be undone.",
         annotations(
             read_only_hint = false,
@@ -178,7 +188,9 @@ impl ReelServer {
                     .artifacts()
                     .delete_project(&me, pid(&a.project_id)?)
                     .await
-                    .map(|()| serde_json::json!({"deleted": a.project_id}))?)
+                    .map(|()| crate::mcp::outputs::Deleted {
+                        deleted: a.project_id.clone(),
+                    })?)
             },
             |_| "Project deleted.".into(),
         )

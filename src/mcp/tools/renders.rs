@@ -22,6 +22,8 @@ use rmcp::model::ContentBlock;
 impl ReelServer {
     #[tool(
         name = "artifact_render_video",
+        title = "Render a video",
+        output_schema = crate::mcp::outputs::schema::<crate::render::JobStatus>(),
         description = "Render a project (a checkpoint, or the working tree) to a video with Remotion and store it. Same inputs return the stored render at once (memo_hit). Reports progress notifications when you send a progressToken; cancelling the request cancels the render. Returns the job, the render id and metadata (codec, size, fps, duration) and a resource link reel://renders/{id} to the video.",
         annotations(
             read_only_hint = false,
@@ -95,6 +97,8 @@ impl ReelServer {
 
     #[tool(
         name = "artifact_render_status",
+        title = "Render job status",
+        output_schema = crate::mcp::outputs::schema::<crate::render::JobStatus>(),
         description = "Get a render job's stage (queued, installing, bundling, rendering, encoding, probing, storing, done, failed, cancelled, interrupted), progress, and once done the render id and metadata, or the error and the relevant renderer output.",
         annotations(
             read_only_hint = true,
@@ -119,6 +123,8 @@ impl ReelServer {
 
     #[tool(
         name = "artifact_cancel_render",
+        title = "Cancel a render",
+        output_schema = crate::mcp::outputs::schema::<crate::render::JobStatus>(),
         description = "Cancel a render job: a queued job never starts, a running renderer is stopped with all its child processes. Cancelling a finished job changes nothing.",
         annotations(
             read_only_hint = false,
