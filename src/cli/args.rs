@@ -179,6 +179,10 @@ pub struct LogArgs {
     /// One line per checkpoint: short id, name, description.
     #[arg(long)]
     pub oneline: bool,
+    /// Draw the lanes of the history to the left, as git does: with `--all`, where
+    /// checkpoints made after restoring an older one branch off.
+    #[arg(long)]
+    pub graph: bool,
     /// Only checkpoints that changed these paths (after `--`).
     #[arg(last = true, value_name = "PATH")]
     pub paths: Vec<String>,

@@ -32,43 +32,76 @@ pub(super) async fn log(cli: &Cli, args: &LogArgs) -> Outcome {
     let tags = repo.tags().await?;
     let paint = Paint::new(cli);
     let mut text = String::new();
-    for e in &entries {
-        let deleted = if e.deleted { " [deleted]" } else { "" };
-        let mut at = if head == Some(e.id) { " [HEAD]" } else { "" }.to_owned();
-        for t in tags.iter().filter(|t| t.commit == e.id) {
-            let _ = write!(at, " [tag: {}]", t.name);
+    let graph = if args.graph {
+        graph_of(&entries)
+    } else {
+        Vec::new()
+    };
+    for (n, e) in entries.iter().enumerate() {
+        if let Some(row) = graph.get(n) {
+            for line in &row.joins {
+                let _ = writeln!(text, "{}", line.trim_end());
+            }
+            text.push_str(&row.prefix);
         }
-        let Some(c) = &e.commit else {
-            let _ = writeln!(text, "{} [deleted]", paint.yellow(&e.id.short()));
-            continue;
-        };
-        let name = c
-            .name
-            .as_deref()
-            .map(|n| format!(" ({n})"))
-            .unwrap_or_default();
-        if args.oneline {
-            let first = c.description.lines().next().unwrap_or_default();
-            let _ = writeln!(
-                text,
-                "{}{name}{deleted}{at} {first}",
-                paint.yellow(&e.id.short())
-            );
-            continue;
-        }
-        let _ = writeln!(
-            text,
-            "{}{name}{deleted}{at}  {}  {}  {}",
-            paint.yellow(&e.id.short()),
-            time(c.created_ms),
-            c.size.map_or_else(|| "data freed".into(), bytes),
-            c.description
-        );
+        let at = markers(e.id, head, &tags);
+        text.push_str(&entry_line(e, &at, paint, args.oneline));
     }
     if entries.is_empty() && !cli.quiet {
         text.push_str("no checkpoints yet\n");
     }
     Ok(page(&text, cli.no_pager)?)
+}
+
+/// One checkpoint's line of `reel log` (`--oneline`: id, name, markers, first line of
+/// the description).
+fn entry_line(e: &reelstore::LogEntry, at: &str, paint: Paint, oneline: bool) -> String {
+    let id = paint.yellow(&e.id.short());
+    let Some(c) = &e.commit else {
+        return format!("{id} [deleted]\n");
+    };
+    let deleted = if e.deleted { " [deleted]" } else { "" };
+    let name = c
+        .name
+        .as_deref()
+        .map(|n| format!(" ({n})"))
+        .unwrap_or_default();
+    if oneline {
+        let first = c.description.lines().next().unwrap_or_default();
+        return format!("{id}{name}{deleted}{at} {first}\n");
+    }
+    format!(
+        "{id}{name}{deleted}{at}  {}  {}  {}\n",
+        time(c.created_ms),
+        c.size.map_or_else(|| "data freed".into(), bytes),
+        c.description
+    )
+}
+
+/// ` [HEAD]` and ` [tag: NAME]` for the checkpoints they point at.
+fn markers(
+    id: reelstore::CommitId,
+    head: Option<reelstore::CommitId>,
+    tags: &[reelstore::Tag],
+) -> String {
+    let mut at = if head == Some(id) { " [HEAD]" } else { "" }.to_owned();
+    for t in tags.iter().filter(|t| t.commit == id) {
+        let _ = write!(at, " [tag: {}]", t.name);
+    }
+    at
+}
+
+/// The lanes to draw beside `entries` (a collected checkpoint's parents are unknown:
+/// its lane ends there).
+fn graph_of(entries: &[reelstore::LogEntry]) -> Vec<super::graph::GraphRow> {
+    let commits: Vec<_> = entries
+        .iter()
+        .map(|e| {
+            let parents = e.commit.as_ref().map(|c| c.parents.clone());
+            (e.id, parents.unwrap_or_default())
+        })
+        .collect();
+    super::graph::rows(&commits)
 }
 
 /// The entries whose checkpoint changed one of `paths` (from its first parent), at

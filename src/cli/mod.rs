@@ -5,6 +5,7 @@ mod artifact_args;
 mod artifact_run;
 mod blob_run;
 mod clone;
+mod graph;
 mod hints;
 mod history;
 mod maintenance;

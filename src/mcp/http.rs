@@ -57,6 +57,39 @@ fn body_limit(max_inline: usize) -> usize {
     (max_inline.div_ceil(3) * 4 + (1 << 20)).max(4 << 20)
 }
 
+/// The most of an oversized body read (and dropped) before answering, so that a client
+/// still sending sees the answer instead of a reset connection.
+const DRAIN_LIMIT: usize = 64 << 20;
+
+/// Answers a request whose declared length is over `limit` with a JSON-RPC error
+/// (HTTP 413) naming the limit, before rmcp would cut it off with a plain-text 413.
+async fn refuse_oversized(State(limit): State<usize>, request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let Some(length) = declared.filter(|&n| n > limit as u64) else {
+        return next.run(request).await;
+    };
+    let _ = axum::body::to_bytes(request.into_body(), DRAIN_LIMIT).await;
+    let message = format!(
+        "request too large: {length} bytes, the limit is {limit} (a tool payload of up to \
+         --max-inline bytes, base64-encoded, fits; send larger files through the CLI or \
+         server_path)"
+    );
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": {"code": -32600, "message": message, "data": {"code": "too_large"}},
+    });
+    Response::builder()
+        .status(StatusCode::PAYLOAD_TOO_LARGE)
+        .header(axum::http::header::CONTENT_TYPE, "application/json")
+        .body(axum::body::Body::from(body.to_string()))
+        .expect("a valid response")
+}
+
 /// Serves MCP over streamable HTTP at `http://ADDR/mcp` until `shutdown` resolves.
 /// `tokens: None` means anonymous access, which is refused unless `addr` is loopback.
 pub async fn serve_http(
@@ -72,8 +105,8 @@ pub async fn serve_http(
         ));
     }
     let cancel = tokio_util::sync::CancellationToken::new();
-    let mut config = StreamableHttpServerConfig::default()
-        .with_max_request_body_bytes(body_limit(server.max_inline()));
+    let limit = body_limit(server.max_inline());
+    let mut config = StreamableHttpServerConfig::default().with_max_request_body_bytes(limit);
     config.cancellation_token = cancel.clone();
     // Stateless for every protocol version: no request depends on an earlier one (the
     // session handle travels in each request's _meta), so any server process behind a
@@ -91,6 +124,7 @@ pub async fn serve_http(
     };
     let app = Router::new()
         .nest_service("/mcp", service)
+        .layer(middleware::from_fn_with_state(limit, refuse_oversized))
         .layer(middleware::from_fn_with_state(state, authenticate));
     let listener = tokio::net::TcpListener::bind(addr)
         .await

@@ -483,6 +483,24 @@ fn log_all_shows_checkpoints_off_heads_line() {
             .len(),
         1
     );
+    // --graph draws the branch as git does: v2 in a lane of its own, joining v1.
+    let out = reel(p)
+        .args(["log", "--all", "--graph", "--oneline"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let shape: Vec<String> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let graph: String = l.chars().take_while(|c| "*|/ ".contains(*c)).collect();
+            let name = l.split(['(', ')']).nth(1).unwrap_or_default();
+            format!("{graph}{name}")
+        })
+        .collect();
+    assert_eq!(shape, ["* v3", "| * v2", "|/", "* v1"], "{shape:?}");
 }
 
 #[test]

@@ -270,3 +270,61 @@ async fn two_http_servers_on_one_repository_serve_one_user_in_turn() {
         c.cancel().await.unwrap();
     }
 }
+
+/// A request body past the HTTP limit (derived from `--max-inline`) is answered with a
+/// JSON-RPC error naming the limit, read to its end first: not a plain-text 413, not a
+/// reset connection.
+#[test]
+fn a_body_past_the_limit_gets_a_json_rpc_error_not_a_reset() {
+    use std::io::{BufRead, Read, Write};
+    let dir = init_repo();
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, "ana tok\n").unwrap();
+    let mut child = std::process::Command::new(crate::util::reel_path())
+        .args(["serve", "--http", "0", "--max-inline", "1000", "--tokens"])
+        .arg(&tokens)
+        .arg("--repo")
+        .arg(dir.path().join(".reel"))
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .expect("the server printed its address")
+            .unwrap();
+        if let Some(rest) = line.strip_prefix("listening on ") {
+            break rest.to_owned();
+        }
+    };
+    let addr = url.trim_start_matches("http://").trim_end_matches("/mcp");
+    // 4 MiB is the floor of the limit; one byte more.
+    let body = vec![b' '; (4 << 20) + 1];
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer tok\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(&body)
+        .expect("the whole body is read, not cut off");
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
+    let json: serde_json::Value =
+        serde_json::from_str(reply.split("\r\n\r\n").nth(1).unwrap_or_default()).unwrap();
+    assert_eq!(json["jsonrpc"], "2.0", "{json}");
+    assert_eq!(json["error"]["data"]["code"], "too_large", "{json}");
+    assert!(
+        json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("max-inline"),
+        "{json}"
+    );
+}
