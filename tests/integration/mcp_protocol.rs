@@ -328,3 +328,82 @@ fn a_body_past_the_limit_gets_a_json_rpc_error_not_a_reset() {
         "{json}"
     );
 }
+
+/// The example calls of `docs/mcp.md` ("### Example"), run as written there: each
+/// input and each answer shown is checked to be in the document, then against the
+/// real server, so the document cannot drift from what the server does.
+#[tokio::test]
+async fn the_documented_example_gives_the_documented_answers() {
+    const DOC: &str = include_str!("../../docs/mcp.md");
+    let shown = |snippet: &str| {
+        assert!(
+            DOC.contains(snippet),
+            "docs/mcp.md no longer shows {snippet}"
+        );
+    };
+    let dir = init_repo();
+    let client = stdio_client(&dir.path().join(".reel"), &[]).await;
+
+    shown(
+        r#""arguments": {"name": "Intro", "fps": 30, "width": 1280, "height": 720, "theme": "dark"}"#,
+    );
+    let p = ok(
+        &client,
+        "artifact_create_project",
+        json!({"name": "Intro", "fps": 30, "width": 1280, "height": 720, "theme": "dark"}),
+    )
+    .await;
+    shown(
+        r#""scope": "user", "metadata": {"fps": 30, "width": 1280, "height": 720, "theme": "dark"}"#,
+    );
+    shown(r#""expires_ms": null, "head": null"#);
+    assert_eq!(p["scope"], "user");
+    assert_eq!(
+        p["metadata"],
+        json!({"fps": 30, "width": 1280, "height": 720, "theme": "dark"})
+    );
+    assert_eq!(p["expires_ms"], Value::Null);
+    assert_eq!(p["head"], Value::Null);
+    let id = p["id"].as_str().unwrap();
+
+    shown(r#""path": "src/Root.tsx", "content": "export const Root = () => null;\n"}}"#);
+    let f = ok(
+        &client,
+        "artifact_write_file",
+        json!({"project_id": id, "path": "src/Root.tsx", "content": "export const Root = () => null;\n"}),
+    )
+    .await;
+    shown(r#"{"path": "src/Root.tsx", "kind": "file", "size": 32, "id": "…"}"#);
+    assert_eq!(
+        (f["path"].as_str(), f["kind"].as_str(), f["size"].as_u64()),
+        (Some("src/Root.tsx"), Some("file"), Some(32))
+    );
+
+    shown(r#""arguments": {"project_id": "575d…6223", "name": "v1"}}"#);
+    let c = ok(
+        &client,
+        "artifact_create_checkpoint",
+        json!({"project_id": id, "name": "v1"}),
+    )
+    .await;
+    shown(r#""name": "v1", "files": 1, "size": 32"#);
+    assert_eq!(
+        (c["name"].as_str(), c["files"].as_u64(), c["size"].as_u64()),
+        (Some("v1"), Some(1), Some(32))
+    );
+
+    shown(r#""path": "../x", "content": ""}}"#);
+    let (code, message) = failure(
+        &client,
+        "artifact_write_file",
+        json!({"project_id": id, "path": "../x", "content": ""}),
+    )
+    .await;
+    shown(r#""text": "invalid path \"../x\": `..` is not a valid entry name""#);
+    assert_eq!(
+        message,
+        "invalid path \"../x\": `..` is not a valid entry name"
+    );
+    assert_eq!(code, "invalid_argument");
+    client.cancel().await.unwrap();
+}
