@@ -5,7 +5,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use reelstore::internals::{PackWriter, Tree, TreeEntry, chunks, compress, encode};
+use reelstore::internals::{Chunker, PackWriter, Tree, TreeEntry, chunks, compress, encode};
 use reelstore::{
     CheckpointOptions, ChunkerConfig, Compression, EntryKind, Hash, NoProgress, RepoConfig,
     Repository,
@@ -42,12 +42,25 @@ fn chunking(c: &mut Criterion) {
     g.bench_function("fastcdc 32 MiB", |b| {
         b.iter(|| chunks(black_box(&data[..]), ChunkerConfig::default()).count());
     });
+    // The checkpoint's chunker: the same cuts, chunks lent from one reused buffer.
+    g.bench_function("reusable-buffer chunker 32 MiB", |b| {
+        b.iter(|| {
+            let mut reader = black_box(&data[..]);
+            let mut chunker = Chunker::new(&mut reader, ChunkerConfig::default());
+            let mut n = 0;
+            while let Some(round) = chunker.next_round().unwrap() {
+                n += round.chunks.len();
+            }
+            n
+        });
+    });
     g.finish();
 }
 
 fn compression(c: &mut Criterion) {
     let mut g = c.benchmark_group("compress");
     for (name, data) in [
+        ("text 2 KiB (a node_modules file)", source_text(2 << 10)),
         ("text 1 MiB", source_text(1 << 20)),
         ("media 1 MiB", random(1 << 20)),
     ] {

@@ -78,7 +78,7 @@ pub mod internals {
     pub use crate::engine::config::RepoConfig;
     pub use crate::object::codec::{compress, decompress};
     pub use crate::object::{
-        Commit, Manifest, ObjectKind, Tree, TreeEntry, chunks, decode, encode,
+        Chunker, Commit, Manifest, ObjectKind, Tree, TreeEntry, chunks, decode, encode,
     };
     pub use crate::store::{PackEntry, PackWriter, parse_pack, parse_trailer};
 }

@@ -5,9 +5,47 @@
 //! shrinks by at least [`MIN_SAVING_PERCENT`] is the whole object compressed, and the
 //! result is kept only when it is actually smaller by that margin.
 
+use std::cell::RefCell;
+
 use serde::{Deserialize, Serialize};
 
 use super::error::ObjectError;
+
+thread_local! {
+    /// One zstd compression context per thread and level, reused: creating a context
+    /// costs more than compressing a small file with it.
+    static COMPRESSOR: RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
+        const { RefCell::new(None) };
+    /// One zstd decompression context per thread, reused (`ZSTD_createDCtx` was 14% of
+    /// the time of a restore of 15,000 small files when made per object).
+    static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { RefCell::new(None) };
+}
+
+/// Compresses with this thread's context for `level`.
+fn zstd_compress(raw: &[u8], level: i32) -> std::io::Result<Vec<u8>> {
+    COMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.as_ref().is_none_or(|(l, _)| *l != level) {
+            *slot = Some((level, zstd::bulk::Compressor::new(level)?));
+        }
+        let (_, c) = slot.as_mut().expect("set just above");
+        c.compress(raw)
+    })
+}
+
+/// Decompresses one frame of at most `capacity` bytes with this thread's context.
+fn zstd_decompress(stored: &[u8], capacity: usize) -> std::io::Result<Vec<u8>> {
+    DECOMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(zstd::bulk::Decompressor::new()?);
+        }
+        slot.as_mut()
+            .expect("set just above")
+            .decompress(stored, capacity)
+    })
+}
 
 type Result<T> = std::result::Result<T, ObjectError>;
 
@@ -58,14 +96,14 @@ pub fn compress(raw: Vec<u8>, level: i32) -> (Compression, Vec<u8>) {
     if raw.len() > 4 * SAMPLE_LEN && !worth_compressing(&raw[..SAMPLE_LEN], level) {
         return (Compression::Raw, raw);
     }
-    match zstd::bulk::compress(&raw, level) {
+    match zstd_compress(&raw, level) {
         Ok(z) if saves_enough(raw.len(), z.len()) => (Compression::Zstd, z),
         _ => (Compression::Raw, raw),
     }
 }
 
 fn worth_compressing(sample: &[u8], level: i32) -> bool {
-    zstd::bulk::compress(sample, level).is_ok_and(|z| saves_enough(sample.len(), z.len()))
+    zstd_compress(sample, level).is_ok_and(|z| saves_enough(sample.len(), z.len()))
 }
 
 fn saves_enough(raw: usize, stored: usize) -> bool {
@@ -83,7 +121,7 @@ pub fn decompress(stored: &[u8], compression: Compression, raw_len: usize) -> Re
     let out = match compression {
         Compression::Raw => stored.to_vec(),
         Compression::Zstd => {
-            zstd::bulk::decompress(stored, raw_len).map_err(|e| ObjectError::Corrupt {
+            zstd_decompress(stored, raw_len).map_err(|e| ObjectError::Corrupt {
                 what: "object".into(),
                 reason: format!("zstd: {e}"),
             })?

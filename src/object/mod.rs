@@ -9,7 +9,7 @@ mod manifest;
 mod names;
 mod tree;
 
-pub use chunker::{ChunkerConfig, chunks};
+pub use chunker::{Chunker, ChunkerConfig, chunks};
 pub use commit::Commit;
 pub use encoding::{Canonical, EnvelopeTag, ObjectKind, decode, encode};
 pub use error::ObjectError;

@@ -8,7 +8,7 @@ use super::pipeline::Pipeline;
 use crate::error::{Error, Result};
 use crate::hash::Hash;
 use crate::index::StatRecord;
-use crate::object::{ChunkRef, ChunkerConfig, Manifest, ObjectKind, chunks, encode};
+use crate::object::{ChunkRef, Chunker, ChunkerConfig, Manifest, ObjectKind, encode};
 
 /// How often a file that changes under us is re-read before giving up.
 const READ_ATTEMPTS: usize = 3;
@@ -58,7 +58,9 @@ fn try_ingest(pipe: &Pipeline, path: &Path, cfg: ChunkerConfig) -> Result<Option
 
 /// Cuts a stream into chunks and offers them, and the manifest when there is more than
 /// one chunk; returns the content id (BLAKE3 of the whole stream) and length. Memory
-/// stays at one maximum-size chunk buffer whatever the stream's length.
+/// stays at one buffer of a few maximum-size chunks whatever the stream's length. The
+/// whole-stream hash and the chunks' hashes are two passes over the same bytes: they
+/// run side by side on the rayon pool when a core is free.
 pub fn chunk_into(
     pipe: &Pipeline,
     reader: &mut dyn std::io::Read,
@@ -67,16 +69,27 @@ pub fn chunk_into(
     let mut whole = blake3::Hasher::new();
     let mut refs = Vec::new();
     let mut size = 0u64;
-    for chunk in chunks(reader, cfg) {
-        let data = chunk.map_err(Error::io("read", "input"))?;
-        whole.update(&data);
-        let id = Hash::of(&data);
-        refs.push(ChunkRef {
-            id,
-            len: data.len() as u32,
-        });
-        size += data.len() as u64;
-        pipe.offer(ObjectKind::Chunk, id, data)?;
+    let mut chunker = Chunker::new(reader, cfg);
+    while let Some(round) = chunker.next_round().map_err(Error::io("read", "input"))? {
+        let (fresh, chunks) = (round.fresh, round.chunks);
+        let ((), offered) = rayon::join(
+            || {
+                whole.update(fresh);
+            },
+            || -> Result<()> {
+                for data in chunks {
+                    let id = Hash::of(data);
+                    refs.push(ChunkRef {
+                        id,
+                        len: data.len() as u32,
+                    });
+                    size += data.len() as u64;
+                    pipe.offer_slice(ObjectKind::Chunk, id, data)?;
+                }
+                Ok(())
+            },
+        );
+        offered?;
     }
     let id = Hash::from(whole.finalize());
     match refs.len() {
@@ -92,7 +105,10 @@ pub fn chunk_into(
 }
 
 /// A file below the minimum chunk size is one chunk: one read into a buffer of its
-/// size, no chunker (whose buffer is the maximum chunk size).
+/// size, no chunker (whose buffer is the maximum chunk size). The stat after the read
+/// is taken on the open file: it describes the bytes read even if the path was
+/// replaced meanwhile (the next scan sees the new inode and reads it again), and costs
+/// no path lookup.
 fn ingest_small(
     pipe: &Pipeline,
     path: &Path,
@@ -100,11 +116,16 @@ fn ingest_small(
     before: StatRecord,
 ) -> Result<Option<StatRecord>> {
     use std::io::Read;
-    let mut data = Vec::with_capacity(before.size as usize + 1);
-    file.read_to_end(&mut data)
-        .map_err(Error::io("read", path))?;
-    let after = stat_of(&std::fs::symlink_metadata(path).map_err(Error::io("stat", path))?);
-    if !before.same_stat(&after) || data.len() as u64 != before.size {
+    let mut data = vec![0u8; before.size as usize];
+    match file.read_exact(&mut data) {
+        Ok(()) => {}
+        // It shrank while we read: read it again.
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(Error::io("read", path)(e)),
+    }
+    // A file that grew shows a new size (and mtime) here.
+    let after = stat_of(&file.metadata().map_err(Error::io("stat", path))?);
+    if !before.same_stat(&after) {
         return Ok(None);
     }
     let id = Hash::of(&data);

@@ -18,9 +18,15 @@ use crate::hash::{Hash, TreeId};
 use crate::index::StatRecord;
 use crate::object::{EntryKind, ObjectKind, Tree, TreeEntry, encode};
 
-/// A file modified this recently (ns) is hashed but not cached: a write in the same
-/// clock tick as the stat could otherwise go unnoticed ("racily clean").
-const RACY_WINDOW_NS: i64 = 2_000_000_000;
+/// A file modified this recently (ns) before the scan started is hashed but not
+/// cached: a write in the same tick of the file system's clock as the read could
+/// otherwise go unnoticed ("racily clean"). The window must exceed that tick. A file
+/// whose modification time has a sub-second part lives on a file system that keeps
+/// them (ext4, XFS, btrfs, APFS: a tick of at most 10 ms, the kernel's jiffy); one
+/// without may be on a file system that keeps whole seconds (or two, FAT).
+const RACY_WINDOW_NS: i64 = 50_000_000;
+/// The window for a modification time of whole seconds.
+const RACY_WINDOW_COARSE_NS: i64 = 2_000_000_000;
 /// Reader threads per core for the scan.
 const READER_THREADS_PER_CORE: usize = 4;
 
@@ -235,7 +241,12 @@ fn leaf(
         None => (ingest_file(pipe, &e.abs, engine.config.chunking)?, true),
     };
     progress.advance(rec.size);
-    let racy = now_ns - rec.mtime_ns < RACY_WINDOW_NS;
+    let window = if rec.mtime_ns % 1_000_000_000 == 0 {
+        RACY_WINDOW_COARSE_NS
+    } else {
+        RACY_WINDOW_NS
+    };
+    let racy = now_ns - rec.mtime_ns < window;
     let entry = TreeEntry {
         name,
         kind: EntryKind::File,
@@ -305,4 +316,69 @@ fn now_ns() -> i64 {
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use crate::engine::progress::NoProgress;
+    use crate::{CheckpointOptions, RepoConfig, Repository};
+
+    fn set_mtime(path: &std::path::Path, t: SystemTime) {
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(t)
+            .unwrap();
+    }
+
+    /// The stat cache vouches only for files modified longer ago than their file
+    /// system's clock tick: just written (with nanoseconds) or a whole second within
+    /// the last two (a file system that keeps seconds) is hashed again next time.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn racily_clean_files_are_not_cached() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = Repository::init(tmp.path().join("repo"), RepoConfig::default())
+            .await
+            .unwrap();
+        let dir = tmp.path().join("work");
+        std::fs::create_dir(&dir).unwrap();
+        for name in ["fresh", "settled", "whole-second", "old-whole-second"] {
+            std::fs::write(dir.join(name), name).unwrap();
+        }
+        let now = SystemTime::now();
+        // Modified as the scan starts (a slow machine could take 50 ms to get there).
+        set_mtime(&dir.join("fresh"), now + Duration::from_secs(1));
+        set_mtime(&dir.join("settled"), now - Duration::from_millis(300));
+        let secs = now.duration_since(UNIX_EPOCH).unwrap().as_secs();
+        set_mtime(
+            &dir.join("whole-second"),
+            UNIX_EPOCH + Duration::from_secs(secs),
+        );
+        set_mtime(
+            &dir.join("old-whole-second"),
+            UNIX_EPOCH + Duration::from_secs(secs - 5),
+        );
+        repo.checkpoint(&dir, CheckpointOptions::default(), Arc::new(NoProgress))
+            .await
+            .unwrap();
+        let snapshot = repo.engine().index.snapshot().unwrap();
+        let cached = |name: &str| {
+            let key = dir.join(name).to_string_lossy().into_owned();
+            snapshot.stat(&key).unwrap().is_some()
+        };
+        assert!(!cached("fresh"), "a file written just now is racily clean");
+        assert!(
+            cached("settled"),
+            "300 ms is past a fine-grained clock's tick"
+        );
+        assert!(
+            !cached("whole-second"),
+            "whole seconds may be a coarse clock's"
+        );
+        assert!(cached("old-whole-second"));
+    }
 }
