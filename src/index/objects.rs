@@ -44,6 +44,65 @@ impl IndexSnapshot {
             .is_some_and(|loc| !self.condemned.contains(&loc.pack)))
     }
 
+    /// [`IndexSnapshot::contains`] for many ids at once, in their order. When they are
+    /// a good share of the index, one ordered pass over it is cheaper than a lookup
+    /// each (an incremental checkpoint of a 200,000-file tree confirms every file).
+    pub fn contains_many(&self, ids: &[Hash]) -> Result<Vec<bool>> {
+        let total = self.objects.len()?;
+        if (ids.len() as u64).saturating_mul(8) < total || ids.len() < 256 {
+            return ids.iter().map(|id| self.contains(id)).collect();
+        }
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_unstable_by_key(|&i| ids[i].as_bytes());
+        let mut out = vec![false; ids.len()];
+        let mut rows = self.objects.iter()?;
+        let mut row = rows.next().transpose()?;
+        for i in order {
+            let want = ids[i].as_bytes();
+            while let Some((k, v)) = &row {
+                match k.value().as_slice().cmp(want.as_slice()) {
+                    std::cmp::Ordering::Less => row = rows.next().transpose()?,
+                    std::cmp::Ordering::Equal => {
+                        let loc = ObjectLocation::decode(v.value())?;
+                        out[i] = !self.condemned.contains(&loc.pack);
+                        break;
+                    }
+                    std::cmp::Ordering::Greater => break,
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The stat cache rows of `keys` — absolute paths, sorted, each beginning with
+    /// `prefix` — in their order: one pass over the rows under `prefix` rather than a
+    /// lookup each (on a 200,000-file tree the lookups were a fifth of a checkpoint).
+    pub fn stats_sorted(&self, prefix: &str, keys: &[&str]) -> Result<Vec<Option<StatRecord>>> {
+        /// Fewer keys than this are looked up one by one.
+        const ONE_BY_ONE: usize = 256;
+        if keys.len() < ONE_BY_ONE {
+            return keys.iter().map(|k| self.stat(k)).collect();
+        }
+        let mut out = vec![None; keys.len()];
+        let mut rows = self.stats.range(prefix..)?;
+        let mut row = rows.next().transpose()?;
+        for (slot, key) in out.iter_mut().zip(keys) {
+            while let Some((k, v)) = &row {
+                let k = k.value();
+                if !k.starts_with(prefix) {
+                    return Ok(out);
+                }
+                match k.cmp(key) {
+                    std::cmp::Ordering::Less => {}
+                    std::cmp::Ordering::Equal => *slot = Some(StatRecord::decode(v.value())?),
+                    std::cmp::Ordering::Greater => break,
+                }
+                row = rows.next().transpose()?;
+            }
+        }
+        Ok(out)
+    }
+
     /// The stat cache row of an absolute path.
     pub fn stat(&self, path: &str) -> Result<Option<StatRecord>> {
         self.stats

@@ -75,7 +75,8 @@ pub fn scan_dir(
         .map(|e| e.meta.len())
         .sum();
     progress.start("hashing", Some(total));
-    let read_all = read_leaves(engine, pipe, entries, progress)?;
+    let cached = cached_rows(pipe, root, entries)?;
+    let read_all = read_leaves(engine, pipe, entries, &cached, progress)?;
     let mut out = ScanResult {
         root: TreeId(Hash::EMPTY),
         trees: HashMap::new(),
@@ -143,6 +144,46 @@ fn walk_root(engine: &Engine, root: &Path) -> Result<super::walk::Walked> {
     walk(root, exclude.as_deref())
 }
 
+/// The stat cache row of every file in `entries` (by index) that vouches for it: same
+/// stat, content still stored; `None` for the rest. Read in ordered passes.
+fn cached_rows(
+    pipe: &Pipeline,
+    root: &Path,
+    entries: &[WalkEntry],
+) -> Result<Vec<Option<StatRecord>>> {
+    let mut keys: Vec<(usize, std::borrow::Cow<'_, str>)> = entries
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.kind == WalkKind::File)
+        .map(|(i, e)| (i, e.abs.to_string_lossy()))
+        .collect();
+    // Nearly sorted already (the walk sorts each directory): a stable sort finds the runs.
+    keys.sort_by(|a, b| a.1.cmp(&b.1));
+    let mut prefix = root.to_string_lossy().into_owned();
+    if !prefix.ends_with('/') {
+        prefix.push('/');
+    }
+    let sorted: Vec<&str> = keys.iter().map(|(_, k)| k.as_ref()).collect();
+    let rows = pipe.snapshot().stats_sorted(&prefix, &sorted)?;
+    let mut out = vec![None; entries.len()];
+    for ((i, _), row) in keys.iter().zip(rows) {
+        out[*i] = row.filter(|rec| rec.same_stat(&stat_of(&entries[*i].meta)));
+    }
+    // A row vouches only for content still stored (GC may have removed it since).
+    let vouched: Vec<usize> = (0..out.len()).filter(|&i| out[i].is_some()).collect();
+    let ids: Vec<Hash> = vouched
+        .iter()
+        .filter_map(|&i| out[i].map(|r| r.id))
+        .collect();
+    let stored = pipe.snapshot().contains_many(&ids)?;
+    for (i, ok) in vouched.into_iter().zip(stored) {
+        if !ok {
+            out[i] = None;
+        }
+    }
+    Ok(out)
+}
+
 /// Reads every file and symlink, by index into `entries`. Small files are bound by I/O
 /// latency, not CPU: they are read with more threads than cores. Large ones go
 /// through the chunker, whose buffer is the maximum chunk size, so they get one thread
@@ -151,6 +192,7 @@ fn read_leaves(
     engine: &Engine,
     pipe: &Pipeline,
     entries: &[WalkEntry],
+    cached: &[Option<StatRecord>],
     progress: &dyn Progress,
 ) -> Result<Vec<(usize, Read)>> {
     let now_ns = now_ns();
@@ -163,7 +205,9 @@ fn read_leaves(
     let read = |batch: Vec<(usize, &WalkEntry)>| -> Result<Vec<(usize, Read)>> {
         batch
             .into_par_iter()
-            .map(|(i, e)| read_leaf(engine, pipe, e, now_ns, progress).map(|l| (i, l)))
+            .map(|(i, e)| {
+                read_leaf(engine, pipe, e, cached[i].as_ref(), now_ns, progress).map(|l| (i, l))
+            })
             .collect()
     };
     let readers = rayon::ThreadPoolBuilder::new()
@@ -188,10 +232,11 @@ fn read_leaf(
     engine: &Engine,
     pipe: &Pipeline,
     e: &WalkEntry,
+    row: Option<&StatRecord>,
     now_ns: i64,
     progress: &dyn Progress,
 ) -> Result<Read> {
-    match leaf(engine, pipe, e, now_ns, progress) {
+    match leaf(engine, pipe, e, row, now_ns, progress) {
         Ok(l) => Ok(Read::Leaf(l)),
         Err(Error::Io { source, .. }) if vanished_or_unreadable(&source) => {
             Ok(Read::Skipped(source.to_string()))
@@ -204,6 +249,7 @@ fn leaf(
     engine: &Engine,
     pipe: &Pipeline,
     e: &WalkEntry,
+    row: Option<&StatRecord>,
     now_ns: i64,
     progress: &dyn Progress,
 ) -> Result<Leaf> {
@@ -225,17 +271,8 @@ fn leaf(
     }
     let key = e.abs.to_string_lossy().into_owned();
     let current = stat_of(&e.meta);
-    let cached = pipe
-        .snapshot()
-        .stat(&key)?
-        .filter(|rec| rec.same_stat(&current))
-        .map(|rec| {
-            pipe.snapshot()
-                .contains(&rec.id)
-                .map(|ok| ok.then_some(rec))
-        })
-        .transpose()?
-        .flatten();
+    // `row` was checked against this stat and the index by `cached_rows`.
+    let cached = row.filter(|rec| rec.same_stat(&current)).copied();
     let (rec, hashed) = match cached {
         Some(rec) => (rec, false),
         None => (ingest_file(pipe, &e.abs, engine.config.chunking)?, true),

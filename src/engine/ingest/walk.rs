@@ -9,6 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use ignore::WalkBuilder;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -88,6 +89,7 @@ pub fn walk(root: &Path, exclude: Option<&Path>) -> Result<Walked> {
         })
         .build();
     let mut out = Walked::default();
+    let mut found = Vec::new();
     for item in walker {
         let entry = match item {
             Ok(entry) => entry,
@@ -102,10 +104,25 @@ pub fn walk(root: &Path, exclude: Option<&Path>) -> Result<Walked> {
             continue;
         }
         let rel = relative(root, &abs)?;
-        let meta = match std::fs::symlink_metadata(&abs) {
+        found.push((rel, abs));
+    }
+    stat_all(found, &mut out)?;
+    Ok(out)
+}
+
+/// The lstat of every path the listing found, in parallel (it is most of a walk's cost
+/// on a large tree, and the kernel answers it on any core), kept in the walk's order.
+fn stat_all(found: Vec<(String, PathBuf)>, out: &mut Walked) -> Result<()> {
+    let stats: Vec<std::io::Result<std::fs::Metadata>> = found
+        .par_iter()
+        .map(|(_, abs)| std::fs::symlink_metadata(abs))
+        .collect();
+    out.entries.reserve(found.len());
+    for ((rel, abs), meta) in found.into_iter().zip(stats) {
+        let meta = match meta {
             Ok(m) => m,
             Err(e) if !rel.is_empty() && vanished_or_unreadable(&e) => {
-                skipped(&mut out, rel, &e.to_string());
+                skipped(out, rel, &e.to_string());
                 continue;
             }
             Err(e) => return Err(Error::io("stat", &abs)(e)),
@@ -128,7 +145,7 @@ pub fn walk(root: &Path, exclude: Option<&Path>) -> Result<Walked> {
             meta,
         });
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Whether an I/O error means "gone" or "not ours to read" (skip) rather than a fault.
@@ -179,22 +196,26 @@ fn error_path(e: &ignore::Error) -> Option<&Path> {
     }
 }
 
+/// `abs` relative to `root`, `/`-separated. The walk yields `root` joined with names,
+/// and every directory before what is below it: only the last name is new, so only it
+/// is checked (the others were when their directory was walked).
 fn relative(root: &Path, abs: &Path) -> Result<String> {
-    let rel = abs
-        .strip_prefix(root)
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = abs.as_os_str().as_bytes();
+    let rel = bytes
+        .strip_prefix(root.as_os_str().as_bytes())
         .expect("walked paths are under the root");
-    let mut parts = Vec::new();
-    for comp in rel.components() {
-        let name = comp.as_os_str().to_str().ok_or_else(|| {
-            Error::Invalid(format!(
-                "{} has a name that is not valid UTF-8",
-                abs.display()
-            ))
-        })?;
+    let rel = rel.strip_prefix(b"/").unwrap_or(rel);
+    let rel = std::str::from_utf8(rel).map_err(|_| {
+        Error::Invalid(format!(
+            "{} has a name that is not valid UTF-8",
+            abs.display()
+        ))
+    })?;
+    if let Some(name) = rel.rsplit('/').next().filter(|n| !n.is_empty()) {
         validate_name(name).map_err(|why| Error::Invalid(format!("{}: {why}", abs.display())))?;
-        parts.push(name);
     }
-    Ok(parts.join("/"))
+    Ok(rel.to_owned())
 }
 
 fn walk_error(root: &Path, e: &ignore::Error) -> Error {

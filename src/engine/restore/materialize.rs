@@ -11,16 +11,16 @@
 //! `lstat`, a symlink where a directory belongs is replaced, never followed — and
 //! nothing inside the repository directory.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Component, Path, PathBuf};
 
 use rayon::prelude::*;
 use serde::Serialize;
 
+use super::plan::{Lookup, Step, plan};
 use super::protect::{check_paths, discarded};
 use super::write::{Written, ensure_dir, remove_leftovers, remove_tracked, restore_one};
-use crate::engine::diff::{Overlay, TreeLoader};
+use crate::engine::diff::Overlay;
 use crate::engine::ingest::scan_dir;
 use crate::engine::progress::Progress;
 use crate::engine::{Engine, EngineError};
@@ -79,33 +79,6 @@ pub(crate) enum RestoreMode {
     /// A directory the engine owns (a render work directory inside the repository's
     /// cache): written as asked.
     Cache,
-}
-
-/// Flattens a tree into path → entry (files, symlinks and directories).
-pub fn flatten(loader: &dyn TreeLoader, tree: TreeId) -> Result<BTreeMap<String, TreeEntry>> {
-    let mut out = BTreeMap::new();
-    flatten_into(loader, tree, "", &mut out)?;
-    Ok(out)
-}
-
-fn flatten_into(
-    loader: &dyn TreeLoader,
-    tree: TreeId,
-    prefix: &str,
-    out: &mut BTreeMap<String, TreeEntry>,
-) -> Result<()> {
-    for e in loader.load(&tree)?.entries() {
-        let path = if prefix.is_empty() {
-            e.name.clone()
-        } else {
-            format!("{prefix}/{}", e.name)
-        };
-        if e.kind == EntryKind::Dir {
-            flatten_into(loader, e.tree_id(), &path, out)?;
-        }
-        out.insert(path, e.clone());
-    }
-    Ok(())
 }
 
 /// Refuses a target whose path passes through a symlink: writing there would land
@@ -201,20 +174,34 @@ fn materialize(
     progress: &dyn Progress,
 ) -> Result<RestoreSummary> {
     let root = check_target(dir)?;
-    let wanted = flatten(engine, tree)?;
     if mode != RestoreMode::Cache {
-        check_paths(engine, &root, &wanted)?;
+        check_paths(engine, &root, std::iter::empty())?;
     }
     fs::create_dir_all(&root).map_err(Error::io("create directory", &root))?;
     let key = root.to_string_lossy().into_owned();
-    let previous = match engine.index.worktree(&key)? {
-        Some(t) => flatten(engine, t).unwrap_or_default(),
-        None => BTreeMap::new(),
+    // What is on disk now, via the scanner (which trusts the stat cache and hashes the
+    // rest) without storing anything, against what the restore wants.
+    let pipe = crate::engine::ingest::Pipeline::hashing(engine)?;
+    let scan = scan_dir(engine, &pipe, &root, &crate::engine::progress::NoProgress)?;
+    let disk = Overlay {
+        engine,
+        trees: &scan.trees,
     };
-    let (current, leftovers) = current_ids(engine, &root)?;
+    let steps = plan(&disk, scan.root, tree)?;
+    if mode != RestoreMode::Cache {
+        check_paths(
+            engine,
+            &root,
+            steps
+                .iter()
+                .filter(|s| s.want.is_some())
+                .map(|s| s.path.as_str()),
+        )?;
+    }
+    let mut previous = Lookup::new(engine, engine.index.worktree(&key)?);
     let mut summary = RestoreSummary {
-        discarded: discarded(&current, &previous, &wanted),
-        leftovers_removed: remove_leftovers(&leftovers),
+        discarded: discarded(&steps, &mut previous)?,
+        leftovers_removed: remove_leftovers(&scan.leftovers),
         ..RestoreSummary::default()
     };
     if mode == RestoreMode::Protect && !summary.discarded.is_empty() {
@@ -222,14 +209,21 @@ fn materialize(
             paths: std::mem::take(&mut summary.discarded),
         });
     }
-    remove_tracked(&root, &previous, &wanted, &mut summary)?;
-    for (path, e) in &wanted {
-        if e.kind == EntryKind::Dir && ensure_dir(&root, path)? {
+    remove_tracked(&root, &steps, &mut previous, &mut summary)?;
+    for step in &steps {
+        if step.want.as_ref().is_some_and(|w| w.kind == EntryKind::Dir)
+            && ensure_dir(&root, &step.path)?
+        {
             summary.dirs_created += 1;
         }
     }
     crate::engine::failpoint::hit("restore-planned");
-    let stats = write_files(engine, &root, &wanted, &current, progress, &mut summary)?;
+    let stats = write_files(engine, &root, &steps, progress, &mut summary)?;
+    let differing = steps
+        .iter()
+        .filter(|s| s.cur.as_ref().is_some_and(|c| c.kind != EntryKind::Dir))
+        .count() as u64;
+    summary.unchanged = scan.files.saturating_sub(differing);
     if let Some(head) = head
         && crate::engine::shared::enabled(engine)
     {
@@ -239,19 +233,19 @@ fn materialize(
     Ok(summary)
 }
 
-/// Writes every file and symlink that differs, in parallel; returns the stat cache rows
-/// of what was written.
+/// Writes every file and symlink the steps want, in parallel; returns the stat cache
+/// rows of what was written.
 fn write_files(
     engine: &Engine,
     root: &Path,
-    wanted: &BTreeMap<String, TreeEntry>,
-    current: &BTreeMap<String, TreeEntry>,
+    steps: &[Step],
     progress: &dyn Progress,
     summary: &mut RestoreSummary,
 ) -> Result<Vec<(String, crate::index::StatRecord)>> {
-    let files: Vec<(&String, &TreeEntry)> = wanted
+    let files: Vec<(&Step, &TreeEntry)> = steps
         .iter()
-        .filter(|(_, e)| e.kind != EntryKind::Dir)
+        .filter_map(|s| s.want.as_ref().map(|w| (s, w)))
+        .filter(|(_, w)| w.kind != EntryKind::Dir)
         .collect();
     progress.start("restoring", Some(files.iter().map(|(_, e)| e.size).sum()));
     // Every object is looked up in one read transaction, not one per object.
@@ -259,8 +253,8 @@ fn write_files(
     let write_all = || {
         files
             .par_iter()
-            .map(|(path, e)| {
-                let r = restore_one(engine, &snapshot, root, path, e, current.get(path.as_str()));
+            .map(|(step, e)| {
+                let r = restore_one(engine, &snapshot, root, &step.path, e, step.cur.as_ref());
                 progress.advance(e.size);
                 r
             })
@@ -295,23 +289,4 @@ fn write_files(
         }
     }
     Ok(stats)
-}
-
-/// What is on disk now, path → entry, via the scanner (which trusts the stat cache and
-/// hashes the rest) without storing anything; and the temporary files of restores that
-/// were interrupted.
-fn current_ids(
-    engine: &Engine,
-    root: &Path,
-) -> Result<(BTreeMap<String, TreeEntry>, Vec<PathBuf>)> {
-    let pipe = crate::engine::ingest::Pipeline::hashing(engine)?;
-    let scan = scan_dir(engine, &pipe, root, &crate::engine::progress::NoProgress)?;
-    let current = flatten(
-        &Overlay {
-            engine,
-            trees: &scan.trees,
-        },
-        scan.root,
-    )?;
-    Ok((current, scan.leftovers))
 }

@@ -2,6 +2,7 @@
 //! user changed, and never outside the target or inside the repository.
 
 mod materialize;
+mod plan;
 mod protect;
 mod write;
 

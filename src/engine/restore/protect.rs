@@ -1,19 +1,19 @@
 //! What a restore must not touch: the user's changes, and the repository itself.
 
-use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
+use super::plan::{Lookup, Step, same};
 use crate::engine::ingest::is_repo_dir_name;
 use crate::engine::{Engine, EngineError};
 use crate::error::Result;
-use crate::object::{EntryKind, TreeEntry};
+use crate::object::EntryKind;
 
 /// Refuses a target inside the repository directory, and a tree that would write into
 /// it (a `.reel` at any depth, or the path of a repository kept elsewhere).
-pub fn check_paths(
+pub fn check_paths<'p>(
     engine: &Engine,
     root: &Path,
-    wanted: &BTreeMap<String, TreeEntry>,
+    wanted: impl IntoIterator<Item = &'p str>,
 ) -> Result<()> {
     let repo = engine.repo_dir.as_deref();
     let inside_repo = |p: &Path| {
@@ -37,72 +37,65 @@ pub fn check_paths(
         let root = std::fs::canonicalize(root).ok()?;
         r.strip_prefix(root).ok().map(Path::to_path_buf)
     });
-    for path in wanted.keys() {
+    for path in wanted {
         let hits_repo = path.split('/').any(is_repo_dir_name)
             || repo_rel
                 .as_deref()
                 .is_some_and(|r| Path::new(path).starts_with(r));
         if hits_repo {
-            return Err(EngineError::TreeIntoRepository { path: path.clone() }.into());
+            return Err(EngineError::TreeIntoRepository {
+                path: path.to_owned(),
+            }
+            .into());
         }
     }
     Ok(())
 }
 
-fn same(a: &TreeEntry, b: &TreeEntry) -> bool {
-    a.kind == b.kind && a.id == b.id && a.executable == b.executable
-}
-
 /// The paths (relative to the target) whose content on disk is the user's — it differs
-/// from what the repository last checkpointed or restored there — and that restoring
-/// `wanted` would overwrite or remove. Empty when the restore loses nothing.
-#[must_use]
-pub fn discarded(
-    current: &BTreeMap<String, TreeEntry>,
-    previous: &BTreeMap<String, TreeEntry>,
-    wanted: &BTreeMap<String, TreeEntry>,
-) -> Vec<String> {
-    // Paths that become a file or symlink: whatever is below them on disk goes.
-    let leaves: HashSet<&str> = wanted
-        .iter()
-        .filter(|(_, e)| e.kind != EntryKind::Dir)
-        .map(|(p, _)| p.as_str())
-        .collect();
+/// from what the repository last checkpointed or restored there (`previous`) — and
+/// that the restore's `steps` would overwrite or remove. Empty when the restore loses
+/// nothing. Untracked files the restore does not touch are not the restore's business.
+pub fn discarded(steps: &[Step], previous: &mut Lookup<'_>) -> Result<Vec<String>> {
     let mut out = Vec::new();
-    for (path, cur) in current {
-        if cur.kind == EntryKind::Dir {
+    for step in steps {
+        let Some(cur) = step.cur.as_ref().filter(|c| c.kind != EntryKind::Dir) else {
             continue; // directories hold nothing of their own; their files are checked
-        }
-        let want = wanted.get(path);
-        if want.is_some_and(|w| same(w, cur)) {
-            continue; // already what the restore wants: untouched
-        }
-        if previous.get(path).is_some_and(|p| same(p, cur)) {
+        };
+        let prev = previous.get(&step.path)?;
+        if prev.as_ref().is_some_and(|p| same(p, cur)) {
             continue; // what the repository wrote there: nothing of the user's
         }
-        let touched = want.is_some()
-            || previous.contains_key(path)
-            || ancestors(path).any(|a| leaves.contains(a));
-        if touched {
-            out.push(path.clone());
+        if step.want.is_some() || prev.is_some() || step.under_new_leaf {
+            out.push(step.path.clone());
         }
     }
-    out
-}
-
-/// `a/b/c` → `a/b`, `a`.
-fn ancestors(path: &str) -> impl Iterator<Item = &str> {
-    path.match_indices('/').map(move |(i, _)| &path[..i])
+    out.sort();
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
-    use crate::hash::Hash;
+    use crate::engine::diff::TreeLoader;
+    use crate::engine::restore::plan::plan;
+    use crate::hash::{Hash, TreeId};
+    use crate::object::{Tree, TreeEntry, encode};
+
+    #[derive(Default)]
+    struct Trees(HashMap<TreeId, Tree>);
+
+    impl TreeLoader for Trees {
+        fn load(&self, id: &TreeId) -> crate::error::Result<Tree> {
+            Ok(self.0[id].clone())
+        }
+    }
 
     fn file(id: &[u8]) -> TreeEntry {
         TreeEntry {
-            name: "x".into(),
+            name: String::new(),
             kind: EntryKind::File,
             executable: false,
             size: id.len() as u64,
@@ -110,35 +103,82 @@ mod tests {
         }
     }
 
-    fn map(entries: &[(&str, TreeEntry)]) -> BTreeMap<String, TreeEntry> {
-        entries
-            .iter()
-            .map(|(p, e)| ((*p).to_owned(), e.clone()))
-            .collect()
+    /// Stores the tree of `paths` (leaves at `/`-separated paths) and returns its id.
+    fn tree(trees: &mut Trees, paths: &[(&str, TreeEntry)]) -> TreeId {
+        let mut here: Vec<TreeEntry> = Vec::new();
+        let mut subdirs: Vec<(&str, Vec<(&str, TreeEntry)>)> = Vec::new();
+        for (path, e) in paths {
+            match path.split_once('/') {
+                None => here.push(TreeEntry {
+                    name: (*path).to_owned(),
+                    ..e.clone()
+                }),
+                Some((dir, rest)) => match subdirs.iter_mut().find(|(d, _)| *d == dir) {
+                    Some((_, v)) => v.push((rest, e.clone())),
+                    None => subdirs.push((dir, vec![(rest, e.clone())])),
+                },
+            }
+        }
+        for (dir, below) in subdirs {
+            let id = tree(trees, &below);
+            here.push(TreeEntry {
+                name: dir.to_owned(),
+                kind: EntryKind::Dir,
+                executable: false,
+                size: 0,
+                id: id.0,
+            });
+        }
+        let t = Tree::from_entries(here).unwrap();
+        let id = TreeId(Hash::of(&encode(&t).unwrap()));
+        trees.0.insert(id, t);
+        id
     }
 
     #[test]
     fn only_changes_the_restore_would_touch_count() {
-        let previous = map(&[("a", file(b"1")), ("b", file(b"1")), ("gone", file(b"1"))]);
-        let current = map(&[
-            ("a", file(b"edited")),       // tracked, edited, overwritten: discarded
-            ("b", file(b"1")),            // tracked, unchanged: fine
-            ("gone", file(b"edited")),    // tracked, edited, removed: discarded
-            ("mine", file(b"untracked")), // untracked, not in the tree: left alone
-            ("new", file(b"untracked")),  // untracked, the tree has another: discarded
-            ("same", file(b"2")),         // untracked but identical to the tree: fine
-            ("d/inner", file(b"u")),      // below a path that becomes a file: discarded
-        ]);
-        let wanted = map(&[
-            ("a", file(b"2")),
-            ("b", file(b"2")),
-            ("new", file(b"2")),
-            ("same", file(b"2")),
-            ("d", file(b"2")),
-        ]);
+        let mut t = Trees::default();
+        let previous = tree(
+            &mut t,
+            &[("a", file(b"1")), ("b", file(b"1")), ("gone", file(b"1"))],
+        );
+        let current = tree(
+            &mut t,
+            &[
+                ("a", file(b"edited")),       // tracked, edited, overwritten: discarded
+                ("b", file(b"1")),            // tracked, unchanged: fine
+                ("gone", file(b"edited")),    // tracked, edited, removed: discarded
+                ("mine", file(b"untracked")), // untracked, not in the tree: left alone
+                ("new", file(b"untracked")),  // untracked, the tree has another: discarded
+                ("same", file(b"2")),         // untracked but identical to the tree: fine
+                ("d/inner", file(b"u")),      // below a path that becomes a file: discarded
+                ("k/deep/x", file(b"u")),     // untracked, in a directory the tree keeps
+            ],
+        );
+        let wanted = tree(
+            &mut t,
+            &[
+                ("a", file(b"2")),
+                ("b", file(b"2")),
+                ("new", file(b"2")),
+                ("same", file(b"2")),
+                ("d", file(b"2")),
+                ("k/deep/y", file(b"2")),
+            ],
+        );
+        let steps = plan(&t, current, wanted).unwrap();
+        let mut previous = Lookup::new(&t, Some(previous));
         assert_eq!(
-            discarded(&current, &previous, &wanted),
+            discarded(&steps, &mut previous).unwrap(),
             vec!["a", "d/inner", "gone", "new"]
+        );
+        let paths: Vec<&str> = steps.iter().map(|s| s.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "a", "b", "d", "d/inner", "gone", "k/deep/x", "k/deep/y", "mine", "new"
+            ],
+            "a step for each path that differs, parents first, nothing that is equal"
         );
     }
 }

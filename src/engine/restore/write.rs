@@ -1,11 +1,11 @@
 //! The filesystem side of a restore: files through temporary names, symlinks,
 //! directories, removals, and the cleanup of what interrupted restores left.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use super::plan::{Lookup, Step};
 use crate::engine::Engine;
 use crate::engine::ingest::TEMP_PREFIX;
 use crate::error::{Error, Result};
@@ -25,29 +25,34 @@ pub enum Written {
     File((String, StatRecord)),
 }
 
-/// Removes tracked paths that the tree does not have, deepest first.
+/// Removes what the repository put on disk (`previous` has it: tracked) and the tree
+/// no longer has there, deepest first. Untracked files are left alone.
 pub fn remove_tracked(
     root: &Path,
-    previous: &BTreeMap<String, TreeEntry>,
-    wanted: &BTreeMap<String, TreeEntry>,
+    steps: &[Step],
+    previous: &mut Lookup<'_>,
     summary: &mut super::RestoreSummary,
 ) -> Result<()> {
-    for (path, e) in previous.iter().rev() {
-        if wanted.get(path).is_some_and(|w| w.kind == e.kind) {
+    for step in steps.iter().rev() {
+        let Some(cur) = &step.cur else { continue };
+        if step.want.as_ref().is_some_and(|w| w.kind == cur.kind) {
+            continue; // overwritten in place
+        }
+        if previous.get(&step.path)?.is_none() {
             continue;
         }
-        let abs = root.join(path);
-        let Ok(meta) = fs::symlink_metadata(&abs) else {
-            continue;
-        };
-        if meta.is_dir() {
+        let abs = root.join(&step.path);
+        if cur.kind == EntryKind::Dir {
             // Only if empty: untracked files inside are not ours to delete.
             if fs::remove_dir(&abs).is_ok() {
                 summary.removed += 1;
             }
         } else {
-            fs::remove_file(&abs).map_err(Error::io("remove", &abs))?;
-            summary.removed += 1;
+            match fs::remove_file(&abs) {
+                Ok(()) => summary.removed += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("remove", &abs)(e)),
+            }
         }
     }
     Ok(())
@@ -84,7 +89,11 @@ pub fn restore_one(
     let abs = root.join(rel);
     let parent = abs.parent().expect("a restored path has a parent");
     if now.is_some_and(|n| n.kind == EntryKind::Dir) {
-        fs::remove_dir_all(&abs).map_err(Error::io("remove directory", &abs))?;
+        match fs::remove_dir_all(&abs) {
+            // Emptied and removed already, as a tracked directory the tree lacks.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            other => other.map_err(Error::io("remove directory", &abs))?,
+        }
     }
     if e.kind == EntryKind::Symlink {
         use std::os::unix::ffi::OsStrExt;
