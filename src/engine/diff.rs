@@ -129,7 +129,8 @@ pub fn diff_trees(loader: &dyn TreeLoader, old: TreeId, new: TreeId) -> Result<V
     Ok(out)
 }
 
-fn join(prefix: &str, name: &str) -> String {
+/// `prefix/name`, or `name` at the root.
+pub(crate) fn join(prefix: &str, name: &str) -> String {
     if prefix.is_empty() {
         name.to_owned()
     } else {

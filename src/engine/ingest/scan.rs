@@ -270,9 +270,8 @@ fn leaf(
         });
     }
     let key = e.abs.to_string_lossy().into_owned();
-    let current = stat_of(&e.meta);
     // `row` was checked against this stat and the index by `cached_rows`.
-    let cached = row.filter(|rec| rec.same_stat(&current)).copied();
+    let cached = row.copied();
     let (rec, hashed) = match cached {
         Some(rec) => (rec, false),
         None => (ingest_file(pipe, &e.abs, engine.config.chunking)?, true),

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::engine::diff::TreeLoader;
+use crate::engine::diff::{TreeLoader, join};
 use crate::error::Result;
 use crate::hash::TreeId;
 use crate::object::{EntryKind, Tree, TreeEntry};
@@ -36,14 +36,6 @@ pub fn plan(loader: &dyn TreeLoader, current: TreeId, wanted: TreeId) -> Result<
     let mut out = Vec::new();
     walk(loader, "", Some(current), Some(wanted), false, &mut out)?;
     Ok(out)
-}
-
-fn join(prefix: &str, name: &str) -> String {
-    if prefix.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{prefix}/{name}")
-    }
 }
 
 fn listing(loader: &dyn TreeLoader, id: Option<TreeId>) -> Result<Tree> {

@@ -5,7 +5,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use super::plan::{Lookup, Step};
+use super::plan::{Lookup, Step, same};
 use crate::engine::Engine;
 use crate::engine::ingest::TEMP_PREFIX;
 use crate::error::{Error, Result};
@@ -83,7 +83,7 @@ pub fn restore_one(
     e: &TreeEntry,
     now: Option<&TreeEntry>,
 ) -> Result<Written> {
-    if now.is_some_and(|n| n.kind == e.kind && n.id == e.id && n.executable == e.executable) {
+    if now.is_some_and(|n| same(n, e)) {
         return Ok(Written::Unchanged);
     }
     let abs = root.join(rel);
