@@ -32,6 +32,11 @@ pub const PACK_VERSION: u8 = 2;
 const NONCE_LEN: usize = 16;
 const FOOTER_MAGIC: [u8; 8] = *b"REELTRLR";
 const FOOTER_LEN: usize = 12;
+/// An upper bound on what one entry adds to the trailer (postcard: kind 1, id 32,
+/// offset ≤ 10, lengths ≤ 5 each, compression ≤ 2).
+pub const TRAILER_ENTRY_MAX: usize = 64;
+/// An upper bound on the trailer's envelope and length prefix plus the footer.
+const TRAILER_FIXED_MAX: usize = 64 + FOOTER_LEN;
 
 /// One object inside a pack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,6 +162,14 @@ impl PackWriter {
         self.bytes.len()
     }
 
+    /// The pack's size once finished, at most: what is written, plus a trailer of its
+    /// entries and the footer. (A pack of 16 MiB of small compressed sources holds
+    /// ~50,000 objects: its trailer is megabytes, not a rounding error.)
+    #[must_use]
+    pub fn finished_len_max(&self) -> usize {
+        self.bytes.len() + self.entries.len() * TRAILER_ENTRY_MAX + TRAILER_FIXED_MAX
+    }
+
     /// Whether no object was added.
     #[must_use]
     pub fn is_empty(&self) -> bool {
@@ -166,7 +179,9 @@ impl PackWriter {
     /// Appends the trailer and names the pack.
     pub fn finish(self) -> Result<(PackId, Vec<u8>, Vec<PackEntry>)> {
         let PackWriter { mut bytes, entries } = self;
+        let n = entries.len();
         let trailer = encode(&Trailer { entries })?;
+        debug_assert!(trailer.len() + FOOTER_LEN <= n * TRAILER_ENTRY_MAX + TRAILER_FIXED_MAX);
         bytes.extend_from_slice(&trailer);
         bytes.extend_from_slice(&(trailer.len() as u32).to_le_bytes());
         bytes.extend_from_slice(&FOOTER_MAGIC);
