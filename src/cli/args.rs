@@ -270,6 +270,11 @@ pub struct DiffArgs {
 pub struct RestoreArgs {
     /// Checkpoint to restore.
     pub rev: String,
+    /// Only these paths (relative to the directory; `--` before them is optional), as
+    /// `git checkout REF -- PATH`: HEAD stays, and they show as changes until the next
+    /// checkpoint.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<String>,
     /// Target directory (default: the repository's project directory).
     #[arg(long)]
     pub to: Option<PathBuf>,

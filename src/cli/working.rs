@@ -140,9 +140,13 @@ pub(super) async fn restore(cli: &Cli, args: &RestoreArgs) -> Outcome {
     let repo = open(cli).await?;
     let dir = workdir(&repo, args.to.as_deref())?;
     let opts = RestoreOptions { force: args.force };
-    let s = repo
-        .restore_with(&args.rev, &dir, opts, Arc::new(Bar::new(cli.quiet)))
-        .await?;
+    let bar = Arc::new(Bar::new(cli.quiet));
+    let s = if args.paths.is_empty() {
+        repo.restore_with(&args.rev, &dir, opts, bar).await?
+    } else {
+        repo.restore_paths(&args.rev, &dir, args.paths.clone(), opts, bar)
+            .await?
+    };
     if cli.json {
         return Ok(json(&s)?);
     }
@@ -152,9 +156,13 @@ pub(super) async fn restore(cli: &Cli, args: &RestoreArgs) -> Outcome {
     if cli.quiet {
         return Ok(());
     }
+    let what = if args.paths.is_empty() {
+        args.rev.clone()
+    } else {
+        format!("{} of {}", args.paths.join(", "), args.rev)
+    };
     let mut text = format!(
-        "restored {} into {}: {} written ({}), {} unchanged, {} removed\n",
-        args.rev,
+        "restored {what} into {}: {} written ({}), {} unchanged, {} removed\n",
         dir.display(),
         s.written,
         bytes(s.written_bytes),

@@ -284,6 +284,14 @@ impl Index {
         })
     }
 
+    /// Records stat cache rows only (files a restore of some paths wrote).
+    pub fn record_stats(&self, stats: &[(String, StatRecord)]) -> Result<()> {
+        if stats.is_empty() {
+            return Ok(());
+        }
+        self.write(|txn| put_stats(txn, stats))
+    }
+
     /// Records recovered checkpoints, oldest first, with their names (a name already
     /// taken stays with the older one); HEAD becomes the last.
     pub fn add_rebuilt_checkpoints(&self, commits: &[(CommitId, Option<String>)]) -> Result<()> {

@@ -195,6 +195,30 @@ impl Repository {
         .await
     }
 
+    /// Restores only `paths` of a checkpoint into `dir` (relative to it, `/`-separated;
+    /// `.` is all of it), as `git checkout REF -- PATH` does: each becomes what the
+    /// checkpoint has there, or goes when the checkpoint has nothing there and the
+    /// repository last wrote it. Only those paths are read. HEAD does not move, and the
+    /// restored paths count as changes until the next checkpoint. The user's changes
+    /// at those paths are protected as by [`Repository::restore`].
+    pub async fn restore_paths(
+        &self,
+        rev: &str,
+        dir: impl AsRef<Path>,
+        paths: Vec<String>,
+        opts: RestoreOptions,
+        progress: Arc<dyn Progress>,
+    ) -> Result<RestoreSummary> {
+        let mode = opts.mode();
+        let rev = rev.to_owned();
+        let dir = dir.as_ref().to_path_buf();
+        self.run(move |e| {
+            let id = crate::engine::refs::resolve(e, &rev)?;
+            crate::engine::restore::restore_paths(e, id, &dir, &paths, mode, progress.as_ref())
+        })
+        .await
+    }
+
     /// Every live checkpoint, newest first, whether or not HEAD's line holds it.
     pub async fn log_all(&self, limit: usize) -> Result<Vec<LogEntry>> {
         self.run(move |e| crate::engine::refs::log_all(e, limit))

@@ -26,6 +26,7 @@ mod patch_cli;
 mod remotion_e2e;
 mod render;
 mod render_faces;
+mod restore_paths;
 mod roundtrip;
 mod s3;
 mod safety;

@@ -11,5 +11,5 @@ pub(crate) use checkpoint::write_single;
 pub use checkpoint::{CheckpointOptions, CheckpointSummary, checkpoint};
 pub use file::{chunk_into, stat_of};
 pub(crate) use pipeline::Pipeline;
-pub use scan::scan_dir;
+pub use scan::{scan_dir, scan_path};
 pub use walk::{SkippedPath, TEMP_PREFIX, is_repo_dir_name};

@@ -2,13 +2,12 @@
 //! build trees bottom-up.
 
 use std::collections::{BTreeMap, HashMap};
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rayon::prelude::*;
 
-use super::file::{ingest_file, ingest_symlink, stat_of};
+use super::file::{ingest_file, ingest_symlink};
 use super::pipeline::Pipeline;
 use super::walk::{SkippedPath, WalkEntry, WalkKind, vanished_or_unreadable, walk};
 use crate::engine::progress::Progress;
@@ -72,11 +71,11 @@ pub fn scan_dir(
     let total: u64 = entries
         .iter()
         .filter(|e| e.kind == WalkKind::File)
-        .map(|e| e.meta.len())
+        .map(|e| e.stat.size)
         .sum();
     progress.start("hashing", Some(total));
     let cached = cached_rows(pipe, root, entries)?;
-    let read_all = read_leaves(engine, pipe, entries, &cached, progress)?;
+    let read_all = read_leaves(engine, pipe, root, entries, &cached, progress)?;
     let mut out = ScanResult {
         root: TreeId(Hash::EMPTY),
         trees: HashMap::new(),
@@ -112,6 +111,68 @@ pub fn scan_dir(
     }
     out.skipped.sort_by(|a, b| a.path.cmp(&b.path));
     out.root = build_trees(pipe, dirs, &mut out.trees)?;
+    Ok(out)
+}
+
+/// What is on disk at one path.
+#[derive(Debug)]
+pub struct PathScan {
+    /// It as a tree entry (named after the path's last name); `None`: nothing there (or
+    /// something that is neither a file, a directory nor a symlink).
+    pub entry: Option<TreeEntry>,
+    /// The trees of a directory, by id.
+    pub trees: HashMap<TreeId, Tree>,
+    /// Files and symlinks seen.
+    pub files: u64,
+    /// Temporary files of restores found below a directory.
+    pub leftovers: Vec<std::path::PathBuf>,
+}
+
+/// Scans only `abs` (absolute; its parents are the caller's to check): a directory
+/// whole, a file hashed unless the stat cache vouches for it, a symlink read.
+pub fn scan_path(engine: &Engine, pipe: &Pipeline, abs: &Path) -> Result<PathScan> {
+    let mut out = PathScan {
+        entry: None,
+        trees: HashMap::new(),
+        files: 0,
+        leftovers: Vec::new(),
+    };
+    let meta = match std::fs::symlink_metadata(abs) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(Error::io("stat", abs)(e)),
+    };
+    let name = abs
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let kind = if meta.is_dir() {
+        let scan = scan_dir(engine, pipe, abs, &crate::engine::progress::NoProgress)?;
+        out.entry = Some(TreeEntry {
+            name,
+            kind: EntryKind::Dir,
+            executable: false,
+            size: scan.trees[&scan.root].total_size(),
+            id: scan.root.0,
+        });
+        (out.trees, out.files, out.leftovers) = (scan.trees, scan.files, scan.leftovers);
+        return Ok(out);
+    } else if meta.file_type().is_symlink() {
+        WalkKind::Symlink
+    } else if meta.is_file() {
+        WalkKind::File
+    } else {
+        return Ok(out);
+    };
+    let e = WalkEntry::new(name, kind, &meta);
+    let parent = abs.parent().unwrap_or(abs);
+    let row = cached_rows(pipe, parent, std::slice::from_ref(&e))?
+        .pop()
+        .flatten();
+    let progress = crate::engine::progress::NoProgress;
+    let l = leaf(engine, pipe, parent, &e, row.as_ref(), now_ns(), &progress)?;
+    out.entry = Some(l.entry);
+    out.files = 1;
     Ok(out)
 }
 
@@ -151,23 +212,23 @@ fn cached_rows(
     root: &Path,
     entries: &[WalkEntry],
 ) -> Result<Vec<Option<StatRecord>>> {
-    let mut keys: Vec<(usize, std::borrow::Cow<'_, str>)> = entries
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| e.kind == WalkKind::File)
-        .map(|(i, e)| (i, e.abs.to_string_lossy()))
-        .collect();
-    // Nearly sorted already (the walk sorts each directory): a stable sort finds the runs.
-    keys.sort_by(|a, b| a.1.cmp(&b.1));
     let mut prefix = root.to_string_lossy().into_owned();
     if !prefix.ends_with('/') {
         prefix.push('/');
     }
-    let sorted: Vec<&str> = keys.iter().map(|(_, k)| k.as_ref()).collect();
+    let mut keys: Vec<(usize, String)> = entries
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.kind == WalkKind::File)
+        .map(|(i, e)| (i, format!("{prefix}{}", e.rel)))
+        .collect();
+    // Nearly sorted already (the walk sorts each directory): a stable sort finds the runs.
+    keys.sort_by(|a, b| a.1.cmp(&b.1));
+    let sorted: Vec<&str> = keys.iter().map(|(_, k)| k.as_str()).collect();
     let rows = pipe.snapshot().stats_sorted(&prefix, &sorted)?;
     let mut out = vec![None; entries.len()];
     for ((i, _), row) in keys.iter().zip(rows) {
-        out[*i] = row.filter(|rec| rec.same_stat(&stat_of(&entries[*i].meta)));
+        out[*i] = row.filter(|rec| rec.same_stat(&entries[*i].stat));
     }
     // A row vouches only for content still stored (GC may have removed it since).
     let vouched: Vec<usize> = (0..out.len()).filter(|&i| out[i].is_some()).collect();
@@ -191,6 +252,7 @@ fn cached_rows(
 fn read_leaves(
     engine: &Engine,
     pipe: &Pipeline,
+    root: &Path,
     entries: &[WalkEntry],
     cached: &[Option<StatRecord>],
     progress: &dyn Progress,
@@ -201,12 +263,13 @@ fn read_leaves(
         .iter()
         .enumerate()
         .filter(|(_, e)| e.kind != WalkKind::Dir)
-        .partition(|(_, e)| e.meta.len() < small_limit);
+        .partition(|(_, e)| e.stat.size < small_limit);
     let read = |batch: Vec<(usize, &WalkEntry)>| -> Result<Vec<(usize, Read)>> {
         batch
             .into_par_iter()
             .map(|(i, e)| {
-                read_leaf(engine, pipe, e, cached[i].as_ref(), now_ns, progress).map(|l| (i, l))
+                read_leaf(engine, pipe, root, e, cached[i].as_ref(), now_ns, progress)
+                    .map(|l| (i, l))
             })
             .collect()
     };
@@ -231,12 +294,13 @@ enum Read {
 fn read_leaf(
     engine: &Engine,
     pipe: &Pipeline,
+    root: &Path,
     e: &WalkEntry,
     row: Option<&StatRecord>,
     now_ns: i64,
     progress: &dyn Progress,
 ) -> Result<Read> {
-    match leaf(engine, pipe, e, row, now_ns, progress) {
+    match leaf(engine, pipe, root, e, row, now_ns, progress) {
         Ok(l) => Ok(Read::Leaf(l)),
         Err(Error::Io { source, .. }) if vanished_or_unreadable(&source) => {
             Ok(Read::Skipped(source.to_string()))
@@ -248,14 +312,16 @@ fn read_leaf(
 fn leaf(
     engine: &Engine,
     pipe: &Pipeline,
+    root: &Path,
     e: &WalkEntry,
     row: Option<&StatRecord>,
     now_ns: i64,
     progress: &dyn Progress,
 ) -> Result<Leaf> {
     let name = split_parent(&e.rel).1.to_owned();
+    let abs = e.abs(root);
     if e.kind == WalkKind::Symlink {
-        let (id, size) = ingest_symlink(pipe, &e.abs)?;
+        let (id, size) = ingest_symlink(pipe, &abs)?;
         let entry = TreeEntry {
             name,
             kind: EntryKind::Symlink,
@@ -269,12 +335,12 @@ fn leaf(
             stat_row: None,
         });
     }
-    let key = e.abs.to_string_lossy().into_owned();
+    let key = abs.to_string_lossy().into_owned();
     // `row` was checked against this stat and the index by `cached_rows`.
     let cached = row.copied();
     let (rec, hashed) = match cached {
         Some(rec) => (rec, false),
-        None => (ingest_file(pipe, &e.abs, engine.config.chunking)?, true),
+        None => (ingest_file(pipe, &abs, engine.config.chunking)?, true),
     };
     progress.advance(rec.size);
     let window = if rec.mtime_ns % 1_000_000_000 == 0 {
@@ -286,7 +352,7 @@ fn leaf(
     let entry = TreeEntry {
         name,
         kind: EntryKind::File,
-        executable: e.meta.permissions().mode() & 0o100 != 0,
+        executable: e.executable,
         size: rec.size,
         id: rec.id,
     };

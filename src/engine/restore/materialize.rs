@@ -18,7 +18,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::plan::{Lookup, Step, plan};
-use super::protect::{check_paths, discarded};
+use super::protect::{check_paths, discarded, known_to_repository};
 use super::write::{Written, ensure_dir, remove_leftovers, remove_tracked, restore_one};
 use crate::engine::diff::Overlay;
 use crate::engine::ingest::scan_dir;
@@ -199,8 +199,11 @@ fn materialize(
         )?;
     }
     let mut previous = Lookup::new(engine, engine.index.worktree(&key)?);
+    let snapshot = engine.index.snapshot()?;
     let mut summary = RestoreSummary {
-        discarded: discarded(&steps, &mut previous)?,
+        discarded: discarded(&steps, &mut previous, &mut |rel, cur| {
+            known_to_repository(&snapshot, &root, rel, cur)
+        })?,
         leftovers_removed: remove_leftovers(&scan.leftovers),
         ..RestoreSummary::default()
     };
@@ -209,21 +212,8 @@ fn materialize(
             paths: std::mem::take(&mut summary.discarded),
         });
     }
-    remove_tracked(&root, &steps, &mut previous, &mut summary)?;
-    for step in &steps {
-        if step.want.as_ref().is_some_and(|w| w.kind == EntryKind::Dir)
-            && ensure_dir(&root, &step.path)?
-        {
-            summary.dirs_created += 1;
-        }
-    }
-    crate::engine::failpoint::hit("restore-planned");
-    let stats = write_files(engine, &root, &steps, progress, &mut summary)?;
-    let differing = steps
-        .iter()
-        .filter(|s| s.cur.as_ref().is_some_and(|c| c.kind != EntryKind::Dir))
-        .count() as u64;
-    summary.unchanged = scan.files.saturating_sub(differing);
+    let stats = apply(engine, &root, &steps, &mut previous, progress, &mut summary)?;
+    summary.unchanged = scan.files.saturating_sub(differing(&steps));
     if let Some(head) = head
         && crate::engine::shared::enabled(engine)
     {
@@ -231,6 +221,37 @@ fn materialize(
     }
     engine.index.record_restore(&key, tree, head, &stats)?;
     Ok(summary)
+}
+
+/// Carries out checked `steps` in `root`: removes what the repository put there and the
+/// tree lacks, makes directories, writes files and symlinks; returns the stat cache
+/// rows of what was written.
+pub(super) fn apply(
+    engine: &Engine,
+    root: &Path,
+    steps: &[Step],
+    previous: &mut Lookup<'_>,
+    progress: &dyn Progress,
+    summary: &mut RestoreSummary,
+) -> Result<Vec<(String, crate::index::StatRecord)>> {
+    remove_tracked(root, steps, previous, summary)?;
+    for step in steps {
+        if step.want.as_ref().is_some_and(|w| w.kind == EntryKind::Dir)
+            && ensure_dir(root, &step.path)?
+        {
+            summary.dirs_created += 1;
+        }
+    }
+    crate::engine::failpoint::hit("restore-planned");
+    write_files(engine, root, steps, progress, summary)
+}
+
+/// How many files and symlinks on disk the steps change or remove.
+pub(super) fn differing(steps: &[Step]) -> u64 {
+    steps
+        .iter()
+        .filter(|s| s.cur.as_ref().is_some_and(|c| c.kind != EntryKind::Dir))
+        .count() as u64
 }
 
 /// Writes every file and symlink the steps want, in parallel; returns the stat cache

@@ -2,6 +2,7 @@
 //! user changed, and never outside the target or inside the repository.
 
 mod materialize;
+mod paths;
 mod plan;
 mod protect;
 mod write;
@@ -10,3 +11,4 @@ mod write;
 pub(crate) use materialize::restore_cache_dir;
 pub use materialize::{RestoreOptions, RestoreSummary};
 pub(crate) use materialize::{restore, restore_tree};
+pub(crate) use paths::restore_paths;

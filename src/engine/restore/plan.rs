@@ -38,6 +38,19 @@ pub fn plan(loader: &dyn TreeLoader, current: TreeId, wanted: TreeId) -> Result<
     Ok(out)
 }
 
+/// The steps that turn what is on disk at `path` (`current`; `None`: nothing) into
+/// `wanted` (`None`: nothing). The entries' names are not read: `path` names both.
+pub fn plan_at(
+    loader: &dyn TreeLoader,
+    path: &str,
+    current: Option<&TreeEntry>,
+    wanted: Option<&TreeEntry>,
+) -> Result<Vec<Step>> {
+    let mut out = Vec::new();
+    pair(loader, path, current, wanted, false, &mut out)?;
+    Ok(out)
+}
+
 fn listing(loader: &dyn TreeLoader, id: Option<TreeId>) -> Result<Tree> {
     id.map_or_else(|| Ok(Tree::default()), |id| loader.load(&id))
 }
@@ -70,36 +83,47 @@ fn walk(
         i += usize::from(c.is_some());
         j += usize::from(w.is_some());
         let name = c.or(w).map(|e| e.name.as_str()).unwrap_or_default();
-        let path = join(prefix, name);
-        match (dir(c), dir(w)) {
-            (Some(c), Some(w)) => {
-                walk(
-                    loader,
-                    &path,
-                    Some(c.tree_id()),
-                    Some(w.tree_id()),
-                    under_new_leaf,
-                    out,
-                )?;
-                continue;
-            }
-            _ if c.zip(w).is_some_and(|(c, w)| same(c, w)) => continue,
-            _ => {}
+        pair(loader, &join(prefix, name), c, w, under_new_leaf, out)?;
+    }
+    Ok(())
+}
+
+/// The steps for one path: what is on disk there (`c`) against what is wanted (`w`).
+fn pair(
+    loader: &dyn TreeLoader,
+    path: &str,
+    c: Option<&TreeEntry>,
+    w: Option<&TreeEntry>,
+    under_new_leaf: bool,
+    out: &mut Vec<Step>,
+) -> Result<()> {
+    match (dir(c), dir(w)) {
+        (Some(c), Some(w)) => {
+            return walk(
+                loader,
+                path,
+                Some(c.tree_id()),
+                Some(w.tree_id()),
+                under_new_leaf,
+                out,
+            );
         }
-        // A leaf where the other side has another leaf, a directory, or nothing.
-        let below_leaf = under_new_leaf || w.is_some_and(|w| w.kind != EntryKind::Dir);
-        out.push(Step {
-            path: path.clone(),
-            cur: c.cloned(),
-            want: w.cloned(),
-            under_new_leaf,
-        });
-        if let Some(c) = dir(c) {
-            walk(loader, &path, Some(c.tree_id()), None, below_leaf, out)?;
-        }
-        if let Some(w) = dir(w) {
-            walk(loader, &path, None, Some(w.tree_id()), false, out)?;
-        }
+        _ if c.zip(w).is_some_and(|(c, w)| same(c, w)) => return Ok(()),
+        _ => {}
+    }
+    // A leaf where the other side has another leaf, a directory, or nothing.
+    let below_leaf = under_new_leaf || w.is_some_and(|w| w.kind != EntryKind::Dir);
+    out.push(Step {
+        path: path.to_owned(),
+        cur: c.cloned(),
+        want: w.cloned(),
+        under_new_leaf,
+    });
+    if let Some(c) = dir(c) {
+        walk(loader, path, Some(c.tree_id()), None, below_leaf, out)?;
+    }
+    if let Some(w) = dir(w) {
+        walk(loader, path, None, Some(w.tree_id()), false, out)?;
     }
     Ok(())
 }

@@ -3,10 +3,11 @@
 use std::path::Path;
 
 use super::plan::{Lookup, Step, same};
-use crate::engine::ingest::is_repo_dir_name;
+use crate::engine::ingest::{is_repo_dir_name, stat_of};
 use crate::engine::{Engine, EngineError};
 use crate::error::Result;
-use crate::object::EntryKind;
+use crate::index::IndexSnapshot;
+use crate::object::{EntryKind, TreeEntry};
 
 /// Refuses a target inside the repository directory, and a tree that would write into
 /// it (a `.reel` at any depth, or the path of a repository kept elsewhere).
@@ -52,11 +53,17 @@ pub fn check_paths<'p>(
     Ok(())
 }
 
-/// The paths (relative to the target) whose content on disk is the user's — it differs
-/// from what the repository last checkpointed or restored there (`previous`) — and
-/// that the restore's `steps` would overwrite or remove. Empty when the restore loses
-/// nothing. Untracked files the restore does not touch are not the restore's business.
-pub fn discarded(steps: &[Step], previous: &mut Lookup<'_>) -> Result<Vec<String>> {
+/// The paths (relative to the target) whose content on disk is the user's and that
+/// the restore's `steps` would overwrite or remove. Empty when the restore loses
+/// nothing. What the repository put there is not the user's: what it last checkpointed
+/// or restored there (`previous`), or what `known` says it wrote or checkpointed at that
+/// path and that has not changed since (a file a restore of some paths wrote).
+/// Untracked files the restore does not touch are not the restore's business.
+pub fn discarded(
+    steps: &[Step],
+    previous: &mut Lookup<'_>,
+    known: &mut dyn FnMut(&str, &TreeEntry) -> Result<bool>,
+) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for step in steps {
         let Some(cur) = step.cur.as_ref().filter(|c| c.kind != EntryKind::Dir) else {
@@ -66,12 +73,37 @@ pub fn discarded(steps: &[Step], previous: &mut Lookup<'_>) -> Result<Vec<String
         if prev.as_ref().is_some_and(|p| same(p, cur)) {
             continue; // what the repository wrote there: nothing of the user's
         }
-        if step.want.is_some() || prev.is_some() || step.under_new_leaf {
+        if (step.want.is_some() || prev.is_some() || step.under_new_leaf)
+            && !known(&step.path, cur)?
+        {
             out.push(step.path.clone());
         }
     }
     out.sort();
     Ok(out)
+}
+
+/// Whether the file at `root/rel` is, as the stat cache vouches, unchanged since the
+/// repository wrote it there or checkpointed it, with content `cur` still stored: a
+/// restore that replaces it loses nothing. (The row is only written by a checkpoint
+/// for what it stored and by a restore for what it wrote; the stat must still match.)
+pub fn known_to_repository(
+    snapshot: &IndexSnapshot,
+    root: &Path,
+    rel: &str,
+    cur: &TreeEntry,
+) -> Result<bool> {
+    if cur.kind != EntryKind::File {
+        return Ok(false);
+    }
+    let abs = root.join(rel);
+    let Ok(meta) = std::fs::symlink_metadata(&abs) else {
+        return Ok(false);
+    };
+    let Some(row) = snapshot.stat(&abs.to_string_lossy())? else {
+        return Ok(false);
+    };
+    Ok(row.id == cur.id && row.same_stat(&stat_of(&meta)) && snapshot.contains(&row.id)?)
 }
 
 #[cfg(test)]
@@ -169,8 +201,19 @@ mod tests {
         let steps = plan(&t, current, wanted).unwrap();
         let mut previous = Lookup::new(&t, Some(previous));
         assert_eq!(
-            discarded(&steps, &mut previous).unwrap(),
+            discarded(&steps, &mut previous, &mut |_, _| Ok(false)).unwrap(),
             vec!["a", "d/inner", "gone", "new"]
+        );
+        // A file the stat cache vouches the repository wrote (a restore of some paths)
+        // is not the user's, wherever it is.
+        assert_eq!(
+            discarded(
+                &steps,
+                &mut previous,
+                &mut |p, _| Ok(p == "a" || p == "new")
+            )
+            .unwrap(),
+            vec!["d/inner", "gone"]
         );
         let paths: Vec<&str> = steps.iter().map(|s| s.path.as_str()).collect();
         assert_eq!(
