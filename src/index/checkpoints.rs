@@ -203,6 +203,7 @@ impl Index {
                 refs.insert(HEAD, new.commit.0.as_bytes())?;
             }
             put_stats(txn, new.stats)?;
+            super::stat_trust::establish(txn)?;
             if let Some((dir, tree)) = new.worktree {
                 txn.open_table(WORKTREES)?.insert(dir, tree.0.as_bytes())?;
             }
@@ -373,7 +374,7 @@ fn next_seq(txn: &WriteTransaction) -> Result<u64> {
     Ok(seq)
 }
 
-fn put_stats(txn: &WriteTransaction, stats: &[(String, StatRecord)]) -> Result<()> {
+pub(super) fn put_stats(txn: &WriteTransaction, stats: &[(String, StatRecord)]) -> Result<()> {
     let mut table = txn.open_table(STAT_CACHE)?;
     for (path, rec) in stats {
         table.insert(path.as_str(), rec.encode().as_slice())?;

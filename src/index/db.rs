@@ -71,6 +71,7 @@ impl Index {
         builder.set_concurrency_mode(ConcurrencyMode::MultiWriter);
         let index = Self::init(builder.create(path)?)?;
         index.set_repository_id(id)?;
+        index.write(super::stat_trust::init)?;
         Ok(index)
     }
 

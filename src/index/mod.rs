@@ -7,6 +7,7 @@ mod db;
 mod error;
 mod objects;
 mod records;
+mod stat_trust;
 mod tables;
 mod writer_record;
 mod writers;

@@ -8,7 +8,9 @@ use std::collections::HashSet;
 use super::db::{Index, now_s};
 use super::error::IndexError;
 use super::records::{ObjectLocation, PackRecord, StatRecord};
-use super::tables::{CONDEMNED, DELETING, OBJECTS, PACKS, PENDING_PACKS, SEGMENTS, STAT_CACHE};
+use super::tables::{
+    CONDEMNED, DELETING, META, OBJECTS, PACKS, PENDING_PACKS, SEGMENTS, STAT_CACHE,
+};
 use crate::hash::{Hash, PackId};
 use crate::store::WrittenPack;
 
@@ -20,6 +22,8 @@ pub struct IndexSnapshot {
     stats: ReadOnlyTable<&'static str, &'static [u8]>,
     /// Packs a GC plan condemned: their objects do not count as stored for dedup.
     condemned: std::collections::HashSet<PackId>,
+    /// Whether every stat row names stored content (`stat_trust`).
+    stats_trusted: bool,
 }
 
 impl std::fmt::Debug for IndexSnapshot {
@@ -29,6 +33,13 @@ impl std::fmt::Debug for IndexSnapshot {
 }
 
 impl IndexSnapshot {
+    /// Whether every stat cache row names content that is stored and not condemned,
+    /// so a row's content id needs no confirmation (see `index::stat_trust`).
+    #[must_use]
+    pub fn stat_rows_trusted(&self) -> bool {
+        self.stats_trusted
+    }
+
     /// Where an object is stored, if it is indexed.
     pub fn location(&self, id: &Hash) -> Result<Option<ObjectLocation>> {
         self.objects
@@ -141,10 +152,12 @@ impl Index {
         for row in txn.open_table(CONDEMNED)?.iter()? {
             condemned.insert(PackId(Hash::from_bytes(row?.0.value())));
         }
+        let stats_trusted = super::stat_trust::trusted(&txn.open_table(META)?)?;
         Ok(IndexSnapshot {
             objects: txn.open_table(OBJECTS)?,
             stats: txn.open_table(STAT_CACHE)?,
             condemned,
+            stats_trusted,
         })
     }
 

@@ -305,11 +305,18 @@ impl Index {
             for p in live_again {
                 condemned.remove(p.0.as_bytes())?;
             }
+            let mut newly = HashSet::new();
             for p in packs {
                 let known = indexed.get(p.0.as_bytes())?.is_some();
                 if known && condemned.get(p.0.as_bytes())?.is_none() {
                     condemned.insert(p.0.as_bytes(), next)?;
+                    newly.insert(*p);
                 }
+            }
+            drop((indexed, condemned));
+            if !newly.is_empty() {
+                let lost = super::stat_trust::objects_in(txn, &newly)?;
+                super::stat_trust::removed(txn, &lost)?;
             }
             Ok(next)
         })
@@ -422,9 +429,11 @@ pub(super) fn drop_packs_in(txn: &WriteTransaction, removed: &[PackId]) -> Resul
         packs.remove(id.0.as_bytes())?;
     }
     let gone: HashSet<PackId> = removed.iter().copied().collect();
+    let lost = super::stat_trust::objects_in(txn, &gone)?;
     let mut objects = txn.open_table(OBJECTS)?;
     objects.retain(|_, v| {
         super::records::ObjectLocation::decode(v).map_or(true, |loc| !gone.contains(&loc.pack))
     })?;
-    Ok(())
+    drop(objects);
+    super::stat_trust::removed(txn, &lost)
 }

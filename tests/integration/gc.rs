@@ -166,3 +166,56 @@ async fn mostly_dead_packs_are_repacked_keeping_live_objects() {
     let stats = repo.stats().await.unwrap();
     assert!(stats.pack_bytes < 64 * 1024, "{stats:?}");
 }
+
+/// A stat cache row never vouches for content gc removed: a file left out (ignored)
+/// after the only checkpoint holding it was deleted and collected, then let back in
+/// unchanged, is read and stored again, and the checkpoint that holds it restores.
+#[tokio::test]
+async fn a_stat_cache_row_never_vouches_for_collected_content() {
+    let root = tempdir();
+    let repo = Repository::init(root.path().join("repo"), RepoConfig::default())
+        .await
+        .unwrap();
+    let dir = tempdir();
+    let d = dir.path();
+    let clip = random_bytes(1 << 20, 5);
+    write(d, "keep.txt", "kept");
+    write(d, "clip.bin", &clip);
+    // Older than the stat cache's racy window, so checkpoint a records its row.
+    let past = std::time::SystemTime::now() - std::time::Duration::from_secs(10);
+    std::fs::File::options()
+        .write(true)
+        .open(d.join("clip.bin"))
+        .unwrap()
+        .set_modified(past)
+        .unwrap();
+    repo.checkpoint(d, named("a"), Arc::new(NoProgress))
+        .await
+        .unwrap();
+    write(d, ".reelignore", "clip.bin\n");
+    repo.checkpoint(d, named("b"), Arc::new(NoProgress))
+        .await
+        .unwrap();
+    repo.delete_checkpoint("a").await.unwrap();
+    let gc = repo.gc(now()).await.unwrap();
+    assert!(
+        !gc.packs_deleted.is_empty() || !gc.packs_repacked.is_empty(),
+        "the clip's data was not collected: {gc:?}"
+    );
+    std::fs::remove_file(d.join(".reelignore")).unwrap();
+    let c = repo
+        .checkpoint(d, named("c"), Arc::new(NoProgress))
+        .await
+        .unwrap();
+    assert!(
+        c.new_bytes >= 1 << 20,
+        "the clip was not stored again: {c:?}"
+    );
+    let fsck = repo.fsck(true).await.unwrap();
+    assert!(fsck.is_clean(), "{fsck:?}");
+    let out = tempdir();
+    repo.restore("c", out.path(), Arc::new(NoProgress))
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(out.path().join("clip.bin")).unwrap(), clip);
+}
