@@ -3,8 +3,6 @@
 use rayon::prelude::*;
 use redb::{ReadOnlyTable, ReadableTable, ReadableTableMetadata, WriteTransaction};
 
-use std::collections::HashSet;
-
 use super::db::{Index, now_s};
 use super::error::IndexError;
 use super::records::{ObjectLocation, PackRecord, StatRecord};
@@ -215,15 +213,10 @@ impl Index {
             return Ok(Vec::new());
         }
         self.write(|txn| {
-            let gone: HashSet<PackId> = packs.iter().copied().collect();
-            let mut lost = Vec::new();
-            for row in txn.open_table(OBJECTS)?.iter()? {
-                let (k, v) = row?;
-                if gone.contains(&ObjectLocation::decode(v.value())?.pack) {
-                    lost.push(Hash::from_bytes(k.value()));
-                }
-            }
-            super::writers::drop_packs_in(txn, packs)?;
+            let mut lost: Vec<Hash> = super::writers::drop_packs_in(txn, packs)?
+                .into_iter()
+                .collect();
+            lost.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
             Ok(lost)
         })
     }

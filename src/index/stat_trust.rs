@@ -1,6 +1,6 @@
 //! When the stat cache's rows name only stored content, so a scan may take a row's
-//! content id without confirming its object (16% of an incremental checkpoint of a
-//! 200,000-file tree).
+//! content id without confirming its object (16% of the samples of an incremental
+//! checkpoint of a 200,000-file tree at `a237c77`).
 //!
 //! A row is written only for content that is stored: by a checkpoint for what it
 //! stored, by a restore for what it wrote. Content goes only when a transaction drops

@@ -419,21 +419,28 @@ pub(super) fn release_in(txn: &WriteTransaction, pin: u64) -> Result<()> {
     Ok(())
 }
 
-/// Drops packs and every object located in them.
-pub(super) fn drop_packs_in(txn: &WriteTransaction, removed: &[PackId]) -> Result<()> {
+/// Drops packs and every object located in them (returned), and the stat cache rows
+/// naming those objects.
+pub(super) fn drop_packs_in(txn: &WriteTransaction, removed: &[PackId]) -> Result<HashSet<Hash>> {
     if removed.is_empty() {
-        return Ok(());
+        return Ok(HashSet::new());
     }
     let mut packs = txn.open_table(PACKS)?;
     for id in removed {
         packs.remove(id.0.as_bytes())?;
     }
     let gone: HashSet<PackId> = removed.iter().copied().collect();
-    let lost = super::stat_trust::objects_in(txn, &gone)?;
+    let mut lost = HashSet::new();
     let mut objects = txn.open_table(OBJECTS)?;
-    objects.retain(|_, v| {
-        super::records::ObjectLocation::decode(v).map_or(true, |loc| !gone.contains(&loc.pack))
+    objects.retain(|k, v| {
+        let keep =
+            super::records::ObjectLocation::decode(v).map_or(true, |loc| !gone.contains(&loc.pack));
+        if !keep {
+            lost.insert(Hash::from_bytes(k));
+        }
+        keep
     })?;
     drop(objects);
-    super::stat_trust::removed(txn, &lost)
+    super::stat_trust::removed(txn, &lost)?;
+    Ok(lost)
 }

@@ -137,6 +137,14 @@ fn a_directory_becomes_the_checkpoints_and_untracked_files_stay() {
         .assert()
         .code(1)
         .stderr(contains("src/Nope.tsx"));
+    // A refused restore of some paths into a directory that does not exist leaves none.
+    let elsewhere = d.join("elsewhere");
+    reel(d)
+        .args(["restore", "v1", "src/Nope.tsx", "--to"])
+        .arg(&elsewhere)
+        .assert()
+        .code(1);
+    assert!(!elsewhere.exists(), "a refused restore created its target");
     // A file whose directory is gone gets its directory back.
     fs::remove_dir_all(d.join("public")).unwrap();
     reel(d)

@@ -323,9 +323,8 @@ fn leaf(
     progress: &dyn Progress,
 ) -> Result<Leaf> {
     let name = split_parent(&e.rel).1.to_owned();
-    let abs = e.abs(root);
     if e.kind == WalkKind::Symlink {
-        let (id, size) = ingest_symlink(pipe, &abs)?;
+        let (id, size) = ingest_symlink(pipe, &e.abs(root))?;
         let entry = TreeEntry {
             name,
             kind: EntryKind::Symlink,
@@ -339,13 +338,15 @@ fn leaf(
             stat_row: None,
         });
     }
-    let key = abs.to_string_lossy().into_owned();
-    // `row` was checked against this stat and the index by `cached_rows`.
-    let cached = row.copied();
-    let (rec, hashed) = match cached {
-        Some(rec) => (rec, false),
-        None => (ingest_file(pipe, &abs, engine.config.chunking)?, true),
+    // `row` was checked against this stat and the index by `cached_rows`; only a file
+    // it does not vouch for needs its path (most of a large tree's files do not).
+    let (rec, abs) = if let Some(rec) = row {
+        (*rec, None)
+    } else {
+        let abs = e.abs(root);
+        (ingest_file(pipe, &abs, engine.config.chunking)?, Some(abs))
     };
+    let hashed = abs.is_some();
     progress.advance(rec.size);
     let window = if rec.mtime_ns % 1_000_000_000 == 0 {
         RACY_WINDOW_COARSE_NS
@@ -360,7 +361,9 @@ fn leaf(
         size: rec.size,
         id: rec.id,
     };
-    let stat_row = (hashed && !racy).then_some((key, rec));
+    let stat_row = abs
+        .filter(|_| !racy)
+        .map(|abs| (abs.to_string_lossy().into_owned(), rec));
     Ok(Leaf {
         entry,
         hashed,

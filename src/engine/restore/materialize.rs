@@ -188,30 +188,8 @@ fn materialize(
         trees: &scan.trees,
     };
     let steps = plan(&disk, scan.root, tree)?;
-    if mode != RestoreMode::Cache {
-        check_paths(
-            engine,
-            &root,
-            steps
-                .iter()
-                .filter(|s| s.want.is_some())
-                .map(|s| s.path.as_str()),
-        )?;
-    }
     let mut previous = Lookup::new(engine, engine.index.worktree(&key)?);
-    let snapshot = engine.index.snapshot()?;
-    let mut summary = RestoreSummary {
-        discarded: discarded(&steps, &mut previous, &mut |rel, cur| {
-            known_to_repository(&snapshot, &root, rel, cur)
-        })?,
-        leftovers_removed: remove_leftovers(&scan.leftovers),
-        ..RestoreSummary::default()
-    };
-    if mode == RestoreMode::Protect && !summary.discarded.is_empty() {
-        return Err(Error::WouldDiscard {
-            paths: std::mem::take(&mut summary.discarded),
-        });
-    }
+    let mut summary = protect(engine, &root, &steps, &mut previous, &scan.leftovers, mode)?;
     let stats = apply(engine, &root, &steps, &mut previous, progress, &mut summary)?;
     summary.unchanged = scan.files.saturating_sub(differing(&steps));
     if let Some(head) = head
@@ -220,6 +198,38 @@ fn materialize(
         crate::engine::shared::set_head(engine, head)?;
     }
     engine.index.record_restore(&key, tree, head, &stats)?;
+    Ok(summary)
+}
+
+/// What a restore checks before it touches anything, given its `steps` in `root` and
+/// what was last written there (`previous`): no wanted path inside the repository, and
+/// (unless `mode` says otherwise) nothing of the user's overwritten or removed. Also
+/// removes the `leftovers` of interrupted restores. Returns the summary so far.
+pub(super) fn protect(
+    engine: &Engine,
+    root: &Path,
+    steps: &[Step],
+    previous: &mut Lookup<'_>,
+    leftovers: &[PathBuf],
+    mode: RestoreMode,
+) -> Result<RestoreSummary> {
+    if mode != RestoreMode::Cache {
+        let wanted = steps.iter().filter(|s| s.want.is_some());
+        check_paths(engine, root, wanted.map(|s| s.path.as_str()))?;
+    }
+    let snapshot = engine.index.snapshot()?;
+    let mut summary = RestoreSummary {
+        discarded: discarded(steps, previous, &mut |rel, cur| {
+            known_to_repository(&snapshot, root, rel, cur)
+        })?,
+        leftovers_removed: remove_leftovers(leftovers),
+        ..RestoreSummary::default()
+    };
+    if mode == RestoreMode::Protect && !summary.discarded.is_empty() {
+        return Err(Error::WouldDiscard {
+            paths: std::mem::take(&mut summary.discarded),
+        });
+    }
     Ok(summary)
 }
 

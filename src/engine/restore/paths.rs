@@ -10,10 +10,10 @@ use std::collections::HashMap;
 use std::fs;
 use std::path::Path;
 
-use super::materialize::{RestoreMode, RestoreSummary, apply, check_target, differing};
+use super::materialize::{RestoreMode, RestoreSummary, apply, check_target, differing, protect};
 use super::plan::{Lookup, plan_at};
-use super::protect::{check_paths, discarded, known_to_repository};
-use super::write::{ensure_dir, remove_leftovers};
+use super::protect::check_paths;
+use super::write::ensure_dir;
 use crate::engine::diff::Overlay;
 use crate::engine::ingest::{Pipeline, scan_path};
 use crate::engine::progress::Progress;
@@ -35,7 +35,6 @@ pub(crate) fn restore_paths(
     let paths = normalize(paths)?;
     let root = check_target(dir)?;
     check_paths(engine, &root, paths.iter().map(String::as_str))?;
-    fs::create_dir_all(&root).map_err(Error::io("create directory", &root))?;
     let last = engine.index.worktree(&root.to_string_lossy())?;
     let found = look(engine, commit, &root, last, &paths)?;
     let disk = Overlay {
@@ -46,28 +45,10 @@ pub(crate) fn restore_paths(
     for (path, cur, want) in &found.paths {
         steps.extend(plan_at(&disk, path, cur.as_ref(), want.as_ref())?);
     }
-    check_paths(
-        engine,
-        &root,
-        steps
-            .iter()
-            .filter(|s| s.want.is_some())
-            .map(|s| s.path.as_str()),
-    )?;
     let mut previous = Lookup::new(engine, last);
-    let snapshot = engine.index.snapshot()?;
-    let mut summary = RestoreSummary {
-        discarded: discarded(&steps, &mut previous, &mut |rel, cur| {
-            known_to_repository(&snapshot, &root, rel, cur)
-        })?,
-        leftovers_removed: remove_leftovers(&found.leftovers),
-        ..RestoreSummary::default()
-    };
-    if mode == RestoreMode::Protect && !summary.discarded.is_empty() {
-        return Err(Error::WouldDiscard {
-            paths: std::mem::take(&mut summary.discarded),
-        });
-    }
+    let mut summary = protect(engine, &root, &steps, &mut previous, &found.leftovers, mode)?;
+    // Created only now: a refused restore of some paths leaves no new directory behind.
+    fs::create_dir_all(&root).map_err(Error::io("create directory", &root))?;
     for (path, _, want) in &found.paths {
         if want.is_some() {
             for parent in parents(path) {
