@@ -11,6 +11,7 @@ mod params;
 mod reply;
 mod resources;
 mod server;
+mod tasks;
 mod tools;
 
 pub use auth::TokenTable;

@@ -343,8 +343,9 @@ pub struct RenderVideoArgs {
     pub first_frame: Option<u32>,
     /// Earlier spelling of `frames[1]`, still accepted (with `first_frame`).
     pub last_frame: Option<u32>,
-    /// Wait for the video (default true, with progress notifications); false returns
-    /// the job at once: poll `artifact_render_status`.
+    /// Wait for the video (true, with progress notifications); false returns the job at
+    /// once: poll `artifact_render_status`. Default: a task handle for a client that
+    /// declares the tasks extension, otherwise wait.
     pub wait: Option<bool>,
 }
 

@@ -17,9 +17,12 @@ macro_rules! arguments {
         match $a.0 {
             Ok(a) => a,
             Err(e) => {
-                return Ok($crate::mcp::reply::failure(
-                    &$crate::mcp::error::ToolError::Arguments(e.to_string()),
-                ));
+                return Ok(
+                    $crate::mcp::reply::failure(&$crate::mcp::error::ToolError::Arguments(
+                        e.to_string(),
+                    ))
+                    .into(),
+                );
             }
         }
     };

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{
-    Implementation, ListResourceTemplatesResult, PaginatedRequestParams, ReadResourceRequestParams,
-    ReadResourceResponse, ServerCapabilities, ServerConfig,
+    CancelTaskParams, GetTaskParams, GetTaskResult, Implementation, ListResourceTemplatesResult,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
+    ServerConfig, UpdateTaskParams,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, ServiceExt, tool_handler};
@@ -183,7 +184,16 @@ impl ReelServer {
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for ReelServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_resources().build())
+        let capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_resources();
+        // Renders are the one long-running tool: with them come tasks (SEP-2663).
+        let capabilities = if self.renders.is_some() {
+            capabilities.enable_tasks().build()
+        } else {
+            capabilities.build()
+        };
+        ServerConfig::new(capabilities)
             .with_server_info(
                 Implementation::new("reelstore", env!("CARGO_PKG_VERSION"))
                     .with_title("reelstore: video-project workspaces with checkpoints"),
@@ -218,6 +228,30 @@ impl ServerHandler for ReelServer {
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<ReadResourceResponse, McpError> {
         super::resources::read(self, &request.uri, &ctx).await
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<GetTaskResult, McpError> {
+        super::tasks::get(self, &request.task_id, &ctx).await
+    }
+
+    async fn update_task(
+        &self,
+        request: UpdateTaskParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<(), McpError> {
+        super::tasks::update(self, &request.task_id, &ctx).await
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<(), McpError> {
+        super::tasks::cancel(self, &request.task_id, &ctx).await
     }
 }
 

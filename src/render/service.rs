@@ -323,16 +323,17 @@ impl Renders {
     }
 
     /// Cancels a job: a queued job never starts, a running one has its process group
-    /// killed. Cancelling a finished job changes nothing. A job another machine runs
-    /// (on a shared bucket) is asked to cancel through the bucket: that machine sees
-    /// the request within [`shared_jobs::CANCEL_POLL`]. Returns the status.
+    /// killed. Cancelling a finished job changes nothing. A job another process runs
+    /// (another server on this repository, or another machine on a shared bucket) is
+    /// asked to cancel through the backend: that process sees the request within
+    /// [`shared_jobs::CANCEL_POLL`]. Returns the status.
     pub async fn cancel(&self, caller: &Caller, id: RecordId) -> Result<JobStatus> {
         if let Some(live) = self.live(caller, id) {
             live.cancel.cancel();
             return Ok(live.tx.borrow().clone());
         }
         let status = self.status(caller, id).await?;
-        if !status.stage.is_final() && crate::engine::shared::enabled(&self.inner.engine) {
+        if !status.stage.is_final() {
             let engine = Arc::clone(&self.inner.engine);
             blocking(move || renders::request_cancel(&engine, &id)).await?;
         }

@@ -1,8 +1,9 @@
 //! Render jobs in a shared bucket: the machine running a job publishes its status at
 //! every stage and, while it runs, its progress every [`CANCEL_POLL`] (`jobs/<id>`,
 //! overwritten by that machine alone), so a server behind a load balancer answers for a
-//! job another server runs; a machine asked to cancel a job it does not run writes
-//! `jobs-cancel/<id>`, which the running machine looks for as often.
+//! job another server runs; a process asked to cancel a job it does not run writes
+//! `jobs-cancel/<id>`, which the running process looks for as often (on any backend:
+//! two servers on one local repository share the index, not their processes).
 //!
 //! Statuses read from the bucket are kept in this index as read, marked as another
 //! host's (see [`super::job::JobRecord`]): that host marks them interrupted, never this
@@ -70,13 +71,12 @@ fn is_final(bytes: &[u8]) -> bool {
     decode(bytes).is_ok_and(|(s, _)| s.stage.is_final())
 }
 
-/// On a shared bucket, while `live` runs: every [`CANCEL_POLL`], publishes its status
-/// if it moved on since the last publication (progress within a stage is otherwise
-/// only in this process), and cancels it if another machine asked to.
+/// While `live` runs, every [`CANCEL_POLL`]: persists its status if it moved on since
+/// the last time (in the index, and on a shared bucket in `jobs/<id>`: stage changes
+/// reported by the renderer's output and progress within a stage are otherwise only in
+/// this process), and cancels it if another process asked to (another server on this
+/// repository, or another machine).
 pub(super) fn share_running_job(engine: &Arc<Engine>, live: &Arc<Live>) {
-    if !crate::engine::shared::enabled(engine) {
-        return;
-    }
     let (engine, live) = (Arc::clone(engine), Arc::clone(live));
     let id = live.tx.borrow().id;
     tokio::spawn(async move {

@@ -20,6 +20,7 @@ mod isolation;
 mod mcp;
 mod mcp_clients;
 mod mcp_protocol;
+mod mcp_tasks;
 mod memory;
 mod model;
 mod patch_cli;

@@ -722,6 +722,9 @@ async fn bad_input_gets_is_error_results_and_the_server_keeps_serving() {
 pub(crate) struct HttpServer {
     child: std::process::Child,
     pub(crate) url: String,
+    /// What the server printed on stderr after its address (`REEL_LOG` decides how
+    /// much), as it comes.
+    pub(crate) log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Drop for HttpServer {
@@ -758,8 +761,14 @@ pub(crate) fn http_server_with(
             break rest.to_owned();
         }
     };
-    std::thread::spawn(move || for _ in lines {});
-    HttpServer { child, url }
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = std::sync::Arc::clone(&log);
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    HttpServer { child, url, log }
 }
 
 pub(crate) async fn http_client(url: &str, token: &str) -> Client {

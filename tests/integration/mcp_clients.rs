@@ -8,7 +8,8 @@
 
 use std::process::Command;
 
-use crate::mcp::{http_server, init_repo};
+use crate::mcp::{http_server, http_server_with, init_repo};
+use crate::render::{PACKAGE_JSON, fake_command, fixture};
 use crate::util::reel_path;
 
 /// The venv's python with the SDK installed.
@@ -89,6 +90,13 @@ fn inspector() -> String {
 /// How the Inspector reaches the server: the stdio command, or the HTTP URL and token.
 enum Target<'a> {
     Stdio(&'a std::path::Path),
+    /// Over stdio, with these variables set for the server and its stderr appended to
+    /// a file (the Inspector passes a server neither by default).
+    StdioLogged(
+        &'a std::path::Path,
+        &'a [(&'a str, &'a str)],
+        &'a std::path::Path,
+    ),
     Http(&'a str, &'a str),
 }
 
@@ -100,6 +108,15 @@ fn inspect(target: &Target, era: &str, args: &[&str]) -> (serde_json::Value, Str
     match target {
         Target::Stdio(repo) => {
             cmd.arg(reel_path()).arg("serve").arg("--repo").arg(repo);
+        }
+        Target::StdioLogged(repo, envs, log) => {
+            for (k, v) in *envs {
+                cmd.arg("-e").arg(format!("{k}={v}"));
+            }
+            cmd.args(["sh", "-c", r#"exec "$0" serve --repo "$1" 2>>"$2""#])
+                .arg(reel_path())
+                .arg(repo)
+                .arg(log);
         }
         Target::Http(url, token) => {
             cmd.args(["--transport", "http", "--server-url", url, "--header"])
@@ -236,5 +253,95 @@ fn inspector_cli_over_http_in_both_eras() {
         std::fs::write(&tokens, "ana tok\n").unwrap();
         let server = http_server(&dir.path().join(".reel"), &tokens);
         inspector_workflow(&Target::Http(&server.url, "tok"), era);
+    }
+}
+
+/// A render through the Inspector's own client for the tasks extension (its package
+/// ships `@modelcontextprotocol/ext-tasks`), over HTTP and stdio: at 2026-07-28 it
+/// declares the extension, gets a task handle, polls `tasks/get` and prints the result
+/// it carries; at 2025-11-25, where the extension is not defined, the call waits.
+#[test]
+#[ignore = "needs the MCP Inspector CLI (npm): scripts/test installs it and runs this"]
+fn inspector_cli_renders_through_a_task() {
+    let dir = init_repo();
+    let repo = dir.path().join(".reel");
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, "inspector tok\n").unwrap();
+    let install = format!(
+        "sh {} {}",
+        fixture("fake-install.sh").display(),
+        dir.path().join("installs").display()
+    );
+    let command = fake_command();
+    let envs = [
+        ("REEL_RENDER_COMMAND", command.as_str()),
+        ("REEL_INSTALL_COMMAND", install.as_str()),
+        ("REEL_LOG", "info"),
+        ("REEL_USER", "inspector"),
+    ];
+    let server = http_server_with(&repo, &tokens, &envs);
+    let stdio_log = dir.path().join("stdio.log");
+    let http = Target::Http(&server.url, "tok");
+    let stdio = Target::StdioLogged(&repo, &envs, &stdio_log);
+    // One project of user `inspector`, reached over both.
+    let p = inspect_call(
+        &http,
+        "modern",
+        "artifact_create_project",
+        &serde_json::json!({"name": "Clip"}),
+    );
+    let id = p["structuredContent"]["id"].as_str().unwrap().to_owned();
+    for (path, content) in [
+        ("package.json", PACKAGE_JSON),
+        ("src/index.ts", "import {registerRoot} from 'remotion';\n"),
+    ] {
+        let w = inspect_call(
+            &stdio,
+            "modern",
+            "artifact_write_file",
+            &serde_json::json!({"project_id": id, "path": path, "content": content}),
+        );
+        assert_eq!(w["isError"], false, "{w}");
+    }
+    let logs = || {
+        let mut log = server.log.lock().unwrap().clone();
+        log.extend(
+            std::fs::read_to_string(&stdio_log)
+                .unwrap_or_default()
+                .lines()
+                .map(str::to_owned),
+        );
+        log
+    };
+    let tasks = || {
+        logs()
+            .iter()
+            .filter(|l| l.contains("render job answered as a task"))
+            .count()
+    };
+    let mut expected = 0;
+    for (target, era, colour) in [
+        (&http, "modern", "yellow"),
+        (&http, "legacy", "green"),
+        (&stdio, "modern", "red"),
+        (&stdio, "legacy", "blue"),
+    ] {
+        let r = inspect_call(
+            target,
+            era,
+            "artifact_render_video",
+            &serde_json::json!({"project_id": id, "composition": "Main",
+                "props": {"color": colour}}),
+        );
+        assert_eq!(r["isError"], false, "{era} {colour}: {r}");
+        let job = &r["structuredContent"];
+        assert_eq!(job["stage"], "done", "{era} {colour}: {r}");
+        assert_eq!(job["memo_hit"], false, "{era} {colour}: {r}");
+        assert!(
+            r["content"].to_string().contains("reel://renders/"),
+            "{era} {colour}: {r}"
+        );
+        expected += usize::from(era == "modern");
+        assert_eq!(tasks(), expected, "{era} {colour}:\n{}", logs().join("\n"));
     }
 }

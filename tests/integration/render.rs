@@ -336,7 +336,7 @@ async fn one_install_serves_every_project_with_the_same_lockfile() {
 }
 
 /// Whether a process is gone (or a zombie waiting for init to reap it).
-fn gone(pid: &str) -> bool {
+pub(crate) fn gone(pid: &str) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Err(_) => true,
         Ok(stat) => stat
@@ -346,7 +346,7 @@ fn gone(pid: &str) -> bool {
     }
 }
 
-fn pids(path: &Path) -> Vec<String> {
+pub(crate) fn pids(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
@@ -354,7 +354,7 @@ fn pids(path: &Path) -> Vec<String> {
         .collect()
 }
 
-async fn wait_for_pids(path: &Path, n: usize) {
+pub(crate) async fn wait_for_pids(path: &Path, n: usize) {
     for _ in 0..600 {
         if pids(path).len() >= n {
             return;

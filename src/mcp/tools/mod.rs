@@ -7,3 +7,4 @@ mod projects;
 mod renders;
 
 pub(crate) use blobs::mime_of_render;
+pub(crate) use renders::job_result;

@@ -1,7 +1,7 @@
 //! Render tools: render a project to a video, follow a job, cancel it.
 
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::CallToolResult;
+use rmcp::model::{CallToolResponse, CallToolResult};
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, tool, tool_router};
 
@@ -24,7 +24,7 @@ impl ReelServer {
         name = "artifact_render_video",
         title = "Render a video",
         output_schema = crate::mcp::outputs::schema::<crate::render::JobStatus>(),
-        description = "Render a project (a checkpoint, or the working tree) to a video with Remotion and store it. Same inputs return the stored render at once (memo_hit). Reports progress notifications when you send a progressToken; cancelling the request cancels the render. Returns the job, the render id and metadata (codec, size, fps, duration) and a resource link reel://renders/{id} to the video.",
+        description = "Render a project (a checkpoint, or the working tree) to a video with Remotion and store it. Same inputs return the stored render at once (memo_hit). Reports progress notifications when you send a progressToken; cancelling the request cancels the render. A client that declares the tasks extension (io.modelcontextprotocol/tasks) gets a task at once: poll tasks/get, stop it with tasks/cancel. Returns the job, the render id and metadata (codec, size, fps, duration) and a resource link reel://renders/{id} to the video.",
         annotations(
             read_only_hint = false,
             destructive_hint = false,
@@ -36,7 +36,7 @@ impl ReelServer {
         &self,
         Parameters(a): Parameters<Lenient<RenderVideoArgs>>,
         ctx: RequestContext<RoleServer>,
-    ) -> std::result::Result<CallToolResult, McpError> {
+    ) -> std::result::Result<CallToolResponse, McpError> {
         let a = arguments!(a);
         let wait = a.wait.unwrap_or(true);
         let started = async {
@@ -52,10 +52,16 @@ impl ReelServer {
         };
         let (me, renders, first) = match started.await {
             Ok(v) => v,
-            Err(e) => return Ok(failure(&e)),
+            Err(e) => return Ok(failure(&e).into()),
         };
         if !wait || first.stage.is_final() {
-            return Ok(job_result(&first));
+            return Ok(job_result(&first).into());
+        }
+        // A client that takes tasks gets one now, unless it asked to wait: the job is
+        // persisted, so `tasks/get` finds it on any server of this repository.
+        if a.wait.is_none() && crate::mcp::tasks::accepted(&ctx) {
+            tracing::info!(job = %first.id, "render job answered as a task");
+            return Ok(CallToolResponse::Task(crate::mcp::tasks::created(&first)));
         }
         let token = ctx.meta.get_progress_token();
         let peer = ctx.peer.clone();
@@ -92,7 +98,8 @@ impl ReelServer {
         Ok(match waited {
             Ok(s) => job_result(&s),
             Err(e) => failure(&e.into()),
-        })
+        }
+        .into())
     }
 
     #[tool(
@@ -186,7 +193,7 @@ fn render_settings(a: &RenderVideoArgs) -> ToolResult<RenderSettings> {
 
 /// A job as a tool result: failed and cancelled jobs are `isError` results naming the
 /// cause; a finished one links its video.
-fn job_result(s: &JobStatus) -> CallToolResult {
+pub(crate) fn job_result(s: &JobStatus) -> CallToolResult {
     match s.stage {
         Stage::Failed | Stage::Cancelled | Stage::Interrupted => {
             let mut text = format!(
