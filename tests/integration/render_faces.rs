@@ -259,6 +259,45 @@ fn prune_bounds_the_render_cache() {
     );
 }
 
+/// The field names (`"name":`) of the JSON block of `docs/mcp.md` that contains
+/// `marker`.
+fn documented_fields(marker: &str) -> Vec<String> {
+    let doc = include_str!("../../docs/mcp.md");
+    let block = doc
+        .split("```json")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap())
+        .find(|b| b.contains(marker))
+        .expect("the example is in docs/mcp.md");
+    let pieces: Vec<&str> = block.split("\":").collect();
+    // Every piece but the last ends with a field name in quotes.
+    let fields: Vec<String> = pieces[..pieces.len() - 1]
+        .iter()
+        .filter_map(|before| before.rsplit('"').next())
+        .filter(|name| !name.is_empty() && !name.contains(' '))
+        .map(str::to_owned)
+        .collect();
+    assert!(fields.len() > 10, "{fields:?}");
+    fields
+}
+
+/// Every field name anywhere in `v`.
+fn field_names(v: &Value) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Object(m) => {
+                out.extend(m.keys().cloned());
+                stack.extend(m.values());
+            }
+            Value::Array(a) => stack.extend(a),
+            _ => {}
+        }
+    }
+    out
+}
+
 /// An MCP client that records progress notifications.
 #[derive(Clone, Default)]
 pub struct Watcher(pub Arc<Mutex<Vec<ProgressNotificationParam>>>);
@@ -307,6 +346,15 @@ async fn the_mcp_render_tool_reports_progress_and_links_the_video() {
     let job = r.structured_content.clone().unwrap();
     assert_eq!(job["stage"], "done");
     let render_id = job["render"]["id"].as_str().unwrap().to_owned();
+    // docs/mcp.md's render result (the values of a real Remotion render, which the
+    // opt-in remotion_e2e test checks) names only fields this result has.
+    let real = field_names(&serde_json::to_value(&r).unwrap());
+    for field in documented_fields("Rendered h264") {
+        assert!(
+            real.contains(&field),
+            "docs/mcp.md shows `{field}`: {real:?}"
+        );
+    }
 
     let seen = watcher.0.lock().unwrap().clone();
     assert!(seen.len() >= 3, "progress notifications: {seen:?}");
