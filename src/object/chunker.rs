@@ -19,12 +19,17 @@ pub struct ChunkerConfig {
     pub max: u32,
 }
 
+/// The limits of a new repository. An edit inside a large file (bytes inserted into
+/// footage) stores the one or two chunks around it again: with a 256 KiB average, ten
+/// 4 KiB insertions into two 100 MiB files added 3.9 MiB to the repository, against
+/// 16.0 MiB with a 1 MiB average (and 3.2 MiB with 128 KiB, whose manifests and index
+/// rows grow for little); checkpoint times were the same (`docs/performance.md`).
 impl Default for ChunkerConfig {
     fn default() -> Self {
         ChunkerConfig {
-            min: 256 * 1024,
-            avg: 1024 * 1024,
-            max: 4 * 1024 * 1024,
+            min: 64 * 1024,
+            avg: 256 * 1024,
+            max: 1024 * 1024,
         }
     }
 }
@@ -66,10 +71,11 @@ pub fn chunks<R: Read>(
 
 /// Cuts a stream into exactly the chunks [`chunks`] yields, without copying each one:
 /// every [`Round`] lends the bytes read since the last round and the chunks cut, as
-/// slices of one reused buffer of one and a half maximum chunks (6 MiB by default).
+/// slices of one reused buffer of one and a half maximum chunks (1.5 MiB by default).
 ///
 /// `StreamCDC` copies every chunk out of its buffer and moves the rest of the buffer to
-/// the front after each cut (3 MiB moved per 1 MiB chunk with the default limits);
+/// the front after each cut (three quarters of a maximum chunk moved per average one
+/// with the default limits);
 /// here the bytes after the last cut move once per buffer, and a chunk the repository
 /// already has is never copied. A larger buffer moves less but is held once per core.
 pub struct Chunker<'r> {
