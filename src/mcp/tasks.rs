@@ -25,8 +25,8 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 
 use super::server::ReelServer;
-use crate::artifact::RecordId;
-use crate::render::{JobStatus, Stage};
+use crate::artifact::{Caller, RecordId};
+use crate::render::{JobStatus, Renders, Stage};
 
 /// How often a client should poll a render task, in milliseconds.
 pub const POLL_INTERVAL_MS: u64 = 500;
@@ -56,7 +56,11 @@ pub async fn get(
     task_id: &str,
     ctx: &RequestContext<RoleServer>,
 ) -> Result<GetTaskResult, McpError> {
-    let job = job(server, task_id, ctx, false).await?;
+    let (renders, me, id) = lookup(server, task_id, ctx)?;
+    let job = renders
+        .status(&me, id)
+        .await
+        .map_err(|e| job_error(task_id, &e))?;
     Ok(GetTaskResult::new(detailed(&job)))
 }
 
@@ -68,7 +72,12 @@ pub async fn cancel(
     task_id: &str,
     ctx: &RequestContext<RoleServer>,
 ) -> Result<(), McpError> {
-    job(server, task_id, ctx, true).await.map(drop)
+    let (renders, me, id) = lookup(server, task_id, ctx)?;
+    renders
+        .cancel(&me, id)
+        .await
+        .map(drop)
+        .map_err(|e| job_error(task_id, &e))
 }
 
 /// `tasks/update`: render tasks never ask the client for input, so responses to a
@@ -78,42 +87,43 @@ pub async fn update(
     task_id: &str,
     ctx: &RequestContext<RoleServer>,
 ) -> Result<(), McpError> {
-    job(server, task_id, ctx, false).await.map(drop)
+    get(server, task_id, ctx).await.map(drop)
 }
 
-/// The job `task_id` names, if the caller may see it (cancelled first with `cancel`).
-/// Unknown ids, ids of jobs the caller may not see and ids that are no job id at all
-/// get the same `-32602` answer, as the extension requires.
-async fn job(
-    server: &ReelServer,
+/// Who asks, the render service and the job id a `tasks/*` request names, once the
+/// request may use tasks at all. An id that is no job id gets the `-32602` of an
+/// unknown task, as the extension requires.
+fn lookup<'s>(
+    server: &'s ReelServer,
     task_id: &str,
     ctx: &RequestContext<RoleServer>,
-    cancel: bool,
-) -> Result<JobStatus, McpError> {
+) -> Result<(&'s Renders, Caller, RecordId), McpError> {
     if !accepted(ctx) {
         return Err(McpError::missing_required_client_capability(
             ClientCapabilities::builder().enable_tasks().build(),
         ));
     }
-    let not_found = || McpError::invalid_params(format!("task {task_id:?} not found"), None);
-    let protocol = |e: &dyn std::fmt::Display| McpError::internal_error(e.to_string(), None);
     let me = server
         .caller(ctx)
         .map_err(|e| McpError::invalid_request(e.to_string(), None))?;
-    let renders = server.renders().map_err(|e| protocol(&e))?;
-    let id: RecordId = task_id.parse().map_err(|_| not_found())?;
-    let found = if cancel {
-        renders.cancel(&me, id).await
+    let renders = server
+        .renders()
+        .map_err(|e| McpError::internal_error(e.to_string(), None))?;
+    let id = task_id.parse().map_err(|_| not_found(task_id))?;
+    Ok((renders, me, id))
+}
+
+fn not_found(task_id: &str) -> McpError {
+    McpError::invalid_params(format!("task {task_id:?} not found"), None)
+}
+
+/// A job the caller may not see is answered as one that does not exist.
+fn job_error(task_id: &str, e: &crate::error::Error) -> McpError {
+    if e.code() == "not_found" {
+        not_found(task_id)
     } else {
-        renders.status(&me, id).await
-    };
-    found.map_err(|e| {
-        if e.code() == "not_found" {
-            not_found()
-        } else {
-            protocol(&e)
-        }
-    })
+        McpError::internal_error(e.to_string(), None)
+    }
 }
 
 fn status(stage: Stage) -> TaskStatus {

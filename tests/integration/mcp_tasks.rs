@@ -152,6 +152,21 @@ async fn render_handle(peer: &Peer<RoleClient>, args: Value) -> Value {
     serde_json::to_value(&created).unwrap()
 }
 
+/// Starts a render that hangs at frame 10 (recording its processes in `pidfile`) as a
+/// task, and waits until its renderer and that renderer's child run.
+async fn sleeping_task(peer: &Peer<RoleClient>, project: &str, pidfile: &Path) -> String {
+    let props = json!({"mode": "sleep", "pidfile": pidfile.display().to_string()});
+    let task = render_task(peer, render_args(project, &props)).await;
+    wait_for_pids(pidfile, 2).await;
+    task
+}
+
+fn assert_no_renderer_left(pidfile: &Path) {
+    for pid in pids(pidfile) {
+        assert!(gone(&pid), "renderer process {pid} is still running");
+    }
+}
+
 async fn get(peer: &Peer<RoleClient>, id: &str) -> Result<GetTaskResult, ServiceError> {
     peer.get_task(GetTaskParams::new(id)).await
 }
@@ -300,15 +315,7 @@ async fn a_render_is_a_task_for_a_client_that_takes_tasks() {
 
     // Cancelled while it renders: the task ends cancelled and no renderer process is left.
     let pidfile = dir.path().join("pids");
-    let sleeping = render_task(
-        &client,
-        render_args(
-            &id,
-            &json!({"mode": "sleep", "pidfile": pidfile.display().to_string()}),
-        ),
-    )
-    .await;
-    wait_for_pids(&pidfile, 2).await;
+    let sleeping = sleeping_task(&client, &id, &pidfile).await;
     client
         .cancel_task(CancelTaskParams::new(sleeping.clone()))
         .await
@@ -317,9 +324,7 @@ async fn a_render_is_a_task_for_a_client_that_takes_tasks() {
     assert_eq!(cancelled.task.status(), TaskStatus::Cancelled);
     let v = serde_json::to_value(&cancelled).unwrap();
     assert!(v.get("result").is_none(), "{v}");
-    for pid in pids(&pidfile) {
-        assert!(gone(&pid), "renderer process {pid} is still running");
-    }
+    assert_no_renderer_left(&pidfile);
     // Cancelling a finished task changes nothing.
     client
         .cancel_task(CancelTaskParams::new(task.clone()))
@@ -392,15 +397,7 @@ async fn a_task_is_one_users_on_every_server_of_the_repository() {
 
     let id = project(&ana_a).await;
     let pidfile = dir.path().join("pids");
-    let task = render_task(
-        &ana_a,
-        render_args(
-            &id,
-            &json!({"mode": "sleep", "pidfile": pidfile.display().to_string()}),
-        ),
-    )
-    .await;
-    wait_for_pids(&pidfile, 2).await;
+    let task = sleeping_task(&ana_a, &id, &pidfile).await;
     // The other server reads it from the repository's index.
     let (_, seen) = poll_until(&ana_b, &task, |t| {
         t.task
@@ -434,11 +431,11 @@ async fn a_task_is_one_users_on_every_server_of_the_repository() {
         .cancel_task(CancelTaskParams::new(task.clone()))
         .await
         .unwrap();
+    // (the path the refusal above was checked against is the one a cancel writes)
+    assert!(repo.join("packs/jobs-cancel").join(&task).exists());
     let (_, cancelled) = until_terminal(&ana_a, &task).await;
     assert_eq!(cancelled.task.status(), TaskStatus::Cancelled);
-    for pid in pids(&pidfile) {
-        assert!(gone(&pid), "renderer process {pid} is still running");
-    }
+    assert_no_renderer_left(&pidfile);
     for c in [ana_a, ana_b, bob_b] {
         c.cancel().await.unwrap();
     }
