@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 
 use super::error::StoreError;
+use super::pack_files::PackFiles;
 
 type Result<T> = std::result::Result<T, StoreError>;
 use crate::hash::PackId;
@@ -91,6 +92,12 @@ pub trait BlobBackend: Send + Sync + Debug {
     /// where each request waits on a round trip; `None` for local storage, where the
     /// default (one per core) is right.
     fn parallel_reads(&self) -> Option<usize> {
+        None
+    }
+    /// The files of a local directory backend, where a writer can build a pack in a
+    /// staging file and link it under its name instead of holding it in memory for
+    /// [`put`](Self::put); `None` for every other store.
+    fn pack_files(&self) -> Option<&PackFiles> {
         None
     }
     /// Whether several machines may share this backend, so that refs and checkpoint

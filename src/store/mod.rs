@@ -8,6 +8,7 @@ mod error;
 mod local_reads;
 mod object_store;
 mod pack;
+mod pack_files;
 mod packer;
 mod probe;
 mod redb_backend;

@@ -30,6 +30,8 @@ pub struct ObjectStoreBackend {
     remote: bool,
     /// A local directory's ranged reads, by `pread` on files kept open.
     local: Option<super::local_reads::LocalReads>,
+    /// A local directory's files, for packs built in place.
+    files: Option<super::pack_files::PackFiles>,
 }
 
 impl ObjectStoreBackend {
@@ -49,6 +51,7 @@ impl ObjectStoreBackend {
             settings: Settings::default(),
             remote: false,
             local: None,
+            files: None,
         }
     }
 
@@ -87,6 +90,7 @@ impl ObjectStoreBackend {
         let fs = Arc::new(fs);
         let mut backend = Self::new(fs.clone(), StorePath::default(), label, handle);
         backend.local = Some(super::local_reads::LocalReads::new(fs));
+        backend.files = Some(super::pack_files::PackFiles::new(dir));
         Ok(backend)
     }
 
@@ -236,6 +240,10 @@ impl BlobBackend for ObjectStoreBackend {
 
     fn parallel_reads(&self) -> Option<usize> {
         self.remote.then_some(self.settings.parallel_reads)
+    }
+
+    fn pack_files(&self) -> Option<&super::pack_files::PackFiles> {
+        self.files.as_ref()
     }
 
     fn shared(&self) -> bool {

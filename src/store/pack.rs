@@ -29,7 +29,7 @@ const PACK_MAGIC: [u8; 8] = *b"REELPACK";
 /// The pack version this build writes.
 pub const PACK_VERSION: u8 = 2;
 /// Random bytes after the version byte (version 2).
-const NONCE_LEN: usize = 16;
+pub(super) const NONCE_LEN: usize = 16;
 const FOOTER_MAGIC: [u8; 8] = *b"REELTRLR";
 const FOOTER_LEN: usize = 12;
 /// An upper bound on what one entry adds to the trailer (postcard: kind 1, id 32,
@@ -127,9 +127,7 @@ impl PackWriter {
     #[must_use]
     pub fn with_nonce(capacity: usize, nonce: [u8; NONCE_LEN]) -> Self {
         let mut bytes = Vec::with_capacity(capacity.max(64));
-        bytes.extend_from_slice(&PACK_MAGIC);
-        bytes.push(PACK_VERSION);
-        bytes.extend_from_slice(&nonce);
+        bytes.extend_from_slice(&header(nonce));
         PackWriter {
             bytes,
             entries: Vec::new(),
@@ -167,7 +165,7 @@ impl PackWriter {
     /// ~50,000 objects: its trailer is megabytes, not a rounding error.)
     #[must_use]
     pub fn finished_len_max(&self) -> usize {
-        self.bytes.len() + self.entries.len() * TRAILER_ENTRY_MAX + TRAILER_FIXED_MAX
+        self.bytes.len() + sealed_len_max(self.entries.len())
     }
 
     /// Whether no object was added.
@@ -179,16 +177,38 @@ impl PackWriter {
     /// Appends the trailer and names the pack.
     pub fn finish(self) -> Result<(PackId, Vec<u8>, Vec<PackEntry>)> {
         let PackWriter { mut bytes, entries } = self;
-        let n = entries.len();
-        let trailer = encode(&Trailer { entries })?;
-        debug_assert!(trailer.len() + FOOTER_LEN <= n * TRAILER_ENTRY_MAX + TRAILER_FIXED_MAX);
-        bytes.extend_from_slice(&trailer);
-        bytes.extend_from_slice(&(trailer.len() as u32).to_le_bytes());
-        bytes.extend_from_slice(&FOOTER_MAGIC);
+        let (tail, entries) = seal(entries)?;
+        bytes.extend_from_slice(&tail);
         let id = PackId(Hash::of(&bytes));
-        let Trailer { entries } = decode(&trailer).expect("a trailer we just encoded decodes");
         Ok((id, bytes, entries))
     }
+}
+
+/// The first bytes of a pack this build writes: magic, version, `nonce`.
+pub(super) fn header(nonce: [u8; NONCE_LEN]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(header_len(PACK_VERSION) as usize);
+    bytes.extend_from_slice(&PACK_MAGIC);
+    bytes.push(PACK_VERSION);
+    bytes.extend_from_slice(&nonce);
+    bytes
+}
+
+/// The last bytes of a pack holding `entries`: the trailer, its length and the footer;
+/// with the entries back (as a reader will decode them).
+pub(super) fn seal(entries: Vec<PackEntry>) -> Result<(Vec<u8>, Vec<PackEntry>)> {
+    let n = entries.len();
+    let trailer = encode(&Trailer { entries })?;
+    debug_assert!(trailer.len() + FOOTER_LEN <= n * TRAILER_ENTRY_MAX + TRAILER_FIXED_MAX);
+    let Trailer { entries } = decode(&trailer).expect("a trailer we just encoded decodes");
+    let mut tail = trailer;
+    tail.extend_from_slice(&(tail.len() as u32).to_le_bytes());
+    tail.extend_from_slice(&FOOTER_MAGIC);
+    Ok((tail, entries))
+}
+
+/// What [`seal`] adds at most for `entries` entries.
+pub(super) fn sealed_len_max(entries: usize) -> usize {
+    entries * TRAILER_ENTRY_MAX + TRAILER_FIXED_MAX
 }
 
 /// Reads the trailer of a whole pack, checking that its entries fit the pack.

@@ -7,9 +7,11 @@ use std::sync::mpsc::{SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 use bytes::Bytes;
+use tempfile::NamedTempFile;
 
 use super::backend::{BlobBackend, pack_name};
 use super::pack::{PackEntry, PackWriter, TRAILER_ENTRY_MAX};
+use super::pack_files::FilePack;
 use crate::error::{Error, Result};
 use crate::hash::{Hash, PackId};
 use crate::object::ObjectKind;
@@ -54,17 +56,50 @@ pub trait PackSink {
     ) -> Result<()>;
 }
 
+/// A finished pack on its way to the writer thread.
+enum Finished {
+    /// In memory: stored with [`BlobBackend::put`].
+    Bytes(PackId, Vec<u8>),
+    /// In a staging file: published with [`super::pack_files::PackFiles::publish`].
+    File(PackId, NamedTempFile),
+}
+
+/// The pack being filled.
+enum Building {
+    Memory(PackWriter),
+    File(Box<FilePack>),
+}
+
+impl Building {
+    fn finished_len_max(&self) -> usize {
+        match self {
+            Building::Memory(p) => p.finished_len_max(),
+            Building::File(p) => p.finished_len_max(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Building::Memory(p) => p.is_empty(),
+            Building::File(p) => p.is_empty(),
+        }
+    }
+}
+
 struct Writer {
-    tx: SyncSender<(PackId, Vec<u8>)>,
+    tx: SyncSender<Finished>,
     thread: JoinHandle<Result<()>>,
 }
 
-/// Fills packs up to `target` bytes and stores each one as soon as it is full.
+/// Fills packs up to `target` bytes and stores each one as soon as it is full. On a
+/// local directory backend a pack is built in a staging file
+/// ([`super::pack_files::PackFiles`]); elsewhere
+/// in memory.
 pub struct Packer {
     backend: Arc<dyn BlobBackend>,
     journal: Arc<dyn PackJournal>,
     target: usize,
-    current: PackWriter,
+    current: Option<Building>,
     written: Vec<WrittenPack>,
     writer: Option<Writer>,
 }
@@ -90,22 +125,48 @@ impl Packer {
             backend,
             journal,
             target,
-            current: PackWriter::with_capacity(target + PACK_SLACK),
+            current: None,
             written: Vec::new(),
             writer: None,
         }
     }
 
-    fn writer(&mut self) -> &SyncSender<(PackId, Vec<u8>)> {
+    /// The pack being filled, started on first use.
+    fn current(&mut self) -> Result<&mut Building> {
+        if self.current.is_none() {
+            let building = match self.backend.pack_files() {
+                Some(files) => Building::File(Box::new(files.create()?)),
+                None => Building::Memory(PackWriter::with_capacity(self.target + PACK_SLACK)),
+            };
+            self.current = Some(building);
+        }
+        Ok(self.current.as_mut().expect("just set"))
+    }
+
+    fn writer(&mut self) -> &SyncSender<Finished> {
         let backend = &self.backend;
         &self
             .writer
             .get_or_insert_with(|| {
                 let backend = Arc::clone(backend);
-                let (tx, rx) = sync_channel::<(PackId, Vec<u8>)>(PACKS_IN_FLIGHT);
+                let (tx, rx) = sync_channel::<Finished>(PACKS_IN_FLIGHT);
                 let thread = std::thread::spawn(move || {
-                    for (id, bytes) in rx {
-                        backend.put(&pack_name(&id), Bytes::from(bytes))?;
+                    for finished in rx {
+                        let id = match finished {
+                            Finished::Bytes(id, bytes) => {
+                                backend.put(&pack_name(&id), Bytes::from(bytes))?;
+                                id
+                            }
+                            Finished::File(id, file) => {
+                                let files = backend.pack_files().ok_or_else(|| {
+                                    Error::Internal(
+                                        "a pack file for a backend without files".into(),
+                                    )
+                                })?;
+                                files.publish(file, &pack_name(&id))?;
+                                id
+                            }
+                        };
                         tracing::debug!(pack = %id.short(), "pack written");
                     }
                     Ok(())
@@ -116,17 +177,24 @@ impl Packer {
     }
 
     fn flush(&mut self) -> Result<()> {
-        if self.current.is_empty() {
+        let Some(full) = self.current.take() else {
+            return Ok(());
+        };
+        if full.is_empty() {
             return Ok(());
         }
-        let full = std::mem::replace(
-            &mut self.current,
-            PackWriter::with_capacity(self.target + PACK_SLACK),
-        );
-        let (id, bytes, entries) = full.finish()?;
-        let size = bytes.len() as u64;
+        let (id, size, entries, finished) = match full {
+            Building::Memory(pack) => {
+                let (id, bytes, entries) = pack.finish()?;
+                (id, bytes.len() as u64, entries, Finished::Bytes(id, bytes))
+            }
+            Building::File(pack) => {
+                let (id, size, file, entries) = pack.finish()?;
+                (id, size, entries, Finished::File(id, file))
+            }
+        };
         self.journal.will_store(&id)?;
-        if self.writer().send((id, bytes)).is_err() {
+        if self.writer().send(finished).is_err() {
             // The writer stopped on an error; `finish` reports it.
             return self
                 .join_writer()
@@ -178,12 +246,18 @@ impl PackSink for Packer {
         stored: &[u8],
         raw_len: u32,
     ) -> Result<()> {
-        let grown = self.current.finished_len_max() + stored.len() + TRAILER_ENTRY_MAX;
-        if !self.current.is_empty() && grown > self.target {
+        let current = self.current()?;
+        let grown = current.finished_len_max() + stored.len() + TRAILER_ENTRY_MAX;
+        if !current.is_empty() && grown > self.target {
             self.flush()?;
         }
-        self.current.add(kind, id, compression, stored, raw_len);
-        Ok(())
+        match self.current()? {
+            Building::Memory(pack) => {
+                pack.add(kind, id, compression, stored, raw_len);
+                Ok(())
+            }
+            Building::File(pack) => Ok(pack.add(kind, id, compression, stored, raw_len)?),
+        }
     }
 }
 

@@ -315,3 +315,58 @@ fn a_crash_campaign_of_checkpoints_restores_and_collections() {
         assert_eq!(&snapshot(out.path()), tree, "checkpoint {id}");
     }
 }
+
+/// A checkpoint killed after a pack's file is written and before it is published leaves
+/// a staging file, never a pack: fsck is clean, HEAD has not moved, the next checkpoint
+/// works, and `gc` removes the file once it is an hour old — not while it is young (a
+/// running writer's).
+#[test]
+fn a_writer_killed_before_publishing_leaves_a_staging_file_gc_removes_once_stale() {
+    let dir = tempdir();
+    let p = dir.path();
+    sample_project(p);
+    reel(p).arg("init").assert().success();
+    reel(p).args(["checkpoint", "-q"]).assert().success();
+    let base = reel_json(p, &["show", "HEAD"])["id"].clone();
+    write(p, "footage/take.mov", random_bytes(8 << 20, 77));
+    assert!(run_and_kill(
+        p,
+        &["checkpoint", "-q"],
+        Death::At("pack-announced")
+    ));
+    let staging = p.join(".reel/packs/staging");
+    let left: Vec<_> = std::fs::read_dir(&staging)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(!left.is_empty(), "no staging file left");
+    let report = reel_json(p, &["fsck", "--read-data"]);
+    assert!(report["errors"].as_array().unwrap().is_empty(), "{report}");
+    assert_eq!(reel_json(p, &["show", "HEAD"])["id"], base);
+
+    reel(p).args(["gc", "--grace", "0s"]).assert().success();
+    assert!(
+        left.iter().all(|f| f.exists()),
+        "gc removed a young staging file"
+    );
+    let two_hours_ago = std::time::SystemTime::now() - Duration::from_secs(7200);
+    for f in &left {
+        let file = std::fs::File::options().write(true).open(f).unwrap();
+        file.set_modified(two_hours_ago).unwrap();
+    }
+    reel(p).args(["gc", "--grace", "0s"]).assert().success();
+    assert!(
+        !left.iter().any(|f| f.exists()),
+        "gc kept a stale staging file"
+    );
+
+    let want = snapshot(p);
+    reel(p).args(["checkpoint", "-q"]).assert().success();
+    let out = tempdir();
+    reel(p)
+        .args(["restore", "HEAD", "--to", out.path().to_str().unwrap()])
+        .assert()
+        .success();
+    assert_eq!(snapshot(out.path()), want);
+    assert_eq!(std::fs::read_dir(&staging).unwrap().count(), 0);
+}

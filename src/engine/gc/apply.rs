@@ -111,6 +111,11 @@ fn sync_roots(engine: &Engine) -> Result<()> {
     Ok(())
 }
 
+/// How old a pack's staging file (on a local backend) must be for gc to remove it: a
+/// writer appends to its file as it fills and publishes it seconds after the last write,
+/// so a file untouched this long belongs to a writer that was killed.
+const STAGING_STALE: Duration = Duration::from_secs(3600);
+
 /// Plans and (unless `dry_run`) applies a collection.
 pub fn gc(engine: &Engine, opts: &GcOptions) -> Result<GcReport> {
     if opts.dry_run {
@@ -190,6 +195,12 @@ fn collect_alone(engine: &Engine, opts: &GcOptions) -> Result<GcReport> {
     report.packs_deferred = outcome.deferred;
     report.packs_spared = outcome.spared;
     drop(gc);
+    if let Some(files) = engine.backend.pack_files() {
+        let swept = files.sweep(STAGING_STALE)?;
+        if swept > 0 {
+            tracing::info!("removed {swept} staging files left by killed writers");
+        }
+    }
     engine.index.compact();
     Ok(report)
 }
