@@ -92,7 +92,8 @@ fn pack_writing(c: &mut Criterion) {
                     Compression::Raw,
                     d,
                     d.len() as u32,
-                );
+                )
+                .unwrap();
             }
             w.finish().unwrap()
         });

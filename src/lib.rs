@@ -80,5 +80,5 @@ pub mod internals {
     pub use crate::object::{
         Chunker, Commit, Manifest, ObjectKind, Tree, TreeEntry, chunks, decode, encode,
     };
-    pub use crate::store::{PackEntry, PackWriter, parse_pack, parse_trailer};
+    pub use crate::store::{PackBody, PackEntry, PackWriter, parse_pack, parse_trailer};
 }

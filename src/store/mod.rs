@@ -21,7 +21,7 @@ pub use cache::{DEFAULT_CACHE_BYTES, ReadCache};
 pub use disk_cache::{DEFAULT_DISK_CACHE_BYTES, DiskBlocks};
 pub use error::StoreError;
 pub use object_store::{ObjectStoreBackend, backend_for_probe, backend_from_url};
-pub use pack::{PackEntry, PackWriter, parse_pack, parse_trailer, read_trailer};
+pub use pack::{PackBody, PackEntry, PackWriter, parse_pack, parse_trailer, read_trailer};
 pub use packer::{PackJournal, PackSink, Packer, WrittenPack};
 pub use probe::{ProbeReport, probe};
 pub use redb_backend::RedbBackend;

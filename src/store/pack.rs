@@ -15,7 +15,10 @@
 //! without asking who else might have "written" it too. Version 1 packs (no nonce,
 //! objects from offset 9) are still read.
 
+use std::io::{BufWriter, Write};
+
 use serde::{Deserialize, Serialize};
+use tempfile::NamedTempFile;
 
 use super::error::StoreError;
 
@@ -92,12 +95,67 @@ pub(super) fn check_entries(entries: &[PackEntry]) -> std::result::Result<(), St
     Ok(())
 }
 
-/// Builds one pack in memory.
+/// Builds one pack: in memory, or in a staging file as its objects arrive (see
+/// [`super::pack_files`]), hashing what it writes.
 #[derive(Debug)]
 pub struct PackWriter {
-    bytes: Vec<u8>,
+    out: Out,
+    len: usize,
     entries: Vec<PackEntry>,
 }
+
+/// Where a pack's bytes go while it is built.
+#[derive(Debug)]
+enum Out {
+    Memory(Vec<u8>),
+    File(Box<FileOut>),
+}
+
+/// A staging file being written, and the BLAKE3 of what was written to it.
+#[derive(Debug)]
+struct FileOut {
+    file: BufWriter<NamedTempFile>,
+    hasher: blake3::Hasher,
+}
+
+/// The bytes of a finished pack.
+#[derive(Debug)]
+pub enum PackBody {
+    /// Held in memory, to be stored with a `put`.
+    Memory(Vec<u8>),
+    /// Written to a staging file (not yet synced), to be published under its name.
+    File {
+        /// The staging file.
+        file: NamedTempFile,
+        /// Its length.
+        len: u64,
+    },
+}
+
+impl PackBody {
+    /// The pack's size in bytes.
+    #[must_use]
+    pub fn size(&self) -> u64 {
+        match self {
+            PackBody::Memory(bytes) => bytes.len() as u64,
+            PackBody::File { len, .. } => *len,
+        }
+    }
+
+    /// The bytes (read back from the file for a file body: for tests and tools, not for
+    /// the write path).
+    pub fn into_bytes(self) -> Result<Vec<u8>> {
+        match self {
+            PackBody::Memory(bytes) => Ok(bytes),
+            PackBody::File { file, .. } => {
+                std::fs::read(file.path()).map_err(StoreError::io("read", file.path()))
+            }
+        }
+    }
+}
+
+/// Bytes a file writer buffers before a `write`.
+const FILE_BUFFER: usize = 1024 * 1024;
 
 /// Length of the header of a pack of `version` (1 or 2).
 fn header_len(version: u8) -> u64 {
@@ -129,12 +187,41 @@ impl PackWriter {
         let mut bytes = Vec::with_capacity(capacity.max(64));
         bytes.extend_from_slice(&header(nonce));
         PackWriter {
-            bytes,
+            len: bytes.len(),
+            out: Out::Memory(bytes),
             entries: Vec::new(),
         }
     }
 
-    /// Appends an object's stored bytes.
+    /// A writer into `file` (empty, opened for writing), with a given nonce.
+    pub(super) fn in_file(file: NamedTempFile, nonce: [u8; NONCE_LEN]) -> Result<Self> {
+        let mut w = PackWriter {
+            out: Out::File(Box::new(FileOut {
+                file: BufWriter::with_capacity(FILE_BUFFER, file),
+                hasher: blake3::Hasher::new(),
+            })),
+            len: 0,
+            entries: Vec::new(),
+        };
+        w.append(&header(nonce))?;
+        Ok(w)
+    }
+
+    fn append(&mut self, bytes: &[u8]) -> Result<()> {
+        self.len += bytes.len();
+        match &mut self.out {
+            Out::Memory(buf) => buf.extend_from_slice(bytes),
+            Out::File(out) => {
+                out.hasher.update(bytes);
+                if let Err(e) = out.file.write_all(bytes) {
+                    return Err(StoreError::io("write", out.file.get_ref().path())(e));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends an object's stored bytes (an error only from a file writer's write).
     pub fn add(
         &mut self,
         kind: ObjectKind,
@@ -142,22 +229,22 @@ impl PackWriter {
         compression: Compression,
         stored: &[u8],
         raw_len: u32,
-    ) {
+    ) -> Result<()> {
         self.entries.push(PackEntry {
             kind,
             id,
-            offset: self.bytes.len() as u64,
+            offset: self.len as u64,
             stored_len: stored.len() as u32,
             raw_len,
             compression,
         });
-        self.bytes.extend_from_slice(stored);
+        self.append(stored)
     }
 
     /// Bytes written so far.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.bytes.len()
+        self.len
     }
 
     /// The pack's size once finished, at most: what is written, plus a trailer of its
@@ -165,7 +252,7 @@ impl PackWriter {
     /// ~50,000 objects: its trailer is megabytes, not a rounding error.)
     #[must_use]
     pub fn finished_len_max(&self) -> usize {
-        self.bytes.len() + sealed_len_max(self.entries.len())
+        self.len + self.entries.len() * TRAILER_ENTRY_MAX + TRAILER_FIXED_MAX
     }
 
     /// Whether no object was added.
@@ -174,41 +261,39 @@ impl PackWriter {
         self.entries.is_empty()
     }
 
-    /// Appends the trailer and names the pack.
-    pub fn finish(self) -> Result<(PackId, Vec<u8>, Vec<PackEntry>)> {
-        let PackWriter { mut bytes, entries } = self;
-        let (tail, entries) = seal(entries)?;
-        bytes.extend_from_slice(&tail);
-        let id = PackId(Hash::of(&bytes));
-        Ok((id, bytes, entries))
+    /// Appends the trailer and names the pack: its id, bytes and entries.
+    pub fn finish(mut self) -> Result<(PackId, PackBody, Vec<PackEntry>)> {
+        let entries = std::mem::take(&mut self.entries);
+        let n = entries.len();
+        let trailer = encode(&Trailer { entries })?;
+        debug_assert!(trailer.len() + FOOTER_LEN <= n * TRAILER_ENTRY_MAX + TRAILER_FIXED_MAX);
+        self.append(&trailer)?;
+        self.append(&(trailer.len() as u32).to_le_bytes())?;
+        self.append(&FOOTER_MAGIC)?;
+        let Trailer { entries } = decode(&trailer).expect("a trailer we just encoded decodes");
+        let (id, body) = match self.out {
+            Out::Memory(bytes) => (Hash::of(&bytes), PackBody::Memory(bytes)),
+            Out::File(out) => {
+                let FileOut { file, hasher } = *out;
+                let file = file.into_inner().map_err(|e| {
+                    let (error, file) = e.into_parts();
+                    StoreError::io("write", file.get_ref().path())(error)
+                })?;
+                let len = self.len as u64;
+                (Hash::from(hasher.finalize()), PackBody::File { file, len })
+            }
+        };
+        Ok((PackId(id), body, entries))
     }
 }
 
 /// The first bytes of a pack this build writes: magic, version, `nonce`.
-pub(super) fn header(nonce: [u8; NONCE_LEN]) -> Vec<u8> {
+fn header(nonce: [u8; NONCE_LEN]) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(header_len(PACK_VERSION) as usize);
     bytes.extend_from_slice(&PACK_MAGIC);
     bytes.push(PACK_VERSION);
     bytes.extend_from_slice(&nonce);
     bytes
-}
-
-/// The last bytes of a pack holding `entries`: the trailer, its length and the footer;
-/// with the entries back (as a reader will decode them).
-pub(super) fn seal(entries: Vec<PackEntry>) -> Result<(Vec<u8>, Vec<PackEntry>)> {
-    let n = entries.len();
-    let trailer = encode(&Trailer { entries })?;
-    debug_assert!(trailer.len() + FOOTER_LEN <= n * TRAILER_ENTRY_MAX + TRAILER_FIXED_MAX);
-    let Trailer { entries } = decode(&trailer).expect("a trailer we just encoded decodes");
-    let mut tail = trailer;
-    tail.extend_from_slice(&(tail.len() as u32).to_le_bytes());
-    tail.extend_from_slice(&FOOTER_MAGIC);
-    Ok((tail, entries))
-}
-
-/// What [`seal`] adds at most for `entries` entries.
-pub(super) fn sealed_len_max(entries: usize) -> usize {
-    entries * TRAILER_ENTRY_MAX + TRAILER_FIXED_MAX
 }
 
 /// Reads the trailer of a whole pack, checking that its entries fit the pack.
@@ -296,15 +381,18 @@ mod tests {
     #[test]
     fn pack_round_trip_and_name_is_hash() {
         let mut w = PackWriter::default();
-        w.add(ObjectKind::Chunk, Hash::of(b"a"), Compression::Raw, b"a", 1);
+        w.add(ObjectKind::Chunk, Hash::of(b"a"), Compression::Raw, b"a", 1)
+            .unwrap();
         w.add(
             ObjectKind::Chunk,
             Hash::of(b"bc"),
             Compression::Raw,
             b"bc",
             2,
-        );
-        let (id, bytes, entries) = w.finish().unwrap();
+        )
+        .unwrap();
+        let (id, body, entries) = w.finish().unwrap();
+        let bytes = body.into_bytes().unwrap();
         assert_eq!(id.0, Hash::of(&bytes));
         assert_eq!(parse_pack(&bytes).unwrap(), entries);
         assert_eq!(entries[1].offset, 26);
@@ -315,7 +403,8 @@ mod tests {
     fn the_same_objects_never_make_the_same_pack_twice() {
         let pack = || {
             let mut w = PackWriter::default();
-            w.add(ObjectKind::Chunk, Hash::of(b"a"), Compression::Raw, b"a", 1);
+            w.add(ObjectKind::Chunk, Hash::of(b"a"), Compression::Raw, b"a", 1)
+                .unwrap();
             w.finish().unwrap().0
         };
         assert_ne!(pack(), pack());
@@ -324,8 +413,9 @@ mod tests {
     #[test]
     fn truncated_pack_is_corrupt() {
         let mut w = PackWriter::default();
-        w.add(ObjectKind::Chunk, Hash::of(b"a"), Compression::Raw, b"a", 1);
-        let (_, bytes, _) = w.finish().unwrap();
+        w.add(ObjectKind::Chunk, Hash::of(b"a"), Compression::Raw, b"a", 1)
+            .unwrap();
+        let bytes = w.finish().unwrap().1.into_bytes().unwrap();
         for cut in [0, 5, bytes.len() - 1] {
             assert!(parse_pack(&bytes[..cut]).is_err(), "cut at {cut}");
         }
@@ -335,8 +425,9 @@ mod tests {
     #[test]
     fn golden_pack_bytes() {
         let mut w = PackWriter::with_nonce(0, [0x11; NONCE_LEN]);
-        w.add(ObjectKind::Chunk, Hash::EMPTY, Compression::Raw, b"", 0);
-        let (_, bytes, _) = w.finish().unwrap();
+        w.add(ObjectKind::Chunk, Hash::EMPTY, Compression::Raw, b"", 0)
+            .unwrap();
+        let bytes = w.finish().unwrap().1.into_bytes().unwrap();
         let expected = concat!(
             "5245454c5041434b02",               // "REELPACK" + version 2
             "11111111111111111111111111111111", // nonce

@@ -7,11 +7,10 @@ use std::sync::mpsc::{SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 use bytes::Bytes;
-use tempfile::NamedTempFile;
 
 use super::backend::{BlobBackend, pack_name};
-use super::pack::{PackEntry, PackWriter, TRAILER_ENTRY_MAX};
-use super::pack_files::FilePack;
+use super::pack::{PackBody, PackEntry, PackWriter, TRAILER_ENTRY_MAX};
+use super::pack_files::PackFiles;
 use crate::error::{Error, Result};
 use crate::hash::{Hash, PackId};
 use crate::object::ObjectKind;
@@ -56,50 +55,21 @@ pub trait PackSink {
     ) -> Result<()>;
 }
 
-/// A finished pack on its way to the writer thread.
-enum Finished {
-    /// In memory: stored with [`BlobBackend::put`].
-    Bytes(PackId, Vec<u8>),
-    /// In a staging file: published with [`super::pack_files::PackFiles::publish`].
-    File(PackId, NamedTempFile),
-}
-
-/// The pack being filled.
-enum Building {
-    Memory(PackWriter),
-    File(Box<FilePack>),
-}
-
-impl Building {
-    fn finished_len_max(&self) -> usize {
-        match self {
-            Building::Memory(p) => p.finished_len_max(),
-            Building::File(p) => p.finished_len_max(),
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        match self {
-            Building::Memory(p) => p.is_empty(),
-            Building::File(p) => p.is_empty(),
-        }
-    }
-}
-
 struct Writer {
-    tx: SyncSender<Finished>,
+    tx: SyncSender<(PackId, PackBody)>,
     thread: JoinHandle<Result<()>>,
 }
 
 /// Fills packs up to `target` bytes and stores each one as soon as it is full. On a
-/// local directory backend a pack is built in a staging file
-/// ([`super::pack_files::PackFiles`]); elsewhere
+/// local directory backend a pack is built in a staging file ([`PackFiles`]); elsewhere
 /// in memory.
 pub struct Packer {
     backend: Arc<dyn BlobBackend>,
     journal: Arc<dyn PackJournal>,
+    /// The backend's files, where packs are built if it has them.
+    files: Option<PackFiles>,
     target: usize,
-    current: Option<Building>,
+    current: Option<PackWriter>,
     written: Vec<WrittenPack>,
     writer: Option<Writer>,
 }
@@ -122,6 +92,7 @@ impl Packer {
         target: usize,
     ) -> Self {
         Packer {
+            files: backend.pack_files().cloned(),
             backend,
             journal,
             target,
@@ -132,41 +103,37 @@ impl Packer {
     }
 
     /// The pack being filled, started on first use.
-    fn current(&mut self) -> Result<&mut Building> {
+    fn current(&mut self) -> Result<&mut PackWriter> {
         if self.current.is_none() {
-            let building = match self.backend.pack_files() {
-                Some(files) => Building::File(Box::new(files.create()?)),
-                None => Building::Memory(PackWriter::with_capacity(self.target + PACK_SLACK)),
-            };
-            self.current = Some(building);
+            self.current = Some(match &self.files {
+                Some(files) => files.create()?,
+                None => PackWriter::with_capacity(self.target + PACK_SLACK),
+            });
         }
         Ok(self.current.as_mut().expect("just set"))
     }
 
-    fn writer(&mut self) -> &SyncSender<Finished> {
-        let backend = &self.backend;
+    fn writer(&mut self) -> &SyncSender<(PackId, PackBody)> {
+        let (backend, files) = (&self.backend, &self.files);
         &self
             .writer
             .get_or_insert_with(|| {
-                let backend = Arc::clone(backend);
-                let (tx, rx) = sync_channel::<Finished>(PACKS_IN_FLIGHT);
+                let (backend, files) = (Arc::clone(backend), files.clone());
+                let (tx, rx) = sync_channel::<(PackId, PackBody)>(PACKS_IN_FLIGHT);
                 let thread = std::thread::spawn(move || {
-                    for finished in rx {
-                        let id = match finished {
-                            Finished::Bytes(id, bytes) => {
-                                backend.put(&pack_name(&id), Bytes::from(bytes))?;
-                                id
+                    for (id, body) in rx {
+                        let name = pack_name(&id);
+                        match (body, &files) {
+                            (PackBody::File { file, .. }, Some(files)) => {
+                                files.publish(file, &name)?;
                             }
-                            Finished::File(id, file) => {
-                                let files = backend.pack_files().ok_or_else(|| {
-                                    Error::Internal(
-                                        "a pack file for a backend without files".into(),
-                                    )
-                                })?;
-                                files.publish(file, &pack_name(&id))?;
-                                id
+                            (PackBody::Memory(bytes), _) => {
+                                backend.put(&name, Bytes::from(bytes))?;
                             }
-                        };
+                            (PackBody::File { .. }, None) => {
+                                unreachable!("only PackFiles make file packs")
+                            }
+                        }
                         tracing::debug!(pack = %id.short(), "pack written");
                     }
                     Ok(())
@@ -177,24 +144,13 @@ impl Packer {
     }
 
     fn flush(&mut self) -> Result<()> {
-        let Some(full) = self.current.take() else {
+        let Some(full) = self.current.take().filter(|p| !p.is_empty()) else {
             return Ok(());
         };
-        if full.is_empty() {
-            return Ok(());
-        }
-        let (id, size, entries, finished) = match full {
-            Building::Memory(pack) => {
-                let (id, bytes, entries) = pack.finish()?;
-                (id, bytes.len() as u64, entries, Finished::Bytes(id, bytes))
-            }
-            Building::File(pack) => {
-                let (id, size, file, entries) = pack.finish()?;
-                (id, size, entries, Finished::File(id, file))
-            }
-        };
+        let (id, body, entries) = full.finish()?;
+        let size = body.size();
         self.journal.will_store(&id)?;
-        if self.writer().send(finished).is_err() {
+        if self.writer().send((id, body)).is_err() {
             // The writer stopped on an error; `finish` reports it.
             return self
                 .join_writer()
@@ -251,13 +207,9 @@ impl PackSink for Packer {
         if !current.is_empty() && grown > self.target {
             self.flush()?;
         }
-        match self.current()? {
-            Building::Memory(pack) => {
-                pack.add(kind, id, compression, stored, raw_len);
-                Ok(())
-            }
-            Building::File(pack) => Ok(pack.add(kind, id, compression, stored, raw_len)?),
-        }
+        Ok(self
+            .current()?
+            .add(kind, id, compression, stored, raw_len)?)
     }
 }
 

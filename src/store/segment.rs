@@ -153,9 +153,11 @@ mod tests {
                 Compression::Raw,
                 o,
                 o.len() as u32,
-            );
+            )
+            .unwrap();
         }
-        let (id, bytes, entries) = w.finish().unwrap();
+        let (id, body, entries) = w.finish().unwrap();
+        let bytes = body.into_bytes().unwrap();
         WrittenPack {
             id,
             size: bytes.len() as u64,
