@@ -5,7 +5,9 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use reelstore::internals::{Chunker, PackWriter, Tree, TreeEntry, chunks, compress, encode};
+use reelstore::internals::{
+    ChunkRef, Chunker, PackWriter, PreviousChunks, Tree, TreeEntry, chunks, compress, encode,
+};
 use reelstore::{
     CheckpointOptions, ChunkerConfig, Compression, EntryKind, Hash, NoProgress, RepoConfig,
     Repository,
@@ -48,8 +50,47 @@ fn chunking(c: &mut Criterion) {
             let mut reader = black_box(&data[..]);
             let mut chunker = Chunker::new(&mut reader, ChunkerConfig::default());
             let mut n = 0;
-            while let Some(round) = chunker.next_round().unwrap() {
-                n += round.chunks.len();
+            while let Some(mut round) = chunker.next_round().unwrap() {
+                n += round.chunks().len();
+            }
+            n
+        });
+    });
+    // An edited file: 4 KiB inserted in the middle, the old version's chunks known
+    // (what an incremental checkpoint of edited footage does): hashing, no scan.
+    let mut refs = Vec::new();
+    let mut reader = &data[..];
+    let mut chunker = Chunker::new(&mut reader, ChunkerConfig::default());
+    while let Some(mut round) = chunker.next_round().unwrap() {
+        refs.extend(round.chunks().iter().map(|c| ChunkRef {
+            id: Hash::of(c),
+            len: c.len() as u32,
+        }));
+    }
+    let mut edited = data.clone();
+    edited.splice(16 << 20..16 << 20, [7u8; 4096]);
+    g.bench_function("edited 32 MiB, previous chunks known", |b| {
+        b.iter(|| {
+            let mut reader = black_box(&edited[..]);
+            let previous = PreviousChunks::new(&refs, ChunkerConfig::default().max);
+            let mut chunker =
+                Chunker::new(&mut reader, ChunkerConfig::default()).with_previous(previous);
+            let mut n = 0;
+            while let Some(mut round) = chunker.next_round().unwrap() {
+                round.cut(|_, _| -> Result<(), ()> { Ok(()) }).unwrap();
+                n += 1;
+            }
+            n
+        });
+    });
+    g.bench_function("edited 32 MiB, cut and hashed without them", |b| {
+        b.iter(|| {
+            let mut reader = black_box(&edited[..]);
+            let mut chunker = Chunker::new(&mut reader, ChunkerConfig::default());
+            let mut n = 0;
+            while let Some(mut round) = chunker.next_round().unwrap() {
+                round.cut(|_, _| -> Result<(), ()> { Ok(()) }).unwrap();
+                n += 1;
             }
             n
         });

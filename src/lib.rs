@@ -78,7 +78,8 @@ pub mod internals {
     pub use crate::engine::config::RepoConfig;
     pub use crate::object::codec::{compress, decompress};
     pub use crate::object::{
-        Chunker, Commit, Manifest, ObjectKind, Tree, TreeEntry, chunks, decode, encode,
+        ChunkRef, Chunker, Commit, Manifest, ObjectKind, PreviousChunks, Round, Tree, TreeEntry,
+        chunks, decode, encode,
     };
     pub use crate::store::{PackBody, PackEntry, PackWriter, parse_pack, parse_trailer};
 }

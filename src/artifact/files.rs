@@ -51,7 +51,7 @@ pub fn store_bytes(engine: &Engine, bytes: Vec<u8>) -> Result<Stored> {
 pub fn store_stream(engine: &Engine, reader: &mut dyn Read) -> Result<Stored> {
     let writer = engine.writer()?;
     let pipe = Pipeline::storing(engine, &writer)?;
-    let chunked = chunk_into(&pipe, reader, engine.config.chunking);
+    let chunked = chunk_into(&pipe, reader, engine.config.chunking, None);
     let packs = pipe.finish()?;
     let (id, size) = chunked?;
     Ok(Stored {

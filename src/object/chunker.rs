@@ -8,6 +8,9 @@ use fastcdc::v2020::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::previous::PreviousChunks;
+use crate::hash::Hash;
+
 /// Chunk size limits, fixed in the repository config at init.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChunkerConfig {
@@ -70,29 +73,46 @@ pub fn chunks<R: Read>(
 }
 
 /// Cuts a stream into exactly the chunks [`chunks`] yields, without copying each one:
-/// every [`Round`] lends the bytes read since the last round and the chunks cut, as
-/// slices of one reused buffer of one and a half maximum chunks (1.5 MiB by default).
+/// every [`Round`] lends the bytes read since the last round and cuts chunks out of
+/// them as slices of one reused buffer of one and a half maximum chunks (1.5 MiB by
+/// default).
 ///
 /// `StreamCDC` copies every chunk out of its buffer and moves the rest of the buffer to
 /// the front after each cut (three quarters of a maximum chunk moved per average one
 /// with the default limits);
 /// here the bytes after the last cut move once per buffer, and a chunk the repository
 /// already has is never copied. A larger buffer moves less but is held once per core.
+///
+/// Given the chunks of the file's previous version ([`PreviousChunks`]), a chunk that
+/// is still there is recognised by its hash instead of being searched for with
+/// `FastCDC`'s rolling hash: the cuts are the same (see [`PreviousChunks`]), and an
+/// edit in the middle of a 100 MiB file costs hashing it, not scanning it as well.
 pub struct Chunker<'r> {
     reader: &'r mut dyn Read,
-    config: ChunkerConfig,
     buf: Vec<u8>,
     len: usize,
-    cut_to: usize,
     eof: bool,
+    cuts: Cuts,
 }
 
-/// What one [`Chunker::next_round`] read and cut.
+/// What a round's cutting needs between rounds: the limits, where the last round
+/// stopped, and what is known of the previous version.
+struct Cuts {
+    config: ChunkerConfig,
+    /// Stream offset of `buf[0]`.
+    offset: u64,
+    /// End of the last chunk cut, in `buf`.
+    cut_to: usize,
+    previous: Option<PreviousChunks>,
+}
+
+/// What one [`Chunker::next_round`] read; [`Round::cut`] cuts its chunks.
 pub struct Round<'a> {
     /// The bytes read in this round, in stream order (for a hash of the whole stream).
     pub fresh: &'a [u8],
-    /// The chunks cut in this round, in stream order.
-    pub chunks: Vec<&'a [u8]>,
+    data: &'a [u8],
+    eof: bool,
+    cuts: &'a mut Cuts,
 }
 
 impl<'r> Chunker<'r> {
@@ -100,24 +120,44 @@ impl<'r> Chunker<'r> {
     pub fn new(reader: &'r mut dyn Read, config: ChunkerConfig) -> Chunker<'r> {
         Chunker {
             reader,
-            config,
             buf: Vec::new(),
             len: 0,
-            cut_to: 0,
             eof: false,
+            cuts: Cuts {
+                config,
+                offset: 0,
+                cut_to: 0,
+                previous: None,
+            },
         }
     }
 
-    /// Reads until the buffer is full or the stream ends, and cuts every chunk whose
-    /// end is certain; `None` once the stream is consumed.
+    /// Looks for the chunks of `previous` (the stream's earlier version, cut with the
+    /// same limits) before searching for cut points.
+    #[must_use]
+    pub fn with_previous(mut self, previous: PreviousChunks) -> Self {
+        self.cuts.previous = Some(previous);
+        self
+    }
+
+    /// What is known of the previous version, and how much of it was found.
+    #[must_use]
+    pub fn previous(&self) -> Option<&PreviousChunks> {
+        self.cuts.previous.as_ref()
+    }
+
+    /// Reads until the buffer is full or the stream ends; `None` once the stream is
+    /// consumed. The round must be [cut](Round::cut) before the next one is read.
     pub fn next_round(&mut self) -> std::io::Result<Option<Round<'_>>> {
-        let max = self.config.max as usize;
+        let max = self.cuts.config.max as usize;
         if self.buf.is_empty() {
             self.buf = vec![0; max + max / 2];
         }
-        self.buf.copy_within(self.cut_to..self.len, 0);
-        self.len -= self.cut_to;
-        self.cut_to = 0;
+        let cut_to = self.cuts.cut_to;
+        self.buf.copy_within(cut_to..self.len, 0);
+        self.len -= cut_to;
+        self.cuts.offset += cut_to as u64;
+        self.cuts.cut_to = 0;
         let start = self.len;
         while !self.eof && self.len < self.buf.len() {
             match self.reader.read(&mut self.buf[self.len..]) {
@@ -131,26 +171,67 @@ impl<'r> Chunker<'r> {
             return Ok(None);
         }
         let data = &self.buf[..self.len];
+        Ok(Some(Round {
+            fresh: &data[start..],
+            data,
+            eof: self.eof,
+            cuts: &mut self.cuts,
+        }))
+    }
+}
+
+impl<'a> Round<'a> {
+    /// Cuts every chunk whose end is certain and hands each, with its hash, to `each`
+    /// in stream order; stops at the first error `each` returns.
+    pub fn cut<E>(&mut self, mut each: impl FnMut(&[u8], Hash) -> Result<(), E>) -> Result<(), E> {
+        let data = self.data;
+        let cuts = &mut *self.cuts;
+        let max = cuts.config.max as usize;
         let cdc = FastCDC::new(
             data,
-            self.config.min as usize,
-            self.config.avg as usize,
+            cuts.config.min as usize,
+            cuts.config.avg as usize,
             max,
         );
-        let mut chunks = Vec::new();
-        let mut pos = 0;
+        let mut pos = cuts.cut_to;
         // Before the end of the stream a cut needs a whole maximum chunk ahead of it,
         // as in `StreamCDC`, so the cut points are the same.
         while pos < data.len() && (self.eof || data.len() - pos >= max) {
-            let (_, end) = cdc.cut(pos, data.len() - pos);
-            chunks.push(&data[pos..end]);
+            let at = cuts.offset + pos as u64;
+            let found = match &mut cuts.previous {
+                Some(previous) => previous.find(at, &data[pos..]),
+                None => None,
+            };
+            let (end, id) = if let Some((len, id)) = found {
+                (pos + len, id)
+            } else {
+                let (_, end) = cdc.cut(pos, data.len() - pos);
+                let id = Hash::of(&data[pos..end]);
+                if let Some(previous) = &mut cuts.previous {
+                    previous.align(at, &id);
+                }
+                (end, id)
+            };
+            each(&data[pos..end], id)?;
             pos = end;
+            cuts.cut_to = pos;
         }
-        self.cut_to = pos;
-        Ok(Some(Round {
-            fresh: &data[start..],
-            chunks,
-        }))
+        Ok(())
+    }
+
+    /// The chunks [`Round::cut`] cuts, as slices (for tests and benchmarks).
+    pub fn chunks(&mut self) -> Vec<&'a [u8]> {
+        let data = self.data;
+        let mut at = self.cuts.cut_to;
+        let mut ranges = Vec::new();
+        let cut = self.cut(|chunk, _| -> Result<(), std::convert::Infallible> {
+            ranges.push(at..at + chunk.len());
+            at += chunk.len();
+            Ok(())
+        });
+        match cut {
+            Ok(()) => ranges.into_iter().map(|r| &data[r]).collect(),
+        }
     }
 }
 
@@ -203,9 +284,9 @@ mod tests {
             let mut reader = std::io::Read::chain(&data[..data.len() / 3], &data[data.len() / 3..]);
             let mut chunker = Chunker::new(&mut reader, cfg);
             let (mut got, mut fresh) = (Vec::new(), Vec::new());
-            while let Some(round) = chunker.next_round().unwrap() {
+            while let Some(mut round) = chunker.next_round().unwrap() {
                 fresh.extend_from_slice(round.fresh);
-                got.extend(round.chunks.iter().map(|c| c.to_vec()));
+                got.extend(round.chunks().iter().map(|c| c.to_vec()));
             }
             assert_eq!(got, expected, "{len} bytes");
             assert_eq!(fresh, data);

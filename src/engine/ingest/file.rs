@@ -3,12 +3,16 @@
 use std::fs::File;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::sync::atomic::Ordering;
 
 use super::pipeline::Pipeline;
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::hash::Hash;
 use crate::index::StatRecord;
-use crate::object::{ChunkRef, Chunker, ChunkerConfig, Manifest, ObjectKind, encode};
+use crate::object::{
+    ChunkRef, Chunker, ChunkerConfig, Manifest, ObjectKind, PreviousChunks, encode,
+};
 
 /// How often a file that changes under us is re-read before giving up.
 const READ_ATTEMPTS: usize = 3;
@@ -25,11 +29,33 @@ pub fn stat_of(meta: &std::fs::Metadata) -> StatRecord {
     }
 }
 
+/// The chunks of content `id`, to look for first in the new version of its file;
+/// `None` when it is a single chunk or cannot be read (it is only a hint: the cuts are
+/// the same without it).
+pub fn previous_chunks(engine: &Engine, id: &Hash) -> Option<PreviousChunks> {
+    match engine.read_manifest(id) {
+        Ok(Some(manifest)) => Some(PreviousChunks::new(
+            &manifest.chunks,
+            engine.config.chunking.max,
+        )),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::debug!(%id, "previous version unreadable, chunking without it: {e}");
+            None
+        }
+    }
+}
+
 /// Reads a regular file into the pipeline; returns its content id, size and the stat
 /// it had while read. A file that changes while being read is re-read, then refused.
-pub fn ingest_file(pipe: &Pipeline, path: &Path, cfg: ChunkerConfig) -> Result<StatRecord> {
+pub fn ingest_file(
+    pipe: &Pipeline,
+    path: &Path,
+    cfg: ChunkerConfig,
+    previous: Option<&PreviousChunks>,
+) -> Result<StatRecord> {
     for _ in 0..READ_ATTEMPTS {
-        if let Some(rec) = try_ingest(pipe, path, cfg)? {
+        if let Some(rec) = try_ingest(pipe, path, cfg, previous.cloned())? {
             return Ok(rec);
         }
         tracing::debug!(path = %path.display(), "file changed while being read; reading again");
@@ -39,13 +65,18 @@ pub fn ingest_file(pipe: &Pipeline, path: &Path, cfg: ChunkerConfig) -> Result<S
     })
 }
 
-fn try_ingest(pipe: &Pipeline, path: &Path, cfg: ChunkerConfig) -> Result<Option<StatRecord>> {
+fn try_ingest(
+    pipe: &Pipeline,
+    path: &Path,
+    cfg: ChunkerConfig,
+    previous: Option<PreviousChunks>,
+) -> Result<Option<StatRecord>> {
     let mut file = File::open(path).map_err(Error::io("open", path))?;
     let before = stat_of(&file.metadata().map_err(Error::io("stat", path))?);
     if before.size < u64::from(cfg.min) {
         return ingest_small(pipe, path, file, before);
     }
-    let (id, size) = chunk_into(pipe, &mut file, cfg).map_err(|e| match e {
+    let (id, size) = chunk_into(pipe, &mut file, cfg, previous).map_err(|e| match e {
         Error::Io { source, .. } => Error::io("read", path)(source),
         other => other,
     })?;
@@ -59,37 +90,46 @@ fn try_ingest(pipe: &Pipeline, path: &Path, cfg: ChunkerConfig) -> Result<Option
 /// Cuts a stream into chunks and offers them, and the manifest when there is more than
 /// one chunk; returns the content id (BLAKE3 of the whole stream) and length. Memory
 /// stays at one buffer of a few maximum-size chunks whatever the stream's length. The
-/// whole-stream hash and the chunks' hashes are two passes over the same bytes: they
-/// run side by side on the rayon pool when a core is free.
+/// whole-stream hash and the cutting with the chunks' hashes are two passes over the
+/// same bytes: they run side by side on the rayon pool when a core is free. With the
+/// chunks of the stream's previous version, those still there are found by their
+/// hashes alone ([`PreviousChunks`]).
 pub fn chunk_into(
     pipe: &Pipeline,
     reader: &mut dyn std::io::Read,
     cfg: ChunkerConfig,
+    previous: Option<PreviousChunks>,
 ) -> Result<(Hash, u64)> {
     let mut whole = blake3::Hasher::new();
     let mut refs = Vec::new();
     let mut size = 0u64;
     let mut chunker = Chunker::new(reader, cfg);
-    while let Some(round) = chunker.next_round().map_err(Error::io("read", "input"))? {
-        let (fresh, chunks) = (round.fresh, round.chunks);
+    if let Some(previous) = previous {
+        chunker = chunker.with_previous(previous);
+    }
+    while let Some(mut round) = chunker.next_round().map_err(Error::io("read", "input"))? {
+        let fresh = round.fresh;
         let ((), offered) = rayon::join(
             || {
                 whole.update(fresh);
             },
-            || -> Result<()> {
-                for data in chunks {
-                    let id = Hash::of(data);
+            || {
+                round.cut(|data, id| {
                     refs.push(ChunkRef {
                         id,
                         len: data.len() as u32,
                     });
                     size += data.len() as u64;
-                    pipe.offer_slice(ObjectKind::Chunk, id, data)?;
-                }
-                Ok(())
+                    pipe.offer_slice(ObjectKind::Chunk, id, data)
+                })
             },
         );
         offered?;
+    }
+    if let Some(previous) = chunker.previous() {
+        let stats = pipe.stats();
+        let found = previous.found() as u64;
+        stats.recognised_chunks.fetch_add(found, Ordering::Relaxed);
     }
     let id = Hash::from(whole.finalize());
     match refs.len() {

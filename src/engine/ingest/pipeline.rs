@@ -47,6 +47,9 @@ pub struct PipelineStats {
     pub raw_bytes: AtomicU64,
     /// Their bytes after compression.
     pub stored_bytes: AtomicU64,
+    /// Chunks of changed files recognised by their hash as chunks of the files'
+    /// previous versions, without searching for their cut points.
+    pub recognised_chunks: AtomicU64,
 }
 
 /// A running pipeline. Offer objects from any thread, then [`Pipeline::finish`].

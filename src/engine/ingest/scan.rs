@@ -7,7 +7,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rayon::prelude::*;
 
-use super::file::{ingest_file, ingest_symlink};
+use super::cached::{Cached, cached_rows};
+use super::file::{ingest_file, ingest_symlink, previous_chunks};
 use super::pipeline::Pipeline;
 use super::walk::{SkippedPath, WalkEntry, WalkKind, vanished_or_unreadable, walk};
 use crate::engine::progress::Progress;
@@ -168,9 +169,9 @@ pub fn scan_path(engine: &Engine, pipe: &Pipeline, abs: &Path) -> Result<PathSca
     let parent = abs.parent().unwrap_or(abs);
     let row = cached_rows(pipe, parent, std::slice::from_ref(&e))?
         .pop()
-        .flatten();
+        .unwrap_or(Cached::Unknown);
     let progress = crate::engine::progress::NoProgress;
-    let l = leaf(engine, pipe, parent, &e, row.as_ref(), now_ns(), &progress)?;
+    let l = leaf(engine, pipe, parent, &e, row, now_ns(), &progress)?;
     out.entry = Some(l.entry);
     out.files = 1;
     Ok(out)
@@ -205,50 +206,6 @@ fn walk_root(engine: &Engine, root: &Path) -> Result<super::walk::Walked> {
     walk(root, exclude.as_deref())
 }
 
-/// The stat cache row of every file in `entries` (by index) that vouches for it: same
-/// stat, content still stored; `None` for the rest. Read in ordered passes.
-fn cached_rows(
-    pipe: &Pipeline,
-    root: &Path,
-    entries: &[WalkEntry],
-) -> Result<Vec<Option<StatRecord>>> {
-    let mut prefix = root.to_string_lossy().into_owned();
-    if !prefix.ends_with('/') {
-        prefix.push('/');
-    }
-    let mut keys: Vec<(usize, String)> = entries
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| e.kind == WalkKind::File)
-        .map(|(i, e)| (i, format!("{prefix}{}", e.rel)))
-        .collect();
-    // Nearly sorted already (the walk sorts each directory): a stable sort finds the runs.
-    keys.sort_by(|a, b| a.1.cmp(&b.1));
-    let sorted: Vec<&str> = keys.iter().map(|(_, k)| k.as_str()).collect();
-    let rows = pipe.snapshot().stats_sorted(&prefix, &sorted)?;
-    let mut out = vec![None; entries.len()];
-    for ((i, _), row) in keys.iter().zip(rows) {
-        out[*i] = row.filter(|rec| rec.same_stat(&entries[*i].stat));
-    }
-    // A row vouches only for content still stored: GC may have removed it since, unless
-    // every removal since the rows were written dropped the rows naming what went.
-    if pipe.snapshot().stat_rows_trusted() {
-        return Ok(out);
-    }
-    let vouched: Vec<usize> = (0..out.len()).filter(|&i| out[i].is_some()).collect();
-    let ids: Vec<Hash> = vouched
-        .iter()
-        .filter_map(|&i| out[i].map(|r| r.id))
-        .collect();
-    let stored = pipe.snapshot().contains_many(&ids)?;
-    for (i, ok) in vouched.into_iter().zip(stored) {
-        if !ok {
-            out[i] = None;
-        }
-    }
-    Ok(out)
-}
-
 /// Reads every file and symlink, by index into `entries`. Small files are bound by I/O
 /// latency, not CPU: they are read with more threads than cores. Large ones go
 /// through the chunker, whose buffer is the maximum chunk size, so they get one thread
@@ -258,7 +215,7 @@ fn read_leaves(
     pipe: &Pipeline,
     root: &Path,
     entries: &[WalkEntry],
-    cached: &[Option<StatRecord>],
+    cached: &[Cached],
     progress: &dyn Progress,
 ) -> Result<Vec<(usize, Read)>> {
     let now_ns = now_ns();
@@ -272,8 +229,7 @@ fn read_leaves(
         batch
             .into_par_iter()
             .map(|(i, e)| {
-                read_leaf(engine, pipe, root, e, cached[i].as_ref(), now_ns, progress)
-                    .map(|l| (i, l))
+                read_leaf(engine, pipe, root, e, cached[i], now_ns, progress).map(|l| (i, l))
             })
             .collect()
     };
@@ -300,7 +256,7 @@ fn read_leaf(
     pipe: &Pipeline,
     root: &Path,
     e: &WalkEntry,
-    row: Option<&StatRecord>,
+    row: Cached,
     now_ns: i64,
     progress: &dyn Progress,
 ) -> Result<Read> {
@@ -318,7 +274,7 @@ fn leaf(
     pipe: &Pipeline,
     root: &Path,
     e: &WalkEntry,
-    row: Option<&StatRecord>,
+    row: Cached,
     now_ns: i64,
     progress: &dyn Progress,
 ) -> Result<Leaf> {
@@ -340,11 +296,18 @@ fn leaf(
     }
     // `row` was checked against this stat and the index by `cached_rows`; only a file
     // it does not vouch for needs its path (most of a large tree's files do not).
-    let (rec, abs) = if let Some(rec) = row {
-        (*rec, None)
+    let (rec, abs) = if let Cached::Vouched(rec) = row {
+        (rec, None)
     } else {
         let abs = e.abs(root);
-        (ingest_file(pipe, &abs, engine.config.chunking)?, Some(abs))
+        let previous = match row {
+            Cached::Was(id) if e.stat.size >= u64::from(engine.config.chunking.max) => {
+                previous_chunks(engine, &id)
+            }
+            _ => None,
+        };
+        let cfg = engine.config.chunking;
+        (ingest_file(pipe, &abs, cfg, previous.as_ref())?, Some(abs))
     };
     let hashed = abs.is_some();
     progress.advance(rec.size);

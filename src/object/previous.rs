@@ -1,0 +1,210 @@
+//! The chunks of a file's previous version, found again in its new version by their
+//! hashes instead of `FastCDC`'s rolling hash.
+//!
+//! `FastCDC` (2020) cuts where the rolling hash of the bytes since the chunk's start
+//! first matches a mask, or at the maximum size. Given a whole window of `max` bytes
+//! ahead of the start (the chunker waits for one before every cut but those in the
+//! stream's last `max` bytes), the cut depends on the bytes up to it alone; with fewer
+//! ahead, only a stricter mask up to where the stream ends, which cannot move a cut
+//! the bytes already made. So where a new version holds, at a chunk start, the same
+//! bytes as a chunk of the old version that was cut with a whole window, `FastCDC`
+//! cuts the new version exactly there too, and the chunk can be taken as it is once
+//! its hash is checked — the hash every chunk needs anyway. The rolling hash, the
+//! chunker's other pass over every byte, runs only around the edits. Which old chunk
+//! to try is a guess (the one at the same offset, shifted by what was inserted or
+//! removed before it); a wrong guess costs a hash and never changes a cut. The test
+//! below checks the whole claim on random edits.
+
+use std::collections::HashMap;
+
+use super::manifest::ChunkRef;
+use crate::hash::Hash;
+
+/// The previous version's chunks, for [`Chunker::with_previous`](super::Chunker::with_previous).
+#[derive(Debug, Clone, Default)]
+pub struct PreviousChunks {
+    /// Old offset → length and id, for the chunks cut with a whole window.
+    starts: HashMap<u64, (u32, Hash)>,
+    /// Old id → old offset, for every chunk (the first, if repeated).
+    offsets: HashMap<Hash, u64>,
+    /// New offset minus old offset where the streams were last seen to agree.
+    shift: i64,
+    /// Chunks found by their hash so far.
+    found: usize,
+}
+
+impl PreviousChunks {
+    /// The chunks of a stream of that list, cut by a chunker whose largest chunk is
+    /// `max` bytes (the one that will cut the new version).
+    #[must_use]
+    pub fn new(chunks: &[ChunkRef], max: u32) -> PreviousChunks {
+        let total: u64 = chunks.iter().map(|c| u64::from(c.len)).sum();
+        let mut starts = HashMap::with_capacity(chunks.len());
+        let mut offsets = HashMap::with_capacity(chunks.len());
+        let mut at = 0u64;
+        for c in chunks {
+            if total - at >= u64::from(max) {
+                starts.insert(at, (c.len, c.id));
+            }
+            offsets.entry(c.id).or_insert(at);
+            at += u64::from(c.len);
+        }
+        PreviousChunks {
+            starts,
+            offsets,
+            shift: 0,
+            found: 0,
+        }
+    }
+
+    /// The old chunk that `window` (the new stream's bytes from offset `at`, at least
+    /// a whole window of them) starts with, if the guess for `at` is one: its length
+    /// and id.
+    pub(super) fn find(&mut self, at: u64, window: &[u8]) -> Option<(usize, Hash)> {
+        let old = u64::try_from(i64::try_from(at).ok()? - self.shift).ok()?;
+        let &(len, id) = self.starts.get(&old)?;
+        let len = len as usize;
+        let found = len <= window.len() && Hash::of(&window[..len]) == id;
+        self.found += usize::from(found);
+        found.then_some((len, id))
+    }
+
+    /// How many chunks were found by their hash (not searched for).
+    #[must_use]
+    pub fn found(&self) -> usize {
+        self.found
+    }
+
+    /// Notes that the chunk cut at new offset `at` has id `id`: if the old version has
+    /// it, the streams agree again from there, shifted by the difference.
+    pub(super) fn align(&mut self, at: u64, id: &Hash) {
+        if let Some(&old) = self.offsets.get(id)
+            && let (Ok(new), Ok(old)) = (i64::try_from(at), i64::try_from(old))
+        {
+            self.shift = new - old;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::object::{Chunker, ChunkerConfig};
+
+    const CFG: ChunkerConfig = ChunkerConfig {
+        min: 4 * 1024,
+        avg: 16 * 1024,
+        max: 64 * 1024,
+    };
+
+    fn bytes(seed: u64, len: usize) -> Vec<u8> {
+        let mut data = vec![0u8; len];
+        blake3::Hasher::new_derive_key("previous chunks test")
+            .update(&seed.to_le_bytes())
+            .finalize_xof()
+            .fill(&mut data);
+        data
+    }
+
+    /// The chunks of `data`, and how many were found by hash.
+    fn cut(data: &[u8], previous: Option<PreviousChunks>) -> (Vec<ChunkRef>, usize) {
+        let mut reader = data;
+        let mut chunker = Chunker::new(&mut reader, CFG);
+        let mut previous = previous;
+        if let Some(p) = previous.take() {
+            chunker = chunker.with_previous(p);
+        }
+        let mut refs = Vec::new();
+        while let Some(mut round) = chunker.next_round().unwrap() {
+            round
+                .cut(|c, id| -> Result<(), ()> {
+                    assert_eq!(id, Hash::of(c));
+                    refs.push(ChunkRef {
+                        id,
+                        len: c.len() as u32,
+                    });
+                    Ok(())
+                })
+                .unwrap();
+        }
+        (refs, chunker.previous().map_or(0, PreviousChunks::found))
+    }
+
+    /// An edit: at some thousandths of the length, remove some bytes and insert others.
+    #[derive(Debug, Clone)]
+    struct Edit {
+        at: usize,
+        remove: usize,
+        insert: usize,
+        seed: u64,
+    }
+
+    /// Edits anywhere, and often at either end: appending and truncating are what
+    /// move a file's last chunks, which are cut with less than a whole window.
+    fn edit() -> impl Strategy<Value = Edit> {
+        let at = prop_oneof![Just(0), Just(1000), 900..=1000usize, 0..=1000usize];
+        let len = prop_oneof![Just(0usize), 1usize..4096, 0usize..200_000];
+        (at, len.clone(), len, any::<u64>()).prop_map(|(at, remove, insert, seed)| Edit {
+            at,
+            remove,
+            insert,
+            seed,
+        })
+    }
+
+    fn apply(data: &[u8], e: &Edit) -> Vec<u8> {
+        let at = data.len() * e.at / 1000;
+        let end = (at + e.remove).min(data.len());
+        [&data[..at], &bytes(e.seed, e.insert)[..], &data[end..]].concat()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        /// Whatever the edits (inside, at either end, appended, truncated, none), the
+        /// new version is cut exactly where it is cut without knowing the old one: a
+        /// difference would store files differently depending on their history.
+        #[test]
+        fn the_previous_version_never_changes_a_cut(
+            len in 0usize..1_200_000,
+            seed in any::<u64>(),
+            repeat in any::<bool>(),
+            edits in proptest::collection::vec(edit(), 0..4),
+        ) {
+            let mut old = bytes(seed, len);
+            if repeat && len > 300_000 {
+                // Runs of one byte cut at the maximum size, into chunks that repeat.
+                old[50_000..300_000].fill(7);
+            }
+            let new = edits.iter().fold(old.clone(), |d, e| apply(&d, e));
+            let (old_chunks, _) = cut(&old, None);
+            let (fresh, _) = cut(&new, None);
+            let (hinted, _) = cut(&new, Some(PreviousChunks::new(&old_chunks, CFG.max)));
+            prop_assert_eq!(hinted, fresh);
+        }
+    }
+
+    /// After bytes inserted mid-file, every chunk but those around the edit and the
+    /// file's last ones is found by its hash, before and after the shift.
+    #[test]
+    fn an_insertion_leaves_the_rest_found_by_hash() {
+        let old = bytes(1, 4 << 20);
+        let new = apply(
+            &old,
+            &Edit {
+                at: 500,
+                remove: 0,
+                insert: 4096,
+                seed: 2,
+            },
+        );
+        let (old_chunks, _) = cut(&old, None);
+        let (fresh, _) = cut(&new, None);
+        let (hinted, found) = cut(&new, Some(PreviousChunks::new(&old_chunks, CFG.max)));
+        assert_eq!(hinted, fresh);
+        let n = fresh.len();
+        assert!(n > 100, "{n} chunks");
+        assert!(found + 8 >= n, "{found} of {n} chunks found by hash");
+    }
+}
