@@ -46,12 +46,14 @@ mod object;
 pub mod render;
 mod repo;
 mod store;
+#[cfg(feature = "ui")]
+pub mod ui;
 
 pub use artifact::{
     Artifacts, AssetInput, BlobInfo, BlobKind, Caller, CheckpointInfo, CreateCheckpoint,
     CreateProject, FileInfo, Ident, ListBlobs, ListProjects, Page, ProjectId, ProjectInfo,
     ProjectPath, ProjectRestore, Rational, RecordId, RenderMeta, Scope, SortBy, Source,
-    SweepReport, UpdateProject, mime_of_name,
+    SweepReport, TokenTable, UpdateProject, mime_of_name,
 };
 pub use engine::config::{BackendConfig, REPO_FORMAT, RepoConfig};
 pub use engine::diff::{Change, ChangeKind, DiffStat};

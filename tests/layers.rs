@@ -16,7 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["artifact"],
     &["render"],
     &["repo"],
-    &["mcp"],
+    &["mcp", "ui"],
 ];
 
 /// Foreign crates and the only places that may name them.
@@ -34,10 +34,14 @@ const CONFINED: &[(&str, &[&str])] = &[
     ("indicatif::", &["src/cli/"]),
     ("tracing_subscriber::", &["src/cli/"]),
     ("rmcp::", &["src/mcp/"]),
-    ("axum::", &["src/mcp/"]),
+    ("axum::", &["src/mcp/", "src/ui/"]),
     ("tokio::process", &["src/render/"]),
-    // Renderer processes, and the command line's pager.
-    ("Command::new(", &["src/render/", "src/cli/output.rs"]),
+    // Renderer processes, the command line's pager, and the browser `reel ui --open`
+    // starts.
+    (
+        "Command::new(",
+        &["src/render/", "src/cli/output.rs", "src/cli/ui.rs"],
+    ),
     ("anyhow", &[]),
 ];
 

@@ -181,18 +181,20 @@ impl Artifacts {
         .await
     }
 
-    /// Streams a file of the working tree into `out`.
+    /// Streams a file of the working tree (or `range` of it: offset and length) into
+    /// `out`.
     pub async fn read_file_to<W: std::io::Write + Send + 'static>(
         &self,
         caller: &Caller,
         id: ProjectId,
         path: ProjectPath,
+        range: Option<(u64, u64)>,
         mut out: W,
     ) -> Result<u64> {
         let caller = caller.clone();
         self.run(move |e| {
             shared::with_project(e, &id, Access::Read, || projects::get(e, &caller, &id))?;
-            files::read_to(e, &caller, &id, &path, None, &mut out)
+            files::read_to(e, &caller, &id, &path, range, &mut out)
         })
         .await
     }
@@ -435,15 +437,17 @@ impl Artifacts {
         .await
     }
 
-    /// Streams an asset's or render's bytes into `out`; returns the length.
+    /// Streams an asset's or render's bytes (or `range` of them: offset and length)
+    /// into `out`; returns the length written.
     pub async fn read_blob_to<W: std::io::Write + Send + 'static>(
         &self,
         caller: &Caller,
         id: RecordId,
+        range: Option<(u64, u64)>,
         mut out: W,
     ) -> Result<u64> {
         let caller = caller.clone();
-        self.run(move |e| blobs::read_to(e, &caller, &id, None, &mut out))
+        self.run(move |e| blobs::read_to(e, &caller, &id, range, &mut out))
             .await
     }
 

@@ -21,6 +21,7 @@ pub(crate) mod shared;
 mod shared_records;
 #[cfg(test)]
 mod shared_tests;
+mod tokens;
 mod worktree;
 
 pub use blobs::{AssetInput, BlobInfo, BlobKind, ListBlobs, Rational, RenderMeta};
@@ -28,6 +29,7 @@ pub use checkpoints::{CheckpointInfo, CreateCheckpoint, ProjectRestore};
 #[allow(unused_imports)] // named in docs and by embedders matching on the layer
 pub use error::ArtifactError;
 pub use facade::{Artifacts, Source};
+pub(crate) use files::read_content;
 pub use identity::{Caller, Ident, Scope};
 pub use lifecycle::SweepReport;
 pub(crate) use lifecycle::{ArtifactRoots, sweep};
@@ -35,4 +37,5 @@ pub use path::{ProjectPath, mime_of_name};
 
 pub use project::{ProjectId, ProjectInfo, RecordId};
 pub use projects::{CreateProject, ListProjects, Page, SortBy, UpdateProject};
+pub use tokens::TokenTable;
 pub use worktree::FileInfo;

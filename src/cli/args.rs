@@ -119,6 +119,26 @@ pub enum Command {
     Man,
     /// Serve the MCP tools over stdio (default) or streamable HTTP.
     Serve(Box<ServeArgs>),
+    /// Browse checkpoints, diffs, projects and renders in a web browser (local viewer).
+    Ui(UiArgs),
+}
+
+/// `reel ui`.
+#[derive(Debug, Args)]
+pub struct UiArgs {
+    /// Port to listen on; 0 picks a free one.
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Address to listen on. Anything but loopback needs --tokens.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+    /// File of `USER TOKEN` (or `USER b3:HASH`) lines, as `reel serve` reads: each user
+    /// signs in with `?token=TOKEN` and sees only their projects and renders.
+    #[arg(long, value_name = "FILE")]
+    pub tokens: Option<PathBuf>,
+    /// Open the address in the desktop's browser (xdg-open).
+    #[arg(long)]
+    pub open: bool,
 }
 
 /// `reel init`.

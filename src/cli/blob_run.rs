@@ -66,6 +66,7 @@ pub async fn file(cli: &Cli, cmd: &FileCmd) -> Outcome {
                         &me,
                         pid(&a, &me, project).await?,
                         path(p)?,
+                        None,
                         std::io::stdout(),
                     )
                     .await?;

@@ -16,6 +16,7 @@ mod render_args;
 mod render_run;
 mod run;
 mod serve;
+mod ui;
 mod working;
 
 pub use run::main;

@@ -254,7 +254,7 @@ async fn run(cli: &Cli, args: &RenderArgs) -> Outcome {
     if let (Some(target), Some(r)) = (&args.run.out, &status.render) {
         let file = std::fs::File::create(target).map_err(Error::io("create", target))?;
         repo.artifacts()
-            .read_blob_to(&me, r.id, std::io::BufWriter::new(file))
+            .read_blob_to(&me, r.id, None, std::io::BufWriter::new(file))
             .await?;
     }
     if cli.json {

@@ -174,6 +174,7 @@ pub(super) async fn run(cli: Cli) -> Outcome {
         Command::Asset(cmd) => super::blob_run::asset(&cli, cmd).await,
         Command::Render(args) => super::render_run::render(&cli, args).await,
         Command::Serve(args) => super::serve::serve(&cli, args).await,
+        Command::Ui(args) => super::ui::ui(&cli, args).await,
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             // Into memory first: the generator panics on a closed pipe.

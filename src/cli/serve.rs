@@ -10,7 +10,7 @@ use reelstore::{Caller, Error, Ident};
 /// How often a running server drops expired projects.
 const SWEEP_EVERY: Duration = Duration::from_secs(600);
 
-async fn shutdown_signal() {
+pub(super) async fn shutdown_signal() {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}

@@ -12,8 +12,9 @@ use rmcp::transport::StreamableHttpServerConfig;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::tower::StreamableHttpService;
 
-use super::auth::{AuthUser, TokenTable};
+use super::auth::AuthUser;
 use super::server::ReelServer;
+use crate::artifact::TokenTable;
 use crate::error::{Error, Result};
 
 /// What the auth layer knows.

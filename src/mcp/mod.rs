@@ -14,7 +14,7 @@ mod server;
 mod tasks;
 mod tools;
 
-pub use auth::TokenTable;
+pub use crate::artifact::TokenTable;
 pub use error::ToolError;
 pub use http::serve_http;
 pub use server::{ReelServer, ServeOptions, serve_stdio};

@@ -65,6 +65,31 @@ impl Repository {
         .await
     }
 
+    /// Streams bytes `range` (offset and length, clamped to the file; `None`: all) of
+    /// the file at `path` in checkpoint `rev` into `out`. Each chunk read is verified
+    /// against its id, and a whole file against its own.
+    pub async fn cat_range<W: Write + Send + 'static>(
+        &self,
+        rev: &str,
+        path: &str,
+        range: Option<(u64, u64)>,
+        mut out: W,
+    ) -> Result<u64> {
+        let rev = rev.to_owned();
+        let path = path.to_owned();
+        self.run(move |e| {
+            let root = e.read_commit(&crate::engine::refs::resolve(e, &rev)?)?.tree;
+            let entry = lookup(e, root, &path)?;
+            if entry.kind != EntryKind::File {
+                return Err(Error::Invalid(format!("{path} is not a file")));
+            }
+            let n = crate::artifact::read_content(e, &entry.id, entry.size, range, &mut out)?;
+            out.flush().map_err(Error::io("write", "output"))?;
+            Ok(n)
+        })
+        .await
+    }
+
     /// Reads the whole file at `path` in checkpoint `rev` into memory, verified.
     /// For large files prefer [`Repository::cat`], which streams.
     pub async fn read(&self, rev: &str, path: &str) -> Result<Vec<u8>> {

@@ -32,3 +32,5 @@ mod roundtrip;
 mod s3;
 mod safety;
 mod soak;
+mod ui;
+mod ui_browser;
