@@ -139,6 +139,9 @@ pub struct UiArgs {
     /// Open the address in the desktop's browser (xdg-open).
     #[arg(long)]
     pub open: bool,
+    /// How renders started from the page run.
+    #[command(flatten)]
+    pub render: super::render_args::RenderServiceArgs,
 }
 
 /// `reel init`.

@@ -26,12 +26,19 @@ pub async fn ui(cli: &Cli, args: &UiArgs) -> Outcome {
         UiAccess::Local { token, .. } => Some(token.clone()),
         UiAccess::Tokens { .. } => None,
     };
+    let renders = match super::render_run::service(&repo, &args.render).await {
+        Ok(r) => Some(r),
+        Err(e) => {
+            tracing::warn!("rendering from the page disabled: {e}");
+            None
+        }
+    };
     let addr = std::net::SocketAddr::new(args.bind, args.port);
     let open_browser = args.open;
     serve_ui(
         repo,
         addr,
-        UiOptions { access },
+        UiOptions { access, renders },
         super::serve::shutdown_signal(),
         move |bound| {
             let url = match &token {

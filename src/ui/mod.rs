@@ -8,6 +8,7 @@ mod assets;
 mod auth;
 mod error;
 mod highlight;
+mod jobs;
 mod layout;
 mod media;
 mod project_pages;

@@ -12,6 +12,7 @@ use maud::html;
 
 use super::auth::Viewer;
 use super::error::{UiError, UiResult};
+use super::jobs::render_form;
 use super::layout::{bytes, crumbs, page, param, path_url, query_params, time};
 use super::render_pages::render_cards;
 use super::repo_pages::kind_word;
@@ -142,6 +143,7 @@ pub(super) async fn show(
         h2 { "Working tree " a href=(format!("{base}/files")) { "(browse)" } }
         (tree_view::listing(&rows(&base, &files), 0, &|n| format!("{base}/files?page={n}")))
         h2 { "Renders" }
+        (render_form(pid, &checkpoints))
         (render_cards(&renders))
     };
     Ok(Html(page(&p.name, &body).into_string()))

@@ -6,15 +6,16 @@ use std::sync::Arc;
 use axum::Router;
 use axum::middleware;
 use axum::response::Redirect;
-use axum::routing::get;
+use axum::routing::{get, post};
 
 pub use super::auth::UiAccess;
 use super::auth::Viewer;
 use super::error::UiError;
 use super::highlight::Highlighter;
-use super::{assets, media, project_pages, render_pages, repo_pages};
+use super::{assets, jobs, media, project_pages, render_pages, repo_pages};
 use crate::artifact::Artifacts;
 use crate::error::{Error, Result};
+use crate::render::Renders;
 use crate::repo::Repository;
 
 /// How `reel ui` runs.
@@ -22,6 +23,9 @@ use crate::repo::Repository;
 pub struct UiOptions {
     /// Who may use it.
     pub access: UiAccess,
+    /// The render service, for rendering from the page (`None`: the viewer only shows
+    /// renders).
+    pub renders: Option<Renders>,
 }
 
 /// What every handler shares.
@@ -36,6 +40,7 @@ pub(super) struct Ui {
     /// `None`: any (a server bound elsewhere with `--tokens`).
     pub hosts: Option<Vec<String>>,
     pub highlighter: Highlighter,
+    pub renders: Option<Renders>,
 }
 
 impl Ui {
@@ -68,6 +73,10 @@ fn routes() -> Router<Arc<Ui>> {
         .route("/projects/{id}/files/{*path}", get(project_pages::files))
         .route("/projects/{id}/raw/{*path}", get(media::project_raw))
         .route("/projects/{id}/diff", get(project_pages::diff))
+        .route("/projects/{id}/render", post(jobs::submit))
+        .route("/jobs/{id}", get(jobs::show))
+        .route("/jobs/{id}/events", get(jobs::events))
+        .route("/jobs/{id}/cancel", post(jobs::cancel))
         .route("/renders", get(render_pages::gallery))
         .route("/renders/{id}", get(render_pages::show))
         .route("/renders/{id}/video", get(media::render_video))
@@ -121,6 +130,7 @@ pub async fn serve_ui(
         cookie: format!("reel_ui_{}", bound.port()),
         hosts: loopback_hosts(bound),
         highlighter: Highlighter::new(),
+        renders: options.renders,
     });
     let app = routes()
         .layer(middleware::from_fn_with_state(

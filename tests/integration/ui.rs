@@ -102,8 +102,26 @@ impl Answer {
 
 /// `GET path` with extra headers, over a plain socket (one request per connection).
 pub fn get(addr: &str, path: &str, headers: &[(&str, &str)]) -> Answer {
+    request(addr, "GET", path, headers, "")
+}
+
+/// A request with a body, over a plain socket.
+pub fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Answer {
     let mut s = TcpStream::connect(addr).unwrap();
-    let mut req = format!("GET {path} HTTP/1.1\r\nConnection: close\r\n");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+    if !body.is_empty() {
+        let _ = write!(
+            req,
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+    }
     if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
         let _ = write!(req, "Host: {addr}\r\n");
     }
@@ -111,6 +129,7 @@ pub fn get(addr: &str, path: &str, headers: &[(&str, &str)]) -> Answer {
         let _ = write!(req, "{k}: {v}\r\n");
     }
     req.push_str("\r\n");
+    req.push_str(body);
     s.write_all(req.as_bytes()).unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).unwrap();
@@ -334,6 +353,17 @@ fn a_user_reaches_only_their_own_projects() {
             .text()
             .contains("ana-clip")
     );
+    // A render request from another site's page (or none) is refused before anything
+    // runs, even with the cookie (which a browser would not send cross-site anyway).
+    let path = format!("/projects/{ana}/render");
+    for origin in [None, Some("http://evil.example"), Some("null")] {
+        let mut headers = vec![("Cookie", as_ana.as_str())];
+        if let Some(o) = origin {
+            headers.push(("Origin", o));
+        }
+        let a = request(&ui.addr, "POST", &path, &headers, "composition=Main");
+        assert_eq!(a.status, 403, "{origin:?}: {}", a.text());
+    }
     // The directory repository belongs to no user: not offered with --tokens.
     assert_eq!(get(&ui.addr, "/repo", &[("Cookie", &as_bob)]).status, 403);
 }

@@ -58,7 +58,19 @@ async fn browser() -> (Driver, Client) {
             .connect(&format!("http://127.0.0.1:{port}"))
             .await
         {
-            Ok(client) => return (driver, client),
+            Ok(client) => {
+                // Finding an element waits up to 5 s for it to appear (the page after a
+                // click or a form may still be loading).
+                client
+                    .update_timeouts(fantoccini::wd::TimeoutConfiguration::new(
+                        None,
+                        None,
+                        Some(Duration::from_secs(5)),
+                    ))
+                    .await
+                    .unwrap();
+                return (driver, client);
+            }
             Err(e) if Instant::now() > deadline => panic!("chromedriver did not answer: {e}"),
             Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
         }
@@ -98,8 +110,23 @@ async fn until(c: &Client, script: &str, what: &str) {
     }
 }
 
+/// What makes `reel` render with the test renderer.
+fn fake_env(dir: &Path) -> Vec<(&'static str, String)> {
+    vec![
+        ("REEL_RENDER_COMMAND", fake_command()),
+        (
+            "REEL_INSTALL_COMMAND",
+            format!(
+                "sh {} {}",
+                fixture("fake-install.sh").display(),
+                dir.join("installs").display()
+            ),
+        ),
+    ]
+}
+
 /// A directory repository with two checkpoints and a project with a 20-second render.
-fn setup(dir: &Path) -> (String, String) {
+fn setup(dir: &Path) -> (String, String, String) {
     reel(dir).arg("init").assert().success();
     std::fs::create_dir_all(dir.join("src")).unwrap();
     std::fs::write(
@@ -173,15 +200,15 @@ fn setup(dir: &Path) -> (String, String) {
         .as_str()
         .unwrap()
         .to_owned();
-    (render, other)
+    (render, id, other)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs chromium and chromium-driver (scripts/test installs them)"]
 async fn a_browser_walks_the_timeline_reads_a_diff_and_plays_a_render() {
     let dir = tempdir();
-    let (render, other) = setup(dir.path());
-    let ui = UiServer::start(dir.path(), &[], &[]);
+    let (render, project, other) = setup(dir.path());
+    let ui = UiServer::start(dir.path(), &[], &fake_env(dir.path()));
     let base = format!("http://{}", ui.addr);
     let (_driver, c) = browser().await;
 
@@ -260,13 +287,17 @@ async fn a_browser_walks_the_timeline_reads_a_diff_and_plays_a_render() {
         .click()
         .await
         .unwrap();
-    let added = c
-        .find(Locator::Css("tr.add"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    until(
+        &c,
+        "return location.pathname == '/repo/diff' && document.readyState == 'complete';",
+        "the diff page",
+    )
+    .await;
+    let url = c.current_url().await.unwrap();
+    let Ok(added) = c.find(Locator::Css("tr.add")).await else {
+        panic!("no added line at {url}: {}", body_text(&c).await);
+    };
+    let added = added.text().await.unwrap();
     assert!(added.contains("hello world"), "{added}");
     let removed = c
         .find(Locator::Css("tr.del"))
@@ -312,6 +343,76 @@ async fn a_browser_walks_the_timeline_reads_a_diff_and_plays_a_render() {
     shot(&c, "render").await;
     let meta = body_text(&c).await;
     assert!(meta.contains("h264") && meta.contains("640×360"), "{meta}");
+
+    // Render from the project page: progress reaches 100% and links the render; the
+    // same inputs again are a memo hit, done at once; a hanging render is cancelled.
+    let submit = |props: &'static str| {
+        let c = c.clone();
+        let base = base.clone();
+        let project = project.clone();
+        async move {
+            c.goto(&format!("{base}/projects/{project}")).await.unwrap();
+            c.find(Locator::Css("form.render input[name=composition]"))
+                .await
+                .unwrap()
+                .send_keys("Main")
+                .await
+                .unwrap();
+            c.find(Locator::Css("form.render input[name=props]"))
+                .await
+                .unwrap()
+                .send_keys(props)
+                .await
+                .unwrap();
+            c.find(Locator::Css("form.render button"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            until(&c, "return document.readyState == 'complete' && (location.pathname.startsWith('/jobs/') || !!document.querySelector('p.error'));", "the job page").await;
+            let url = c.current_url().await.unwrap();
+            assert!(
+                url.path().starts_with("/jobs/"),
+                "{url}: {}",
+                body_text(&c).await
+            );
+        }
+    };
+    submit(r#"{"color":"red"}"#).await;
+    until(&c, "return document.getElementById('progress').value == 100 && !!document.querySelector('#result a');", "the render to finish").await;
+    assert_eq!(
+        c.find(Locator::Id("stage"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "done"
+    );
+    shot(&c, "job").await;
+    submit(r#"{"color":"red"}"#).await;
+    let page = body_text(&c).await;
+    assert!(page.contains("memo hit") && page.contains("100%"), "{page}");
+    submit(r#"{"mode":"sleep"}"#).await;
+    until(
+        &c,
+        "return document.getElementById('stage').textContent == 'rendering';",
+        "the render to start",
+    )
+    .await;
+    c.find(Locator::Css("#cancel button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(
+        &c,
+        "return document.getElementById('stage').textContent == 'cancelled';",
+        "the cancel",
+    )
+    .await;
 
     // Another user's project is not reachable by its URL.
     c.goto(&format!("{base}/projects/{other}")).await.unwrap();

@@ -15,3 +15,32 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 });
+
+// A render job's page: follow it live (server-sent events) until it ends.
+document.addEventListener("DOMContentLoaded", () => {
+  const job = document.getElementById("job");
+  if (!job || !window.EventSource) return;
+  const source = new EventSource(job.dataset.events);
+  source.onmessage = (ev) => {
+    const s = JSON.parse(ev.data);
+    document.getElementById("stage").textContent = s.stage;
+    document.getElementById("progress").value = s.percent;
+    document.getElementById("percent").textContent = Math.round(s.percent) + "%";
+    const result = document.getElementById("result");
+    if (s.render) {
+      result.replaceChildren();
+      const a = document.createElement("a");
+      a.href = "/renders/" + s.render;
+      a.textContent = "open the render";
+      result.appendChild(a);
+    } else if (s.error) {
+      result.textContent = s.error;
+      result.className = "error";
+    }
+    if (s.final) {
+      source.close();
+      const cancel = document.getElementById("cancel");
+      if (cancel) cancel.remove();
+    }
+  };
+});
