@@ -55,6 +55,15 @@ impl Write for BodyWriter {
     }
 }
 
+/// The library does not flush a writer it is given (`read_blob_to`, `read_file_to`):
+/// the last piece goes when the writer is dropped, at the end of the read on the same
+/// blocking thread. Without this a body lost its last bytes short of its length.
+impl Drop for BodyWriter {
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}
+
 /// What to read for a body: given a writer, the library call that fills it.
 type Reader = Box<dyn FnOnce(BodyWriter) -> BoxFuture<'static, Result<u64>> + Send>;
 
@@ -219,7 +228,8 @@ pub(super) async fn project_raw(
     ))
 }
 
-/// `GET /renders/ID/video`: a render's video.
+/// `GET /renders/ID/video` (a render's video) and `GET /assets/ID/raw` (an asset's
+/// bytes, served as its MIME type allows).
 pub(super) async fn render_video(
     State(ui): State<Arc<Ui>>,
     Extension(viewer): Extension<Viewer>,

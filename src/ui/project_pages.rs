@@ -53,6 +53,16 @@ pub(super) async fn list(
             },
         )
         .await?;
+    let assets = ui
+        .artifacts
+        .list_blobs(
+            &viewer.caller,
+            ListBlobs {
+                renders: Some(false),
+                ..ListBlobs::default()
+            },
+        )
+        .await?;
     let body = html! {
         h1 { "Projects" }
         p.muted { (found.total) " project(s) visible to "
@@ -76,6 +86,8 @@ pub(super) async fn list(
             @if offset > 0 { a href=(format!("/projects?offset={}", offset.saturating_sub(PROJECTS_PAGE))) { "← previous" } }
             @if let Some(next) = found.next_offset { a href=(format!("/projects?offset={next}")) { "next →" } }
         }
+        h2 { "Assets" }
+        (asset_table(&assets))
     };
     Ok(Html(page("Projects", &body).into_string()))
 }
@@ -147,6 +159,33 @@ pub(super) async fn show(
         (render_cards(&renders))
     };
     Ok(Html(page(&p.name, &body).into_string()))
+}
+
+/// The caller's assets: name, type, size, tags, content id; images as thumbnails.
+fn asset_table(assets: &[crate::artifact::BlobInfo]) -> maud::Markup {
+    html! {
+        @if assets.is_empty() { p.muted { "No assets." } }
+        @else {
+            table.assets {
+                thead { tr { th {} th { "name" } th { "type" } th.num { "size" } th { "tags" } th { "content id (b3sum)" } } }
+                tbody {
+                    @for a in assets {
+                        @if let crate::artifact::BlobKind::Asset { mime, original_name, tags } = &a.kind {
+                            @let raw = format!("/assets/{}/raw", a.id);
+                            tr {
+                                td { @if mime.starts_with("image/") { img.thumb src=(raw) alt=(original_name); } }
+                                td { a href=(raw) { (original_name) } }
+                                td.mono { (mime) }
+                                td.num { (bytes(a.size)) }
+                                td { (tags.join(", ")) }
+                                td.mono.muted { (a.content.to_hex()) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn rows(base: &str, files: &[crate::artifact::FileInfo]) -> Vec<Row> {

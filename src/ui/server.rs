@@ -80,6 +80,7 @@ fn routes() -> Router<Arc<Ui>> {
         .route("/renders", get(render_pages::gallery))
         .route("/renders/{id}", get(render_pages::show))
         .route("/renders/{id}/video", get(media::render_video))
+        .route("/assets/{id}/raw", get(media::render_video))
         .route("/static/{name}", get(assets::serve))
 }
 

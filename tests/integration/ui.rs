@@ -327,6 +327,11 @@ fn a_user_reaches_only_their_own_projects() {
         .write_stdin("export const secret = 42;\n")
         .assert()
         .success();
+    std::fs::write(dir.path().join("note.txt"), "ana's note\n").unwrap();
+    let asset = reel_json(dir.path(), &["--user", "ana", "asset", "add", "note.txt"])["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     std::fs::write(dir.path().join("tokens"), "ana tok-ana\nbob tok-bob\n").unwrap();
     let ui = UiServer::start(dir.path(), &["--tokens", "tokens"], &[]);
     let as_ana = ui.cookie("tok-ana");
@@ -344,15 +349,26 @@ fn a_user_reaches_only_their_own_projects() {
     for page in &pages {
         let b = get(&ui.addr, page, &[("Cookie", &as_bob)]);
         assert_eq!(b.status, 404, "{page}");
-        assert!(!b.text().contains("42"), "{page}");
+        assert!(!b.text().contains("secret = 42"), "{page}");
     }
     let list = get(&ui.addr, "/projects", &[("Cookie", &as_bob)]).text();
-    assert!(!list.contains("ana-clip"), "{list}");
     assert!(
-        get(&ui.addr, "/projects", &[("Cookie", &as_ana)])
-            .text()
-            .contains("ana-clip")
+        !list.contains("ana-clip") && !list.contains("note.txt"),
+        "{list}"
     );
+    let theirs = get(&ui.addr, "/projects", &[("Cookie", &as_ana)]).text();
+    assert!(
+        theirs.contains("ana-clip") && theirs.contains("note.txt"),
+        "{theirs}"
+    );
+    let raw = format!("/assets/{asset}/raw");
+    assert_eq!(
+        get(&ui.addr, &raw, &[("Cookie", &as_ana)]).text(),
+        "ana's note\n"
+    );
+    let b = get(&ui.addr, &raw, &[("Cookie", &as_bob)]);
+    assert_eq!(b.status, 404);
+    assert!(!b.text().contains("note"));
     // A render request from another site's page (or none) is refused before anything
     // runs, even with the cookie (which a browser would not send cross-site anyway).
     let path = format!("/projects/{ana}/render");
@@ -378,4 +394,35 @@ fn a_single_user_viewer_listens_on_loopback_only() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--tokens"));
+}
+
+#[test]
+fn a_file_larger_than_one_piece_arrives_whole() {
+    let dir = tempdir();
+    reel(dir.path()).arg("init").assert().success();
+    let id = reel_json(dir.path(), &["project", "create", "big"])["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Not a multiple of the 256 KiB pieces a body is sent in: the last one is short.
+    let data: Vec<u8> = (0..700_001u32).map(|i| (i * 7 % 253) as u8).collect();
+    reel(dir.path())
+        .args(["file", "write", &id, "footage/big.bin"])
+        .write_stdin(data.clone())
+        .assert()
+        .success();
+    let ui = UiServer::start(dir.path(), &[], &[]);
+    let cookie = ui.cookie(&ui.token);
+    let path = format!("/projects/{id}/raw/footage/big.bin");
+    let whole = get(&ui.addr, &path, &[("Cookie", &cookie)]);
+    assert_eq!(whole.status, 200);
+    assert_eq!(whole.body.len(), data.len());
+    assert!(whole.body == data, "the bytes differ");
+    let tail = get(
+        &ui.addr,
+        &path,
+        &[("Cookie", &cookie), ("Range", "bytes=600000-")],
+    );
+    assert_eq!(tail.status, 206);
+    assert!(tail.body == data[600_000..], "the range differs");
 }
