@@ -179,6 +179,9 @@ pub(super) async fn repo_raw(
     headers: HeaderMap,
 ) -> UiResult<Response> {
     Ui::local_only(&viewer)?;
+    // One checkpoint for the size and the bytes, even if `rev` (HEAD, a tag) moves
+    // between the two reads.
+    let rev = ui.repo.resolve(&rev).await?.to_string();
     let entry = ui
         .repo
         .ls(&rev, Some(&path), false)

@@ -17,7 +17,7 @@ use super::layout::{bytes, crumbs, page, param, path_url, query_params, time};
 use super::render_pages::render_cards;
 use super::repo_pages::kind_word;
 use super::server::Ui;
-use super::tree_view::{self, Row, Shown, TEXT_VIEW_LIMIT};
+use super::tree_view::{self, Row};
 use crate::artifact::{ListBlobs, ListProjects, ProjectPath, Scope};
 use crate::object::EntryKind;
 
@@ -243,7 +243,7 @@ pub(super) async fn files(
             .find(|f| f.path == file.as_str())
             .ok_or_else(|| UiError::not_found(format!("`{path}`")))?;
         if entry.kind != EntryKind::Dir {
-            let text = if entry.size <= TEXT_VIEW_LIMIT && tree_view::shown(&path) == Shown::Other {
+            let text = if tree_view::read_for_text(&path, entry.size) {
                 Some(ui.artifacts.read_file(me, pid, file, None).await?)
             } else {
                 None

@@ -13,7 +13,7 @@ use super::auth::Viewer;
 use super::error::{UiError, UiResult};
 use super::layout::{bytes, crumbs, page, param, path_url, query_params, segment, time};
 use super::server::Ui;
-use super::tree_view::{self, Row, Shown, TEXT_VIEW_LIMIT};
+use super::tree_view::{self, Row, Shown};
 use crate::engine::diff::{Change, ChangeKind};
 use crate::engine::patch::{FilePatch, PatchBody};
 use crate::object::EntryKind;
@@ -254,7 +254,7 @@ pub(super) async fn tree(
         && only.path == path
         && only.kind != EntryKind::Dir
     {
-        let text = if only.size <= TEXT_VIEW_LIMIT && tree_view::shown(&path) == Shown::Other {
+        let text = if tree_view::read_for_text(&path, only.size) {
             Some(ui.repo.read(&id, &path).await?)
         } else {
             None

@@ -55,6 +55,11 @@ pub fn shown(name: &str) -> Shown {
     }
 }
 
+/// Whether a file's bytes are read to be shown as text (not media, not too large).
+pub fn read_for_text(path: &str, size: u64) -> bool {
+    size <= TEXT_VIEW_LIMIT && shown(path) == Shown::Other
+}
+
 /// Whether `bytes` read as text: UTF-8 without NUL bytes.
 pub fn as_text(bytes: &[u8]) -> Option<&str> {
     (!bytes.contains(&0))

@@ -20,7 +20,7 @@ use crate::render::{PACKAGE_JSON, fake_command, fixture};
 use crate::util::{reel, reel_json, reel_path, tempdir};
 
 /// A repository with one project holding a minimal Remotion-shaped source tree.
-fn setup(dir: &Path) -> String {
+pub(crate) fn setup(dir: &Path) -> String {
     reel(dir).arg("init").assert().success();
     let id = reel_json(dir, &["project", "create", "clip"])["id"]
         .as_str()
@@ -41,7 +41,7 @@ fn setup(dir: &Path) -> String {
 
 /// The environment that makes `reel` render with the fake renderer and count installs
 /// in `installs`.
-fn fake_env(installs: &Path) -> [(&'static str, String); 2] {
+pub(crate) fn fake_env(installs: &Path) -> [(&'static str, String); 2] {
     [
         ("REEL_RENDER_COMMAND", fake_command()),
         (

@@ -11,7 +11,6 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
 use super::ui::UiServer;
-use crate::render::{PACKAGE_JSON, fake_command, fixture};
 use crate::util::{reel, reel_json, tempdir};
 
 /// chromedriver on a free loopback port; killed when dropped.
@@ -112,22 +111,13 @@ async fn until(c: &Client, script: &str, what: &str) {
 
 /// What makes `reel` render with the test renderer.
 fn fake_env(dir: &Path) -> Vec<(&'static str, String)> {
-    vec![
-        ("REEL_RENDER_COMMAND", fake_command()),
-        (
-            "REEL_INSTALL_COMMAND",
-            format!(
-                "sh {} {}",
-                fixture("fake-install.sh").display(),
-                dir.join("installs").display()
-            ),
-        ),
-    ]
+    crate::render_faces::fake_env(&dir.join("installs")).to_vec()
 }
 
 /// A directory repository with two checkpoints and a project with a 20-second render.
 fn setup(dir: &Path) -> (String, String, String) {
-    reel(dir).arg("init").assert().success();
+    // `reel init` and a project holding a minimal Remotion-shaped tree.
+    let id = crate::render_faces::setup(dir);
     std::fs::create_dir_all(dir.join("src")).unwrap();
     std::fs::write(
         dir.join("src/Root.tsx"),
@@ -147,30 +137,8 @@ fn setup(dir: &Path) -> (String, String, String) {
         .args(["checkpoint", "-m", "second", "--name", "v2"])
         .assert()
         .success();
-    let id = reel_json(dir, &["project", "create", "clip"])["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    for (path, content) in [
-        ("package.json", PACKAGE_JSON),
-        ("src/index.ts", "import {registerRoot} from 'remotion';\n"),
-    ] {
-        reel(dir)
-            .args(["file", "write", &id, path])
-            .write_stdin(content)
-            .assert()
-            .success();
-    }
     let out = reel(dir)
-        .env("REEL_RENDER_COMMAND", fake_command())
-        .env(
-            "REEL_INSTALL_COMMAND",
-            format!(
-                "sh {} {}",
-                fixture("fake-install.sh").display(),
-                dir.join("installs").display()
-            ),
-        )
+        .envs(fake_env(dir))
         .args([
             "render",
             &id,
