@@ -51,7 +51,7 @@ pub mod ui;
 
 pub use artifact::{
     Artifacts, AssetInput, BlobInfo, BlobKind, Caller, CheckpointInfo, CreateCheckpoint,
-    CreateProject, FileInfo, Ident, ListBlobs, ListProjects, Page, ProjectId, ProjectInfo,
+    CreateProject, FileInfo, Ident, ListBlobs, ListProjects, Page, Poster, ProjectId, ProjectInfo,
     ProjectPath, ProjectRestore, Rational, RecordId, RenderMeta, Scope, SortBy, Source,
     SweepReport, TokenTable, UpdateProject, mime_of_name,
 };

@@ -14,6 +14,7 @@ use super::projects::{load_visible, now_ms};
 use super::shared_records;
 use crate::engine::Engine;
 use crate::engine::gc::{Roots, guard};
+use crate::engine::writer::Writer;
 use crate::error::{Error, ItemKind, Result};
 use crate::hash::{CommitId, Hash};
 use crate::object::ObjectKind;
@@ -51,6 +52,32 @@ pub struct RenderMeta {
     /// The settings it was rendered with.
     #[serde(default)]
     pub settings: serde_json::Map<String, serde_json::Value>,
+    /// A still from the video (JPEG), extracted once when it was stored; `None` for
+    /// renders stored without one (older versions, or ffmpeg could not read the video).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poster: Option<Poster>,
+}
+
+/// A render's poster frame: a JPEG stored as content of its own, kept as long as the
+/// render's record is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "mcp", derive(schemars::JsonSchema))]
+pub struct Poster {
+    /// Content id (BLAKE3 of the JPEG).
+    pub content: Hash,
+    /// Length in bytes.
+    pub size: u64,
+}
+
+impl BlobKind {
+    /// The poster frame, for a render that has one.
+    #[must_use]
+    pub fn poster(&self) -> Option<Poster> {
+        match self {
+            BlobKind::Render { meta, .. } => meta.poster,
+            BlobKind::Asset { .. } => None,
+        }
+    }
 }
 
 /// What a blob record is.
@@ -132,8 +159,15 @@ pub fn load_any(engine: &Engine, id: &RecordId) -> Result<Option<(BlobInfo, Owne
         .transpose()
 }
 
-/// Stores content and its record in one transaction.
-fn put(engine: &Engine, stored: Stored, owner: Owner, kind: BlobKind) -> Result<BlobInfo> {
+/// Stores content (and a render's poster, already packed) and its record in one
+/// transaction.
+fn put(
+    engine: &Engine,
+    stored: Stored,
+    poster: Option<Stored>,
+    owner: Owner,
+    kind: BlobKind,
+) -> Result<BlobInfo> {
     let info = BlobInfo {
         id: RecordId::random(),
         scope: owner.scope,
@@ -146,23 +180,31 @@ fn put(engine: &Engine, stored: Stored, owner: Owner, kind: BlobKind) -> Result<
         info: info.clone(),
         owner,
     };
-    let mut packs = stored.packs;
-    let writer = match stored.writer {
-        Some(w) => w,
-        None => engine.writer()?,
-    };
-    if let Some(bytes) = stored.inline {
-        packs.extend(crate::engine::ingest::write_single(
-            engine,
-            &writer,
-            ObjectKind::Chunk,
-            stored.id,
-            &bytes,
-        )?);
+    let mut files = vec![stored.id];
+    files.extend(info.kind.poster().map(|p| p.content));
+    // Each content's registration is held until the record commits.
+    let mut packs = Vec::new();
+    let mut held = Vec::new();
+    for s in std::iter::once(stored).chain(poster) {
+        let writer = match s.writer {
+            Some(w) => w,
+            None => engine.writer()?,
+        };
+        packs.extend(s.packs);
+        if let Some(bytes) = s.inline {
+            packs.extend(crate::engine::ingest::write_single(
+                engine,
+                &writer,
+                ObjectKind::Chunk,
+                s.id,
+                &bytes,
+            )?);
+        }
+        held.push(writer);
     }
-    // Relying on no pack another machine's gc condemned while the content was stored.
-    let mut since = writer.epoch();
-    let roots = Roots::of(Vec::new(), Vec::new(), vec![stored.id]);
+    // Relying on no pack another machine's gc condemned while the contents were stored.
+    let mut since = held.iter().map(Writer::epoch).min().expect("one content");
+    let roots = Roots::of(Vec::new(), Vec::new(), files);
     let copies = guard(engine, &mut since, &packs, &roots)?;
     packs.extend(copies);
     let bytes = serde_json::to_vec(&record).expect("records serialize");
@@ -173,6 +215,7 @@ fn put(engine: &Engine, stored: Stored, owner: Owner, kind: BlobKind) -> Result<
         tx.add_packs(&packs)?;
         tx.put_blob(&info.id.0, &bytes)
     })?;
+    drop(held);
     Ok(info)
 }
 
@@ -204,6 +247,7 @@ pub fn store_asset(
     put(
         engine,
         stored,
+        None,
         owner,
         BlobKind::Asset {
             mime: input.mime,
@@ -213,15 +257,24 @@ pub fn store_asset(
     )
 }
 
-/// Stores a render of a project (and checkpoint); visible to whoever sees the project.
+/// Stores a render of a project (and checkpoint), with its poster frame when `poster`
+/// holds one (stored with `store_stream`: `meta.poster` is set from it); visible to
+/// whoever sees the project.
 pub fn store_render(
     engine: &Engine,
     caller: &Caller,
     project: &ProjectId,
     checkpoint: Option<&str>,
     stored: Stored,
-    meta: RenderMeta,
+    poster: Option<Stored>,
+    mut meta: RenderMeta,
 ) -> Result<BlobInfo> {
+    if let Some(p) = &poster {
+        meta.poster = Some(Poster {
+            content: p.id,
+            size: p.size,
+        });
+    }
     let (owner, commit) = engine.index.artifact_read(|tx| {
         let p = load_visible(tx, caller, project)?;
         let commit = checkpoint.map(|r| resolve(tx, &p, r)).transpose()?;
@@ -230,6 +283,7 @@ pub fn store_render(
     put(
         engine,
         stored,
+        poster,
         owner,
         BlobKind::Render {
             project: *project,
@@ -323,13 +377,31 @@ pub fn user_bytes(
         .sum())
 }
 
-/// Every blob's content id (GC roots).
+/// Every blob's content id and every render's poster (GC roots). A record that does
+/// not decode stops the caller: its content is unknown, and skipping it would let
+/// `gc` delete bytes a record holds.
 pub fn contents(engine: &Engine) -> Result<Vec<Hash>> {
-    Ok(engine
-        .index
-        .blob_records()?
-        .into_iter()
-        .filter_map(|(_, b)| decode_record(&b).ok())
-        .map(|r| r.info.content)
-        .collect())
+    let mut out = Vec::new();
+    for (_, b) in engine.index.blob_records()? {
+        let info = decode_record(&b)?.info;
+        out.push(info.content);
+        out.extend(info.kind.poster().map(|p| p.content));
+    }
+    Ok(out)
+}
+
+/// Streams a render's poster frame (JPEG); not found when the record is not the
+/// caller's or has no poster.
+pub fn read_poster_to(
+    engine: &Engine,
+    caller: &Caller,
+    id: &RecordId,
+    out: &mut dyn Write,
+) -> Result<u64> {
+    let r = load(engine, caller, id)?;
+    let p = r
+        .kind
+        .poster()
+        .ok_or_else(|| Error::not_found(ItemKind::Record, format!("{id}/poster")))?;
+    read_content(engine, &p.content, p.size, None, out)
 }

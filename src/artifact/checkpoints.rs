@@ -15,6 +15,7 @@ use super::worktree::{Worktree, fold};
 use crate::engine::Engine;
 use crate::engine::diff::{Change, Overlay, diff_trees};
 use crate::engine::ingest::{Pipeline, scan_dir};
+use crate::engine::patch::{FilePatch, NewSide, find_similar_renames, patches};
 use crate::engine::progress::NoProgress;
 use crate::engine::refs::{LogEntry, validate_checkpoint_name};
 use crate::error::{Error, ItemKind, Result};
@@ -255,31 +256,9 @@ pub fn read_file(
     path: &super::path::ProjectPath,
     range: Option<(u64, u64)>,
 ) -> Result<Vec<u8>> {
-    let commit = engine.index.artifact_read(|tx| {
-        let p = load_visible(tx, caller, id)?;
-        resolve(tx, &p, rev)
-    })?;
-    let mut tree = engine.read_commit(&commit)?.tree;
-    let segments: Vec<&str> = path.segments().collect();
-    let not_found =
-        || Error::not_found_in(ItemKind::Path, path.as_str(), format!("checkpoint `{rev}`"));
-    for (i, seg) in segments.iter().enumerate() {
-        let entry = engine
-            .read_tree(&tree)?
-            .get(seg)
-            .cloned()
-            .ok_or_else(not_found)?;
-        match entry.kind {
-            crate::object::EntryKind::Dir if i + 1 < segments.len() => tree = entry.tree_id(),
-            crate::object::EntryKind::File if i + 1 == segments.len() => {
-                let mut out = Vec::new();
-                super::files::read_content(engine, &entry.id, entry.size, range, &mut out)?;
-                return Ok(out);
-            }
-            _ => return Err(not_found()),
-        }
-    }
-    Err(not_found())
+    let mut out = Vec::new();
+    super::checkpoint_files::read_to(engine, caller, id, rev, path, range, &mut out)?;
+    Ok(out)
 }
 
 /// Deletes a checkpoint; `gc` frees the data only it held.
@@ -427,6 +406,38 @@ pub fn export(
     };
     crate::engine::restore::restore_tree(engine, tree, dir, opts.mode(), &NoProgress)
 }
+
+/// Line diffs from checkpoint `from` to checkpoint `to`, or to the working tree
+/// (folded into stored trees first, so both sides read the same way), with renames of
+/// files at least half alike paired as `git diff -M` does.
+pub fn patch(
+    engine: &Engine,
+    caller: &Caller,
+    id: &ProjectId,
+    from: &str,
+    to: Option<&str>,
+) -> Result<Vec<FilePatch>> {
+    let (old, new) = engine.index.artifact_read(|tx| {
+        let p = load_visible(tx, caller, id)?;
+        Ok((
+            resolve(tx, &p, from)?,
+            to.map(|t| resolve(tx, &p, t)).transpose()?,
+        ))
+    })?;
+    let old_tree = engine.read_commit(&old)?.tree;
+    let new_tree = match new {
+        Some(n) => engine.read_commit(&n)?.tree,
+        None => working_tree_stored(engine, caller, id)?,
+    };
+    let mut changes = diff_trees(engine, old_tree, new_tree)?;
+    find_similar_renames(engine, &mut changes, NewSide::Stored, RENAME_SIMILARITY)?;
+    changes.sort_by(|a, b| a.path.cmp(&b.path));
+    patches(engine, changes, NewSide::Stored)
+}
+
+/// How alike (percent of lines) a removed and an added file must be to show as a
+/// rename: git's default.
+const RENAME_SIMILARITY: u8 = 50;
 
 /// The working tree folded into stored trees (so it can be materialized), its root id.
 pub fn working_tree_stored(engine: &Engine, caller: &Caller, id: &ProjectId) -> Result<TreeId> {

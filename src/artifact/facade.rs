@@ -4,18 +4,19 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::blobs::{self, AssetInput, BlobInfo, ListBlobs, RenderMeta};
+use super::checkpoint_files;
 use super::checkpoints::{self, CheckpointInfo, CreateCheckpoint};
 use super::files::{self, store_bytes, store_stream};
 use super::identity::Caller;
 use super::lifecycle::{self, SweepReport};
 use super::path::ProjectPath;
-use super::project::{ProjectId, ProjectInfo, RecordId};
+use super::project::{ProjectId, ProjectInfo};
 use super::projects::{self, CreateProject, ListProjects, Page, UpdateProject};
 use super::shared::{self, Access};
 use super::worktree::FileInfo;
 use crate::engine::Engine;
 use crate::engine::diff::Change;
+use crate::engine::patch::FilePatch;
 use crate::engine::refs::LogEntry;
 use crate::engine::restore::{RestoreOptions, RestoreSummary};
 use crate::error::{Error, Result};
@@ -41,7 +42,7 @@ impl std::fmt::Debug for Source {
     }
 }
 
-fn store(engine: &Engine, source: Source) -> Result<files::Stored> {
+pub(super) fn store(engine: &Engine, source: Source) -> Result<files::Stored> {
     match source {
         Source::Bytes(b) => store_bytes(engine, b),
         Source::Path(p) => {
@@ -215,6 +216,41 @@ impl Artifacts {
         .await
     }
 
+    /// Streams a file of a checkpoint (or `range` of it: offset and length) into `out`;
+    /// returns the length written.
+    pub async fn read_checkpoint_file_to<W: std::io::Write + Send + 'static>(
+        &self,
+        caller: &Caller,
+        id: ProjectId,
+        checkpoint: &str,
+        path: ProjectPath,
+        range: Option<(u64, u64)>,
+        mut out: W,
+    ) -> Result<u64> {
+        let (caller, checkpoint) = (caller.clone(), checkpoint.to_owned());
+        self.run(move |e| {
+            shared::with_project(e, &id, Access::Read, || projects::get(e, &caller, &id))?;
+            checkpoint_files::read_to(e, &caller, &id, &checkpoint, &path, range, &mut out)
+        })
+        .await
+    }
+
+    /// Lists a directory of a checkpoint (the root when `dir` is `None`; a file's path
+    /// lists that file), with the checkpoint's id.
+    pub async fn list_checkpoint_files(
+        &self,
+        caller: &Caller,
+        id: ProjectId,
+        checkpoint: &str,
+        dir: Option<ProjectPath>,
+    ) -> Result<(CommitId, Vec<FileInfo>)> {
+        let (caller, checkpoint) = (caller.clone(), checkpoint.to_owned());
+        self.on_project(id, Access::Read, move |e| {
+            checkpoint_files::list(e, &caller, &id, &checkpoint, dir.as_ref())
+        })
+        .await
+    }
+
     /// Lists a directory of the working tree (the root when `dir` is `None`).
     pub async fn list_files(
         &self,
@@ -338,6 +374,21 @@ impl Artifacts {
         .await
     }
 
+    /// Line diffs from checkpoint `from` to checkpoint `to`, or to the working tree.
+    pub async fn patch(
+        &self,
+        caller: &Caller,
+        id: ProjectId,
+        from: &str,
+        to: Option<&str>,
+    ) -> Result<Vec<FilePatch>> {
+        let (caller, from, to) = (caller.clone(), from.to_owned(), to.map(str::to_owned));
+        self.on_project(id, Access::Read, move |e| {
+            checkpoints::patch(e, &caller, &id, &from, to.as_deref())
+        })
+        .await
+    }
+
     /// History from the project's head.
     pub async fn log(&self, caller: &Caller, id: ProjectId, limit: usize) -> Result<Vec<LogEntry>> {
         let caller = caller.clone();
@@ -375,92 +426,6 @@ impl Artifacts {
             checkpoints::export(e, &caller, &id, rev.as_deref(), &dir, &opts)
         })
         .await
-    }
-
-    /// Stores an asset.
-    pub async fn store_asset(
-        &self,
-        caller: &Caller,
-        source: Source,
-        input: AssetInput,
-    ) -> Result<BlobInfo> {
-        let caller = caller.clone();
-        self.run(move |e| blobs::store_asset(e, &caller, store(e, source)?, input))
-            .await
-    }
-
-    /// Stores a render of a project (and checkpoint).
-    pub async fn store_render(
-        &self,
-        caller: &Caller,
-        project: ProjectId,
-        checkpoint: Option<&str>,
-        source: Source,
-        meta: RenderMeta,
-    ) -> Result<BlobInfo> {
-        let (caller, checkpoint) = (caller.clone(), checkpoint.map(str::to_owned));
-        self.run(move |e| {
-            shared::with_project(e, &project, Access::Read, || {
-                projects::get(e, &caller, &project)
-            })?;
-            blobs::store_render(
-                e,
-                &caller,
-                &project,
-                checkpoint.as_deref(),
-                store(e, source)?,
-                meta,
-            )
-        })
-        .await
-    }
-
-    /// Reads an asset's or render's record.
-    pub async fn get_blob(&self, caller: &Caller, id: RecordId) -> Result<BlobInfo> {
-        let caller = caller.clone();
-        self.run(move |e| blobs::get(e, &caller, &id)).await
-    }
-
-    /// Reads an asset's or render's bytes (or a range).
-    pub async fn read_blob(
-        &self,
-        caller: &Caller,
-        id: RecordId,
-        range: Option<(u64, u64)>,
-    ) -> Result<Vec<u8>> {
-        let caller = caller.clone();
-        self.run(move |e| {
-            let mut out = Vec::new();
-            blobs::read_to(e, &caller, &id, range, &mut out)?;
-            Ok(out)
-        })
-        .await
-    }
-
-    /// Streams an asset's or render's bytes (or `range` of them: offset and length)
-    /// into `out`; returns the length written.
-    pub async fn read_blob_to<W: std::io::Write + Send + 'static>(
-        &self,
-        caller: &Caller,
-        id: RecordId,
-        range: Option<(u64, u64)>,
-        mut out: W,
-    ) -> Result<u64> {
-        let caller = caller.clone();
-        self.run(move |e| blobs::read_to(e, &caller, &id, range, &mut out))
-            .await
-    }
-
-    /// Lists assets and renders.
-    pub async fn list_blobs(&self, caller: &Caller, query: ListBlobs) -> Result<Vec<BlobInfo>> {
-        let caller = caller.clone();
-        self.run(move |e| blobs::list(e, &caller, &query)).await
-    }
-
-    /// Deletes an asset or render.
-    pub async fn delete_blob(&self, caller: &Caller, id: RecordId) -> Result<()> {
-        let caller = caller.clone();
-        self.run(move |e| blobs::delete(e, &caller, &id)).await
     }
 
     /// Removes expired projects and stale overlay rows now (long-running servers call

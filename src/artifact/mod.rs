@@ -4,9 +4,11 @@
 //! visibility itself on every operation.
 
 mod blobs;
+mod checkpoint_files;
 mod checkpoints;
 mod error;
 mod facade;
+mod facade_blobs;
 mod files;
 mod identity;
 mod ids;
@@ -24,7 +26,7 @@ mod shared_tests;
 mod tokens;
 mod worktree;
 
-pub use blobs::{AssetInput, BlobInfo, BlobKind, ListBlobs, Rational, RenderMeta};
+pub use blobs::{AssetInput, BlobInfo, BlobKind, ListBlobs, Poster, Rational, RenderMeta};
 pub use checkpoints::{CheckpointInfo, CreateCheckpoint, ProjectRestore};
 #[allow(unused_imports)] // named in docs and by embedders matching on the layer
 pub use error::ArtifactError;

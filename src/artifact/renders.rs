@@ -103,22 +103,52 @@ pub fn memo_get(
         writer: Some(writer),
     };
     let checkpoint = checkpoint.map(|c| c.to_string());
-    blobs::store_render(engine, caller, project, checkpoint.as_deref(), stored, meta).map(Some)
+    blobs::store_render(
+        engine,
+        caller,
+        project,
+        checkpoint.as_deref(),
+        stored,
+        None,
+        meta,
+    )
+    .map(Some)
 }
 
-/// Stores a finished render (its bytes streamed from `video`) and memoizes its key.
+/// A finished render to store: the video's bytes, its poster frame, its metadata.
+pub struct Finished<'a> {
+    /// The video, streamed.
+    pub video: &'a mut dyn std::io::Read,
+    /// A JPEG still from it, if one could be made.
+    pub poster: Option<Vec<u8>>,
+    /// Its metadata (`poster` is set from the poster stored).
+    pub meta: RenderMeta,
+}
+
+/// Stores a finished render and memoizes its key.
 pub fn store(
     engine: &Engine,
     caller: &Caller,
     project: &ProjectId,
     checkpoint: Option<CommitId>,
-    video: &mut dyn std::io::Read,
-    meta: RenderMeta,
+    render: Finished<'_>,
     key: &Hash,
 ) -> Result<BlobInfo> {
-    let stored = super::files::store_stream(engine, video)?;
+    let stored = super::files::store_stream(engine, render.video)?;
+    let poster = render
+        .poster
+        .map(|p| super::files::store_bytes(engine, p))
+        .transpose()?;
     let checkpoint = checkpoint.map(|c| c.to_string());
-    let info = blobs::store_render(engine, caller, project, checkpoint.as_deref(), stored, meta)?;
+    let info = blobs::store_render(
+        engine,
+        caller,
+        project,
+        checkpoint.as_deref(),
+        stored,
+        poster,
+        render.meta,
+    )?;
     super::shared_records::put_memo(engine, key, &info.id)?;
     Ok(info)
 }

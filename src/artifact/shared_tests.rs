@@ -100,7 +100,12 @@ async fn a_render_memoized_on_one_machine_serves_another() {
     let ea = a.engine().clone();
     let stored = tokio::task::spawn_blocking(move || {
         let meta = crate::artifact::RenderMeta::default();
-        renders::store(&ea, &ana(), &project, None, &mut &video[..], meta, &key)
+        let render = renders::Finished {
+            video: &mut &video[..],
+            poster: None,
+            meta,
+        };
+        renders::store(&ea, &ana(), &project, None, render, &key)
     })
     .await
     .unwrap()

@@ -62,7 +62,8 @@ pub struct RenderServiceArgs {
         default_value = "npm install --no-audit --no-fund"
     )]
     pub install_command: String,
-    /// ffprobe to use when the project has none bundled.
+    /// ffprobe to use when the project has none bundled (posters use the ffmpeg beside
+    /// it: `ffmpeg` on `PATH` for the default).
     #[arg(
         long,
         env = "REEL_FFPROBE",

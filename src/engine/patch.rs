@@ -34,6 +34,7 @@ const SNIFF: usize = 8000;
 
 /// One changed file with its line diff.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "mcp", derive(schemars::JsonSchema))]
 pub struct FilePatch {
     /// The change (path, kind, sizes, ids, rename).
     #[serde(flatten)]
@@ -45,6 +46,7 @@ pub struct FilePatch {
 /// What a patch shows of a file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
+#[cfg_attr(feature = "mcp", derive(schemars::JsonSchema))]
 pub enum PatchBody {
     /// A text file (or a symlink, its target): the hunks and their counts. No hunks
     /// when only the name or the executable bit changed.
@@ -73,6 +75,7 @@ impl PatchBody {
 
 /// One region of a unified diff.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "mcp", derive(schemars::JsonSchema))]
 pub struct Hunk {
     /// First line on the old side (1-based; 0 when the old side is empty).
     pub old_start: usize,
@@ -88,6 +91,7 @@ pub struct Hunk {
 
 /// One line of a hunk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "mcp", derive(schemars::JsonSchema))]
 pub struct Line {
     /// `' '` context, `'+'` added, `'-'` removed.
     pub op: char,

@@ -2,6 +2,7 @@
 //! typed parameters, calls exactly one library method and maps its errors; no storage
 //! logic lives here.
 
+mod apps;
 mod auth;
 mod error;
 mod guard;

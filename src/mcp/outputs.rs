@@ -171,6 +171,9 @@ pub struct Checkpoints {
 pub struct Changes {
     /// The changed paths.
     pub changes: Vec<Change>,
+    /// Each changed file's line diff, when asked for with `lines`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patches: Option<Vec<crate::engine::patch::FilePatch>>,
 }
 
 /// A project's history.

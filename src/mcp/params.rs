@@ -150,6 +150,8 @@ pub struct DiffArgs {
     pub from: String,
     /// The new side (default: the current working tree).
     pub to: Option<String>,
+    /// Also return each file's line diff (unified hunks; text files only) in `patches`.
+    pub lines: Option<bool>,
 }
 
 /// `artifact_log`.

@@ -4,6 +4,8 @@
 //! - `reel://projects/{project_id}/files/{+path}` — a file of the working tree
 //! - `reel://projects/{project_id}/checkpoints/{checkpoint}/files/{+path}` — a file of a checkpoint
 //! - `reel://assets/{id}`, `reel://renders/{id}` — an asset's or render's bytes
+//! - `reel://renders/{id}/poster` — a render's poster frame (JPEG)
+//! - `ui://reelstore/…` — the MCP Apps' pages (see `apps`)
 
 use base64::Engine as _;
 use rmcp::model::{
@@ -39,7 +41,8 @@ pub async fn list(
         None => 0,
         Some(c) => c.parse().map_err(|_| ToolError::BadCursor(c.to_owned()))?,
     };
-    let mut all = Vec::new();
+    // The MCP Apps' pages first: the same for every caller.
+    let mut all = super::apps::resources();
     for b in a.list_blobs(&me, ListBlobs::default()).await? {
         let (kind, mime, title) = match &b.kind {
             BlobKind::Asset {
@@ -124,6 +127,8 @@ pub fn templates() -> ListResourceTemplatesResult {
                 .with_description("An asset's bytes"),
             ResourceTemplate::new("reel://renders/{id}", "render")
                 .with_description("A rendered video's bytes"),
+            ResourceTemplate::new("reel://renders/{id}/poster", "render-poster")
+                .with_description("A still from the middle of a rendered video (JPEG)"),
         ],
         ..Default::default()
     }
@@ -179,6 +184,12 @@ async fn fetch(
             None => (a.read_file(&me, head.parse()?, path, None).await?, mime),
         }
     } else if let Some(id) = rest
+        .strip_prefix("renders/")
+        .and_then(|r| r.strip_suffix("/poster"))
+    {
+        let jpeg = a.read_poster(&me, id.parse()?).await?;
+        (jpeg, Some("image/jpeg".to_owned()))
+    } else if let Some(id) = rest
         .strip_prefix("assets/")
         .or_else(|| rest.strip_prefix("renders/"))
     {
@@ -207,6 +218,9 @@ pub async fn read(
     uri: &str,
     ctx: &RequestContext<RoleServer>,
 ) -> std::result::Result<ReadResourceResponse, McpError> {
+    if let Some(app) = super::apps::read(uri) {
+        return Ok(ReadResourceResult::new(vec![app]).into());
+    }
     match fetch(server, uri, ctx).await {
         Ok(c) => Ok(ReadResourceResult::new(vec![c]).into()),
         Err(ToolError::NoSuchResource(_) | ToolError::Library(Error::NotFound { .. })) => Err(

@@ -188,11 +188,12 @@ impl ServerHandler for ReelServer {
             .enable_tools()
             .enable_resources();
         // Renders are the one long-running tool: with them come tasks (SEP-2663).
-        let capabilities = if self.renders.is_some() {
+        let mut capabilities = if self.renders.is_some() {
             capabilities.enable_tasks().build()
         } else {
             capabilities.build()
         };
+        super::apps::declare(&mut capabilities);
         ServerConfig::new(capabilities)
             .with_server_info(
                 Implementation::new("reelstore", env!("CARGO_PKG_VERSION"))

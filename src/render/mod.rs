@@ -13,6 +13,7 @@ mod error;
 mod fixture_tests;
 mod job;
 mod pipeline;
+mod poster;
 mod probe;
 mod process;
 mod progress;

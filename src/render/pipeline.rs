@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::deps;
 use super::error::RenderError;
 use super::job::JobStatus;
+use super::poster;
 use super::probe;
 use super::process;
 use super::progress::{RenderProgress, Stage};
@@ -188,18 +189,39 @@ impl Renders {
         .cloned()
         .unwrap_or_default();
 
+        // A render without a poster is still a render: the failure is logged, not fatal.
+        let still = output.with_extension("poster.jpg");
+        let poster = match poster::extract(
+            &poster::ffmpeg_beside(&ffprobe),
+            output,
+            meta.duration_s,
+            &still,
+        )
+        .await
+        {
+            Ok(bytes) => Some(bytes),
+            Err(e) => {
+                tracing::warn!(job = %job.id, error = %e, "no poster frame");
+                None
+            }
+        };
+
         self.enter(live, Stage::Storing).await;
         let caller = live.caller.clone();
         let output = output.to_path_buf();
         blocking(move || {
             let mut f = std::fs::File::open(&output).map_err(Error::io("open", &output))?;
+            let render = renders::Finished {
+                video: &mut f,
+                poster,
+                meta,
+            };
             renders::store(
                 &engine,
                 &caller,
                 &job.project,
                 job.checkpoint,
-                &mut f,
-                meta,
+                render,
                 &job.key,
             )
         })

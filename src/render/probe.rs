@@ -93,6 +93,7 @@ pub fn parse(json: &[u8], extension: &str) -> Result<RenderMeta> {
         bitrate: p.format.bit_rate.as_deref().and_then(|b| b.parse().ok()),
         frames,
         settings: serde_json::Map::new(),
+        poster: None,
     })
 }
 

@@ -34,7 +34,7 @@ pub struct RenderConfig {
     pub renderer: Arc<dyn Renderer>,
     /// The install command, run in a directory holding `package.json` (+ lockfile).
     pub install_command: Vec<String>,
-    /// ffprobe to use when the project has no Remotion-bundled one.
+    /// ffprobe (and the ffmpeg beside it) when the project bundles none.
     pub ffprobe: PathBuf,
     /// Time limit of each renderer (and install) run.
     pub timeout: Option<Duration>,

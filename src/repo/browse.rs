@@ -175,3 +175,62 @@ fn list_into(
     }
     Ok(())
 }
+
+impl Repository {
+    /// Opens the working directory's file at `path` (relative, `/`-separated) to read,
+    /// with its length. No symlink is followed on the way, and `..`, absolute paths and
+    /// the repository's own directory are refused: a caller naming a path reads nothing
+    /// outside the working directory and nothing of the repository.
+    pub async fn open_workdir_file(&self, path: &str) -> Result<(std::fs::File, u64)> {
+        let root = self
+            .workdir()
+            .ok_or_else(|| Error::not_found(ItemKind::Path, "the working directory"))?;
+        let path = path.to_owned();
+        crate::engine::blocking(move || open_below(&root, &path)).await
+    }
+}
+
+/// `rel` below `root`, opened without following symlinks.
+fn open_below(root: &std::path::Path, rel: &str) -> Result<(std::fs::File, u64)> {
+    use rustix::fs::{Mode, OFlags};
+    let refused = || {
+        Error::Invalid(format!(
+            "`{rel}` is not a path inside the working directory"
+        ))
+    };
+    let parts: Vec<&str> = rel.split('/').collect();
+    if parts
+        .iter()
+        .any(|p| p.is_empty() || *p == "." || *p == "..")
+        || crate::engine::ingest::is_repo_dir_name(parts[0])
+    {
+        return Err(refused());
+    }
+    let io = |e: rustix::io::Errno| match e {
+        // A symlink on the way (O_NOFOLLOW), or a file where a directory should be.
+        rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR => refused(),
+        rustix::io::Errno::NOENT => Error::not_found(ItemKind::Path, rel),
+        e => Error::io("open", root.join(rel))(e.into()),
+    };
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+    // The working directory itself may be reached through a symlink; nothing below it.
+    let mut dir = rustix::fs::open(
+        root,
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::DIRECTORY,
+        Mode::empty(),
+    )
+    .map_err(io)?;
+    let (last, dirs) = parts.split_last().expect("split yields one part");
+    for part in dirs {
+        dir = rustix::fs::openat(&dir, *part, flags | OFlags::DIRECTORY, Mode::empty())
+            .map_err(io)?;
+    }
+    let fd =
+        rustix::fs::openat(&dir, *last, flags | OFlags::NONBLOCK, Mode::empty()).map_err(io)?;
+    let file = std::fs::File::from(fd);
+    let meta = file.metadata().map_err(Error::io("stat", root.join(rel)))?;
+    if !meta.is_file() {
+        return Err(refused());
+    }
+    Ok((file, meta.len()))
+}

@@ -23,6 +23,7 @@ use super::range::{RangeRequest, parse_range};
 use super::server::Ui;
 use crate::artifact::{BlobKind, ProjectPath, mime_of_name};
 use crate::error::Result;
+use crate::object::EntryKind;
 
 /// Bytes handed to the connection at a time.
 const PIECE: usize = 256 * 1024;
@@ -196,6 +197,33 @@ pub(super) async fn repo_raw(
     }))
 }
 
+/// `GET /repo/worktree/PATH`: a file of the directory repository's working directory
+/// (the new side of a diff against it). The library opens it without following
+/// symlinks and refuses paths outside the directory or into the repository.
+pub(super) async fn worktree_raw(
+    State(ui): State<Arc<Ui>>,
+    Extension(viewer): Extension<Viewer>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+) -> UiResult<Response> {
+    Ui::local_only(&viewer)?;
+    let (file, size) = ui.repo.open_workdir_file(&path).await?;
+    let name = path.clone();
+    Ok(stream(&headers, &name, None, size, move |range| {
+        Box::new(move |mut w| {
+            Box::pin(crate::engine::blocking(move || {
+                use std::io::{Read, Seek, SeekFrom};
+                let mut file = file;
+                let (start, len) = range.unwrap_or((0, size));
+                file.seek(SeekFrom::Start(start))
+                    .map_err(crate::error::Error::io("seek", &path))?;
+                std::io::copy(&mut file.take(len), &mut w)
+                    .map_err(crate::error::Error::io("read", &path))
+            }))
+        })
+    }))
+}
+
 /// `GET /projects/ID/raw/PATH`: a file of a project's working tree.
 pub(super) async fn project_raw(
     State(ui): State<Arc<Ui>>,
@@ -231,6 +259,37 @@ pub(super) async fn project_raw(
     ))
 }
 
+/// `GET /projects/ID/checkpoint/REV/raw/PATH`: a file of a project's checkpoint.
+pub(super) async fn checkpoint_raw(
+    State(ui): State<Arc<Ui>>,
+    Extension(viewer): Extension<Viewer>,
+    Path((id, rev, path)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> UiResult<Response> {
+    let me = viewer.caller;
+    let project = ui.artifacts.resolve_project(&me, &id).await?;
+    let file = ProjectPath::parse(&path)?;
+    // One checkpoint for the size and the bytes, even if a name moves in between.
+    let (commit, listed) = ui
+        .artifacts
+        .list_checkpoint_files(&me, project, &rev, Some(file.clone()))
+        .await?;
+    let info = listed
+        .into_iter()
+        .find(|f| f.path == file.as_str() && f.kind == EntryKind::File)
+        .ok_or_else(|| UiError::not_found(format!("file `{path}`")))?;
+    let (artifacts, commit) = (ui.artifacts.clone(), commit.to_string());
+    Ok(stream(&headers, &path, None, info.size, move |range| {
+        Box::new(move |w| {
+            Box::pin(async move {
+                artifacts
+                    .read_checkpoint_file_to(&me, project, &commit, file, range, w)
+                    .await
+            })
+        })
+    }))
+}
+
 /// `GET /renders/ID/video` (a render's video) and `GET /assets/ID/raw` (an asset's
 /// bytes, served as its MIME type allows).
 pub(super) async fn render_video(
@@ -262,4 +321,16 @@ pub(super) async fn render_video(
             })
         },
     ))
+}
+
+/// `GET /renders/ID/poster`: a render's poster frame (small: read whole).
+pub(super) async fn render_poster(
+    State(ui): State<Arc<Ui>>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<String>,
+) -> UiResult<Response> {
+    let me = viewer.caller;
+    let record = ui.artifacts.resolve_blob(&me, &id).await?;
+    let jpeg = ui.artifacts.read_poster(&me, record).await?;
+    Ok(([(header::CONTENT_TYPE, "image/jpeg")], jpeg).into_response())
 }

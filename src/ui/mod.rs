@@ -11,6 +11,8 @@ mod highlight;
 mod jobs;
 mod layout;
 mod media;
+mod patch_view;
+mod project_files;
 mod project_pages;
 mod range;
 mod render_pages;

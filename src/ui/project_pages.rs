@@ -13,13 +13,13 @@ use maud::html;
 use super::auth::Viewer;
 use super::error::{UiError, UiResult};
 use super::jobs::render_form;
-use super::layout::{bytes, crumbs, page, param, path_url, query_params, time};
+use super::layout::{bytes, page, param, path_url, query_params, time};
+use super::patch_view::{Side, counts, file_patch};
+use super::project_files::rows;
 use super::render_pages::render_cards;
-use super::repo_pages::kind_word;
 use super::server::Ui;
-use super::tree_view::{self, Row};
-use crate::artifact::{ListBlobs, ListProjects, ProjectPath, Scope};
-use crate::object::EntryKind;
+use super::tree_view;
+use crate::artifact::{ListBlobs, ListProjects, Scope};
 
 /// Projects per page.
 const PROJECTS_PAGE: usize = 100;
@@ -146,6 +146,8 @@ pub(super) async fn show(
                                     " · "
                                 }
                                 a href=(format!("{base}/diff?old={}", c.id.to_string())) { "→ working tree" }
+                                " · "
+                                a href=(format!("{base}/checkpoint/{}/files", c.id.to_string())) { "files" }
                             }
                         }
                     }
@@ -188,94 +190,8 @@ fn asset_table(assets: &[crate::artifact::BlobInfo]) -> maud::Markup {
     }
 }
 
-fn rows(base: &str, files: &[crate::artifact::FileInfo]) -> Vec<Row> {
-    files
-        .iter()
-        .map(|f| Row {
-            name: f.path.rsplit('/').next().unwrap_or(&f.path).to_owned(),
-            kind: f.kind,
-            size: f.size,
-            id: f.id,
-            href: format!("{base}/files/{}", path_url(&f.path)),
-        })
-        .collect()
-}
-
-/// `GET /projects/ID/files`.
-pub(super) async fn files_root(
-    state: State<Arc<Ui>>,
-    viewer: Extension<Viewer>,
-    Path(id): Path<String>,
-    query: RawQuery,
-) -> UiResult<Html<String>> {
-    files(state, viewer, Path((id, String::new())), query).await
-}
-
-/// `GET /projects/ID/files/PATH`: a directory (paged) or a file of the working tree.
-pub(super) async fn files(
-    State(ui): State<Arc<Ui>>,
-    Extension(viewer): Extension<Viewer>,
-    Path((id, path)): Path<(String, String)>,
-    RawQuery(query): RawQuery,
-) -> UiResult<Html<String>> {
-    let me = &viewer.caller;
-    let pid = ui.artifacts.resolve_project(me, &id).await?;
-    let p = ui.artifacts.get_project(me, pid).await?;
-    let path = path.trim_matches('/').to_owned();
-    let base = format!("/projects/{pid}/files");
-    let head = html! {
-        h1 { "Files of " a href=(format!("/projects/{pid}")) { (p.name) } }
-        (crumbs("/", &base, &path))
-    };
-    let dir = if path.is_empty() {
-        None
-    } else {
-        let file = ProjectPath::parse(&path)?;
-        let parent = match path.rsplit_once('/') {
-            Some((d, _)) => Some(ProjectPath::parse(d)?),
-            None => None,
-        };
-        let entry = ui
-            .artifacts
-            .list_files(me, pid, parent, false)
-            .await?
-            .into_iter()
-            .find(|f| f.path == file.as_str())
-            .ok_or_else(|| UiError::not_found(format!("`{path}`")))?;
-        if entry.kind != EntryKind::Dir {
-            let text = if tree_view::read_for_text(&path, entry.size) {
-                Some(ui.artifacts.read_file(me, pid, file, None).await?)
-            } else {
-                None
-            };
-            let raw = format!("/projects/{pid}/raw/{}", path_url(&path));
-            let body = html! {
-                (head)
-                (tree_view::file(&ui.highlighter, &path, entry.size, entry.id.as_ref(), &raw, text.as_deref()))
-            };
-            return Ok(Html(page(&path, &body).into_string()));
-        }
-        Some(file)
-    };
-    let listed = ui.artifacts.list_files(me, pid, dir, false).await?;
-    let params = query_params(query.as_deref());
-    let page_no = param(&params, "page")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let here = if path.is_empty() {
-        base.clone()
-    } else {
-        format!("{base}/{}", path_url(&path))
-    };
-    let body = html! {
-        (head)
-        (tree_view::listing(&rows(&format!("/projects/{pid}"), &listed), page_no, &|n| format!("{here}?page={n}")))
-    };
-    Ok(Html(page(&p.name, &body).into_string()))
-}
-
-/// `GET /projects/ID/diff?old=CHECKPOINT[&new=CHECKPOINT]`: what changed between two
-/// checkpoints, or from a checkpoint to the working tree.
+/// `GET /projects/ID/diff?old=CHECKPOINT[&new=CHECKPOINT]`: the line diff of two
+/// checkpoints, or of a checkpoint and the working tree.
 pub(super) async fn diff(
     State(ui): State<Arc<Ui>>,
     Extension(viewer): Extension<Viewer>,
@@ -293,30 +209,44 @@ pub(super) async fn diff(
         )
     })?;
     let new = param(&params, "new");
-    let changes = ui.artifacts.diff(me, pid, old, new).await?;
+    // Names and prefixes resolve once: the links below pin the checkpoints shown.
+    let old_id = ui
+        .artifacts
+        .list_checkpoint_files(me, pid, old, None)
+        .await?
+        .0
+        .to_string();
+    let new_id = match new {
+        Some(n) => Some(
+            ui.artifacts
+                .list_checkpoint_files(me, pid, n, None)
+                .await?
+                .0
+                .to_string(),
+        ),
+        None => None,
+    };
+    let patches = ui
+        .artifacts
+        .patch(me, pid, &old_id, new_id.as_deref())
+        .await?;
+    let (added, removed) = counts(&patches);
     let base = format!("/projects/{pid}");
+    let raw = |side: Side, path: &str| match (side, new_id.as_deref()) {
+        (Side::Old, _) => format!("{base}/checkpoint/{old_id}/raw/{}", path_url(path)),
+        (Side::New, Some(n)) => format!("{base}/checkpoint/{n}/raw/{}", path_url(path)),
+        (Side::New, None) => format!("{base}/raw/{}", path_url(path)),
+    };
     let body = html! {
         h1 { "Changes in " a href=(base) { (p.name) } }
-        p.mono { (old) " → " (new.unwrap_or("working tree")) }
-        table.changes {
-            thead { tr { th { "change" } th { "path" } th.num { "old size" } th.num { "new size" } } }
-            tbody {
-                @for c in &changes {
-                    tr {
-                        td { (kind_word(c.change)) }
-                        td {
-                            @if let Some(from) = &c.from { span.muted { (from) " → " } }
-                            @if new.is_none() && c.change != crate::engine::diff::ChangeKind::Removed {
-                                a href=(format!("{base}/files/{}", path_url(&c.path))) { (c.path) }
-                            } @else { (c.path) }
-                        }
-                        td.num { (c.old_size.map(bytes).unwrap_or_default()) }
-                        td.num { (c.new_size.map(bytes).unwrap_or_default()) }
-                    }
-                }
-            }
+        p.mono {
+            a href=(format!("{base}/checkpoint/{old_id}/files")) { (old) } " → "
+            @if let (Some(n), Some(id)) = (new, &new_id) { a href=(format!("{base}/checkpoint/{id}/files")) { (n) } }
+            @else { a href=(format!("{base}/files")) { "working tree" } }
         }
-        @if changes.is_empty() { p.muted { "No differences." } }
+        p { (patches.len()) " file(s) changed, " span.add { "+" (added) } " " span.del { "−" (removed) } }
+        @for p in &patches { (file_patch(&ui.highlighter, p, &raw)) }
+        @if patches.is_empty() { p.muted { "No differences." } }
     };
     Ok(Html(page(&p.name, &body).into_string()))
 }

@@ -14,8 +14,9 @@ use super::layout::{bytes, page, time};
 use super::server::Ui;
 use crate::artifact::{BlobInfo, BlobKind, ListBlobs};
 
-/// Cards for renders: a muted preview of the first frame (the video element shows it
-/// with `preload="metadata"`), the size, the duration, and a link to the player.
+/// Cards for renders: the poster frame (renders stored before posters existed show the
+/// video's first frame, which `preload="metadata"` loads), the size, the duration, and
+/// a link to the player.
 pub(super) fn render_cards(renders: &[BlobInfo]) -> Markup {
     html! {
         @if renders.is_empty() { p.muted { "No renders yet." } }
@@ -24,7 +25,11 @@ pub(super) fn render_cards(renders: &[BlobInfo]) -> Markup {
                 @if let BlobKind::Render { meta, .. } = &r.kind {
                     div.card {
                         a href=(format!("/renders/{}", r.id)) {
-                            video.poster preload="metadata" muted src=(format!("/renders/{}/video", r.id)) {}
+                            @if meta.poster.is_some() {
+                                img.poster loading="lazy" alt="poster frame" src=(format!("/renders/{}/poster", r.id));
+                            } @else {
+                                video.poster preload="metadata" muted src=(format!("/renders/{}/video", r.id)) {}
+                            }
                         }
                         div {
                             a.mono href=(format!("/renders/{}", r.id)) { (r.id.to_string().get(..12).unwrap_or_default()) }
@@ -89,7 +94,8 @@ pub(super) async fn show(
     let title = format!("Render {}", r.id.to_string().get(..12).unwrap_or_default());
     let body = html! {
         h1 { (title) }
-        video.player #player controls preload="metadata" src=(format!("/renders/{}/video", r.id)) {}
+        video.player #player controls preload="metadata" src=(format!("/renders/{}/video", r.id))
+            poster=[meta.poster.map(|_| format!("/renders/{}/poster", r.id))] {}
         dl.meta {
             dt { "project" } dd {
                 a href=(format!("/projects/{project}")) { (project_name.as_deref().unwrap_or("(not visible)")) }
@@ -109,6 +115,9 @@ pub(super) async fn show(
             dt { "bitrate" } dd { @if let Some(b) = meta.bitrate { (b / 1000) " kb/s" } }
             dt { "bytes" } dd { (bytes(r.size)) }
             dt { "content id (b3sum)" } dd.mono { (r.content.to_hex()) }
+            dt { "poster frame" } dd.mono {
+                @if let Some(p) = &meta.poster { (p.content.to_hex()) " (" (bytes(p.size)) ")" } @else { "none" }
+            }
             dt { "created" } dd { (time(r.created_ms)) }
             @for (k, v) in &meta.settings { dt { (k) } dd.mono { (v) } }
         }

@@ -12,25 +12,15 @@ use maud::{Markup, html};
 use super::auth::Viewer;
 use super::error::{UiError, UiResult};
 use super::layout::{bytes, crumbs, page, param, path_url, query_params, segment, time};
+use super::patch_view::{Side, counts, file_patch, kind_word};
 use super::server::Ui;
-use super::tree_view::{self, Row, Shown};
+use super::tree_view::{self, Row};
 use crate::engine::diff::{Change, ChangeKind};
-use crate::engine::patch::{FilePatch, PatchBody};
 use crate::object::EntryKind;
 use crate::repo::{DiffOptions, DiffTarget};
 
 /// Checkpoints per page of the timeline.
 const TIMELINE_PAGE: usize = 100;
-
-/// The word for a change.
-pub(super) fn kind_word(kind: ChangeKind) -> &'static str {
-    match kind {
-        ChangeKind::Added => "added",
-        ChangeKind::Removed => "removed",
-        ChangeKind::Modified => "modified",
-        ChangeKind::Renamed => "renamed",
-    }
-}
 
 /// `GET /repo`: the timeline (every live checkpoint, newest first) and the status.
 #[allow(clippy::too_many_lines)] // one page's template
@@ -318,10 +308,7 @@ pub(super) async fn diff(
         .repo
         .patch(&old_id, target, DiffOptions::default())
         .await?;
-    let (added, removed) = patches.iter().fold((0, 0), |(a, r), p| {
-        let (pa, pr) = p.body.counts();
-        (a + pa, r + pr)
-    });
+    let (added, removed) = counts(&patches);
     let new_label = new_id
         .as_deref()
         .map_or("working directory", |id| &id[..12]);
@@ -334,72 +321,13 @@ pub(super) async fn diff(
         }
         p { (patches.len()) " file(s) changed, " span.add { "+" (added) } " " span.del { "−" (removed) } }
         @for p in &patches {
-            (file_patch(&ui, p, &old_id, new_id.as_deref()))
+            (file_patch(&ui.highlighter, p, &|side, path| match (side, new_id.as_deref()) {
+                (Side::Old, _) => format!("/repo/raw/{old_id}/{}", path_url(path)),
+                (Side::New, Some(new)) => format!("/repo/raw/{new}/{}", path_url(path)),
+                (Side::New, None) => format!("/repo/worktree/{}", path_url(path)),
+            }))
         }
         @if patches.is_empty() { p.muted { "No differences." } }
     };
     Ok(Html(page(&title, &body).into_string()))
-}
-
-/// One file of a diff: what happened, then its lines (or its images side by side).
-fn file_patch(ui: &Ui, p: &FilePatch, old: &str, new: Option<&str>) -> Markup {
-    let c = &p.change;
-    let old_path = c.from.as_deref().unwrap_or(&c.path);
-    let images = tree_view::shown(&c.path) == Shown::Image;
-    html! {
-        section.file id=(format!("file-{}", path_url(&c.path))) {
-            header {
-                span.kind { (kind_word(c.change)) }
-                @if let Some(from) = &c.from {
-                    span.mono { (from) " → " (c.path) }
-                    @if let Some(s) = c.similarity { span.badge { (s) "% similar" } }
-                } @else {
-                    span.mono { (c.path) }
-                }
-                span.muted { " "
-                    (c.old_size.map(bytes).unwrap_or_default())
-                    @if c.old_size.is_some() && c.new_size.is_some() { " → " }
-                    (c.new_size.map(bytes).unwrap_or_default())
-                }
-            }
-            @match &p.body {
-                PatchBody::Text { hunks, .. } => {
-                    table.code {
-                        @for h in hunks {
-                            tr.hunk { td.ln {} td.ln {} td { "@@ -" (h.old_start) "," (h.old_lines) " +" (h.new_start) "," (h.new_lines) " @@" } }
-                            @let (mut o, mut n) = (h.old_start, h.new_start);
-                            @for l in &h.lines {
-                                @let class = match l.op { '+' => "add", '-' => "del", _ => "ctx" };
-                                @let (ol, nl) = match l.op {
-                                    '+' => { n += 1; (None, Some(n - 1)) }
-                                    '-' => { o += 1; (Some(o - 1), None) }
-                                    _ => { o += 1; n += 1; (Some(o - 1), Some(n - 1)) }
-                                };
-                                tr class=(class) {
-                                    td.ln { (ol.map(|v| v.to_string()).unwrap_or_default()) }
-                                    td.ln { (nl.map(|v| v.to_string()).unwrap_or_default()) }
-                                    td { (l.op) " " (ui.highlighter.lines(&c.path, &l.text).into_iter().next().unwrap_or_default()) }
-                                }
-                            }
-                        }
-                    }
-                }
-                PatchBody::Binary if images => {
-                    div.side-by-side {
-                        @if c.change != ChangeKind::Added {
-                            figure { figcaption { "before" } img.preview src=(format!("/repo/raw/{old}/{}", path_url(old_path))) alt="before"; }
-                        }
-                        @if c.change != ChangeKind::Removed {
-                            figure { figcaption { "after" }
-                                @if let Some(new) = new {
-                                    img.preview src=(format!("/repo/raw/{new}/{}", path_url(&c.path))) alt="after";
-                                } @else { p.muted { "in the working directory" } }
-                            }
-                        }
-                    }
-                }
-                PatchBody::Binary => { p.muted { "binary content differs" } }
-            }
-        }
-    }
 }

@@ -12,7 +12,7 @@ pub use super::auth::UiAccess;
 use super::auth::Viewer;
 use super::error::UiError;
 use super::highlight::Highlighter;
-use super::{assets, jobs, media, project_pages, render_pages, repo_pages};
+use super::{assets, jobs, media, project_files, project_pages, render_pages, repo_pages};
 use crate::artifact::Artifacts;
 use crate::error::{Error, Result};
 use crate::render::Renders;
@@ -67,11 +67,24 @@ fn routes() -> Router<Arc<Ui>> {
         .route("/repo/tree/{rev}/{*path}", get(repo_pages::tree))
         .route("/repo/raw/{rev}/{*path}", get(media::repo_raw))
         .route("/repo/diff", get(repo_pages::diff))
+        .route("/repo/worktree/{*path}", get(media::worktree_raw))
         .route("/projects", get(project_pages::list))
         .route("/projects/{id}", get(project_pages::show))
-        .route("/projects/{id}/files", get(project_pages::files_root))
-        .route("/projects/{id}/files/{*path}", get(project_pages::files))
+        .route("/projects/{id}/files", get(project_files::files_root))
+        .route("/projects/{id}/files/{*path}", get(project_files::files))
         .route("/projects/{id}/raw/{*path}", get(media::project_raw))
+        .route(
+            "/projects/{id}/checkpoint/{rev}/files",
+            get(project_files::checkpoint_root),
+        )
+        .route(
+            "/projects/{id}/checkpoint/{rev}/files/{*path}",
+            get(project_files::checkpoint_files),
+        )
+        .route(
+            "/projects/{id}/checkpoint/{rev}/raw/{*path}",
+            get(media::checkpoint_raw),
+        )
         .route("/projects/{id}/diff", get(project_pages::diff))
         .route("/projects/{id}/render", post(jobs::submit))
         .route("/jobs/{id}", get(jobs::show))
@@ -80,6 +93,7 @@ fn routes() -> Router<Arc<Ui>> {
         .route("/renders", get(render_pages::gallery))
         .route("/renders/{id}", get(render_pages::show))
         .route("/renders/{id}/video", get(media::render_video))
+        .route("/renders/{id}/poster", get(media::render_poster))
         .route("/assets/{id}/raw", get(media::render_video))
         .route("/static/{name}", get(assets::serve))
 }

@@ -65,6 +65,31 @@ async def workflow(client, mode):
     diff = structured(await client.call_tool("artifact_diff", {"project_id": pid, "from": "v1", "to": "v2"}),
                       "diff")
     check([c["path"] for c in diff["changes"]] == ["src/Root.tsx"], f"diff names the edit {diff}")
+    # The diff with its lines, as the MCP App asks for it.
+    lines = structured(await client.call_tool("artifact_diff", {"project_id": pid, "from": "v1", "to": "v2",
+                                                                "lines": True}), "diff with lines")
+    hunk_lines = [l["op"] + l["text"] for l in lines["patches"][0]["body"]["hunks"][0]["lines"]]
+    check(hunk_lines == ["-export const Root = () => null;", "+export const Root = () => <div/>;"],
+          f"the patch holds the changed line {hunk_lines}")
+
+    # MCP Apps: the extension is declared, the diff and render tools link their pages,
+    # and the pages read as mcp-app HTML.
+    ext = client.server_capabilities.extensions or {}
+    check("text/html;profile=mcp-app" in ext.get("io.modelcontextprotocol/ui", {}).get("mimeTypes", []),
+          f"the ui extension is declared ({ext})")
+    by_name = {t.name: t for t in tools}
+    apps = {"artifact_diff": "ui://reelstore/checkpoint-diff.html",
+            "artifact_render_video": "ui://reelstore/render-player.html"}
+    for name, uri in apps.items():
+        meta = by_name[name].meta or {}
+        check(meta.get("ui", {}).get("resourceUri") == uri, f"{name} links {uri} ({meta})")
+        page = (await client.read_resource(uri)).contents[0]
+        check(page.mime_type == "text/html;profile=mcp-app" and page.text.startswith("<!doctype html>")
+              and "ui/initialize" in page.text, f"{uri} reads as an MCP App page")
+    listed = {r.uri: r for r in (await client.list_resources()).resources}
+    check(all(listed[u].mime_type == "text/html;profile=mcp-app" for u in apps.values()),
+          "resources/list names both pages")
+
     log = structured(await client.call_tool("artifact_log", {"project_id": pid}), "log")
     check([e.get("name") for e in log["log"]] == ["v2", "v1"], "log newest first")
     structured(await client.call_tool("artifact_restore_checkpoint", {"project_id": pid, "checkpoint": "v1"}),

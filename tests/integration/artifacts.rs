@@ -736,7 +736,14 @@ async fn assets_and_renders_are_stored_once_and_listed_by_filter() {
         ..Default::default()
     };
     let render = a
-        .store_render(&me, id, Some("v1"), Source::Bytes(media.clone()), meta)
+        .store_render(
+            &me,
+            id,
+            Some("v1"),
+            Source::Bytes(media.clone()),
+            None,
+            meta,
+        )
         .await
         .unwrap();
     assert!(

@@ -146,6 +146,7 @@ async fn every_operation_respects_every_scope() {
                     id,
                     None,
                     Source::Bytes(b"v".to_vec()),
+                    None,
                     RenderMeta::default(),
                 )
                 .await,
@@ -202,6 +203,7 @@ async fn assets_and_renders_follow_their_scope() {
                 project,
                 Some("v1"),
                 Source::Bytes(b"video".to_vec()),
+                None,
                 RenderMeta::default(),
             )
             .await

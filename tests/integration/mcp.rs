@@ -1164,6 +1164,21 @@ async fn resources_list_names_what_the_caller_can_read() {
         .map(|r| (r.uri.clone(), r.mime_type.clone(), r.size))
         .collect();
     listed.sort();
+    // The MCP Apps' pages are listed for everyone; the rest is the caller's.
+    let apps: Vec<_> = listed
+        .iter()
+        .filter(|(uri, ..)| uri.starts_with("ui://"))
+        .map(|(uri, mime, _)| (uri.as_str(), mime.as_deref()))
+        .collect();
+    let app = Some("text/html;profile=mcp-app");
+    assert_eq!(
+        apps,
+        [
+            ("ui://reelstore/checkpoint-diff.html", app),
+            ("ui://reelstore/render-player.html", app)
+        ]
+    );
+    listed.retain(|(uri, ..)| !uri.starts_with("ui://"));
     let mut want = vec![
         (
             format!("reel://assets/{asset}"),
@@ -1242,8 +1257,12 @@ async fn resources_list_names_what_the_caller_can_read() {
         }
     }
     ana.cancel().await.unwrap();
-    // Another user lists none of it.
+    // Another user lists none of it: only the apps' pages.
     let bob = stdio_client(&repo, &["--user", "bob"]).await;
-    assert!(bob.list_all_resources().await.unwrap().is_empty());
+    let theirs = bob.list_all_resources().await.unwrap();
+    assert!(
+        theirs.iter().all(|r| r.uri.starts_with("ui://")),
+        "{theirs:?}"
+    );
     bob.cancel().await.unwrap();
 }

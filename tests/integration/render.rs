@@ -42,11 +42,11 @@ pub fn fake_install(counter: &Path) -> Vec<String> {
     ]
 }
 
-struct Env {
-    dir: tempfile::TempDir,
-    repo: Repository,
-    renders: Renders,
-    me: Caller,
+pub(crate) struct Env {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) repo: Repository,
+    pub(crate) renders: Renders,
+    pub(crate) me: Caller,
 }
 
 impl Env {
@@ -63,7 +63,7 @@ impl Env {
         std::fs::read_to_string(self.path("pids")).map_or(0, |s| s.lines().count())
     }
 
-    async fn project(&self, files: &[(&str, &str)]) -> ProjectId {
+    pub(crate) async fn project(&self, files: &[(&str, &str)]) -> ProjectId {
         let a = self.repo.artifacts();
         let p = a
             .create_project(
@@ -89,7 +89,7 @@ impl Env {
         p.id
     }
 
-    fn request(&self, project: ProjectId, props: serde_json::Value) -> RenderRequest {
+    pub(crate) fn request(&self, project: ProjectId, props: serde_json::Value) -> RenderRequest {
         let mut props = props;
         props["pidfile"] = self.path("pids").display().to_string().into();
         RenderRequest {
@@ -123,11 +123,11 @@ async fn env_with(tweak: impl FnOnce(&mut RenderConfig)) -> Env {
     }
 }
 
-async fn env() -> Env {
+pub(crate) async fn env() -> Env {
     env_with(|_| {}).await
 }
 
-fn sources() -> Vec<(&'static str, &'static str)> {
+pub(crate) fn sources() -> Vec<(&'static str, &'static str)> {
     vec![
         ("package.json", PACKAGE_JSON),
         ("src/index.ts", "import {registerRoot} from 'remotion';\n"),

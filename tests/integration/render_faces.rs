@@ -394,6 +394,30 @@ async fn the_mcp_render_tool_reports_progress_and_links_the_video() {
         .decode(blob)
         .unwrap();
     assert_eq!(Some(bytes.len() as u64), link.size);
+    // And a still from the video, as a JPEG resource.
+    let poster = r
+        .content
+        .iter()
+        .filter_map(|c| c.as_resource_link())
+        .find(|l| l.uri.ends_with("/poster"))
+        .expect("a link to the poster frame");
+    assert_eq!(poster.uri, format!("reel://renders/{render_id}/poster"));
+    let res = client
+        .read_resource(ReadResourceRequestParams::new(poster.uri.clone()))
+        .await
+        .unwrap();
+    let ResourceContents::BlobResourceContents {
+        blob, mime_type, ..
+    } = &res.contents[0]
+    else {
+        panic!("a poster reads as a blob")
+    };
+    assert_eq!(mime_type.as_deref(), Some("image/jpeg"));
+    let jpeg = base64::engine::general_purpose::STANDARD
+        .decode(blob)
+        .unwrap();
+    assert!(jpeg.starts_with(&[0xFF, 0xD8]));
+    assert_eq!(Some(jpeg.len() as u64), poster.size);
 
     // Status of the job; cancelling a finished job changes nothing; unknown ids fail.
     let job_id = job["id"].as_str().unwrap().to_owned();

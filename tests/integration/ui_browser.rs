@@ -14,7 +14,7 @@ use super::ui::UiServer;
 use crate::util::{reel, reel_json, tempdir};
 
 /// chromedriver on a free loopback port; killed when dropped.
-struct Driver(Child);
+pub(crate) struct Driver(Child);
 
 impl Drop for Driver {
     fn drop(&mut self) {
@@ -31,7 +31,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn browser() -> (Driver, Client) {
+pub(crate) async fn browser() -> (Driver, Client) {
     let port = free_port();
     let child = std::process::Command::new("chromedriver")
         .arg(format!("--port={port}"))
@@ -76,13 +76,13 @@ async fn browser() -> (Driver, Client) {
     }
 }
 
-fn screenshots() -> PathBuf {
+pub(crate) fn screenshots() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ui-screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
-async fn shot(c: &Client, name: &str) {
+pub(crate) async fn shot(c: &Client, name: &str) {
     let png = c.screenshot().await.unwrap();
     std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
 }
@@ -281,6 +281,13 @@ async fn a_browser_walks_the_timeline_reads_a_diff_and_plays_a_render() {
     // 206; then the render plays. The page preloads metadata only, so before playing
     // the browser holds the file's start and must ask for the rest by range.
     c.goto(&format!("{base}/renders")).await.unwrap();
+    // The gallery shows each render's poster frame, a JPEG the browser decoded.
+    until(
+        &c,
+        "const i = document.querySelector('.gallery img.poster'); return !!i && i.complete && i.naturalWidth == 640 && i.naturalHeight == 360;",
+        "the poster frame",
+    )
+    .await;
     shot(&c, "renders").await;
     c.goto(&format!("{base}/renders/{render}")).await.unwrap();
     until(

@@ -208,6 +208,7 @@ impl ReelServer {
                         pid(&a.project_id)?,
                         a.checkpoint.as_deref(),
                         source,
+                        None,
                         meta,
                     )
                     .await?)

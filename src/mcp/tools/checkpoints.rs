@@ -160,7 +160,8 @@ impl ReelServer {
         name = "artifact_diff",
         title = "Compare checkpoints",
         output_schema = crate::mcp::outputs::schema::<crate::mcp::outputs::Changes>(),
-        description = "What changed between two checkpoints, or between a checkpoint and the working tree: added, removed, modified and renamed paths with sizes.",
+        description = "What changed between two checkpoints, or between a checkpoint and the working tree: added, removed, modified and renamed paths with sizes; with lines=true also each text file's line diff (unified hunks) in patches.",
+        meta = crate::mcp::apps::tool_meta(crate::mcp::apps::DIFF_APP),
         annotations(
             read_only_hint = true,
             destructive_hint = false,
@@ -177,11 +178,19 @@ impl ReelServer {
             a,
             &ctx,
             async |me, a| {
-                Ok(self
-                    .artifacts()
-                    .diff(&me, pid(&a.project_id)?, &a.from, a.to.as_deref())
-                    .await
-                    .map(|c| crate::mcp::outputs::Changes { changes: c })?)
+                let (a_, id) = (self.artifacts(), pid(&a.project_id)?);
+                if a.lines == Some(true) {
+                    let patches = a_.patch(&me, id, &a.from, a.to.as_deref()).await?;
+                    return Ok(crate::mcp::outputs::Changes {
+                        changes: patches.iter().map(|p| p.change.clone()).collect(),
+                        patches: Some(patches),
+                    });
+                }
+                let changes = a_.diff(&me, id, &a.from, a.to.as_deref()).await?;
+                Ok(crate::mcp::outputs::Changes {
+                    changes,
+                    patches: None,
+                })
             },
             |v| format!("{} changes.", v.changes.len()),
         )

@@ -11,7 +11,7 @@ use crate::mcp::reply::{arguments, failure, pid, success};
 use crate::mcp::server::ReelServer;
 
 use crate::{
-    artifact::BlobKind,
+    artifact::{BlobInfo, BlobKind},
     error::Error,
     render::{JobStatus, RenderRequest, RenderSettings, Stage},
 };
@@ -24,7 +24,8 @@ impl ReelServer {
         name = "artifact_render_video",
         title = "Render a video",
         output_schema = crate::mcp::outputs::schema::<crate::render::JobStatus>(),
-        description = "Render a project (a checkpoint, or the working tree) to a video with Remotion and store it. Same inputs return the stored render at once (memo_hit). Reports progress notifications when you send a progressToken; cancelling the request cancels the render. A client that declares the tasks extension (io.modelcontextprotocol/tasks) gets a task at once: poll tasks/get, stop it with tasks/cancel. Returns the job, the render id and metadata (codec, size, fps, duration) and a resource link reel://renders/{id} to the video.",
+        description = "Render a project (a checkpoint, or the working tree) to a video with Remotion and store it. Same inputs return the stored render at once (memo_hit). Reports progress notifications when you send a progressToken; cancelling the request cancels the render. A client that declares the tasks extension (io.modelcontextprotocol/tasks) gets a task at once: poll tasks/get, stop it with tasks/cancel. Returns the job, the render id and metadata (codec, size, fps, duration) and resource links to the video (reel://renders/{id}) and to a still from its middle (reel://renders/{id}/poster, JPEG).",
+        meta = crate::mcp::apps::tool_meta(crate::mcp::apps::PLAYER_APP),
         annotations(
             read_only_hint = false,
             destructive_hint = false,
@@ -228,13 +229,7 @@ pub(crate) fn job_result(s: &JobStatus) -> CallToolResult {
                 BlobKind::Asset { .. } => format!("Render {}.", render.id),
             };
             let mut result = success(s, summary);
-            let link = rmcp::model::Resource::new(
-                format!("reel://renders/{}", render.id),
-                render.id.to_string(),
-            )
-            .with_size(render.size)
-            .with_mime_type(super::blobs::mime_of_render(render));
-            result.content.push(ContentBlock::resource_link(link));
+            result.content.extend(render_links(render));
             result
         }
         _ => success(
@@ -247,4 +242,27 @@ pub(crate) fn job_result(s: &JobStatus) -> CallToolResult {
             ),
         ),
     }
+}
+
+/// Resource links to a render's video and, when it has one, its poster frame.
+fn render_links(render: &BlobInfo) -> Vec<ContentBlock> {
+    let mut links = vec![ContentBlock::resource_link(
+        rmcp::model::Resource::new(
+            format!("reel://renders/{}", render.id),
+            render.id.to_string(),
+        )
+        .with_size(render.size)
+        .with_mime_type(super::blobs::mime_of_render(render)),
+    )];
+    if let Some(poster) = render.kind.poster() {
+        links.push(ContentBlock::resource_link(
+            rmcp::model::Resource::new(
+                format!("reel://renders/{}/poster", render.id),
+                format!("{} poster frame", render.id),
+            )
+            .with_size(poster.size)
+            .with_mime_type("image/jpeg"),
+        ));
+    }
+    links
 }
