@@ -102,7 +102,10 @@ pub(super) async fn show(
             }
             dt { "checkpoint" } dd.mono {
                 @if let Some(c) = checkpoint {
-                    a href=(format!("/projects/{project}/diff?old={}", c.to_string())) { (c.short()) }
+                    a href=(format!("/projects/{project}/checkpoint/{}/files", c.to_string())) { (c.short()) }
+                    " ("
+                    a href=(format!("/projects/{project}/diff?old={}", c.to_string())) { "changes since" }
+                    ")"
                 } @else { "working tree" }
             }
             dt { "container" } dd { (meta.container) }
