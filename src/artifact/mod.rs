@@ -4,6 +4,8 @@
 //! visibility itself on every operation.
 
 mod blobs;
+#[cfg(all(test, feature = "render"))]
+mod blobs_tests;
 mod checkpoint_files;
 mod checkpoints;
 mod error;

@@ -426,3 +426,37 @@ fn a_file_larger_than_one_piece_arrives_whole() {
     assert_eq!(tail.status, 206);
     assert!(tail.body == data[600_000..], "the range differs");
 }
+
+#[test]
+fn open_hands_the_signed_in_url_to_the_desktop_browser() {
+    let dir = tempdir();
+    repo_with_history(dir.path());
+    // A stand-in for xdg-open that records what it was asked to open.
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let opened = dir.path().join("opened");
+    let script = bin.join("xdg-open");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$1\" > {}.tmp && mv {0}.tmp {0}\n",
+            opened.display()
+        ),
+    )
+    .unwrap();
+    let mut perms = std::fs::metadata(&script).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&script, perms).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let ui = UiServer::start(dir.path(), &["--open"], &[("PATH", path)]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !opened.exists() {
+        assert!(std::time::Instant::now() < deadline, "xdg-open was not run");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let url = std::fs::read_to_string(&opened).unwrap();
+    assert_eq!(
+        url.trim(),
+        format!("http://{}/?token={}", ui.addr, ui.token)
+    );
+}

@@ -50,6 +50,35 @@ fn a_project_checkpoint_is_browsed_and_diffed_by_its_owner_only() {
             &["file", "write", &id, "img/a.png"],
             &picture(n as u8),
         );
+        // A scene file, then moved with one line edited: a rename with edits.
+        let scene = (0..10)
+            .map(|k| format!("const shot{k} = {k};\n"))
+            .collect::<Vec<_>>()
+            .concat();
+        match n {
+            0 => as_user(
+                d,
+                "ana",
+                &["file", "write", &id, "src/Scene.tsx"],
+                scene.as_bytes(),
+            ),
+            1 => {
+                as_user(
+                    d,
+                    "ana",
+                    &["file", "mv", &id, "src/Scene.tsx", "src/scenes/Intro.tsx"],
+                    b"",
+                );
+                let edited = scene.replace("shot9 = 9", "shot9 = 90");
+                as_user(
+                    d,
+                    "ana",
+                    &["file", "write", &id, "src/scenes/Intro.tsx"],
+                    edited.as_bytes(),
+                );
+            }
+            _ => {}
+        }
         if n < 2 {
             let name = format!("v{}", n + 1);
             as_user(
@@ -102,8 +131,13 @@ fn a_project_checkpoint_is_browsed_and_diffed_by_its_owner_only() {
         html.contains("nothing_yet") && html.contains("hello_world"),
         "{html}"
     );
-    assert!(html.contains("+1") && html.contains("−1"), "counts: {html}");
+    // One line in Root.tsx, one in the moved scene.
+    assert!(html.contains("+2") && html.contains("−2"), "counts: {html}");
     assert_eq!(html.matches("/raw/img/a.png").count(), 2, "{html}");
+    assert!(
+        html.contains("src/Scene.tsx → src/scenes/Intro.tsx") && html.contains("% similar"),
+        "the move shows as a rename: {html}"
+    );
     let to_tree = page(&format!("/projects/{id}/diff?old=v2"), &ana).text();
     assert!(to_tree.contains("unsaved_edit"), "{to_tree}");
     assert!(
