@@ -59,7 +59,7 @@ pub struct RenderServiceArgs {
     #[arg(
         long,
         env = "REEL_INSTALL_COMMAND",
-        default_value = "npm install --no-audit --no-fund"
+        default_value = "npm install --no-audit --no-fund --loglevel=http"
     )]
     pub install_command: String,
     /// ffprobe to use when the project has none bundled (posters use the ffmpeg beside

@@ -14,8 +14,8 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::error::RenderError;
-use super::process::{CommandSpec, run};
-use super::progress::{LineParser, RenderProgress};
+use super::process::{CommandSpec, Report, run_parsing};
+use super::progress::{LineParser, RenderProgress, Stage, strip_ansi};
 use crate::engine::blocking;
 use crate::error::{Error, Result};
 use crate::hash::Hash;
@@ -45,13 +45,6 @@ pub fn key(package_json: &[u8], lock: Option<&[u8]>) -> Hash {
     Hash::from(h.finalize())
 }
 
-struct Silent;
-impl LineParser for Silent {
-    fn line(&mut self, _: &str) -> Option<RenderProgress> {
-        None
-    }
-}
-
 /// What [`ensure`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Installed {
@@ -76,13 +69,14 @@ pub async fn ensure(
     install: &[String],
     timeout: Option<Duration>,
     cancel: &CancellationToken,
+    report: Report,
 ) -> Result<Option<Installed>> {
     let (r, w) = (root.to_path_buf(), workdir.to_path_buf());
     let Some((key, entry, complete)) = blocking(move || Ok(lookup(&r, &w))).await? else {
         return Ok(None);
     };
     if !complete {
-        install_into(root, &entry, workdir, install, timeout, cancel).await?;
+        install_into(root, &entry, workdir, install, timeout, cancel, report).await?;
     }
     let (e, link) = (entry.clone(), workdir.join("node_modules"));
     blocking(move || link_install(&e, &link)).await?;
@@ -125,6 +119,7 @@ async fn install_into(
     install: &[String],
     timeout: Option<Duration>,
     cancel: &CancellationToken,
+    report: Report,
 ) -> Result<()> {
     let (program, args) = install
         .split_first()
@@ -138,7 +133,9 @@ async fn install_into(
         env: Vec::new(),
     };
     tracing::info!(command = %spec.display(), dir = %entry.display(), "installing node_modules");
-    let out = run(&spec, timeout, cancel, Box::new(Silent), Arc::new(|_| {})).await;
+    // Every line of the installer's output is a progress event (count, latest line).
+    let [out, err] = InstallLines::pair();
+    let out = run_parsing(&spec, timeout, cancel, [Some(out), Some(err)], report).await;
     let entry = entry.to_path_buf();
     // Everything after the run touches files (and may remove a whole failed install):
     // off the async workers, whatever the outcome.
@@ -194,9 +191,66 @@ fn commit_install(tmp: tempfile::TempDir, entry: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The lines of an installer's output (both streams) as installing progress: a count
+/// and the latest line.
+pub(super) struct InstallLines {
+    seen: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl InstallLines {
+    /// A parser for each of the installer's two streams, counting together.
+    #[must_use]
+    pub(super) fn pair() -> [Box<dyn LineParser>; 2] {
+        let seen = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        [
+            Box::new(InstallLines {
+                seen: Arc::clone(&seen),
+            }),
+            Box::new(InstallLines { seen }),
+        ]
+    }
+}
+
+impl LineParser for InstallLines {
+    fn line(&mut self, line: &str) -> Option<RenderProgress> {
+        let line = strip_ansi(line);
+        let line = line.trim();
+        if line.is_empty() {
+            return None;
+        }
+        let n = self.seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        Some(RenderProgress {
+            stage: Some(Stage::Installing),
+            output_lines: Some(n),
+            message: Some(line.chars().take(160).collect()),
+            ..RenderProgress::default()
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::key;
+    use super::{InstallLines, key};
+
+    #[test]
+    fn install_lines_count_both_streams_and_keep_the_latest() {
+        let [mut out, mut err] = InstallLines::pair();
+        let a = err.line("\u{1b}[32mnpm http fetch GET 200 https://r/remotion 5ms\u{1b}[0m");
+        assert_eq!(err.line("   "), None);
+        let b = out.line(&"x".repeat(300)).unwrap();
+        let a = a.unwrap();
+        assert_eq!((a.output_lines, b.output_lines), (Some(1), Some(2)));
+        assert_eq!(
+            a.message.as_deref(),
+            Some("npm http fetch GET 200 https://r/remotion 5ms")
+        );
+        assert_eq!(b.message.as_ref().map(String::len), Some(160));
+        assert!(a.overall() > 0.0 && a.overall() < b.overall() && b.overall() < 5.0);
+        assert_eq!(
+            a.describe(),
+            "installing: npm http fetch GET 200 https://r/remotion 5ms"
+        );
+    }
 
     #[test]
     fn key_depends_on_both_files_and_tells_missing_from_empty() {

@@ -74,6 +74,7 @@ impl Renders {
                 &cfg.install_command,
                 cfg.timeout,
                 &live.cancel,
+                reporter(live),
             )
             .await?
         };
@@ -121,22 +122,12 @@ impl Renders {
 
         self.enter(live, Stage::Bundling).await;
         tracing::info!(job = %job.id, command = %spec.display(), "rendering");
-        let tx = live.tx.clone();
-        let report = Arc::new(move |ev: RenderProgress| {
-            tx.send_modify(|s| {
-                if let Some(stage) = ev.stage {
-                    s.stage = stage;
-                }
-                s.progress = ev;
-                s.updated_ms = now_ms();
-            });
-        });
         let out = process::run(
             &spec,
             cfg.timeout,
             &live.cancel,
             cfg.renderer.parser()?,
-            report,
+            reporter(live),
         )
         .await?;
         let out = out.check(None, Some(&workdir.to_string_lossy()), cfg.timeout)?;
@@ -265,6 +256,20 @@ impl Renders {
             .into()),
         }
     }
+}
+
+/// Where a job's parsed progress goes: its live status.
+fn reporter(live: &Live) -> process::Report {
+    let tx = live.tx.clone();
+    Arc::new(move |ev: RenderProgress| {
+        tx.send_modify(|s| {
+            if let Some(stage) = ev.stage {
+                s.stage = stage;
+            }
+            s.progress = ev;
+            s.updated_ms = now_ms();
+        });
+    })
 }
 
 /// The job's scratch files and the renderer's command: the job directory, the props

@@ -123,7 +123,7 @@ impl RunOutput {
 
 type Tail = Arc<Mutex<VecDeque<String>>>;
 /// Where parsed progress goes.
-type Report = Arc<dyn Fn(RenderProgress) + Send + Sync>;
+pub(super) type Report = Arc<dyn Fn(RenderProgress) + Send + Sync>;
 
 fn push(tail: &Tail, line: String) {
     let mut t = tail.lock().expect("tail lock");
@@ -159,6 +159,31 @@ async fn drain<R: AsyncRead + Unpin>(
     }
 }
 
+/// Reads the child's stdout and stderr into tails, each through its parser if any.
+fn read_streams(
+    child: &mut tokio::process::Child,
+    parsers: [Option<Box<dyn LineParser>>; 2],
+    report: Report,
+) -> ([tokio::task::JoinHandle<()>; 2], Tail, Tail) {
+    let (out_tail, err_tail): (Tail, Tail) = Default::default();
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let [out_parser, err_parser] = parsers;
+    let readers = [
+        tokio::spawn(drain(
+            stdout,
+            Arc::clone(&out_tail),
+            out_parser.map(|p| (p, Arc::clone(&report))),
+        )),
+        tokio::spawn(drain(
+            stderr,
+            Arc::clone(&err_tail),
+            err_parser.map(|p| (p, report)),
+        )),
+    ];
+    (readers, out_tail, err_tail)
+}
+
 /// Kills the process group when dropped, so a run abandoned mid-way (its future
 /// dropped, the runtime shutting down) leaves no process behind either.
 struct GroupGuard(i32);
@@ -183,6 +208,18 @@ pub async fn run(
     parser: Box<dyn LineParser>,
     report: Report,
 ) -> Result<RunOutput> {
+    run_parsing(spec, timeout, cancel, [Some(parser), None], report).await
+}
+
+/// As [`run`], with a parser for each stream: stdout's, then stderr's (an installer
+/// writes its progress there).
+pub async fn run_parsing(
+    spec: &CommandSpec,
+    timeout: Option<Duration>,
+    cancel: &CancellationToken,
+    parsers: [Option<Box<dyn LineParser>>; 2],
+    report: Report,
+) -> Result<RunOutput> {
     let mut cmd = tokio::process::Command::new(&spec.program);
     cmd.args(&spec.args)
         .current_dir(&spec.cwd)
@@ -201,13 +238,7 @@ pub async fn run(
         .and_then(|id| i32::try_from(id).ok())
         .ok_or_else(|| Error::Internal("the renderer exited before it could be watched".into()))?;
     let guard = GroupGuard(pgid);
-    let (out_tail, err_tail): (Tail, Tail) = Default::default();
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let stderr = child.stderr.take().expect("stderr is piped");
-    let readers = [
-        tokio::spawn(drain(stdout, Arc::clone(&out_tail), Some((parser, report)))),
-        tokio::spawn(drain(stderr, Arc::clone(&err_tail), None)),
-    ];
+    let (readers, out_tail, err_tail) = read_streams(&mut child, parsers, report);
     let limit = async {
         match timeout {
             Some(t) => tokio::time::sleep(t).await,

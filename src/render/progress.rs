@@ -105,6 +105,12 @@ pub struct RenderProgress {
     /// The renderer's estimate of the time left, in seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eta_s: Option<u64>,
+    /// Installing: lines of output the installer wrote so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_lines: Option<u64>,
+    /// Installing: the installer's latest line of output (at most 160 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 impl RenderProgress {
@@ -131,10 +137,14 @@ impl RenderProgress {
     pub fn overall(&self) -> f64 {
         let Some(stage) = self.stage else { return 0.0 };
         let (start, span) = stage.span();
-        let within = match (self.percent, self.done, self.total) {
-            (Some(p), _, _) => p / 100.0,
-            #[allow(clippy::cast_precision_loss)] // frame counts are far below 2^52
-            (None, Some(d), Some(t)) if t > 0 => d as f64 / t as f64,
+        #[allow(clippy::cast_precision_loss)] // counts are far below 2^52
+        let within = match (self.percent, self.done, self.total, self.output_lines) {
+            (Some(p), ..) => p / 100.0,
+            (None, Some(d), Some(t), _) if t > 0 => d as f64 / t as f64,
+            // An installer says nothing of how much is left: each line of output moves
+            // the bar a little (half the stage at 100 lines), never to its end, so that
+            // every line can go out as a progress notification (which must increase).
+            (None, _, _, Some(n)) => n as f64 / (n as f64 + 100.0),
             _ => 0.0,
         };
         (start + span * within.clamp(0.0, 1.0)).min(100.0)
@@ -153,6 +163,9 @@ impl RenderProgress {
         }
         if let Some(e) = self.eta_s {
             let _ = write!(s, " (eta {e}s)");
+        }
+        if let Some(m) = &self.message {
+            let _ = write!(s, ": {m}");
         }
         s
     }
@@ -346,6 +359,7 @@ impl LineParser for PatternParser {
             done: num("done"),
             total: num("total"),
             eta_s: c.name("eta").and_then(|m| parse_duration(m.as_str())),
+            ..RenderProgress::default()
         };
         self.forward.admit(ev)
     }

@@ -44,10 +44,12 @@ pub struct RenderConfig {
     pub queue_limit: usize,
 }
 
+const INSTALL: &str = "npm install --no-audit --no-fund --loglevel=http";
+
 impl RenderConfig {
     /// Defaults: Remotion with the browser from `REEL_BROWSER` or the system Chromium,
-    /// `npm install --no-audit --no-fund`, ffprobe from `PATH`, 30 minute limit, one
-    /// render at a time, 16 waiting.
+    /// `npm install --no-audit --no-fund --loglevel=http` (a line per request: progress),
+    /// ffprobe from `PATH`, 30 minutes, one render at a time, 16 waiting.
     #[must_use]
     pub fn new(cache_dir: PathBuf) -> RenderConfig {
         let browser = std::env::var_os("REEL_BROWSER")
@@ -56,9 +58,7 @@ impl RenderConfig {
         RenderConfig {
             cache_dir,
             renderer: Arc::new(Remotion { browser }),
-            install_command: ["npm", "install", "--no-audit", "--no-fund"]
-                .map(String::from)
-                .to_vec(),
+            install_command: INSTALL.split(' ').map(String::from).collect(),
             ffprobe: PathBuf::from("ffprobe"),
             timeout: Some(Duration::from_secs(30 * 60)),
             concurrency: 1,

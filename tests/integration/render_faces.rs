@@ -374,6 +374,19 @@ async fn the_mcp_render_tool_reports_progress_and_links_the_video() {
             .as_deref()
             .is_some_and(|m| m.starts_with("rendering"))
     }));
+    // The install's lines went out too (the latest at each notification), before the
+    // renderer's.
+    let install = seen.iter().position(|p| {
+        p.message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("installing: "))
+    });
+    let render = seen.iter().position(|p| {
+        p.message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("rendering"))
+    });
+    assert!(install.is_some() && install < render, "{seen:?}");
 
     // The result links the video; reading the link returns the stored bytes.
     let link = r

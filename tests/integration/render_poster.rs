@@ -1,5 +1,6 @@
 //! Poster frames: taken with ffmpeg when a render is stored, kept with the render's
 //! record (also when the record is a second user's memo copy), read by the owner only.
+//! And the install's output as progress, before the renderer starts.
 
 use reelstore::{BlobKind, Caller, CreateProject, GcOptions, ProjectPath, Source};
 
@@ -71,4 +72,60 @@ async fn a_render_keeps_its_poster_frame_through_gc() {
     e.repo.gc(gc).await.unwrap();
     assert_eq!(a.read_poster(&bob, copy.id).await.unwrap(), jpeg);
     assert!(e.repo.fsck(true).await.unwrap().is_clean());
+}
+
+#[tokio::test]
+async fn install_progress_arrives_before_the_renderer_starts() {
+    let e = env().await;
+    let id = e.project(&sources()).await;
+    let seen = std::sync::Mutex::new(Vec::new());
+    let done = e
+        .renders
+        .render(&e.me, e.request(id, serde_json::json!({})), |s| {
+            seen.lock().unwrap().push(s.clone());
+        })
+        .await
+        .unwrap();
+    assert!(done.installed);
+    let seen = seen.into_inner().unwrap();
+    let lines: Vec<(usize, u64, String)> = seen
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| Some((i, s.progress.output_lines?, s.progress.message.clone()?)))
+        .collect();
+    // The callback sees the latest status, so it may skip lines; it sees some.
+    let said = [
+        "npm http fetch GET 200 https://registry.npmjs.org/remotion 67ms (cache miss)",
+        "npm http fetch GET 200 https://registry.npmjs.org/@remotion%2fcli 41ms (cache miss)",
+        "added 2 packages in 1s",
+    ];
+    assert!(
+        !lines.is_empty()
+            && lines
+                .iter()
+                .all(|(_, n, m)| *n <= 3 && said.contains(&m.as_str())),
+        "{lines:?}"
+    );
+    let rendering = seen
+        .iter()
+        .position(|s| s.stage >= reelstore::render::Stage::Bundling)
+        .unwrap();
+    assert!(lines.iter().all(|(i, ..)| *i < rendering), "{lines:?}");
+    let overall: Vec<f64> = seen.iter().map(|s| s.progress.overall()).collect();
+    assert!(overall.windows(2).all(|w| w[0] <= w[1]), "{overall:?}");
+    // Each new line moves the bar (a status may repeat when something else changed).
+    let mut installing: Vec<(u64, f64)> = lines.iter().map(|(i, n, _)| (*n, overall[*i])).collect();
+    installing.dedup_by_key(|(n, _)| *n);
+    assert!(
+        installing.windows(2).all(|w| w[0].1 < w[1].1)
+            && !installing.is_empty()
+            && installing[0].1 > 0.0,
+        "{installing:?}"
+    );
+    assert!(
+        seen[lines[0].0]
+            .progress
+            .describe()
+            .starts_with("installing: ")
+    );
 }
