@@ -223,10 +223,14 @@ async fn run(cli: &Cli, args: &RenderArgs) -> Outcome {
     let started = std::time::Instant::now();
     let first = renders.submit(&me, req).await?;
     let bar = bar(cli.quiet || cli.json);
+    let mut lines = super::render_lines::ProgressLines::off_terminal(cli.quiet || cli.json);
     let wait = renders.wait(&me, first.id, |s| {
         bar.set_message(s.progress.describe());
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // 0..=100
         bar.set_position(s.progress.overall() as u64);
+        if let Some(l) = lines.as_mut() {
+            l.show(s);
+        }
     });
     let status = tokio::select! {
         s = wait => s?,

@@ -132,6 +132,39 @@ fn reel_render_stores_the_video_and_memoizes() {
 }
 
 #[test]
+fn off_a_terminal_reel_render_prints_its_progress_as_lines() {
+    let dir = tempdir();
+    let id = setup(dir.path());
+    let mut cmd = reel(dir.path());
+    with_fake(&mut cmd, dir.path());
+    let out = cmd
+        .args(["render", &id, "--composition", "Main"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with('[')).collect();
+    // Stages in order, each with the time since the start; the install says what npm
+    // said.
+    let at = |what: &str| lines.iter().position(|l| l.contains(what));
+    assert!(lines.iter().any(|l| l.contains("s] installing: ")), "{err}");
+    assert!(
+        at("installing") < at("bundling") && at("bundling") < at("rendering"),
+        "{err}"
+    );
+    assert!(at("] done").is_some(), "{err}");
+    // --json (and --quiet) keep stderr for errors.
+    let mut cmd = reel(dir.path());
+    with_fake(&mut cmd, dir.path());
+    let quiet = cmd
+        .args(["render", &id, "--composition", "Main", "--json"])
+        .output()
+        .unwrap();
+    assert!(quiet.status.success());
+    assert!(!String::from_utf8_lossy(&quiet.stderr).contains("s] "));
+}
+
+#[test]
 fn reel_render_failures_and_bad_settings_exit_nonzero_with_a_reason() {
     let dir = tempdir();
     let id = setup(dir.path());

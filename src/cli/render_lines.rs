@@ -1,0 +1,54 @@
+//! `reel render`'s progress off a terminal (a log, CI): the bar is not drawn there, so
+//! progress goes to stderr as lines — each new stage at once, its first detail (the
+//! installer's latest line, frames done) at once, later ones at most every two seconds.
+
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use reelstore::render::JobStatus;
+
+/// The least time between two lines of the same stage.
+const EVERY: Duration = Duration::from_secs(2);
+
+/// Progress as lines on stderr.
+pub(super) struct ProgressLines {
+    started: Instant,
+    last: Option<(String, Instant)>,
+    stage: Option<reelstore::render::Stage>,
+}
+
+impl ProgressLines {
+    /// Lines when stderr is not a terminal (where the bar draws nothing) and nothing
+    /// asked for silence.
+    pub(super) fn off_terminal(quiet: bool) -> Option<ProgressLines> {
+        (!quiet && !std::io::stderr().is_terminal()).then(|| ProgressLines {
+            started: Instant::now(),
+            last: None,
+            stage: None,
+        })
+    }
+
+    /// Writes a line for `s` if its stage is new, or if it says something new and the
+    /// last line said only the stage or is old enough.
+    pub(super) fn show(&mut self, s: &JobStatus) {
+        let text = if s.progress.stage == Some(s.stage) {
+            s.progress.describe()
+        } else {
+            s.stage.to_string()
+        };
+        let new_stage = self.stage != Some(s.stage);
+        // The first detail of a stage goes out at once; later ones every two seconds.
+        let bare = s.stage.to_string();
+        let changed = self
+            .last
+            .as_ref()
+            .is_none_or(|(t, at)| *t != text && (*t == bare || at.elapsed() >= EVERY));
+        if !new_stage && !changed {
+            return;
+        }
+        let elapsed = self.started.elapsed().as_secs();
+        let _ = writeln!(std::io::stderr(), "[{elapsed:>4}s] {text}");
+        self.stage = Some(s.stage);
+        self.last = Some((text, Instant::now()));
+    }
+}
