@@ -302,6 +302,23 @@ fn working_tree(
     Ok(folded)
 }
 
+/// The checkpoints `from` and `to` (if any) of a project the caller may see.
+fn resolve_pair(
+    engine: &Engine,
+    caller: &Caller,
+    id: &ProjectId,
+    from: &str,
+    to: Option<&str>,
+) -> Result<(CommitId, Option<CommitId>)> {
+    engine.index.artifact_read(|tx| {
+        let p = load_visible(tx, caller, id)?;
+        Ok((
+            resolve(tx, &p, from)?,
+            to.map(|t| resolve(tx, &p, t)).transpose()?,
+        ))
+    })
+}
+
 /// Changes from checkpoint `from` to checkpoint `to`, or to the working tree.
 pub fn diff(
     engine: &Engine,
@@ -310,13 +327,7 @@ pub fn diff(
     from: &str,
     to: Option<&str>,
 ) -> Result<Vec<Change>> {
-    let (old, new) = engine.index.artifact_read(|tx| {
-        let p = load_visible(tx, caller, id)?;
-        Ok((
-            resolve(tx, &p, from)?,
-            to.map(|t| resolve(tx, &p, t)).transpose()?,
-        ))
-    })?;
+    let (old, new) = resolve_pair(engine, caller, id, from, to)?;
     let old_tree = engine.read_commit(&old)?.tree;
     if let Some(n) = new {
         diff_trees(engine, old_tree, engine.read_commit(&n)?.tree)
@@ -417,13 +428,7 @@ pub fn patch(
     from: &str,
     to: Option<&str>,
 ) -> Result<Vec<FilePatch>> {
-    let (old, new) = engine.index.artifact_read(|tx| {
-        let p = load_visible(tx, caller, id)?;
-        Ok((
-            resolve(tx, &p, from)?,
-            to.map(|t| resolve(tx, &p, t)).transpose()?,
-        ))
-    })?;
+    let (old, new) = resolve_pair(engine, caller, id, from, to)?;
     let old_tree = engine.read_commit(&old)?.tree;
     let new_tree = match new {
         Some(n) => engine.read_commit(&n)?.tree,

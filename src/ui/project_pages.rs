@@ -212,16 +212,14 @@ pub(super) async fn diff(
     // Names and prefixes resolve once: the links below pin the checkpoints shown.
     let old_id = ui
         .artifacts
-        .list_checkpoint_files(me, pid, old, None)
+        .resolve_checkpoint(me, pid, old)
         .await?
-        .0
         .to_string();
     let new_id = match new {
         Some(n) => Some(
             ui.artifacts
-                .list_checkpoint_files(me, pid, n, None)
+                .resolve_checkpoint(me, pid, n)
                 .await?
-                .0
                 .to_string(),
         ),
         None => None,
