@@ -50,10 +50,10 @@ mod store;
 pub mod ui;
 
 pub use artifact::{
-    Artifacts, AssetInput, BlobInfo, BlobKind, Caller, CheckpointInfo, CreateCheckpoint,
-    CreateProject, FileInfo, Ident, ListBlobs, ListProjects, Page, Poster, ProjectId, ProjectInfo,
-    ProjectPath, ProjectRestore, Rational, RecordId, RenderMeta, Scope, SortBy, Source,
-    SweepReport, TokenTable, UpdateProject, mime_of_name,
+    Artifacts, AssetInput, Attachment, BlobInfo, BlobKind, Caller, CheckpointInfo,
+    CreateCheckpoint, CreateProject, FileInfo, Ident, ListBlobs, ListProjects, Page, ProjectId,
+    ProjectInfo, ProjectPath, ProjectRestore, Rational, RecordId, RenderMeta, Scope, SortBy,
+    Source, SweepReport, TokenTable, UpdateProject, mime_of_name,
 };
 pub use engine::config::{BackendConfig, REPO_FORMAT, RepoConfig};
 pub use engine::diff::{Change, ChangeKind, DiffStat};

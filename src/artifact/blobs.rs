@@ -55,14 +55,18 @@ pub struct RenderMeta {
     /// A still from the video (JPEG), extracted once when it was stored; `None` for
     /// renders stored without one (older versions, or ffmpeg could not read the video).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub poster: Option<Poster>,
+    pub poster: Option<Attachment>,
+    /// The `package-lock.json` the project's install resolved (what `reel render
+    /// --lock` writes into a project); `None` without one, or for older renders.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lockfile: Option<Attachment>,
 }
 
-/// A render's poster frame: a JPEG stored as content of its own, kept as long as the
-/// render's record is.
+/// Content stored with a render besides the video (its poster frame, its lockfile):
+/// content of its own, kept as long as the render's record is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "mcp", derive(schemars::JsonSchema))]
-pub struct Poster {
+pub struct Attachment {
     /// Content id (BLAKE3 of the JPEG).
     pub content: Hash,
     /// Length in bytes.
@@ -72,11 +76,28 @@ pub struct Poster {
 impl BlobKind {
     /// The poster frame, for a render that has one.
     #[must_use]
-    pub fn poster(&self) -> Option<Poster> {
+    pub fn poster(&self) -> Option<Attachment> {
         match self {
             BlobKind::Render { meta, .. } => meta.poster,
             BlobKind::Asset { .. } => None,
         }
+    }
+
+    /// The resolved lockfile, for a render stored with one.
+    #[must_use]
+    pub fn lockfile(&self) -> Option<Attachment> {
+        match self {
+            BlobKind::Render { meta, .. } => meta.lockfile,
+            BlobKind::Asset { .. } => None,
+        }
+    }
+
+    /// Everything stored with the record besides its content.
+    fn attachments(&self) -> impl Iterator<Item = Hash> {
+        self.poster()
+            .into_iter()
+            .chain(self.lockfile())
+            .map(|a| a.content)
     }
 }
 
@@ -84,6 +105,7 @@ impl BlobKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "mcp", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "lowercase")]
+#[allow(clippy::large_enum_variant)] // records are decoded one at a time, never in bulk arrays
 pub enum BlobKind {
     /// An uploaded asset.
     Asset {
@@ -159,12 +181,12 @@ pub fn load_any(engine: &Engine, id: &RecordId) -> Result<Option<(BlobInfo, Owne
         .transpose()
 }
 
-/// Stores content (and a render's poster, already packed) and its record in one
+/// Stores content (and a render's attachments, already packed) and its record in one
 /// transaction.
 fn put(
     engine: &Engine,
     stored: Stored,
-    poster: Option<Stored>,
+    attached: Attached,
     owner: Owner,
     kind: BlobKind,
 ) -> Result<BlobInfo> {
@@ -181,11 +203,14 @@ fn put(
         owner,
     };
     let mut files = vec![stored.id];
-    files.extend(info.kind.poster().map(|p| p.content));
+    files.extend(info.kind.attachments());
     // Each content's registration is held until the record commits.
     let mut packs = Vec::new();
     let mut held = Vec::new();
-    for s in std::iter::once(stored).chain(poster) {
+    for s in std::iter::once(stored)
+        .chain(attached.poster)
+        .chain(attached.lockfile)
+    {
         let writer = match s.writer {
             Some(w) => w,
             None => engine.writer()?,
@@ -247,7 +272,7 @@ pub fn store_asset(
     put(
         engine,
         stored,
-        None,
+        Attached::default(),
         owner,
         BlobKind::Asset {
             mime: input.mime,
@@ -257,24 +282,33 @@ pub fn store_asset(
     )
 }
 
-/// Stores a render of a project (and checkpoint), with its poster frame when `poster`
-/// holds one (stored with `store_stream`: `meta.poster` is set from it); visible to
-/// whoever sees the project.
+/// What a render stores besides its video: each already stored (with `store_bytes`
+/// or `store_stream`), named in the record's metadata.
+#[derive(Default)]
+pub struct Attached {
+    /// The poster frame (sets `meta.poster`).
+    pub poster: Option<Stored>,
+    /// The resolved `package-lock.json` (sets `meta.lockfile`).
+    pub lockfile: Option<Stored>,
+}
+
+/// Stores a render of a project (and checkpoint), with its attachments (`meta.poster`
+/// and `meta.lockfile` are set from them); visible to whoever sees the project.
 pub fn store_render(
     engine: &Engine,
     caller: &Caller,
     project: &ProjectId,
     checkpoint: Option<&str>,
     stored: Stored,
-    poster: Option<Stored>,
+    attached: Attached,
     mut meta: RenderMeta,
 ) -> Result<BlobInfo> {
-    if let Some(p) = &poster {
-        meta.poster = Some(Poster {
-            content: p.id,
-            size: p.size,
-        });
-    }
+    let named = |s: &Stored| Attachment {
+        content: s.id,
+        size: s.size,
+    };
+    meta.poster = attached.poster.as_ref().map(named);
+    meta.lockfile = attached.lockfile.as_ref().map(named);
     let (owner, commit) = engine.index.artifact_read(|tx| {
         let p = load_visible(tx, caller, project)?;
         let commit = checkpoint.map(|r| resolve(tx, &p, r)).transpose()?;
@@ -283,7 +317,7 @@ pub fn store_render(
     put(
         engine,
         stored,
-        poster,
+        attached,
         owner,
         BlobKind::Render {
             project: *project,
@@ -339,6 +373,8 @@ pub fn list(engine: &Engine, caller: &Caller, q: &ListBlobs) -> Result<Vec<BlobI
                 q.renders != Some(true)
                     && q.project.is_none()
                     && q.tags.iter().all(|t| tags.contains(t))
+                    && (!tags.iter().any(|t| t == RENDER_LOG_TAG)
+                        || q.tags.iter().any(|t| t == RENDER_LOG_TAG))
                     && q.mime_prefix
                         .as_ref()
                         .is_none_or(|m| mime.starts_with(m.as_str()))
@@ -377,7 +413,7 @@ pub fn user_bytes(
         .sum())
 }
 
-/// Every blob's content id and every render's poster (GC roots). A record that does
+/// Every blob's content id and every render's attachments (GC roots). A record that does
 /// not decode stops the caller: its content is unknown, and skipping it would let
 /// `gc` delete bytes a record holds.
 pub fn contents(engine: &Engine) -> Result<Vec<Hash>> {
@@ -385,7 +421,7 @@ pub fn contents(engine: &Engine) -> Result<Vec<Hash>> {
     for (_, b) in engine.index.blob_records()? {
         let info = decode_record(&b)?.info;
         out.push(info.content);
-        out.extend(info.kind.poster().map(|p| p.content));
+        out.extend(info.kind.attachments());
     }
     Ok(out)
 }
@@ -398,10 +434,52 @@ pub fn read_poster_to(
     id: &RecordId,
     out: &mut dyn Write,
 ) -> Result<u64> {
+    read_attachment_to(engine, caller, id, "poster", BlobKind::poster, out)
+}
+
+/// Streams the `package-lock.json` a render's install resolved; not found when the
+/// record is not the caller's or was stored without one.
+pub fn read_lockfile_to(
+    engine: &Engine,
+    caller: &Caller,
+    id: &RecordId,
+    out: &mut dyn Write,
+) -> Result<u64> {
+    read_attachment_to(engine, caller, id, "lockfile", BlobKind::lockfile, out)
+}
+
+fn read_attachment_to(
+    engine: &Engine,
+    caller: &Caller,
+    id: &RecordId,
+    name: &str,
+    which: fn(&BlobKind) -> Option<Attachment>,
+    out: &mut dyn Write,
+) -> Result<u64> {
     let r = load(engine, caller, id)?;
-    let p = r
-        .kind
-        .poster()
-        .ok_or_else(|| Error::not_found(ItemKind::Record, format!("{id}/poster")))?;
-    read_content(engine, &p.content, p.size, None, out)
+    let a =
+        which(&r.kind).ok_or_else(|| Error::not_found(ItemKind::Record, format!("{id}/{name}")))?;
+    read_content(engine, &a.content, a.size, None, out)
+}
+
+/// The tag of render logs: text assets a render job stores, left out of listings
+/// unless asked for by this tag.
+pub const RENDER_LOG_TAG: &str = "reel:render-log";
+
+/// Stores a render job's log as a text asset of `owner` (the rendered project's),
+/// tagged [`RENDER_LOG_TAG`] and `job:<id>`.
+#[cfg(feature = "render")]
+pub fn store_log(engine: &Engine, owner: Owner, job: &RecordId, text: Vec<u8>) -> Result<BlobInfo> {
+    let stored = super::files::store_bytes(engine, text)?;
+    put(
+        engine,
+        stored,
+        Attached::default(),
+        owner,
+        BlobKind::Asset {
+            mime: "text/plain; charset=utf-8".into(),
+            original_name: format!("render-{job}.log"),
+            tags: vec![RENDER_LOG_TAG.into(), format!("job:{job}")],
+        },
+    )
 }

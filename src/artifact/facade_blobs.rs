@@ -23,7 +23,8 @@ impl Artifacts {
     }
 
     /// Stores a render of a project (and checkpoint), with a poster frame (an image)
-    /// when `poster` is given; `meta.poster` is set from it, never taken from `meta`.
+    /// when `poster` is given; `meta.poster` is set from it (and `meta.lockfile` left
+    /// empty), never taken from `meta`.
     pub async fn store_render(
         &self,
         caller: &Caller,
@@ -31,9 +32,8 @@ impl Artifacts {
         checkpoint: Option<&str>,
         source: Source,
         poster: Option<Source>,
-        mut meta: RenderMeta,
+        meta: RenderMeta,
     ) -> Result<BlobInfo> {
-        meta.poster = None;
         let (caller, checkpoint) = (caller.clone(), checkpoint.map(str::to_owned));
         self.run(move |e| {
             shared::with_project(e, &project, Access::Read, || {
@@ -45,7 +45,10 @@ impl Artifacts {
                 &project,
                 checkpoint.as_deref(),
                 store(e, source)?,
-                poster.map(|p| store(e, p)).transpose()?,
+                blobs::Attached {
+                    poster: poster.map(|p| store(e, p)).transpose()?,
+                    lockfile: None,
+                },
                 meta,
             )
         })
@@ -95,6 +98,18 @@ impl Artifacts {
         self.run(move |e| {
             let mut out = Vec::new();
             blobs::read_poster_to(e, &caller, &id, &mut out)?;
+            Ok(out)
+        })
+        .await
+    }
+
+    /// The `package-lock.json` a render's install resolved; not found when the render
+    /// was stored without one.
+    pub async fn read_lockfile(&self, caller: &Caller, id: RecordId) -> Result<Vec<u8>> {
+        let caller = caller.clone();
+        self.run(move |e| {
+            let mut out = Vec::new();
+            blobs::read_lockfile_to(e, &caller, &id, &mut out)?;
             Ok(out)
         })
         .await

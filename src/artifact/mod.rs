@@ -28,7 +28,7 @@ mod shared_tests;
 mod tokens;
 mod worktree;
 
-pub use blobs::{AssetInput, BlobInfo, BlobKind, ListBlobs, Poster, Rational, RenderMeta};
+pub use blobs::{AssetInput, Attachment, BlobInfo, BlobKind, ListBlobs, Rational, RenderMeta};
 pub use checkpoints::{CheckpointInfo, CreateCheckpoint, ProjectRestore};
 #[allow(unused_imports)] // named in docs and by embedders matching on the layer
 pub use error::ArtifactError;

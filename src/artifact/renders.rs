@@ -102,6 +102,20 @@ pub fn memo_get(
         packs: Vec::new(),
         writer: Some(writer),
     };
+    // The attachments are stored already: the copy names the same content.
+    let existing = |a: Option<blobs::Attachment>| {
+        a.map(|a| Stored {
+            id: a.content,
+            size: a.size,
+            inline: None,
+            packs: Vec::new(),
+            writer: None,
+        })
+    };
+    let attached = blobs::Attached {
+        poster: existing(meta.poster),
+        lockfile: existing(meta.lockfile),
+    };
     let checkpoint = checkpoint.map(|c| c.to_string());
     blobs::store_render(
         engine,
@@ -109,7 +123,7 @@ pub fn memo_get(
         project,
         checkpoint.as_deref(),
         stored,
-        None,
+        attached,
         meta,
     )
     .map(Some)
@@ -121,7 +135,9 @@ pub struct Finished<'a> {
     pub video: &'a mut dyn std::io::Read,
     /// A JPEG still from it, if one could be made.
     pub poster: Option<Vec<u8>>,
-    /// Its metadata (`poster` is set from the poster stored).
+    /// The `package-lock.json` the project's install resolved, if any.
+    pub lockfile: Option<Vec<u8>>,
+    /// Its metadata (`poster` and `lockfile` are set from those stored).
     pub meta: RenderMeta,
 }
 
@@ -135,10 +151,11 @@ pub fn store(
     key: &Hash,
 ) -> Result<BlobInfo> {
     let stored = super::files::store_stream(engine, render.video)?;
-    let poster = render
-        .poster
-        .map(|p| super::files::store_bytes(engine, p))
-        .transpose()?;
+    let bytes = |b: Option<Vec<u8>>| b.map(|b| super::files::store_bytes(engine, b)).transpose();
+    let attached = blobs::Attached {
+        poster: bytes(render.poster)?,
+        lockfile: bytes(render.lockfile)?,
+    };
     let checkpoint = checkpoint.map(|c| c.to_string());
     let info = blobs::store_render(
         engine,
@@ -146,11 +163,29 @@ pub fn store(
         project,
         checkpoint.as_deref(),
         stored,
-        poster,
+        attached,
         render.meta,
     )?;
     super::shared_records::put_memo(engine, key, &info.id)?;
     Ok(info)
+}
+
+/// Stores a render job's log as a text asset of the rendered project's owner (see
+/// [`blobs::store_log`]).
+pub fn store_log(
+    engine: &Engine,
+    owner: &Owner,
+    job: &RecordId,
+    text: Vec<u8>,
+) -> Result<BlobInfo> {
+    blobs::store_log(engine, owner.clone(), job, text)
+}
+
+/// A render log's text, if the caller may see it (see [`store_log`]).
+pub fn read_log(engine: &Engine, caller: &Caller, id: &RecordId) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    blobs::read_to(engine, caller, id, None, &mut out)?;
+    Ok(out)
 }
 
 /// A persisted job status (JSON), by job id.

@@ -103,6 +103,7 @@ async fn a_render_memoized_on_one_machine_serves_another() {
         let render = renders::Finished {
             video: &mut &video[..],
             poster: None,
+            lockfile: None,
             meta,
         };
         renders::store(&ea, &ana(), &project, None, render, &key)

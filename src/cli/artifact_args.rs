@@ -267,6 +267,12 @@ pub enum RenderCmd {
         /// Job id.
         id: String,
     },
+    /// Print a render job's log: everything its installer and renderer wrote (both
+    /// streams, each step under a header; bounded).
+    Log {
+        /// Job id (or a unique prefix).
+        id: String,
+    },
     /// Remove least recently used work directories and `node_modules` installs.
     Prune {
         /// Keep at most this many bytes (e.g. `2GiB`, `500MB`, `0`).

@@ -226,7 +226,10 @@ pub async fn render(cli: &Cli, cmd: &RenderCmd) -> Outcome {
         }
         RenderCmd::Get { id, out: target } => blob_bytes(&a, &me, id, target.as_ref()).await,
         RenderCmd::Rm { id } => Ok(a.delete_blob(&me, rid(&a, &me, id).await?).await?),
-        RenderCmd::Jobs | RenderCmd::Job { .. } | RenderCmd::Prune { .. } => {
+        RenderCmd::Jobs
+        | RenderCmd::Job { .. }
+        | RenderCmd::Log { .. }
+        | RenderCmd::Prune { .. } => {
             unreachable!("handled by render_run")
         }
     }

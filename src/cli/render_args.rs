@@ -33,6 +33,10 @@ pub struct RenderRunArgs {
     /// Also write the video here.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Once rendered, write the `package-lock.json` the install resolved into the
+    /// project's working tree (pins the versions the render used).
+    #[arg(long)]
+    pub lock: bool,
 }
 
 /// How the render service runs renders.

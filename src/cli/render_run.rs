@@ -95,6 +95,9 @@ fn describe(s: &JobStatus) -> String {
         None => t.push_str("checkpoint: (working tree)\n"),
     }
     let _ = writeln!(t, "renderer:   {}", s.renderer);
+    if let Some(r) = s.resolved.as_ref().filter(|r| !r.packages.is_empty()) {
+        let _ = writeln!(t, "installed:  {}", r.summary());
+    }
     let _ = writeln!(t, "created:    {}", time(s.created_ms));
     if let Some(r) = &s.render {
         let _ = writeln!(t, "render:     {}", r.id);
@@ -123,6 +126,12 @@ fn describe(s: &JobStatus) -> String {
         for line in d.lines() {
             let _ = writeln!(t, "  | {line}");
         }
+    }
+    for w in &s.warnings {
+        let _ = writeln!(t, "warning:    {w}");
+    }
+    if s.log.is_some() {
+        let _ = writeln!(t, "log:        reel render log {}", s.id);
     }
     t
 }
@@ -183,6 +192,7 @@ pub async fn render(cli: &Cli, args: &RenderArgs) -> Outcome {
                 Ok(out(&describe(&s))?)
             }
         }
+        Some(RenderCmd::Log { id }) => log(cli, args, id).await,
         Some(RenderCmd::Prune { max_size }) => {
             let renders = service(&open(cli).await?, &args.service).await?;
             let report = renders.prune_cache(parse_size(max_size)?).await?;
@@ -199,6 +209,19 @@ pub async fn render(cli: &Cli, args: &RenderArgs) -> Outcome {
         Some(other) => super::blob_run::render(cli, other).await,
         None => run(cli, args).await,
     }
+}
+
+/// `reel render log JOB`: the job's log, as stored, on stdout.
+async fn log(cli: &Cli, args: &RenderArgs, id: &str) -> Outcome {
+    let (renders, me) = (
+        service(&open(cli).await?, &args.service).await?,
+        super::artifact_run::caller(cli)?,
+    );
+    let id = renders.resolve_job(&me, id).await?;
+    let log = renders.log(&me, id).await?;
+    std::io::Write::write_all(&mut std::io::stdout().lock(), &log)
+        .map_err(Error::io("write", "standard output"))?;
+    Ok(())
 }
 
 #[allow(clippy::too_many_lines)] // submit, follow with a bar, print: one sequence
@@ -241,10 +264,19 @@ async fn run(cli: &Cli, args: &RenderArgs) -> Outcome {
         }
     };
     bar.finish_and_clear();
+    if !cli.json && !cli.quiet {
+        // On stderr, so that they show whether the render succeeded or failed.
+        for w in &status.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
     match status.stage {
         Stage::Done => {}
         Stage::Cancelled => return Err(Error::Cancelled.into()),
         _ => {
+            if status.log.is_some() && !cli.json {
+                eprintln!("the full output: reel render log {}", status.id);
+            }
             return Err(Error::Render {
                 message: status
                     .error
@@ -261,15 +293,54 @@ async fn run(cli: &Cli, args: &RenderArgs) -> Outcome {
             .read_blob_to(&me, r.id, None, std::io::BufWriter::new(file))
             .await?;
     }
+    let locked = match (args.run.lock, &status.render) {
+        (true, Some(r)) => Some(lock(&repo, &me, project, r.id).await?),
+        _ => None,
+    };
     if cli.json {
         return Ok(json(&status)?);
     }
     let mut text = describe(&status);
+    if let Some(l) = locked {
+        let _ = writeln!(text, "lockfile:   {l}");
+    }
     let _ = writeln!(text, "took:       {:.2} s", started.elapsed().as_secs_f64());
     if let Some(target) = &args.run.out {
         let _ = writeln!(text, "written:    {}", target.display());
     }
     Ok(out(&text)?)
+}
+
+/// `--lock`: writes the `package-lock.json` the render's install resolved into the
+/// project's working tree. Says what it did.
+async fn lock(
+    repo: &Repository,
+    me: &reelstore::Caller,
+    project: reelstore::ProjectId,
+    render: reelstore::RecordId,
+) -> Result<String, Error> {
+    let a = repo.artifacts();
+    let lock = match a.read_lockfile(me, render).await {
+        Ok(l) => l,
+        Err(Error::NotFound { .. }) => {
+            return Err(Error::Invalid(
+                "--lock: the install wrote no package-lock.json (the project has no package.json, or brings its own node_modules)".into(),
+            ));
+        }
+        Err(e) => return Err(e),
+    };
+    let path = reelstore::ProjectPath::parse("package-lock.json")?;
+    if a.read_file(me, project, path.clone(), None)
+        .await
+        .ok()
+        .as_deref()
+        == Some(&lock[..])
+    {
+        return Ok("package-lock.json already holds these versions".into());
+    }
+    a.write_file(me, project, path, reelstore::Source::Bytes(lock), false)
+        .await?;
+    Ok("package-lock.json written into the project's working tree".into())
 }
 
 #[cfg(test)]

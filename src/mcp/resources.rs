@@ -5,6 +5,7 @@
 //! - `reel://projects/{project_id}/checkpoints/{checkpoint}/files/{+path}` — a file of a checkpoint
 //! - `reel://assets/{id}`, `reel://renders/{id}` — an asset's or render's bytes
 //! - `reel://renders/{id}/poster` — a render's poster frame (JPEG)
+//! - `reel://jobs/{id}/log` — a render job's log (installer and renderer output)
 //! - `ui://reelstore/…` — the MCP Apps' pages (see `apps`)
 
 use base64::Engine as _;
@@ -129,6 +130,9 @@ pub fn templates() -> ListResourceTemplatesResult {
                 .with_description("A rendered video's bytes"),
             ResourceTemplate::new("reel://renders/{id}/poster", "render-poster")
                 .with_description("A still from the middle of a rendered video (JPEG)"),
+            ResourceTemplate::new("reel://jobs/{id}/log", "render-log").with_description(
+                "A render job's log: everything its installer and renderer wrote (text)",
+            ),
         ],
         ..Default::default()
     }
@@ -183,6 +187,12 @@ async fn fetch(
             ),
             None => (a.read_file(&me, head.parse()?, path, None).await?, mime),
         }
+    } else if let Some(id) = rest
+        .strip_prefix("jobs/")
+        .and_then(|r| r.strip_suffix("/log"))
+    {
+        let log = server.renders()?.log(&me, id.parse()?).await?;
+        (log, Some("text/plain; charset=utf-8".to_owned()))
     } else if let Some(id) = rest
         .strip_prefix("renders/")
         .and_then(|r| r.strip_suffix("/poster"))

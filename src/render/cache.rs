@@ -6,6 +6,7 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
+use crate::engine::blocking;
 use crate::error::{Error, Result};
 
 /// What a prune did.
@@ -94,4 +95,32 @@ pub fn prune(root: &Path, max_bytes: u64, busy: &[PathBuf]) -> Result<PruneRepor
     }
     report.kept_bytes = total;
     Ok(report)
+}
+
+impl super::Renders {
+    /// Removes the least recently used work directories and `node_modules` installs
+    /// until the cache holds at most `max_bytes`. Directories in use are kept.
+    pub async fn prune_cache(&self, max_bytes: u64) -> Result<PruneReport> {
+        let _installs = self.inner.install.lock().await;
+        let busy: Vec<PathBuf> = {
+            let jobs = self.inner.jobs.lock().expect("jobs lock");
+            jobs.values()
+                .map(|l| l.tx.borrow().clone())
+                .filter(|s| !s.stage.is_final())
+                .map(|s| self.workdir(s.project))
+                .collect()
+        };
+        let root = self.inner.config.cache_dir.clone();
+        blocking(move || {
+            // The installs those work dirs link to are in use too.
+            let busy: Vec<PathBuf> = busy
+                .iter()
+                .filter_map(|w| std::fs::read_link(w.join("node_modules")).ok())
+                .filter_map(|target| target.parent().map(Path::to_path_buf))
+                .chain(busy.iter().cloned())
+                .collect();
+            prune(&root, max_bytes, &busy)
+        })
+        .await
+    }
 }

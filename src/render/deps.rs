@@ -14,6 +14,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::error::RenderError;
+use super::log::JobLog;
 use super::process::{CommandSpec, Report, run_parsing};
 use super::progress::{LineParser, RenderProgress, Stage, strip_ansi};
 use crate::engine::blocking;
@@ -52,6 +53,16 @@ pub struct Installed {
     pub key: Hash,
     /// Whether this call ran the install (false: reused).
     pub ran: bool,
+    /// The cache entry: the install's `package-lock.json` beside its `node_modules/`.
+    pub entry: PathBuf,
+}
+
+/// The complete cache entry under `root` for these manifests, if this machine has one
+/// (what an install resolved is known without installing).
+#[must_use]
+pub fn complete_entry(root: &Path, package_json: &[u8], lock: Option<&[u8]>) -> Option<PathBuf> {
+    let entry = root.join(key(package_json, lock).to_hex());
+    entry.join(COMPLETE).is_file().then_some(entry)
 }
 
 /// Marks a cache entry as used now (cleanup removes the least recently used first).
@@ -70,19 +81,21 @@ pub async fn ensure(
     timeout: Option<Duration>,
     cancel: &CancellationToken,
     report: Report,
+    log: &Arc<JobLog>,
 ) -> Result<Option<Installed>> {
     let (r, w) = (root.to_path_buf(), workdir.to_path_buf());
     let Some((key, entry, complete)) = blocking(move || Ok(lookup(&r, &w))).await? else {
         return Ok(None);
     };
     if !complete {
-        install_into(root, &entry, workdir, install, timeout, cancel, report).await?;
+        install_into(root, &entry, workdir, install, timeout, cancel, report, log).await?;
     }
     let (e, link) = (entry.clone(), workdir.join("node_modules"));
     blocking(move || link_install(&e, &link)).await?;
     Ok(Some(Installed {
         key,
         ran: !complete,
+        entry,
     }))
 }
 
@@ -112,6 +125,7 @@ fn link_install(entry: &Path, link: &Path) -> Result<()> {
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)] // one call site, each argument its own concern
 async fn install_into(
     root: &Path,
     entry: &Path,
@@ -120,6 +134,7 @@ async fn install_into(
     timeout: Option<Duration>,
     cancel: &CancellationToken,
     report: Report,
+    log: &Arc<JobLog>,
 ) -> Result<()> {
     let (program, args) = install
         .split_first()
@@ -135,7 +150,15 @@ async fn install_into(
     tracing::info!(command = %spec.display(), dir = %entry.display(), "installing node_modules");
     // Every line of the installer's output is a progress event (count, latest line).
     let [out, err] = InstallLines::pair();
-    let out = run_parsing(&spec, timeout, cancel, [Some(out), Some(err)], report).await;
+    let out = run_parsing(
+        &spec,
+        timeout,
+        cancel,
+        [Some(out), Some(err)],
+        report,
+        Some(log),
+    )
+    .await;
     let entry = entry.to_path_buf();
     // Everything after the run touches files (and may remove a whole failed install):
     // off the async workers, whatever the outcome.

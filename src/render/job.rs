@@ -4,12 +4,14 @@ use serde::{Deserialize, Serialize};
 
 use super::error::RenderError;
 use super::progress::{RenderProgress, Stage};
+use super::resolved::Resolved;
 use super::settings::RenderSettings;
-use crate::artifact::renders::Owner;
+use crate::artifact::renders::{self, Owner, now_ms};
 use crate::artifact::{BlobInfo, ProjectId, RecordId};
+use crate::engine::Engine;
 use crate::error::{Error, ItemKind, Result};
 use crate::hash::{CommitId, Hash, TreeId};
-use crate::liveness::ProcessId;
+use crate::liveness::{Liveness, ProcessId};
 
 /// A render job as callers see it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,10 +25,17 @@ pub struct JobStatus {
     pub checkpoint: Option<CommitId>,
     /// Tree rendered.
     pub tree: TreeId,
-    /// Render key: BLAKE3 of tree, canonical settings and renderer identity.
+    /// Render key: BLAKE3 of tree, canonical settings, renderer identity and what the
+    /// install resolved. Until the install is known (this machine has not installed
+    /// the project's manifests yet), computed without it and replaced after the
+    /// install.
     pub key: Hash,
-    /// Renderer identity.
+    /// Renderer identity (`remotion@4.0.529`: the installed `@remotion/cli` once known).
     pub renderer: String,
+    /// What the `node_modules` install resolved (the lockfile's hash and installed
+    /// versions), once known; `None` for a project without `package.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved: Option<Resolved>,
     /// Settings.
     pub settings: RenderSettings,
     /// Stage.
@@ -43,6 +52,14 @@ pub struct JobStatus {
     pub error: Option<String>,
     /// The relevant lines of the renderer's output, once failed.
     pub details: Option<String>,
+    /// Warnings: the installer's and the renderer's (`npm warn …`, Remotion's version
+    /// mismatch) and reelstore's own (no lockfile, mismatched Remotion packages).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// The job's full output (installer and renderer, bounded), stored as a blob when
+    /// the job ended: read with `Renders::log` (`reel render log JOB`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<RecordId>,
     /// Created, ms since the epoch.
     pub created_ms: i64,
     /// Last change, ms since the epoch.
@@ -63,13 +80,23 @@ pub(super) struct JobRecord {
     pub(super) remote: bool,
 }
 
-/// The render key of a tree, settings and renderer identity.
+/// The render key of a tree, settings, renderer identity and what the install
+/// resolved (the lockfile's hash and each installed version): the same `package.json`
+/// installed to other versions is another key.
 #[must_use]
-pub fn render_key(tree: TreeId, settings: &RenderSettings, renderer: &str) -> Hash {
+pub fn render_key(
+    tree: TreeId,
+    settings: &RenderSettings,
+    renderer: &str,
+    resolved: Option<&Resolved>,
+) -> Hash {
     let mut h = blake3::Hasher::new();
-    h.update(b"reel render key v1\0");
+    h.update(b"reel render key v2\0");
     h.update(tree.0.as_bytes());
-    for part in [settings.canonical().as_str(), renderer] {
+    let resolved = resolved.map_or_else(String::new, |r| {
+        serde_json::to_string(r).expect("resolved versions serialize")
+    });
+    for part in [settings.canonical().as_str(), renderer, &resolved] {
         h.update(&(part.len() as u64).to_le_bytes());
         h.update(part.as_bytes());
     }
@@ -96,4 +123,42 @@ pub(super) fn decode(bytes: &[u8]) -> Result<(JobStatus, Owner)> {
 
 pub(super) fn not_found(id: RecordId) -> Error {
     Error::not_found(ItemKind::Job, id.to_string())
+}
+
+/// Marks persisted jobs that were running in a process that is gone as interrupted. A
+/// job another host published in a shared bucket is that host's to mark.
+pub(super) fn mark_interrupted(engine: &Engine) -> Result<()> {
+    let stale: Vec<(RecordId, Vec<u8>)> = renders::jobs(engine)?
+        .into_iter()
+        .filter_map(|(id, bytes)| {
+            let JobRecord {
+                mut status,
+                owner,
+                runner,
+                remote,
+            } = decode_record(&bytes).ok()?;
+            let running_elsewhere = runner.is_some_and(|r| r.liveness() == Liveness::Alive);
+            (!status.stage.is_final() && !running_elsewhere && !remote).then(|| {
+                status.stage = Stage::Interrupted;
+                status.error =
+                    Some("the process running this render stopped before it finished".into());
+                status.updated_ms = now_ms();
+                (id, encode(&status, &owner))
+            })
+        })
+        .collect();
+    if !stale.is_empty() {
+        tracing::info!(jobs = stale.len(), "marking interrupted render jobs");
+        renders::put_jobs(engine, &stale)?;
+    }
+    Ok(())
+}
+
+/// What a panic said, if it said it with a string.
+pub(super) fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message")
 }

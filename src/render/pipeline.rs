@@ -7,11 +7,13 @@ use std::sync::Arc;
 use super::deps;
 use super::error::RenderError;
 use super::job::JobStatus;
+use super::memo;
 use super::poster;
 use super::probe;
 use super::process;
 use super::progress::{RenderProgress, Stage};
 use super::renderer::{Invocation, Renderer, parse_compositions};
+use super::resolved::{LOCKFILE, Resolved};
 use super::service::{Live, Renders};
 use crate::artifact::renders::{self, now_ms};
 use crate::artifact::{BlobInfo, ProjectId, RecordId};
@@ -40,7 +42,14 @@ impl Renders {
 
     pub(super) async fn execute(&self, live: &Live) -> Result<BlobInfo> {
         let job = live.tx.borrow().clone();
-        let (workdir, entry) = self.prepare(live, &job).await?;
+        let (workdir, entry, installed) = self.prepare(live, &job).await?;
+        let (hit, lockfile) = self
+            .after_install(live, &job, &workdir, installed.as_ref())
+            .await?;
+        if let Some(info) = hit {
+            return Ok(info);
+        }
+        let job = live.tx.borrow().clone();
         let composition = match &job.settings.composition {
             Some(c) => Some(c.clone()),
             None => self.only_composition(live, &workdir, &entry).await?,
@@ -48,13 +57,75 @@ impl Renders {
         let output = self
             .run_renderer(live, &job, &workdir, &entry, composition.as_deref())
             .await?;
-        self.probe_and_store(live, job, &workdir, &output, composition)
+        self.probe_and_store(live, job, &workdir, &output, composition, lockfile)
             .await
     }
 
+    /// Reads what the install resolved, warns about what it sees (no lockfile, mixed
+    /// Remotion versions), and re-keys the job; when the key changed (the install was
+    /// not known when the job was submitted), asks the memo again. Returns a memo hit,
+    /// if any, and the resolved lockfile.
+    async fn after_install(
+        &self,
+        live: &Live,
+        job: &JobStatus,
+        workdir: &Path,
+        installed: Option<&deps::Installed>,
+    ) -> Result<(Option<BlobInfo>, Option<Vec<u8>>)> {
+        let renderer = Arc::clone(&self.inner.config.renderer);
+        let (w, dir) = (workdir.to_path_buf(), installed.map(|i| i.entry.clone()));
+        let (tree, settings) = (job.tree, job.settings.clone());
+        let read = blocking(move || {
+            let Ok(pj) = std::fs::read(w.join("package.json")) else {
+                return Ok(None);
+            };
+            let locked = w.join(LOCKFILE).is_file();
+            // Without a cache entry the project brought its own `node_modules`.
+            let (resolved, lock) = Resolved::read(dir.as_deref().unwrap_or(&w), &pj);
+            let plan = memo::keyed(tree, &settings, renderer.as_ref(), &pj, Some(resolved));
+            Ok(Some((plan, lock, locked)))
+        })
+        .await?;
+        let Some((plan, lock, locked)) = read else {
+            return Ok((None, None));
+        };
+        let resolved = plan.resolved.clone().unwrap_or_default();
+        if let Some(w) = resolved.mismatch() {
+            live.log.warn(w);
+        }
+        if !locked && installed.is_some_and(|i| i.ran) {
+            live.log.warn(format!(
+                "the project has no {LOCKFILE}: npm resolved its version ranges to {}; a later install may resolve newer versions (another render key: rendered again, not answered from the memo). `reel render --lock` writes this lockfile into the project",
+                resolved.summary()
+            ));
+        }
+        live.tx.send_modify(|s| {
+            s.key = plan.key;
+            s.renderer.clone_from(&plan.identity);
+            s.resolved.clone_from(&plan.resolved);
+            s.warnings = live.log.warnings();
+        });
+        if plan.key == job.key {
+            return Ok((None, lock));
+        }
+        let (engine, caller) = (Arc::clone(&self.inner.engine), live.caller.clone());
+        let (project, checkpoint, key) = (job.project, job.checkpoint, plan.key);
+        let hit = blocking(move || renders::memo_get(&engine, &caller, &project, checkpoint, &key))
+            .await?;
+        if hit.is_some() {
+            tracing::info!(job = %job.id, "memo hit once the install was known");
+            live.tx.send_modify(|s| s.memo_hit = true);
+        }
+        Ok((hit, lock))
+    }
+
     /// Materializes the tree into the work directory, links `node_modules`, checks
-    /// the entry file. Returns the work directory and the entry.
-    async fn prepare(&self, live: &Live, job: &JobStatus) -> Result<(PathBuf, String)> {
+    /// the entry file. Returns the work directory, the entry and the install.
+    async fn prepare(
+        &self,
+        live: &Live,
+        job: &JobStatus,
+    ) -> Result<(PathBuf, String, Option<deps::Installed>)> {
         let cfg = &self.inner.config;
         let engine = Arc::clone(&self.inner.engine);
         self.enter(live, Stage::Installing).await;
@@ -75,11 +146,12 @@ impl Renders {
                 cfg.timeout,
                 &live.cancel,
                 reporter(live),
+                &live.log,
             )
             .await?
         };
-        live.tx
-            .send_modify(|s| s.installed = installed.is_some_and(|i| i.ran));
+        let ran = installed.as_ref().is_some_and(|i| i.ran);
+        live.tx.send_modify(|s| s.installed = ran);
 
         let entry = job.settings.entry().to_owned();
         let entry_file = workdir.join(&entry);
@@ -89,7 +161,7 @@ impl Renders {
             ))
             .into());
         }
-        Ok((workdir, entry))
+        Ok((workdir, entry, installed))
     }
 
     /// Runs the renderer; the path of the video it wrote.
@@ -128,6 +200,7 @@ impl Renders {
             &live.cancel,
             cfg.renderer.parser()?,
             reporter(live),
+            Some(&live.log),
         )
         .await?;
         let out = out.check(None, Some(&workdir.to_string_lossy()), cfg.timeout)?;
@@ -162,6 +235,7 @@ impl Renders {
         workdir: &Path,
         output: &Path,
         composition: Option<String>,
+        lockfile: Option<Vec<u8>>,
     ) -> Result<BlobInfo> {
         let cfg = &self.inner.config;
         let engine = Arc::clone(&self.inner.engine);
@@ -173,6 +247,7 @@ impl Renders {
             "settings": serde_json::from_str::<serde_json::Value>(&job.settings.canonical()).expect("canonical settings are JSON"),
             "composition": composition,
             "renderer": job.renderer,
+            "resolved": job.resolved,
             "key": job.key.to_hex(),
             "tree": job.tree.0.to_hex(),
         })
@@ -205,6 +280,7 @@ impl Renders {
             let render = renders::Finished {
                 video: &mut f,
                 poster,
+                lockfile,
                 meta,
             };
             renders::store(
@@ -217,6 +293,27 @@ impl Renders {
             )
         })
         .await
+    }
+
+    /// Stores the job's log as a blob of the project's owner, once it ended; `None`
+    /// when nothing ran (or storing failed: logged, the job's outcome stands).
+    pub(super) async fn store_log(&self, live: &Live) -> Option<RecordId> {
+        if live.log.is_empty() {
+            return None;
+        }
+        let text = live.log.text().into_bytes();
+        let (engine, owner, job) = (
+            Arc::clone(&self.inner.engine),
+            live.owner.clone(),
+            live.tx.borrow().id,
+        );
+        match blocking(move || renders::store_log(&engine, &owner, &job, text)).await {
+            Ok(info) => Some(info.id),
+            Err(e) => {
+                tracing::warn!(%job, error = %e, "cannot store the render log");
+                None
+            }
+        }
     }
 
     /// The project's only composition, from the renderer's listing.
@@ -237,6 +334,7 @@ impl Renders {
             &live.cancel,
             cfg.renderer.parser()?,
             Arc::new(|_| {}),
+            Some(&live.log),
         )
         .await?;
         let out = out.check(

@@ -94,6 +94,7 @@ pub fn parse(json: &[u8], extension: &str) -> Result<RenderMeta> {
         frames,
         settings: serde_json::Map::new(),
         poster: None,
+        lockfile: None,
     })
 }
 

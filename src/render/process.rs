@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::diagnose::diagnose;
 use super::error::RenderError;
+use super::log::{JobLog, Stream};
 use super::progress::{LineParser, RenderProgress};
 use crate::error::{Error, Result};
 
@@ -137,6 +138,7 @@ async fn drain<R: AsyncRead + Unpin>(
     stream: R,
     tail: Tail,
     mut parser: Option<(Box<dyn LineParser>, Report)>,
+    log: Option<(Arc<JobLog>, Stream)>,
 ) {
     let mut reader = BufReader::new(stream);
     let mut buf = Vec::new();
@@ -154,6 +156,9 @@ async fn drain<R: AsyncRead + Unpin>(
             {
                 report(ev);
             }
+            if let Some((log, stream)) = &log {
+                log.line(*stream, line);
+            }
             push(&tail, line.to_owned());
         }
     }
@@ -164,6 +169,7 @@ fn read_streams(
     child: &mut tokio::process::Child,
     parsers: [Option<Box<dyn LineParser>>; 2],
     report: Report,
+    log: Option<&Arc<JobLog>>,
 ) -> ([tokio::task::JoinHandle<()>; 2], Tail, Tail) {
     let (out_tail, err_tail): (Tail, Tail) = Default::default();
     let stdout = child.stdout.take().expect("stdout is piped");
@@ -174,11 +180,13 @@ fn read_streams(
             stdout,
             Arc::clone(&out_tail),
             out_parser.map(|p| (p, Arc::clone(&report))),
+            log.map(|l| (Arc::clone(l), Stream::Out)),
         )),
         tokio::spawn(drain(
             stderr,
             Arc::clone(&err_tail),
             err_parser.map(|p| (p, report)),
+            log.map(|l| (Arc::clone(l), Stream::Err)),
         )),
     ];
     (readers, out_tail, err_tail)
@@ -199,16 +207,17 @@ fn signal_group(pgid: i32, sig: Signal) {
     let _ = killpg(Pid::from_raw(pgid), sig);
 }
 
-/// Runs `spec`, reporting parsed stdout progress to `report`. Whatever way it ends, no
-/// process of its group is left behind.
+/// Runs `spec`, reporting parsed stdout progress to `report` and writing both streams
+/// to `log` if given. Whatever way it ends, no process of its group is left behind.
 pub async fn run(
     spec: &CommandSpec,
     timeout: Option<Duration>,
     cancel: &CancellationToken,
     parser: Box<dyn LineParser>,
     report: Report,
+    log: Option<&Arc<JobLog>>,
 ) -> Result<RunOutput> {
-    run_parsing(spec, timeout, cancel, [Some(parser), None], report).await
+    run_parsing(spec, timeout, cancel, [Some(parser), None], report, log).await
 }
 
 /// As [`run`], with a parser for each stream: stdout's, then stderr's (an installer
@@ -219,6 +228,30 @@ pub async fn run_parsing(
     cancel: &CancellationToken,
     parsers: [Option<Box<dyn LineParser>>; 2],
     report: Report,
+    log: Option<&Arc<JobLog>>,
+) -> Result<RunOutput> {
+    if let Some(l) = log {
+        l.section(&format!("$ {}", spec.display()));
+    }
+    let ended = run_group(spec, timeout, cancel, parsers, report, log).await?;
+    if let Some(l) = log {
+        l.section(&match ended.ended {
+            Ended::Exited(s) => s.to_string(),
+            Ended::TimedOut => "timed out: the process group was stopped".into(),
+            Ended::Cancelled => "cancelled: the process group was stopped".into(),
+        });
+    }
+    Ok(ended)
+}
+
+/// Runs `spec` in its own process group until it exits, times out or is cancelled.
+async fn run_group(
+    spec: &CommandSpec,
+    timeout: Option<Duration>,
+    cancel: &CancellationToken,
+    parsers: [Option<Box<dyn LineParser>>; 2],
+    report: Report,
+    log: Option<&Arc<JobLog>>,
 ) -> Result<RunOutput> {
     let mut cmd = tokio::process::Command::new(&spec.program);
     cmd.args(&spec.args)
@@ -238,7 +271,7 @@ pub async fn run_parsing(
         .and_then(|id| i32::try_from(id).ok())
         .ok_or_else(|| Error::Internal("the renderer exited before it could be watched".into()))?;
     let guard = GroupGuard(pgid);
-    let (readers, out_tail, err_tail) = read_streams(&mut child, parsers, report);
+    let (readers, out_tail, err_tail) = read_streams(&mut child, parsers, report, log);
     let limit = async {
         match timeout {
             Some(t) => tokio::time::sleep(t).await,

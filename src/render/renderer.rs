@@ -1,6 +1,7 @@
 //! Renderers: what turns a materialized project into a video. [`Remotion`] drives the
 //! project's own `@remotion/cli`; [`CommandTemplate`] runs any program.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -33,6 +34,17 @@ pub trait Renderer: Send + Sync + std::fmt::Debug {
     /// or configuration) never reuses another's output. `package_json` is the
     /// project's, when it has one.
     fn identity(&self, package_json: Option<&[u8]>) -> String;
+
+    /// The identity once the project's dependencies are installed: `installed` maps
+    /// package names to installed versions. Defaults to [`Renderer::identity`].
+    fn installed_identity(
+        &self,
+        package_json: Option<&[u8]>,
+        installed: &BTreeMap<String, String>,
+    ) -> String {
+        let _ = installed;
+        self.identity(package_json)
+    }
 
     /// The command that renders `inv`.
     fn command(&self, inv: &Invocation<'_>) -> Result<CommandSpec>;
@@ -107,6 +119,17 @@ impl Renderer for Remotion {
             .and_then(|p| dependency_version(p, "@remotion/cli"))
             .unwrap_or_else(|| "unknown".into());
         format!("remotion@{version}")
+    }
+
+    fn installed_identity(
+        &self,
+        package_json: Option<&[u8]>,
+        installed: &BTreeMap<String, String>,
+    ) -> String {
+        match installed.get("@remotion/cli") {
+            Some(v) => format!("remotion@{v}"),
+            None => self.identity(package_json),
+        }
     }
 
     fn command(&self, inv: &Invocation<'_>) -> Result<CommandSpec> {

@@ -3,7 +3,7 @@
 //! `interrupted`), cancellation, and the pipeline each job runs.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,7 +13,9 @@ use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::error::RenderError;
-use super::job::{JobRecord, JobStatus, decode, decode_record, encode, not_found, render_key};
+use super::job::{JobStatus, decode, encode, mark_interrupted, not_found, panic_text};
+use super::log::JobLog;
+use super::memo;
 use super::progress::{RenderProgress, Stage};
 use super::renderer::{Remotion, Renderer, find_browser};
 use super::settings::RenderSettings;
@@ -23,7 +25,6 @@ use crate::artifact::{BlobInfo, Caller, ProjectId, RecordId};
 use crate::engine::Engine;
 use crate::engine::blocking;
 use crate::error::{Error, Result};
-use crate::liveness::Liveness;
 
 /// How renders run.
 #[derive(Debug, Clone)]
@@ -86,13 +87,15 @@ pub(super) struct Live {
     /// Held while a status is read and persisted, so that persisted statuses follow
     /// one another in order (a progress publication never lands after the final one).
     pub(super) persisting: tokio::sync::Mutex<()>,
+    /// Everything the job's processes write, stored as a blob when it ends.
+    pub(super) log: Arc<JobLog>,
 }
 
 pub(super) struct Inner {
     pub(super) engine: Arc<Engine>,
     pub(super) config: RenderConfig,
     slots: Arc<Semaphore>,
-    jobs: Mutex<HashMap<RecordId, Arc<Live>>>,
+    pub(super) jobs: Mutex<HashMap<RecordId, Arc<Live>>>,
     /// One render per project at a time (its work directory is shared): a fixed set
     /// of locks, a project hashed onto one, so the set stays bounded.
     projects: [tokio::sync::Mutex<()>; PROJECT_STRIPES],
@@ -153,14 +156,17 @@ impl Renders {
         req.settings.validate()?;
         let engine = Arc::clone(&self.inner.engine);
         let renderer = Arc::clone(&self.inner.config.renderer);
+        let modules = self.inner.config.cache_dir.join("node_modules");
         let (c, r) = (caller.clone(), req.clone());
-        let (source, identity, key, hit) = blocking(move || {
+        let (source, plan, hit) = blocking(move || {
             let src = renders::source(&engine, &c, &r.project, r.checkpoint.as_deref())?;
-            let pj = renders::root_file(&engine, src.tree, "package.json")?;
-            let identity = renderer.identity(pj.as_deref());
-            let key = render_key(src.tree, &r.settings, &identity);
-            let hit = renders::memo_get(&engine, &c, &r.project, src.checkpoint, &key)?;
-            Ok::<_, Error>((src, identity, key, hit))
+            let plan = memo::plan(&engine, &modules, renderer.as_ref(), src.tree, &r.settings)?;
+            let hit = if plan.known {
+                renders::memo_get(&engine, &c, &r.project, src.checkpoint, &plan.key)?
+            } else {
+                None
+            };
+            Ok::<_, Error>((src, plan, hit))
         })
         .await?;
         let now = now_ms();
@@ -169,8 +175,9 @@ impl Renders {
             project: req.project,
             checkpoint: source.checkpoint,
             tree: source.tree,
-            key,
-            renderer: identity,
+            key: plan.key,
+            renderer: plan.identity,
+            resolved: plan.resolved,
             settings: req.settings,
             stage: Stage::Queued,
             progress: RenderProgress::stage(Stage::Queued),
@@ -179,6 +186,8 @@ impl Renders {
             render: None,
             error: None,
             details: None,
+            warnings: Vec::new(),
+            log: None,
             created_ms: now,
             updated_ms: now,
         };
@@ -221,6 +230,7 @@ impl Renders {
             owner: owner.clone(),
             caller: caller.clone(),
             persisting: tokio::sync::Mutex::new(()),
+            log: Arc::new(JobLog::default()),
         });
         jobs.insert(status.id, Arc::clone(&live));
         Ok(live)
@@ -340,7 +350,7 @@ impl Renders {
         Ok(status)
     }
 
-    fn live(&self, caller: &Caller, id: RecordId) -> Option<Arc<Live>> {
+    pub(super) fn live(&self, caller: &Caller, id: RecordId) -> Option<Arc<Live>> {
         let jobs = self.inner.jobs.lock().expect("jobs lock");
         jobs.get(&id)
             .filter(|l| l.owner.visible_to(caller))
@@ -386,11 +396,14 @@ impl Renders {
             Ok(())
         })
         .await;
+        let log = self.store_log(&live).await;
         // Persist first, then tell waiters: whoever sees the job end (a CLI about to
         // exit) must find the same status in the index.
         let mut s = live.tx.borrow().clone();
         {
             s.updated_ms = now_ms();
+            s.log = log;
+            s.warnings = live.log.warnings();
             match result {
                 Ok(info) => {
                     s.stage = Stage::Done;
@@ -433,68 +446,4 @@ impl Renders {
         };
         self.execute(live).await
     }
-
-    /// Removes the least recently used work directories and `node_modules` installs
-    /// until the cache holds at most `max_bytes`. Directories in use are kept.
-    pub async fn prune_cache(&self, max_bytes: u64) -> Result<super::cache::PruneReport> {
-        let _installs = self.inner.install.lock().await;
-        let busy: Vec<PathBuf> = {
-            let jobs = self.inner.jobs.lock().expect("jobs lock");
-            jobs.values()
-                .map(|l| l.tx.borrow().clone())
-                .filter(|s| !s.stage.is_final())
-                .map(|s| self.workdir(s.project))
-                .collect()
-        };
-        let root = self.inner.config.cache_dir.clone();
-        blocking(move || {
-            // The installs those work dirs link to are in use too.
-            let busy: Vec<PathBuf> = busy
-                .iter()
-                .filter_map(|w| std::fs::read_link(w.join("node_modules")).ok())
-                .filter_map(|target| target.parent().map(Path::to_path_buf))
-                .chain(busy.iter().cloned())
-                .collect();
-            super::cache::prune(&root, max_bytes, &busy)
-        })
-        .await
-    }
-}
-
-/// Marks persisted jobs that were running in a process that is gone as interrupted. A
-/// job another host published in a shared bucket is that host's to mark.
-fn mark_interrupted(engine: &Engine) -> Result<()> {
-    let stale: Vec<(RecordId, Vec<u8>)> = renders::jobs(engine)?
-        .into_iter()
-        .filter_map(|(id, bytes)| {
-            let JobRecord {
-                mut status,
-                owner,
-                runner,
-                remote,
-            } = decode_record(&bytes).ok()?;
-            let running_elsewhere = runner.is_some_and(|r| r.liveness() == Liveness::Alive);
-            (!status.stage.is_final() && !running_elsewhere && !remote).then(|| {
-                status.stage = Stage::Interrupted;
-                status.error =
-                    Some("the process running this render stopped before it finished".into());
-                status.updated_ms = now_ms();
-                (id, encode(&status, &owner))
-            })
-        })
-        .collect();
-    if !stale.is_empty() {
-        tracing::info!(jobs = stale.len(), "marking interrupted render jobs");
-        renders::put_jobs(engine, &stale)?;
-    }
-    Ok(())
-}
-
-/// What a panic said, if it said it with a string.
-fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> &str {
-    panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("no message")
 }

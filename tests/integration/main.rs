@@ -28,6 +28,7 @@ mod patch_cli;
 mod remotion_e2e;
 mod render;
 mod render_faces;
+mod render_pinning;
 mod render_poster;
 mod restore_paths;
 mod roundtrip;

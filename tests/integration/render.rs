@@ -50,16 +50,16 @@ pub(crate) struct Env {
 }
 
 impl Env {
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
-    fn installs(&self) -> usize {
+    pub(crate) fn installs(&self) -> usize {
         std::fs::read_to_string(self.path("installs")).map_or(0, |s| s.lines().count())
     }
 
     /// Lines in the pid file: one per renderer run (plus one per background child).
-    fn runs(&self) -> usize {
+    pub(crate) fn runs(&self) -> usize {
         std::fs::read_to_string(self.path("pids")).map_or(0, |s| s.lines().count())
     }
 

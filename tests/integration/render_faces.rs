@@ -465,6 +465,38 @@ async fn the_mcp_render_tool_reports_progress_and_links_the_video() {
     assert!(jpeg.starts_with(&[0xFF, 0xD8]));
     assert_eq!(Some(jpeg.len() as u64), poster.size);
 
+    // The warnings are in the result's text and structure; the job's log is linked.
+    let text = r.content[0].as_text().unwrap().text.clone();
+    assert!(
+        text.contains("\nWarning: the project has no package-lock.json"),
+        "{text}"
+    );
+    assert!(
+        job["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("package-lock.json")
+    );
+    assert_eq!(job["resolved"]["packages"]["remotion"], "4.0.529", "{job}");
+    let log = r
+        .content
+        .iter()
+        .filter_map(|c| c.as_resource_link())
+        .find(|l| l.uri.ends_with("/log"))
+        .expect("a link to the job's log");
+    assert_eq!(
+        log.uri,
+        format!("reel://jobs/{}/log", job["id"].as_str().unwrap())
+    );
+    let res = client
+        .read_resource(ReadResourceRequestParams::new(log.uri.clone()))
+        .await
+        .unwrap();
+    let ResourceContents::TextResourceContents { text, .. } = &res.contents[0] else {
+        panic!("a log reads as text")
+    };
+    assert!(text.contains("Rendered 30/30"), "{text}");
+
     // Status of the job; cancelling a finished job changes nothing; unknown ids fail.
     let job_id = job["id"].as_str().unwrap().to_owned();
     for tool in ["artifact_render_status", "artifact_cancel_render"] {

@@ -6,7 +6,7 @@ use reelstore::{BlobKind, Caller, CreateProject, GcOptions, ProjectPath, Source}
 
 use crate::render::{env, sources};
 
-fn poster_of(kind: &BlobKind) -> reelstore::Poster {
+fn poster_of(kind: &BlobKind) -> reelstore::Attachment {
     let BlobKind::Render { meta, .. } = kind else {
         panic!("not a render")
     };

@@ -24,7 +24,7 @@ impl ReelServer {
         name = "artifact_render_video",
         title = "Render a video",
         output_schema = crate::mcp::outputs::schema::<crate::render::JobStatus>(),
-        description = "Render a project (a checkpoint, or the working tree) to a video with Remotion and store it. Same inputs return the stored render at once (memo_hit). Reports progress notifications when you send a progressToken; cancelling the request cancels the render. A client that declares the tasks extension (io.modelcontextprotocol/tasks) gets a task at once: poll tasks/get, stop it with tasks/cancel. Returns the job, the render id and metadata (codec, size, fps, duration) and resource links to the video (reel://renders/{id}) and to a still from its middle (reel://renders/{id}/poster, JPEG).",
+        description = "Render a project (a checkpoint, or the working tree) to a video with Remotion and store it. Same inputs return the stored render at once (memo_hit). Reports progress notifications when you send a progressToken; cancelling the request cancels the render. A client that declares the tasks extension (io.modelcontextprotocol/tasks) gets a task at once: poll tasks/get, stop it with tasks/cancel. Returns the job, the render id and metadata (codec, size, fps, duration) and resource links to the video (reel://renders/{id}), to a still from its middle (reel://renders/{id}/poster, JPEG) and to the job's log (reel://jobs/{id}/log: the installer's and renderer's output). `warnings` lists npm's and Remotion's warnings; `resolved` the installed package versions the render key pins.",
         meta = crate::mcp::apps::tool_meta(crate::mcp::apps::PLAYER_APP),
         annotations(
             read_only_hint = false,
@@ -207,7 +207,9 @@ pub(crate) fn job_result(s: &JobStatus) -> CallToolResult {
                 text.push('\n');
                 text.push_str(d);
             }
+            text.push_str(&warnings(s));
             let mut r = CallToolResult::error(vec![ContentBlock::text(text)]);
+            r.content.extend(log_link(s));
             r.structured_content = serde_json::to_value(s).ok();
             r
         }
@@ -228,8 +230,9 @@ pub(crate) fn job_result(s: &JobStatus) -> CallToolResult {
                 ),
                 BlobKind::Asset { .. } => format!("Render {}.", render.id),
             };
-            let mut result = success(s, summary);
+            let mut result = success(s, summary + &warnings(s));
             result.content.extend(render_links(render));
+            result.content.extend(log_link(s));
             result
         }
         _ => success(
@@ -242,6 +245,28 @@ pub(crate) fn job_result(s: &JobStatus) -> CallToolResult {
             ),
         ),
     }
+}
+
+/// The job's warnings as lines to append to its text (none: empty).
+fn warnings(s: &JobStatus) -> String {
+    s.warnings.iter().fold(String::new(), |mut t, w| {
+        t.push_str("\nWarning: ");
+        t.push_str(w);
+        t
+    })
+}
+
+/// A resource link to the job's log, once it has one.
+fn log_link(s: &JobStatus) -> Option<ContentBlock> {
+    s.log.map(|_| {
+        ContentBlock::resource_link(
+            rmcp::model::Resource::new(
+                format!("reel://jobs/{}/log", s.id),
+                format!("render job {} log", s.id),
+            )
+            .with_mime_type("text/plain"),
+        )
+    })
 }
 
 /// Resource links to a render's video and, when it has one, its poster frame.
