@@ -396,6 +396,27 @@ pub fn import(engine: &Engine, caller: &Caller, id: &ProjectId, dir: &Path) -> R
     })
 }
 
+/// Makes a stored tree the working tree (unsaved edits are dropped, as by
+/// [`import`]): how a directory repository's checkpoint is rendered as a project.
+pub fn set_worktree(
+    engine: &Engine,
+    caller: &Caller,
+    id: &ProjectId,
+    tree: TreeId,
+) -> Result<ProjectInfo> {
+    // A tree this repository does not hold is refused before anything changes.
+    engine.read_tree(&tree)?;
+    engine.index.artifact_write(|tx| {
+        let mut p = load_visible(tx, caller, id)?;
+        // A new generation: the overlay's edits of the old one are dropped.
+        p.base = tree;
+        p.generation += 1;
+        p.touch(now_ms());
+        save(tx, &p)?;
+        Ok(p.info())
+    })
+}
+
 /// Materializes a checkpoint (or the working tree when `rev` is `None`) into `dir`,
 /// incrementally.
 pub fn export(

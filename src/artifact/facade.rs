@@ -412,6 +412,22 @@ impl Artifacts {
         .await
     }
 
+    /// Makes a tree already stored in the repository (a directory checkpoint's) the
+    /// project's working tree; unsaved edits are dropped. Not found when the tree is not
+    /// in the repository.
+    pub async fn set_worktree(
+        &self,
+        caller: &Caller,
+        id: ProjectId,
+        tree: crate::hash::TreeId,
+    ) -> Result<ProjectInfo> {
+        let caller = caller.clone();
+        self.on_project(id, Access::Write, move |e| {
+            checkpoints::set_worktree(e, &caller, &id, tree)
+        })
+        .await
+    }
+
     /// Materializes a checkpoint (or the working tree) into a directory.
     pub async fn export(
         &self,

@@ -13,6 +13,7 @@ mod output;
 mod patch_view;
 mod project_run;
 mod render_args;
+mod render_dir;
 mod render_lines;
 mod render_run;
 mod run;

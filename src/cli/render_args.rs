@@ -19,14 +19,23 @@ pub struct RenderArgs {
     pub service: RenderServiceArgs,
 }
 
-/// `reel render PROJECT …`.
+/// `reel render PROJECT …`, or `reel render [REF]` in a directory repository.
 #[derive(Debug, Args)]
 pub struct RenderRunArgs {
-    /// Project id.
+    /// Project id (or unique prefix). In a directory repository (`reel init`), a
+    /// checkpoint of it instead (name, id, prefix, HEAD~N; default HEAD).
+    #[arg(value_name = "PROJECT|REF")]
     pub project: Option<String>,
-    /// Checkpoint to render (id, prefix or name); default: the working tree.
+    /// A project's checkpoint to render (id, prefix or name); default: its working
+    /// tree. In a directory repository, the checkpoint to render.
     #[arg(long, value_name = "REF")]
     pub checkpoint: Option<String>,
+    /// In a directory repository: render the directory as it is now, not a checkpoint.
+    #[arg(long)]
+    pub worktree: bool,
+    /// With --worktree: the directory to render (default: the repository's).
+    #[arg(long, value_name = "DIR", requires = "worktree")]
+    pub dir: Option<std::path::PathBuf>,
     /// What decides the render: the library's own settings, as flags.
     #[command(flatten)]
     pub settings: reelstore::render::RenderSettings,
@@ -45,6 +54,11 @@ pub struct RenderServiceArgs {
     /// Render cache (work directories, `node_modules`); default: `<repository>/cache/render`.
     #[arg(long, env = "REEL_RENDER_CACHE", value_name = "DIR")]
     pub render_cache: Option<PathBuf>,
+    /// `node_modules` installs and the store of their files, shared by every repository
+    /// (must be one filesystem); default: `$XDG_CACHE_HOME/reelstore/deps`
+    /// (`~/.cache/reelstore/deps`).
+    #[arg(long, env = "REEL_DEPS_CACHE", value_name = "DIR")]
+    pub deps_cache: Option<PathBuf>,
     /// Chromium for Remotion (`--browser-executable`); default: the system Chromium.
     #[arg(long, env = "REEL_BROWSER", value_name = "PATH")]
     pub browser: Option<PathBuf>,

@@ -1,6 +1,7 @@
 //! `reel render`'s progress off a terminal (a log, CI): the bar is not drawn there, so
 //! progress goes to stderr as lines — each new stage at once, its first detail (the
 //! installer's latest line, frames done) at once, later ones at most every two seconds.
+//! With `--json`, every change is a JSON event line on stderr instead.
 
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
@@ -50,5 +51,46 @@ impl ProgressLines {
         let _ = writeln!(std::io::stderr(), "[{elapsed:>4}s] {text}");
         self.stage = Some(s.stage);
         self.last = Some((text, Instant::now()));
+    }
+}
+
+/// `--json`: every change of the job's progress as one JSON object per line on stderr
+/// (stdout keeps the command's one document: the job, or the error).
+pub(super) struct JsonEvents {
+    started: Instant,
+    last: Option<String>,
+}
+
+impl JsonEvents {
+    /// Events unless `quiet`.
+    pub(super) fn new(quiet: bool) -> Option<JsonEvents> {
+        (!quiet).then(|| JsonEvents {
+            started: Instant::now(),
+            last: None,
+        })
+    }
+
+    /// Writes `{"event": "progress", "job", "stage", "percent", "message", "progress",
+    /// "elapsed_ms"}` when the progress says something new.
+    pub(super) fn show(&mut self, s: &JobStatus) {
+        let message = if s.progress.stage == Some(s.stage) {
+            s.progress.describe()
+        } else {
+            s.stage.to_string()
+        };
+        if self.last.as_ref() == Some(&message) {
+            return;
+        }
+        let ev = serde_json::json!({
+            "event": "progress",
+            "job": s.id,
+            "stage": s.stage,
+            "percent": (s.progress.overall() * 10.0).round() / 10.0,
+            "message": message,
+            "progress": s.progress,
+            "elapsed_ms": u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        });
+        let _ = writeln!(std::io::stderr(), "{ev}");
+        self.last = Some(message);
     }
 }

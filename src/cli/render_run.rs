@@ -9,6 +9,7 @@ use super::args::Cli;
 use super::artifact_args::RenderCmd;
 use super::output::{bytes, json, out, time};
 use super::render_args::{RenderArgs, RenderRunArgs, RenderServiceArgs};
+use super::render_dir::DirectoryTarget;
 use super::run::{Outcome, open};
 use reelstore::render::{
     CommandTemplate, JobStatus, Remotion, RenderConfig, RenderRequest, RenderSettings, Renders,
@@ -29,6 +30,9 @@ pub(super) async fn service(repo: &Repository, args: &RenderServiceArgs) -> Resu
         }
     };
     let mut config = RenderConfig::new(cache);
+    if let Some(deps) = args.deps_cache.clone().or_else(default_deps_dir) {
+        config.deps_dir = deps;
+    }
     config.renderer = match &args.render_command {
         Some(cmd) => Arc::new(CommandTemplate::parse(
             cmd,
@@ -52,9 +56,62 @@ pub(super) async fn service(repo: &Repository, args: &RenderServiceArgs) -> Resu
     repo.renders(config).await
 }
 
+/// `$XDG_CACHE_HOME/reelstore/deps`, else `$HOME/.cache/reelstore/deps` (the XDG base
+/// directory rule); `None` without either (the render cache holds them then).
+fn default_deps_dir() -> Option<std::path::PathBuf> {
+    let absolute = |v: std::ffi::OsString| {
+        let p = std::path::PathBuf::from(v);
+        p.is_absolute().then_some(p)
+    };
+    std::env::var_os("XDG_CACHE_HOME")
+        .and_then(absolute)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .and_then(absolute)
+                .map(|h| h.join(".cache"))
+        })
+        .map(|c| c.join("reelstore").join("deps"))
+}
+
 fn settings(a: &RenderRunArgs) -> Result<RenderSettings, Error> {
-    a.settings.validate()?;
+    a.settings.validate().map_err(in_flags)?;
     Ok(a.settings.clone())
+}
+
+/// The render settings as the library (and MCP, whose argument names they are) calls
+/// them, which `reel render` takes as flags.
+const SETTINGS: [&str; 11] = [
+    "composition",
+    "entry",
+    "codec",
+    "quality",
+    "crf",
+    "x264_preset",
+    "concurrency",
+    "props",
+    "frames",
+    "scale",
+    "image_format",
+];
+
+/// A message in the command line's words: a setting named as `x264_preset` becomes
+/// `--x264-preset`.
+fn flags(message: &str) -> String {
+    SETTINGS.iter().fold(message.to_owned(), |m, s| {
+        m.replace(&format!("`{s}`"), &format!("`--{}`", s.replace('_', "-")))
+    })
+}
+
+/// An error of the render pipeline in the command line's words (see [`flags`]).
+fn in_flags(e: Error) -> Error {
+    match e {
+        Error::Invalid(m) => Error::Invalid(flags(&m)),
+        Error::Render { message, details } => Error::Render {
+            message: flags(&message),
+            details,
+        },
+        e => e,
+    }
 }
 
 /// Parses `2GiB`, `500MB`, `10k`, `0`.
@@ -226,33 +283,35 @@ async fn log(cli: &Cli, args: &RenderArgs, id: &str) -> Outcome {
 
 #[allow(clippy::too_many_lines)] // submit, follow with a bar, print: one sequence
 async fn run(cli: &Cli, args: &RenderArgs) -> Outcome {
-    let Some(project) = &args.run.project else {
-        return Err(Error::Invalid(
-            "name the project to render: `reel render PROJECT` (`reel project list` lists them)"
-                .into(),
-        )
-        .into());
-    };
     let settings = settings(&args.run)?;
     let repo = open(cli).await?;
     let renders = service(&repo, &args.service).await?;
     let me = super::artifact_run::caller(cli)?;
-    let project = repo.artifacts().resolve_project(&me, project).await?;
-    let req = RenderRequest {
-        project,
-        checkpoint: args.run.checkpoint.clone(),
-        settings,
-    };
+    let (req, directory) = request(&repo, &me, &args.run, settings).await?;
+    let project = req.project;
     let started = std::time::Instant::now();
-    let first = renders.submit(&me, req).await?;
+    let first = renders.submit(&me, req).await.map_err(in_flags)?;
+    if let Some(want) = directory.as_ref().and_then(|d| d.tree)
+        && first.tree != want
+    {
+        renders.cancel(&me, first.id).await?;
+        return Err(Error::Conflict(
+            "another render of this directory changed what it renders at the same moment; run it again".into(),
+        )
+        .into());
+    }
     let bar = bar(cli.quiet || cli.json);
     let mut lines = super::render_lines::ProgressLines::off_terminal(cli.quiet || cli.json);
+    let mut events = super::render_lines::JsonEvents::new(cli.quiet || !cli.json);
     let wait = renders.wait(&me, first.id, |s| {
         bar.set_message(s.progress.describe());
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // 0..=100
         bar.set_position(s.progress.overall() as u64);
         if let Some(l) = lines.as_mut() {
             l.show(s);
+        }
+        if let Some(e) = events.as_mut() {
+            e.show(s);
         }
     });
     let status = tokio::select! {
@@ -277,13 +336,13 @@ async fn run(cli: &Cli, args: &RenderArgs) -> Outcome {
             if status.log.is_some() && !cli.json {
                 eprintln!("the full output: reel render log {}", status.id);
             }
-            return Err(Error::Render {
+            return Err(in_flags(Error::Render {
                 message: status
                     .error
                     .clone()
                     .unwrap_or_else(|| format!("the job ended {}", status.stage)),
                 details: status.details.clone().unwrap_or_default(),
-            }
+            })
             .into());
         }
     }
@@ -294,13 +353,16 @@ async fn run(cli: &Cli, args: &RenderArgs) -> Outcome {
             .await?;
     }
     let locked = match (args.run.lock, &status.render) {
-        (true, Some(r)) => Some(lock(&repo, &me, project, r.id).await?),
+        (true, Some(r)) => Some(lock(&repo, &me, project, r.id, directory.as_ref()).await?),
         _ => None,
     };
     if cli.json {
         return Ok(json(&status)?);
     }
     let mut text = describe(&status);
+    if let Some(d) = &directory {
+        let _ = writeln!(text, "rendered:   {}", d.what);
+    }
     if let Some(l) = locked {
         let _ = writeln!(text, "lockfile:   {l}");
     }
@@ -311,13 +373,58 @@ async fn run(cli: &Cli, args: &RenderArgs) -> Outcome {
     Ok(out(&text)?)
 }
 
+/// What to render: a project (id or prefix) and its checkpoint or working tree; in a
+/// directory repository, when the argument names no project, a checkpoint of it (the
+/// argument or `--checkpoint`, default HEAD) or, with `--worktree`, the directory.
+async fn request(
+    repo: &Repository,
+    me: &reelstore::Caller,
+    run: &RenderRunArgs,
+    settings: RenderSettings,
+) -> Result<(RenderRequest, Option<DirectoryTarget>), Error> {
+    if let Some(p) = run.project.as_deref().filter(|_| !run.worktree) {
+        match repo.artifacts().resolve_project(me, p).await {
+            Ok(project) => {
+                let checkpoint = run.checkpoint.clone();
+                let req = RenderRequest {
+                    project,
+                    checkpoint,
+                    settings,
+                };
+                return Ok((req, None));
+            }
+            Err(e @ (Error::NotFound { .. } | Error::Invalid(_))) if repo.workdir().is_none() => {
+                return Err(Error::Invalid(format!(
+                    "{e}: name the project to render: `reel render PROJECT` (`reel project ls` lists them)"
+                )));
+            }
+            Err(e) if repo.workdir().is_none() => return Err(e),
+            Err(_) => {}
+        }
+        if run.checkpoint.is_some() {
+            return Err(Error::Invalid(format!(
+                "`{p}` is not a project; in a directory repository name the checkpoint once: `reel render REF`"
+            )));
+        }
+    }
+    let rev = run.project.as_deref().or(run.checkpoint.as_deref());
+    let d = super::render_dir::target(repo, me, rev, run.worktree, run.dir.clone()).await?;
+    let req = RenderRequest {
+        project: d.project,
+        checkpoint: None,
+        settings,
+    };
+    Ok((req, Some(d)))
+}
+
 /// `--lock`: writes the `package-lock.json` the render's install resolved into the
-/// project's working tree. Says what it did.
+/// project's working tree (a directory render's: into the directory). Says what it did.
 async fn lock(
     repo: &Repository,
     me: &reelstore::Caller,
     project: reelstore::ProjectId,
     render: reelstore::RecordId,
+    directory: Option<&DirectoryTarget>,
 ) -> Result<String, Error> {
     let a = repo.artifacts();
     let lock = match a.read_lockfile(me, render).await {
@@ -329,6 +436,14 @@ async fn lock(
         }
         Err(e) => return Err(e),
     };
+    if let Some(d) = directory {
+        let file = d.dir.join("package-lock.json");
+        if std::fs::read(&file).ok().as_deref() == Some(&lock[..]) {
+            return Ok("package-lock.json already holds these versions".into());
+        }
+        std::fs::write(&file, &lock).map_err(Error::io("write", &file))?;
+        return Ok(format!("{} written", file.display()));
+    }
     let path = reelstore::ProjectPath::parse("package-lock.json")?;
     if a.read_file(me, project, path.clone(), None)
         .await
@@ -345,7 +460,19 @@ async fn lock(
 
 #[cfg(test)]
 mod tests {
-    use super::parse_size;
+    use super::{flags, parse_size};
+
+    #[test]
+    fn settings_are_named_as_flags_on_the_command_line() {
+        assert_eq!(
+            flags("`x264_preset` applies to h264 only; choose one with `composition`"),
+            "`--x264-preset` applies to h264 only; choose one with `--composition`"
+        );
+        assert_eq!(
+            flags("path `src/entry` not found"),
+            "path `src/entry` not found"
+        );
+    }
 
     #[test]
     fn sizes() {

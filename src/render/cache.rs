@@ -1,11 +1,16 @@
 //! Bounding the render cache: work directories and `node_modules` installs, least
-//! recently used first.
+//! recently used first, and the store files no install links to any more. Sizes count
+//! each file once, however many installs link to it.
 
+use std::collections::HashSet;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use serde::Serialize;
 
+use super::deps::{installs, store, try_exclusive};
+use super::deps_store;
 use crate::engine::blocking;
 use crate::error::{Error, Result};
 
@@ -20,20 +25,48 @@ pub struct PruneReport {
     pub kept_bytes: u64,
 }
 
-/// Bytes under `path`, symlinks not followed.
-fn size(path: &Path) -> u64 {
-    let Ok(meta) = std::fs::symlink_metadata(path) else {
-        return 0;
-    };
-    if !meta.is_dir() {
-        return meta.len();
+/// Bytes under `dirs`, each file counted once however many hard links it has (an
+/// install's files are links into the shared store); symlinks not followed.
+fn usage(dirs: &[PathBuf]) -> u64 {
+    let mut seen = HashSet::new();
+    let mut total = 0;
+    walk_files(dirs, &mut |m| {
+        if seen.insert((m.dev(), m.ino())) {
+            total += m.len();
+        }
+    });
+    total
+}
+
+/// Bytes removing `dir` frees: its files no other directory links to (a link shared
+/// only with the store frees the store's copy too, once purged).
+fn own_bytes(dir: &Path) -> u64 {
+    let mut total = 0;
+    walk_files(&[dir.to_path_buf()], &mut |m| {
+        if m.nlink() <= 2 {
+            total += m.len();
+        }
+    });
+    total
+}
+
+fn walk_files(dirs: &[PathBuf], f: &mut dyn FnMut(&std::fs::Metadata)) {
+    let mut stack = dirs.to_vec();
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.filter_map(std::result::Result::ok) {
+            let Ok(m) = std::fs::symlink_metadata(e.path()) else {
+                continue;
+            };
+            if m.is_dir() {
+                stack.push(e.path());
+            } else {
+                f(&m);
+            }
+        }
     }
-    std::fs::read_dir(path).map_or(0, |entries| {
-        entries
-            .filter_map(std::result::Result::ok)
-            .map(|e| size(&e.path()))
-            .sum()
-    })
 }
 
 fn last_used(marker: &Path, dir: &Path) -> SystemTime {
@@ -43,63 +76,87 @@ fn last_used(marker: &Path, dir: &Path) -> SystemTime {
         .unwrap_or(SystemTime::UNIX_EPOCH)
 }
 
-/// Removes least recently used entries of `root/work` and `root/node_modules` until
-/// at most `max_bytes` remain, never one of `busy`.
-pub fn prune(root: &Path, max_bytes: u64, busy: &[PathBuf]) -> Result<PruneReport> {
-    struct Entry {
-        dir: PathBuf,
-        marker: PathBuf,
-        used: SystemTime,
-        bytes: u64,
-    }
-    let mut entries = Vec::new();
-    for (kind, marker_of) in [
-        (
-            "work",
-            (|d: &Path| d.with_extension("last-used")) as fn(&Path) -> PathBuf,
-        ),
-        ("node_modules", |d: &Path| d.join(".last-used")),
-    ] {
-        let Ok(list) = std::fs::read_dir(root.join(kind)) else {
+struct Entry {
+    dir: PathBuf,
+    marker: PathBuf,
+    install: bool,
+    used: SystemTime,
+    bytes: u64,
+}
+
+/// Work directories (`cache/work/*`) and installs (`deps/node_modules/*`), least
+/// recently used first. Scratch directories (`.installing-*`) are another install's.
+fn entries(cache: &Path, deps: &Path) -> Vec<Entry> {
+    let mut out = Vec::new();
+    for (parent, install) in [(cache.join("work"), false), (installs(deps), true)] {
+        let Ok(list) = std::fs::read_dir(&parent) else {
             continue;
         };
         for e in list.filter_map(std::result::Result::ok) {
             let dir = e.path();
-            if !e.file_type().is_ok_and(|t| t.is_dir()) {
+            let hidden = e.file_name().to_string_lossy().starts_with('.');
+            if hidden || !e.file_type().is_ok_and(|t| t.is_dir()) {
                 continue;
             }
-            let marker = marker_of(&dir);
-            entries.push(Entry {
+            let marker = if install {
+                dir.join(".last-used")
+            } else {
+                dir.with_extension("last-used")
+            };
+            out.push(Entry {
                 used: last_used(&marker, &dir),
-                bytes: size(&dir),
+                bytes: own_bytes(&dir),
+                install,
                 dir,
                 marker,
             });
         }
     }
-    entries.sort_by_key(|e| e.used);
-    let mut total: u64 = entries.iter().map(|e| e.bytes).sum();
+    out.sort_by_key(|e| e.used);
+    out
+}
+
+/// Removes least recently used work directories (under `cache`) and installs (under
+/// `deps`) until at most `max_bytes` remain in both, never one of `busy` nor an install
+/// another process uses (it holds the entry's lock); then the store files no install
+/// links to any more.
+pub fn prune(cache: &Path, deps: &Path, max_bytes: u64, busy: &[PathBuf]) -> Result<PruneReport> {
+    let all = [cache.join("work"), installs(deps), store(deps)];
+    let before = usage(&all);
+    let mut total = before;
     let mut report = PruneReport::default();
-    for e in entries {
+    for e in entries(cache, deps) {
         if total <= max_bytes {
             break;
         }
         if busy.contains(&e.dir) {
             continue;
         }
+        // Held until the entry is gone: a job of another process waits, then installs.
+        let _lock = if e.install {
+            match try_exclusive(&e.dir) {
+                Some(l) => Some(l),
+                None => continue,
+            }
+        } else {
+            None
+        };
         std::fs::remove_dir_all(&e.dir).map_err(Error::io("remove", &e.dir))?;
         let _ = std::fs::remove_file(&e.marker);
-        total -= e.bytes;
-        report.freed_bytes += e.bytes;
+        total = total.saturating_sub(e.bytes);
         report.removed.push(e.dir);
     }
-    report.kept_bytes = total;
+    deps_store::purge(&store(deps))?;
+    report.kept_bytes = usage(&all);
+    report.freed_bytes = before.saturating_sub(report.kept_bytes);
     Ok(report)
 }
 
 impl super::Renders {
     /// Removes the least recently used work directories and `node_modules` installs
-    /// until the cache holds at most `max_bytes`. Directories in use are kept.
+    /// until the cache and the dependency directory hold at most `max_bytes`, then the
+    /// store files no install links to. Directories in use (by this process's jobs, or
+    /// installs locked by another process's) are kept.
     pub async fn prune_cache(&self, max_bytes: u64) -> Result<PruneReport> {
         let _installs = self.inner.install.lock().await;
         let busy: Vec<PathBuf> = {
@@ -110,7 +167,8 @@ impl super::Renders {
                 .map(|s| self.workdir(s.project))
                 .collect()
         };
-        let root = self.inner.config.cache_dir.clone();
+        let cache = self.inner.config.cache_dir.clone();
+        let deps = self.inner.config.deps_dir.clone();
         blocking(move || {
             // The installs those work dirs link to are in use too.
             let busy: Vec<PathBuf> = busy
@@ -119,8 +177,43 @@ impl super::Renders {
                 .filter_map(|target| target.parent().map(Path::to_path_buf))
                 .chain(busy.iter().cloned())
                 .collect();
-            prune(&root, max_bytes, &busy)
+            prune(&cache, &deps, max_bytes, &busy)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prune;
+    use crate::render::deps::{installs, use_entry};
+
+    #[test]
+    fn prune_skips_an_install_another_process_uses_and_frees_its_store_files() {
+        let d = tempfile::tempdir().unwrap();
+        let (cache, deps) = (d.path().join("cache"), d.path().join("deps"));
+        let entry = |name: &str| {
+            let e = installs(&deps).join(name);
+            std::fs::create_dir_all(e.join("node_modules/pkg")).unwrap();
+            std::fs::write(e.join("node_modules/pkg/index.js"), name.repeat(1000)).unwrap();
+            std::fs::write(e.join(".complete"), b"").unwrap();
+            crate::render::deps_store::dedup(&super::store(&deps), &e.join("node_modules"))
+                .unwrap();
+            e
+        };
+        let (used, idle) = (entry("used"), entry("idle"));
+        // A job (here: an open file with a shared lock, as another process would hold).
+        let lock = use_entry(&used).expect("a complete entry can be used");
+        let report = prune(&cache, &deps, 0, &[]).unwrap();
+        assert_eq!(report.removed, std::slice::from_ref(&idle));
+        assert!(used.join("node_modules/pkg/index.js").is_file());
+        assert_eq!(report.kept_bytes, 4000, "{report:?}");
+        drop(lock);
+        let report = prune(&cache, &deps, 0, &[]).unwrap();
+        assert_eq!(report.removed, [used]);
+        assert_eq!(
+            report.kept_bytes, 0,
+            "the store's copies went with the installs"
+        );
     }
 }

@@ -1,11 +1,16 @@
 //! The `node_modules` cache: one install per distinct `package.json` +
-//! `package-lock.json`, shared by every render and every project that has them.
+//! `package-lock.json` + install command, shared by every render and every project
+//! that has them — and by every repository of the user: it lives in the dependency
+//! directory (`~/.cache/reelstore/deps` for `reel`), not in a repository.
 //!
-//! `<cache>/node_modules/<key>/` holds the two files, the installed `node_modules/`,
+//! `<deps>/node_modules/<key>/` holds the two files, the installed `node_modules/`,
 //! the install's output (`install.log`) and a `.complete` marker. An install runs in a
 //! temporary sibling directory and is renamed into place only when it succeeded, so a
-//! crash or a failed install never leaves a half-populated entry behind. Work
-//! directories link to it with a symlink.
+//! crash or a failed install never leaves a half-populated entry behind; before that,
+//! its files are linked into the shared store (`<deps>/store`, see
+//! [`super::deps_store`]). Work directories link to an entry with a symlink; a job
+//! using an entry holds a shared lock on its `.complete` marker, which a prune (of any
+//! process) must take exclusively to remove it.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -26,13 +31,27 @@ const MANIFESTS: [&str; 2] = ["package.json", "package-lock.json"];
 /// The marker of a finished install.
 const COMPLETE: &str = ".complete";
 
-/// The cache key: BLAKE3 over both files, each length-prefixed (a missing lockfile
-/// hashes differently from an empty one).
+/// Where the installs are, under the dependency directory.
 #[must_use]
-pub fn key(package_json: &[u8], lock: Option<&[u8]>) -> Hash {
+pub fn installs(deps: &Path) -> PathBuf {
+    deps.join("node_modules")
+}
+
+/// Where the shared file store is, under the dependency directory.
+#[must_use]
+pub fn store(deps: &Path) -> PathBuf {
+    deps.join("store")
+}
+
+/// The cache key: BLAKE3 over both files and the install command, each
+/// length-prefixed (a missing lockfile hashes differently from an empty one; another
+/// command, e.g. `--omit=dev`, is another install).
+#[must_use]
+pub fn key(package_json: &[u8], lock: Option<&[u8]>, install: &[String]) -> Hash {
     let mut h = blake3::Hasher::new();
-    h.update(b"reel node_modules v1\0");
-    for part in [Some(package_json), lock] {
+    h.update(b"reel node_modules v2\0");
+    let command = install.join("\0");
+    for part in [Some(package_json), lock, Some(command.as_bytes())] {
         match part {
             Some(b) => {
                 h.update(&(b.len() as u64 + 1).to_le_bytes());
@@ -47,22 +66,45 @@ pub fn key(package_json: &[u8], lock: Option<&[u8]>) -> Hash {
 }
 
 /// What [`ensure`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Installed {
-    /// The cache key.
-    pub key: Hash,
     /// Whether this call ran the install (false: reused).
     pub ran: bool,
     /// The cache entry: the install's `package-lock.json` beside its `node_modules/`.
     pub entry: PathBuf,
+    /// The shared lock on the entry's marker: no prune removes the entry while held.
+    _in_use: std::fs::File,
 }
 
-/// The complete cache entry under `root` for these manifests, if this machine has one
-/// (what an install resolved is known without installing).
+/// The complete cache entry under `deps` for these manifests and install command, if
+/// this machine has one (what an install resolved is known without installing).
 #[must_use]
-pub fn complete_entry(root: &Path, package_json: &[u8], lock: Option<&[u8]>) -> Option<PathBuf> {
-    let entry = root.join(key(package_json, lock).to_hex());
+pub fn complete_entry(
+    deps: &Path,
+    package_json: &[u8],
+    lock: Option<&[u8]>,
+    install: &[String],
+) -> Option<PathBuf> {
+    let entry = installs(deps).join(key(package_json, lock, install).to_hex());
     entry.join(COMPLETE).is_file().then_some(entry)
+}
+
+/// Takes a shared lock on a complete entry's marker (waiting out a prune removing it);
+/// `None` when the entry is not (or no longer) complete.
+pub(super) fn use_entry(entry: &Path) -> Option<std::fs::File> {
+    let marker = entry.join(COMPLETE);
+    let f = std::fs::File::open(&marker).ok()?;
+    rustix::fs::flock(&f, rustix::fs::FlockOperation::LockShared).ok()?;
+    // A prune that held the lock removed the entry: the open file is all that is left.
+    marker.is_file().then_some(f)
+}
+
+/// Takes the exclusive lock a prune needs to remove `entry`, if no job uses it.
+#[must_use]
+pub fn try_exclusive(entry: &Path) -> Option<std::fs::File> {
+    let f = std::fs::File::open(entry.join(COMPLETE)).ok()?;
+    rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive).ok()?;
+    Some(f)
 }
 
 /// Marks a cache entry as used now (cleanup removes the least recently used first).
@@ -70,12 +112,14 @@ pub fn touch(dir: &Path) {
     let _ = std::fs::write(dir.join(".last-used"), b"");
 }
 
-/// Makes `workdir/node_modules` a link to the cached install for the work dir's
-/// `package.json` + `package-lock.json`, installing first if needed. Returns `None`
-/// when the project has no `package.json`, or ships its own `node_modules`. File work
-/// runs on the blocking pool; only the install itself is awaited here.
+/// Makes `workdir/node_modules` a link to the install (under the dependency directory
+/// `deps`) for the work dir's `package.json` + `package-lock.json` and the install
+/// command, installing first if needed, and holds it in use until the returned value
+/// is dropped. Returns `None` when the project has no `package.json`, or ships its own
+/// `node_modules`. File work runs on the blocking pool; only the install itself is
+/// awaited here.
 pub async fn ensure(
-    root: &Path,
+    deps: &Path,
     workdir: &Path,
     install: &[String],
     timeout: Option<Duration>,
@@ -83,35 +127,44 @@ pub async fn ensure(
     report: Report,
     log: &Arc<JobLog>,
 ) -> Result<Option<Installed>> {
-    let (r, w) = (root.to_path_buf(), workdir.to_path_buf());
-    let Some((key, entry, complete)) = blocking(move || Ok(lookup(&r, &w))).await? else {
+    let (d, w, cmd) = (deps.to_path_buf(), workdir.to_path_buf(), install.to_vec());
+    let Some(entry) = blocking(move || Ok(lookup(&d, &w, &cmd))).await? else {
         return Ok(None);
     };
-    if !complete {
-        install_into(root, &entry, workdir, install, timeout, cancel, report, log).await?;
-    }
+    let mut ran = false;
+    let in_use = loop {
+        let e = entry.clone();
+        if let Some(f) = blocking(move || Ok(use_entry(&e))).await? {
+            break f;
+        }
+        if ran {
+            // Installed, then removed before it could be used (a prune elsewhere).
+            return Err(RenderError::Install(entry).into());
+        }
+        let report = Arc::clone(&report);
+        install_into(deps, &entry, workdir, install, timeout, cancel, report, log).await?;
+        ran = true;
+    };
     let (e, link) = (entry.clone(), workdir.join("node_modules"));
     blocking(move || link_install(&e, &link)).await?;
     Ok(Some(Installed {
-        key,
-        ran: !complete,
+        ran,
         entry,
+        _in_use: in_use,
     }))
 }
 
-/// The cache key and entry of a work dir's manifests, and whether that entry is
-/// complete; `None` without a `package.json` or with the project's own `node_modules`.
-fn lookup(root: &Path, workdir: &Path) -> Option<(Hash, PathBuf, bool)> {
+/// The cache key and entry of a work dir's manifests; `None` without a `package.json`
+/// or with the project's own `node_modules`.
+fn lookup(deps: &Path, workdir: &Path, install: &[String]) -> Option<PathBuf> {
     let package_json = std::fs::read(workdir.join(MANIFESTS[0])).ok()?;
     let link = workdir.join("node_modules");
     if std::fs::symlink_metadata(&link).is_ok_and(|m| m.is_dir()) {
         return None; // the project brings its own
     }
     let lock = std::fs::read(workdir.join(MANIFESTS[1])).ok();
-    let key = key(&package_json, lock.as_deref());
-    let entry = root.join(key.to_hex());
-    let complete = entry.join(COMPLETE).is_file();
-    Some((key, entry, complete))
+    let key = key(&package_json, lock.as_deref(), install);
+    Some(installs(deps).join(key.to_hex()))
 }
 
 /// Marks the entry used and points the work dir's `node_modules` at it.
@@ -127,7 +180,7 @@ fn link_install(entry: &Path, link: &Path) -> Result<()> {
 
 #[allow(clippy::too_many_arguments)] // one call site, each argument its own concern
 async fn install_into(
-    root: &Path,
+    deps: &Path,
     entry: &Path,
     workdir: &Path,
     install: &[String],
@@ -139,8 +192,9 @@ async fn install_into(
     let (program, args) = install
         .split_first()
         .ok_or_else(|| RenderError::Setting("the install command is empty".into()))?;
-    let (r, w) = (root.to_path_buf(), workdir.to_path_buf());
+    let (r, w) = (installs(deps), workdir.to_path_buf());
     let tmp = blocking(move || scratch(&r, &w)).await?;
+    let store = store(deps);
     let spec = CommandSpec {
         program: PathBuf::from(program),
         args: args.iter().map(Into::into).collect(),
@@ -175,6 +229,22 @@ async fn install_into(
             });
         let _ = std::fs::write(tmp.path().join("install.log"), &log);
         out.check(Some("installing node_modules"), None, timeout)?;
+        let modules = tmp.path().join("node_modules");
+        if modules.is_dir() {
+            // Sharing files with other installs saves space; an install that could not
+            // share them all is still whole.
+            match super::deps_store::dedup(&store, &modules) {
+                Ok(l) => tracing::info!(
+                    files = l.files,
+                    new_bytes = l.new_bytes,
+                    shared_bytes = l.shared_bytes,
+                    "install linked into the dependency store"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot link the install into the dependency store");
+                }
+            }
+        }
         commit_install(tmp, &entry)
     })
     .await
@@ -277,10 +347,16 @@ mod tests {
 
     #[test]
     fn key_depends_on_both_files_and_tells_missing_from_empty() {
-        let a = key(b"{}", None);
-        assert_ne!(a, key(b"{}", Some(b"")));
-        assert_ne!(a, key(b"{ }", None));
-        assert_ne!(key(b"{}", Some(b"x")), key(b"{}x", None));
-        assert_eq!(a, key(b"{}", None));
+        let npm = ["npm".to_owned(), "install".to_owned()];
+        let a = key(b"{}", None, &npm);
+        assert_ne!(a, key(b"{}", Some(b""), &npm));
+        assert_ne!(a, key(b"{ }", None, &npm));
+        assert_ne!(key(b"{}", Some(b"x"), &npm), key(b"{}x", None, &npm));
+        assert_ne!(
+            a,
+            key(b"{}", None, &npm[..1]),
+            "another command, another install"
+        );
+        assert_eq!(a, key(b"{}", None, &npm));
     }
 }

@@ -39,6 +39,9 @@ struct Inner {
     /// The renderer's multi-line `Version mismatch:` block being read: its warning's
     /// index and the versions listed so far, each with its packages.
     block: Option<(usize, Versions)>,
+    /// npm's multi-line warning being read: its warning's index and npm's code
+    /// (`npm warn install-scripts …` on four lines is one warning).
+    npm: Option<(usize, String)>,
 }
 
 /// Versions listed in a `Version mismatch:` block, each with its packages.
@@ -164,7 +167,28 @@ impl JobLog {
             return;
         }
         let lower = t.to_ascii_lowercase();
-        if lower.starts_with("npm warn") || lower.starts_with("warn") || t.starts_with('🚨') {
+        if lower.starts_with("npm warn") {
+            let rest = t["npm warn".len()..].trim_start();
+            let code = rest.split_whitespace().next().unwrap_or_default();
+            if let Some((at, c)) = &g.npm
+                && c == code
+                && let Some(w) = g.warnings.get_mut(*at)
+            {
+                let more = rest[code.len()..].trim();
+                if !more.is_empty() && w.len() < 600 {
+                    w.push(' ');
+                    w.push_str(more);
+                }
+                return;
+            }
+            if g.warnings.len() < MAX_WARNINGS && !g.warnings.iter().any(|w| w == t) {
+                g.npm = Some((g.warnings.len(), code.to_owned()));
+                g.warnings.push(t.chars().take(300).collect());
+            }
+            return;
+        }
+        g.npm = None;
+        if lower.starts_with("warn") || t.starts_with('🚨') {
             add_warning(&mut g.warnings, t.chars().take(300).collect());
         }
     }
@@ -260,6 +284,9 @@ mod tests {
     fn finds_npm_and_remotion_warnings_once_each() {
         let log = JobLog::default();
         for l in [
+            "npm warn install-scripts 1 package has install scripts:",
+            "npm warn install-scripts   esbuild@0.28.1 (postinstall: node install.js)",
+            "npm warn install-scripts",
             "npm warn ERESOLVE overriding peer dependency",
             "npm http fetch GET 200 https://registry.npmjs.org/zod 5ms",
             "npm warn ERESOLVE overriding peer dependency",
@@ -279,6 +306,7 @@ mod tests {
         assert_eq!(
             log.warnings(),
             [
+                "npm warn install-scripts 1 package has install scripts: esbuild@0.28.1 (postinstall: node install.js)",
                 "npm warn ERESOLVE overriding peer dependency",
                 "Version mismatch: remotion 4.0.541; @remotion/cli 4.0.529",
                 "the project has no lockfile",

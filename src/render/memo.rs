@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use super::deps;
+use super::deps as installs;
 use super::renderer::Renderer;
 use super::resolved::{LOCKFILE, Resolved};
 use super::settings::RenderSettings;
@@ -33,10 +33,11 @@ pub(super) struct Planned {
 }
 
 /// The key of rendering `tree` with `settings`, from the tree's manifests and this
-/// machine's dependency cache under `modules` (`<cache>/node_modules`).
+/// machine's installs under `deps` (by `install`).
 pub(super) fn plan(
     engine: &Engine,
-    modules: &Path,
+    deps: &Path,
+    install: &[String],
     renderer: &dyn Renderer,
     tree: TreeId,
     settings: &RenderSettings,
@@ -52,7 +53,7 @@ pub(super) fn plan(
         });
     };
     let lock = renders::root_file(engine, tree, LOCKFILE)?;
-    let resolved = deps::complete_entry(modules, &pj, lock.as_deref())
+    let resolved = installs::complete_entry(deps, &pj, lock.as_deref(), install)
         .map(|entry| Resolved::read(&entry, &pj).0);
     Ok(keyed(tree, settings, renderer, &pj, resolved))
 }

@@ -8,6 +8,7 @@
 
 mod cache;
 mod deps;
+mod deps_store;
 mod diagnose;
 mod error;
 #[cfg(test)]

@@ -140,7 +140,7 @@ impl Renders {
         let installed = {
             let _one = self.inner.install.lock().await;
             deps::ensure(
-                &cfg.cache_dir.join("node_modules"),
+                &cfg.deps_dir,
                 &workdir,
                 &cfg.install_command,
                 cfg.timeout,
@@ -347,7 +347,7 @@ impl Renders {
             [one] => Ok(Some(one.clone())),
             [] => Err(RenderError::Composition("the project defines no composition".into()).into()),
             many => Err(RenderError::Composition(format!(
-                "the project has {} compositions ({}); choose one: `--composition ID` on the command line, the `composition` argument over MCP",
+                "the project has {} compositions ({}); choose one with `composition`",
                 many.len(),
                 many.join(", ")
             ))

@@ -4,6 +4,7 @@
 //! what the render key pins (see `docs/render.md`, "The memo key").
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -46,22 +47,33 @@ impl Resolved {
         (resolved, lock)
     }
 
-    /// `remotion 4.0.541, @remotion/cli 4.0.529, react 19.0.0` (Remotion's first).
+    /// `remotion 4.0.541, @remotion/cli 4.0.529, react 19.0.0 (and 19 more @remotion
+    /// packages)`: the packages a reader looks for first (`remotion`, `@remotion/cli`,
+    /// the project's others), the rest of Remotion's counted.
     #[must_use]
     pub fn summary(&self) -> String {
+        let (shown, more): (Vec<_>, Vec<_>) = self
+            .packages
+            .iter()
+            .partition(|(n, _)| !n.starts_with("@remotion/") || *n == "@remotion/cli");
         let (remotion, rest): (Vec<_>, Vec<_>) =
-            self.packages.iter().partition(|(n, _)| is_remotion(n));
-        remotion
+            shown.into_iter().partition(|(n, _)| is_remotion(n));
+        let mut text = remotion
             .into_iter()
+            .rev() // `remotion` before `@remotion/cli`
             .chain(rest)
             .map(|(n, v)| format!("{n} {v}"))
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", ");
+        if !more.is_empty() {
+            let _ = write!(text, " (and {} more @remotion packages)", more.len());
+        }
+        text
     }
 
     /// A warning when the installed Remotion packages are not all one version (as
     /// `remotion versions` reports): `Version mismatch: remotion 4.0.541; @remotion/cli
-    /// 4.0.529`.
+    /// and 19 more 4.0.529`.
     #[must_use]
     pub fn mismatch(&self) -> Option<String> {
         let mut by_version: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
@@ -72,10 +84,21 @@ impl Resolved {
             let groups: Vec<String> = by_version
                 .iter()
                 .rev()
-                .map(|(v, names)| format!("{} {v}", names.join(", ")))
+                .map(|(v, names)| format!("{} {v}", name_list(names)))
                 .collect();
             format!("Version mismatch: {}", groups.join("; "))
         })
+    }
+}
+
+/// `remotion`, `@remotion/cli, @remotion/bundler`, or `@remotion/cli and 19 more`
+/// (the CLI named first when it is among them).
+fn name_list(names: &[&str]) -> String {
+    let mut names = names.to_vec();
+    names.sort_by_key(|n| (*n != "@remotion/cli", *n != "remotion", *n));
+    match names.len() {
+        0..=2 => names.join(", "),
+        n => format!("{} and {} more", names[0], n - 1),
     }
 }
 
@@ -173,11 +196,17 @@ mod tests {
         );
         assert_eq!(
             r.summary(),
-            "@remotion/bundler 4.0.529, @remotion/cli 4.0.529, remotion 4.0.541, react 19.0.0"
+            "remotion 4.0.541, @remotion/cli 4.0.529, react 19.0.0 (and 1 more @remotion packages)"
         );
         assert_eq!(
             r.mismatch().as_deref(),
-            Some("Version mismatch: remotion 4.0.541; @remotion/bundler, @remotion/cli 4.0.529")
+            Some("Version mismatch: remotion 4.0.541; @remotion/cli, @remotion/bundler 4.0.529")
+        );
+        package(d.path(), "@remotion/renderer", "4.0.529");
+        let (r, _) = Resolved::read(d.path(), pj);
+        assert_eq!(
+            r.mismatch().as_deref(),
+            Some("Version mismatch: remotion 4.0.541; @remotion/cli and 2 more 4.0.529")
         );
         package(d.path(), "remotion", "4.0.529");
         let (r, _) = Resolved::read(d.path(), pj);

@@ -29,8 +29,13 @@ use crate::error::{Error, Result};
 /// How renders run.
 #[derive(Debug, Clone)]
 pub struct RenderConfig {
-    /// Work directories, the `node_modules` cache and per-job scratch space live here.
+    /// Work directories and per-job scratch space live here.
     pub cache_dir: PathBuf,
+    /// The dependency directory: `node_modules` installs (`node_modules/<key>/`) and
+    /// the shared file store they link to (`store/`). One per user is the point — every
+    /// repository's renders share it (`reel` uses `~/.cache/reelstore/deps`); it must be
+    /// on one filesystem. Default: `cache_dir`.
+    pub deps_dir: PathBuf,
     /// The renderer.
     pub renderer: Arc<dyn Renderer>,
     /// The install command, run in a directory holding `package.json` (+ lockfile).
@@ -57,6 +62,7 @@ impl RenderConfig {
             .map(PathBuf::from)
             .or_else(find_browser);
         RenderConfig {
+            deps_dir: cache_dir.clone(),
             cache_dir,
             renderer: Arc::new(Remotion { browser }),
             install_command: INSTALL.split(' ').map(String::from).collect(),
@@ -154,21 +160,7 @@ impl Renders {
     /// checked before anything else; a full queue is refused with [`Error::Busy`].
     pub async fn submit(&self, caller: &Caller, req: RenderRequest) -> Result<JobStatus> {
         req.settings.validate()?;
-        let engine = Arc::clone(&self.inner.engine);
-        let renderer = Arc::clone(&self.inner.config.renderer);
-        let modules = self.inner.config.cache_dir.join("node_modules");
-        let (c, r) = (caller.clone(), req.clone());
-        let (source, plan, hit) = blocking(move || {
-            let src = renders::source(&engine, &c, &r.project, r.checkpoint.as_deref())?;
-            let plan = memo::plan(&engine, &modules, renderer.as_ref(), src.tree, &r.settings)?;
-            let hit = if plan.known {
-                renders::memo_get(&engine, &c, &r.project, src.checkpoint, &plan.key)?
-            } else {
-                None
-            };
-            Ok::<_, Error>((src, plan, hit))
-        })
-        .await?;
+        let (source, plan, hit) = self.plan(caller, &req).await?;
         let now = now_ms();
         let mut status = JobStatus {
             id: RecordId::random(),
@@ -205,6 +197,40 @@ impl Renders {
         let this = self.clone();
         tokio::spawn(async move { this.run_job(live).await });
         Ok(status)
+    }
+
+    /// The job's source tree, its key as far as known before installing, and the
+    /// memo's answer when the key is known.
+    async fn plan(
+        &self,
+        caller: &Caller,
+        req: &RenderRequest,
+    ) -> Result<(renders::RenderSource, memo::Planned, Option<BlobInfo>)> {
+        let engine = Arc::clone(&self.inner.engine);
+        let renderer = Arc::clone(&self.inner.config.renderer);
+        let (deps, install) = (
+            self.inner.config.deps_dir.clone(),
+            self.inner.config.install_command.clone(),
+        );
+        let (c, r) = (caller.clone(), req.clone());
+        blocking(move || {
+            let src = renders::source(&engine, &c, &r.project, r.checkpoint.as_deref())?;
+            let plan = memo::plan(
+                &engine,
+                &deps,
+                &install,
+                renderer.as_ref(),
+                src.tree,
+                &r.settings,
+            )?;
+            let hit = if plan.known {
+                renders::memo_get(&engine, &c, &r.project, src.checkpoint, &plan.key)?
+            } else {
+                None
+            };
+            Ok::<_, Error>((src, plan, hit))
+        })
+        .await
     }
 
     /// Registers a job that will run, unless the queue is full.

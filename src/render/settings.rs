@@ -248,7 +248,7 @@ impl RenderSettings {
         }
         if let Some(p) = &self.x264_preset {
             if self.codec != Codec::H264 {
-                return Some(format!("--x264-preset applies to h264 only, not {codec}"));
+                return Some(format!("`x264_preset` applies to h264 only, not {codec}"));
             }
             if !X264_PRESETS.contains(&p.as_str()) {
                 return Some(format!(
@@ -259,7 +259,7 @@ impl RenderSettings {
         }
         if self.codec == Codec::Prores && self.image_format == Some(ImageFormat::Jpeg) {
             // Not an encoder limit, but ProRes exists for quality; JPEG frames defeat it.
-            return Some("prores renders need PNG frames (image_format png)".into());
+            return Some("prores renders need PNG frames (`image_format` png)".into());
         }
         None
     }

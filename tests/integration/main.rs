@@ -27,6 +27,8 @@ mod model;
 mod patch_cli;
 mod remotion_e2e;
 mod render;
+mod render_deps;
+mod render_dir;
 mod render_faces;
 mod render_pinning;
 mod render_poster;

@@ -273,8 +273,10 @@ fn inspector_cli_renders_through_a_task() {
         dir.path().join("installs").display()
     );
     let command = fake_command();
+    let deps = dir.path().join("deps").display().to_string();
     let envs = [
         ("REEL_RENDER_COMMAND", command.as_str()),
+        ("REEL_DEPS_CACHE", deps.as_str()),
         ("REEL_INSTALL_COMMAND", install.as_str()),
         ("REEL_LOG", "info"),
         ("REEL_USER", "inspector"),

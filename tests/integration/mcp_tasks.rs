@@ -51,6 +51,10 @@ fn fake_env(dir: &Path) -> Vec<(String, String)> {
     vec![
         ("REEL_RENDER_COMMAND".into(), fake_command()),
         (
+            "REEL_DEPS_CACHE".into(),
+            dir.join("deps").display().to_string(),
+        ),
+        (
             "REEL_INSTALL_COMMAND".into(),
             format!(
                 "sh {} {}",

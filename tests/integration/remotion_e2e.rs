@@ -84,6 +84,7 @@ async fn remotion_renders_hello_video_through_the_cli_and_mcp() {
     let t = std::time::Instant::now();
     let run = reel(dir.path())
         .env("REEL_BROWSER", BROWSER)
+        .env("REEL_DEPS_CACHE", dir.path().join("deps"))
         .args([
             "render",
             &id,
@@ -123,6 +124,7 @@ async fn remotion_renders_hello_video_through_the_cli_and_mcp() {
             .arg(&repo)
             .env("USER", "tester")
             .env("REEL_BROWSER", BROWSER)
+            .env("REEL_DEPS_CACHE", dir.path().join("deps"))
             .stderr(Stdio::null());
     });
     let watcher = Watcher::default();
@@ -154,4 +156,99 @@ async fn remotion_renders_hello_video_through_the_cli_and_mcp() {
     let again = checked_call(&client, "artifact_render_video", args.clone()).await;
     assert_eq!(again.structured_content.unwrap()["memo_hit"], true);
     client.cancel().await.unwrap();
+}
+
+/// The version `node_modules/<package>/package.json` of the one install under `deps`
+/// says.
+fn installed_version(deps: &Path, package: &str) -> String {
+    let installs: Vec<_> = std::fs::read_dir(deps.join("node_modules"))
+        .unwrap()
+        .flatten()
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    assert_eq!(installs.len(), 1, "one install");
+    let pj = installs[0]
+        .path()
+        .join("node_modules")
+        .join(package)
+        .join("package.json");
+    let v: Value = serde_json::from_slice(&std::fs::read(&pj).unwrap()).unwrap();
+    v["version"].as_str().unwrap().to_owned()
+}
+
+#[test]
+#[ignore = "opt-in: installs the newest Remotion 4 from npm and renders with Chromium (docs/render.md)"]
+fn a_template_with_version_ranges_records_what_npm_installed() {
+    ensure_installed();
+    let dir = tempdir();
+    let id = setup(dir.path());
+    // The published template's shape: `^` ranges, no lockfile.
+    let ranged = r#"{"name":"hello-video","private":true,"dependencies":{"@remotion/cli":"^4.0.0","react":"^19.0.0","react-dom":"^19.0.0","remotion":"^4.0.0"}}"#;
+    reel(dir.path())
+        .args(["file", "write", &id, "package.json"])
+        .write_stdin(ranged)
+        .assert()
+        .success();
+    let deps = dir.path().join("deps");
+    let run = reel(dir.path())
+        .env("REEL_BROWSER", BROWSER)
+        .env("REEL_DEPS_CACHE", &deps)
+        .args([
+            "render",
+            &id,
+            "--composition",
+            "HelloWorld",
+            "--quality",
+            "low",
+        ])
+        .args(["--json"])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stdout)
+    );
+    let job: Value = serde_json::from_slice(&run.stdout).unwrap();
+    let cli = installed_version(&deps, "@remotion/cli");
+    let remotion = installed_version(&deps, "remotion");
+    eprintln!("npm installed @remotion/cli {cli}, remotion {remotion}");
+    // What was installed, not the range: in the identity, the job and the render.
+    assert_eq!(job["renderer"], format!("remotion@{cli}"));
+    assert_eq!(job["resolved"]["packages"]["@remotion/cli"], cli.as_str());
+    assert_eq!(job["resolved"]["packages"]["remotion"], remotion.as_str());
+    assert_eq!(
+        job["render"]["meta"]["settings"]["resolved"], job["resolved"],
+        "{job}"
+    );
+    assert!(
+        job["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("no package-lock.json")),
+        "{job}"
+    );
+    eprintln!("warnings: {}", job["warnings"]);
+    if cli != remotion {
+        // npm resolved the ranges apart: said once, by reelstore or by Remotion.
+        let mismatch = job["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|w| w.as_str().unwrap().starts_with("Version mismatch"))
+            .count();
+        assert_eq!(mismatch, 1, "{job}");
+    }
+    assert_hello_video(&job["render"]["meta"]);
+    // The log holds npm's and Remotion's lines.
+    let log = reel(dir.path())
+        .args(["render", "log", job["id"].as_str().unwrap()])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&log.stdout);
+    assert!(
+        log.contains("npm http fetch") && log.contains("Rendered"),
+        "{log}"
+    );
 }

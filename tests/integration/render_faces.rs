@@ -41,9 +41,13 @@ pub(crate) fn setup(dir: &Path) -> String {
 
 /// The environment that makes `reel` render with the fake renderer and count installs
 /// in `installs`.
-pub(crate) fn fake_env(installs: &Path) -> [(&'static str, String); 2] {
+pub(crate) fn fake_env(installs: &Path) -> [(&'static str, String); 3] {
     [
         ("REEL_RENDER_COMMAND", fake_command()),
+        (
+            "REEL_DEPS_CACHE",
+            installs.with_file_name("deps").display().to_string(),
+        ),
         (
             "REEL_INSTALL_COMMAND",
             format!(
@@ -158,10 +162,29 @@ fn off_a_terminal_reel_render_prints_its_progress_as_lines() {
     with_fake(&mut cmd, dir.path());
     let quiet = cmd
         .args(["render", &id, "--composition", "Main", "--json"])
+        .args(["--props", r#"{"color":"red"}"#])
         .output()
         .unwrap();
     assert!(quiet.status.success());
-    assert!(!String::from_utf8_lossy(&quiet.stderr).contains("s] "));
+    let err = String::from_utf8_lossy(&quiet.stderr);
+    assert!(!err.contains("s] "), "{err}");
+    // … and JSON event lines on stderr: one object per line, stages in order, percent
+    // never falling; stdout is the job alone.
+    let events: Vec<Value> = err
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(events.iter().all(|e| e["event"] == "progress"), "{err}");
+    let stage_at = |s: &str| events.iter().position(|e| e["stage"] == s);
+    assert!(stage_at("bundling") < stage_at("rendering"), "{err}");
+    let percents: Vec<f64> = events
+        .iter()
+        .map(|e| e["percent"].as_f64().unwrap())
+        .collect();
+    assert!(percents.windows(2).all(|w| w[0] <= w[1]), "{percents:?}");
+    let job: Value = serde_json::from_slice(&quiet.stdout).unwrap();
+    assert_eq!(job["stage"], "done");
+    assert!(events.iter().all(|e| e["job"] == job["id"]));
 }
 
 #[test]
@@ -190,6 +213,15 @@ fn reel_render_failures_and_bad_settings_exit_nonzero_with_a_reason() {
         .assert()
         .code(1)
         .stderr(predicates::str::contains("codec gif takes no CRF"));
+    // Settings are named as the command line takes them (MCP: as its arguments).
+    let mut cmd = reel(dir.path());
+    with_fake(&mut cmd, dir.path());
+    cmd.args(["render", &id, "--codec", "vp9", "--x264-preset", "fast"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains(
+            "`--x264-preset` applies to h264 only, not vp9",
+        ));
     // An unknown codec is bad usage, caught by the flag parser with the choices.
     reel(dir.path())
         .args(["render", &id, "--codec", "mpeg1"])
@@ -201,11 +233,14 @@ fn reel_render_failures_and_bad_settings_exit_nonzero_with_a_reason() {
         .stderr(predicates::str::contains(
             "h264, h265, vp8, vp9, prores, gif",
         ));
+    // No argument in a directory repository without a checkpoint: what to do instead.
     reel(dir.path())
         .args(["render"])
         .assert()
         .code(1)
-        .stderr(predicates::str::contains("name the project to render"));
+        .stderr(predicates::str::contains("no checkpoint yet"))
+        .stderr(predicates::str::contains("`reel render --worktree`"))
+        .stderr(predicates::str::contains("`reel project ls`"));
 }
 
 #[test]
@@ -264,12 +299,27 @@ fn prune_bounds_the_render_cache() {
         .success();
     let cache = dir.path().join(".reel/cache/render");
     assert!(cache.join("work").join(&id).join("src/index.ts").is_file());
-    let kept = reel_json(dir.path(), &["render", "prune", "--max-size", "100GiB"]);
+    // node_modules live in the dependency directory, not in the repository.
+    let deps = dir.path().join("deps/node_modules");
+    assert_eq!(std::fs::read_dir(&deps).unwrap().count(), 1);
+    assert!(!cache.join("node_modules").exists());
+    let prune = |max: &str| -> Value {
+        let mut cmd = reel(dir.path());
+        with_fake(&mut cmd, dir.path());
+        let out = cmd
+            .args(["render", "prune", "--max-size", max, "--json"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let kept = prune("100GiB");
     assert_eq!(kept["removed"].as_array().unwrap().len(), 0);
-    let pruned = reel_json(dir.path(), &["render", "prune", "--max-size", "0"]);
+    let pruned = prune("0");
     assert_eq!(pruned["removed"].as_array().unwrap().len(), 2, "{pruned}");
     assert_eq!(pruned["kept_bytes"], 0);
     assert!(!cache.join("work").join(&id).exists());
+    assert_eq!(std::fs::read_dir(&deps).unwrap().count(), 0);
     // The stored render is untouched, and a new render rebuilds the cache.
     assert_eq!(
         reel_json(dir.path(), &["render", "ls"])
@@ -363,7 +413,8 @@ async fn the_mcp_render_tool_reports_progress_and_links_the_video() {
         .await
         .unwrap();
 
-    let args = json!({"project_id": id, "composition": "Main", "props": {"color": "yellow"}});
+    let args = json!({"project_id": id, "composition": "Main",
+        "props": {"color": "yellow", "warn": "the composition's fonts are not loaded"}});
     assert!(
         schema_errors(&client, "artifact_render_video", &args)
             .await
@@ -471,6 +522,11 @@ async fn the_mcp_render_tool_reports_progress_and_links_the_video() {
         text.contains("\nWarning: the project has no package-lock.json"),
         "{text}"
     );
+    // The renderer's own warning, from its stderr.
+    assert!(
+        text.contains("\nWarning: Warning: the composition's fonts are not loaded"),
+        "{text}"
+    );
     assert!(
         job["warnings"][0]
             .as_str()
@@ -512,12 +568,7 @@ async fn the_mcp_render_tool_reports_progress_and_links_the_video() {
     assert_eq!(missing.is_error, Some(true));
 
     // Same call again: a memo hit; and a failing render is an isError result with the reason.
-    let again = checked_call(
-        &client,
-        "artifact_render_video",
-        json!({"project_id": id, "composition": "Main", "props": {"color": "yellow"}}),
-    )
-    .await;
+    let again = checked_call(&client, "artifact_render_video", args.clone()).await;
     assert_eq!(again.structured_content.unwrap()["memo_hit"], true);
     let failed = checked_call(
         &client,
@@ -535,6 +586,18 @@ async fn the_mcp_render_tool_reports_progress_and_links_the_video() {
     )
     .await;
     assert_eq!(bad.is_error, Some(true));
+    // Over MCP a setting is named as its argument, not as the CLI's flag.
+    let preset = checked_call(
+        &client,
+        "artifact_render_video",
+        json!({"project_id": id, "codec": "vp9", "x264_preset": "fast"}),
+    )
+    .await;
+    let text = preset.content[0].as_text().unwrap().text.clone();
+    assert!(
+        text.contains("`x264_preset` applies to h264 only") && !text.contains("--"),
+        "{text}"
+    );
 
     // `frames` and the earlier spelling `first_frame`/`last_frame` name the same render.
     let part = checked_call(

@@ -291,13 +291,14 @@ fn reel_render_shows_the_installed_versions_warnings_and_log_and_locks_them() {
     let dir = tempdir();
     let id = crate::render_faces::setup(dir.path());
     let resolving_newer = |cmd: &mut assert_cmd::Command| {
-        let [render, _] = crate::render_faces::fake_env(&dir.path().join("installs"));
+        let [render, deps, _] = crate::render_faces::fake_env(&dir.path().join("installs"));
         let install = format!(
             "sh {} {} 4.0.541 4.0.529",
             crate::render::fixture("fake-install.sh").display(),
             dir.path().join("installs").display()
         );
         cmd.env(render.0, render.1)
+            .env(deps.0, deps.1)
             .env("REEL_INSTALL_COMMAND", install);
     };
     let mut cmd = reel(dir.path());
@@ -320,7 +321,7 @@ fn reel_render_shows_the_installed_versions_warnings_and_log_and_locks_them() {
         "{stderr}"
     );
     assert!(
-        stdout.contains("installed:  @remotion/cli 4.0.529, remotion 4.0.541"),
+        stdout.contains("installed:  remotion 4.0.541, @remotion/cli 4.0.529"),
         "{stdout}"
     );
     let job = stdout
