@@ -140,8 +140,10 @@ fn parse_size(s: &str) -> Result<u64, Error> {
 
 fn describe(s: &JobStatus) -> String {
     let mut t = format!("job {}  {}", s.id, s.stage);
-    if s.memo_hit {
-        t.push_str(" (memo hit: nothing ran)");
+    match (s.memo_hit, s.installed) {
+        (true, false) => t.push_str(" (memo hit: nothing ran)"),
+        (true, true) => t.push_str(" (memo hit once installed: nothing rendered)"),
+        _ => {}
     }
     t.push('\n');
     let _ = writeln!(t, "project:    {}", s.project);

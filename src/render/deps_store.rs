@@ -77,11 +77,13 @@ fn store_path(store: &Path, file: &Path, meta: &std::fs::Metadata) -> io::Result
     Ok(store.join(&hex[..2]).join(format!("{hex}{exec}")))
 }
 
-/// Links one file; `Some((moved into the store, length))`, `None` when it already was
-/// a link (an install tool's own hard links are left alone).
+/// Links one file; `Some((moved into the store, length))`, `None` when it is left as
+/// it is: already a link (an install tool's own hard links), empty (nothing to save,
+/// and thousands of links to one empty inode would reach the filesystem's limit), or
+/// its store copy has as many links as the filesystem allows (`EMLINK`).
 fn link_one(store: &Path, file: &Path) -> io::Result<Option<(bool, u64)>> {
     let meta = std::fs::symlink_metadata(file)?;
-    if meta.nlink() > 1 {
+    if meta.nlink() > 1 || meta.len() == 0 {
         return Ok(None);
     }
     let target = store_path(store, file, &meta)?;
@@ -100,6 +102,9 @@ fn link_one(store: &Path, file: &Path) -> io::Result<Option<(bool, u64)>> {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 std::fs::remove_file(&tmp)?;
                 continue;
+            }
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::MLINK.raw_os_error()) => {
+                return Ok(None);
             }
             Err(e) => return Err(e),
         }
@@ -158,6 +163,7 @@ mod tests {
         std::fs::write(&cli, vec![b'r'; 10_000]).unwrap();
         std::fs::set_permissions(&cli, std::fs::Permissions::from_mode(0o755)).unwrap();
         std::os::unix::fs::symlink("../remotion/cli.js", m.join(".bin/remotion")).unwrap();
+        std::fs::write(m.join("remotion/empty.js"), b"").unwrap();
         m
     }
 
@@ -185,6 +191,8 @@ mod tests {
             std::path::Path::new("../remotion/cli.js"),
             "symlinks stay"
         );
+        let empty = std::fs::metadata(b.join("remotion/empty.js")).unwrap();
+        assert_eq!(empty.nlink(), 1, "empty files are left alone");
         // Linking again changes nothing.
         assert_eq!(dedup(&store, &b).unwrap().files, 0);
 
