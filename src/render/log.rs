@@ -5,7 +5,7 @@
 //!
 //! The first [`HEAD_BYTES`] are kept, then the most recent lines up to [`TAIL_BYTES`];
 //! what falls between is counted and named by one line. When the job ends the log is
-//! stored as a blob (see `docs/render.md`, "Logs").
+//! stored as a blob (see `docs/render.md`, "Warnings and logs").
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;

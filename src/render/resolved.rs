@@ -1,7 +1,7 @@
 //! What an install resolved, read back from its dependency cache entry: the lockfile
 //! npm wrote (or kept) and the installed version of every direct dependency and every
 //! Remotion package. A `package.json` says `^4.0.0`; this says `4.0.541` — and it is
-//! what the render key pins (see `docs/render.md`, "The memo key").
+//! what the render key pins (see `docs/render.md`, "The render key and the memo").
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
