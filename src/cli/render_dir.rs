@@ -94,11 +94,6 @@ pub(super) async fn target(
             dir,
         });
     }
-    if dir.is_some() {
-        return Err(Error::Invalid(
-            "--dir names the directory --worktree renders".into(),
-        ));
-    }
     let commit = match (rev, repo.resolve(rev.unwrap_or("HEAD")).await) {
         (_, Ok(c)) => c,
         (None, Err(Error::NotFound { .. })) => {

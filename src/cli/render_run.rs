@@ -395,13 +395,14 @@ async fn request(
                 };
                 return Ok((req, None));
             }
-            Err(e @ (Error::NotFound { .. } | Error::Invalid(_))) if repo.workdir().is_none() => {
+            // Not a project: in a directory repository, a checkpoint of it.
+            Err(Error::NotFound { .. } | Error::Invalid(_)) if repo.workdir().is_some() => {}
+            Err(e @ (Error::NotFound { .. } | Error::Invalid(_))) => {
                 return Err(Error::Invalid(format!(
                     "{e}: name the project to render: `reel render PROJECT` (`reel project ls` lists them)"
                 )));
             }
-            Err(e) if repo.workdir().is_none() => return Err(e),
-            Err(_) => {}
+            Err(e) => return Err(e),
         }
         if run.checkpoint.is_some() {
             return Err(Error::Invalid(format!(

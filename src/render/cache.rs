@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
@@ -116,15 +116,46 @@ fn entries(cache: &Path, deps: &Path) -> Vec<Entry> {
     out
 }
 
-/// Removes least recently used work directories (under `cache`) and installs (under
-/// `deps`) until at most `max_bytes` remain in both, never one of `busy` nor an install
-/// another process uses (it holds the entry's lock); then the store files no install
-/// links to any more.
+/// A scratch install (`.installing-*`) older than this was left by a process killed
+/// while installing: no install runs that long.
+const STALE_SCRATCH: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Removes the scratch installs killed processes left under `deps`.
+fn remove_stale_scratch(deps: &Path) -> Result<Vec<PathBuf>> {
+    let mut removed = Vec::new();
+    let Ok(list) = std::fs::read_dir(installs(deps)) else {
+        return Ok(removed);
+    };
+    for e in list.filter_map(std::result::Result::ok) {
+        let dir = e.path();
+        let stale = e.file_name().to_string_lossy().starts_with(".installing-")
+            && last_used(&dir, &dir)
+                .elapsed()
+                .is_ok_and(|age| age > STALE_SCRATCH);
+        if stale {
+            std::fs::remove_dir_all(&dir).map_err(Error::io("remove", &dir))?;
+            removed.push(dir);
+        }
+    }
+    Ok(removed)
+}
+
+/// Removes the scratch installs of killed processes, then least recently used work
+/// directories (under `cache`) and installs (under `deps`) until at most `max_bytes`
+/// remain in both, never one of `busy` nor an install another process uses (it holds
+/// the entry's lock); then the store files no install links to any more.
 pub fn prune(cache: &Path, deps: &Path, max_bytes: u64, busy: &[PathBuf]) -> Result<PruneReport> {
     let all = [cache.join("work"), installs(deps), store(deps)];
     let before = usage(&all);
-    let mut total = before;
-    let mut report = PruneReport::default();
+    let mut report = PruneReport {
+        removed: remove_stale_scratch(deps)?,
+        ..PruneReport::default()
+    };
+    let mut total = if report.removed.is_empty() {
+        before
+    } else {
+        usage(&all)
+    };
     for e in entries(cache, deps) {
         if total <= max_bytes {
             break;
@@ -215,5 +246,29 @@ mod tests {
             report.kept_bytes, 0,
             "the store's copies went with the installs"
         );
+    }
+
+    #[test]
+    fn prune_removes_what_a_killed_install_left_and_keeps_one_that_runs() {
+        let d = tempfile::tempdir().unwrap();
+        let deps = d.path().join("deps");
+        let scratch = |name: &str, age: std::time::Duration| {
+            let dir = installs(&deps).join(name);
+            std::fs::create_dir_all(dir.join("node_modules")).unwrap();
+            std::fs::write(dir.join("node_modules/x.js"), b"half an install").unwrap();
+            let when = std::time::SystemTime::now() - age;
+            std::fs::File::open(&dir)
+                .unwrap()
+                .set_modified(when)
+                .unwrap();
+            dir
+        };
+        let killed = scratch(".installing-killed", super::STALE_SCRATCH * 2);
+        let running = scratch(".installing-running", std::time::Duration::from_secs(60));
+        // Even with room to spare: a dead scratch install is garbage.
+        let report = prune(&d.path().join("cache"), &deps, u64::MAX, &[]).unwrap();
+        assert_eq!(report.removed, std::slice::from_ref(&killed));
+        assert!(!killed.exists() && running.join("node_modules/x.js").is_file());
+        assert_eq!(report.freed_bytes, 15);
     }
 }

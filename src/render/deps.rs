@@ -3,8 +3,8 @@
 //! that has them — and by every repository of the user: it lives in the dependency
 //! directory (`~/.cache/reelstore/deps` for `reel`), not in a repository.
 //!
-//! `<deps>/node_modules/<key>/` holds the two files, the installed `node_modules/`,
-//! the install's output (`install.log`) and a `.complete` marker. An install runs in a
+//! `<deps>/node_modules/<key>/` holds the two files, the installed `node_modules/`
+//! and a `.complete` marker (the install's output is in the job's log). An install runs in a
 //! temporary sibling directory and is renamed into place only when it succeeded, so a
 //! crash or a failed install never leaves a half-populated entry behind; before that,
 //! its files are linked into the shared store (`<deps>/store`, see
@@ -76,6 +76,11 @@ pub struct Installed {
     _in_use: std::fs::File,
 }
 
+/// The cache entry under `deps` for these manifests and install command.
+fn entry_of(deps: &Path, package_json: &[u8], lock: Option<&[u8]>, install: &[String]) -> PathBuf {
+    installs(deps).join(key(package_json, lock, install).to_hex())
+}
+
 /// The complete cache entry under `deps` for these manifests and install command, if
 /// this machine has one (what an install resolved is known without installing).
 #[must_use]
@@ -85,8 +90,19 @@ pub fn complete_entry(
     lock: Option<&[u8]>,
     install: &[String],
 ) -> Option<PathBuf> {
-    let entry = installs(deps).join(key(package_json, lock, install).to_hex());
+    let entry = entry_of(deps, package_json, lock, install);
     entry.join(COMPLETE).is_file().then_some(entry)
+}
+
+/// A manifest's bytes when it is a regular file. A symlink (a tree may hold one) is
+/// never followed: its target, perhaps outside the work directory, would be installed
+/// from and stored with the render.
+#[must_use]
+pub fn read_manifest(path: &Path) -> Option<Vec<u8>> {
+    if !std::fs::symlink_metadata(path).ok()?.is_file() {
+        return None;
+    }
+    std::fs::read(path).ok()
 }
 
 /// Takes a shared lock on a complete entry's marker (waiting out a prune removing it);
@@ -157,14 +173,13 @@ pub async fn ensure(
 /// The cache key and entry of a work dir's manifests; `None` without a `package.json`
 /// or with the project's own `node_modules`.
 fn lookup(deps: &Path, workdir: &Path, install: &[String]) -> Option<PathBuf> {
-    let package_json = std::fs::read(workdir.join(MANIFESTS[0])).ok()?;
+    let package_json = read_manifest(&workdir.join(MANIFESTS[0]))?;
     let link = workdir.join("node_modules");
     if std::fs::symlink_metadata(&link).is_ok_and(|m| m.is_dir()) {
         return None; // the project brings its own
     }
-    let lock = std::fs::read(workdir.join(MANIFESTS[1])).ok();
-    let key = key(&package_json, lock.as_deref(), install);
-    Some(installs(deps).join(key.to_hex()))
+    let lock = read_manifest(&workdir.join(MANIFESTS[1]));
+    Some(entry_of(deps, &package_json, lock.as_deref(), install))
 }
 
 /// Marks the entry used and points the work dir's `node_modules` at it.
@@ -217,18 +232,7 @@ async fn install_into(
     // Everything after the run touches files (and may remove a whole failed install):
     // off the async workers, whatever the outcome.
     blocking(move || {
-        let out = out?;
-        let log = out
-            .stdout
-            .iter()
-            .chain(out.stderr.iter())
-            .fold(String::new(), |mut acc, l| {
-                acc.push_str(l);
-                acc.push('\n');
-                acc
-            });
-        let _ = std::fs::write(tmp.path().join("install.log"), &log);
-        out.check(Some("installing node_modules"), None, timeout)?;
+        out?.check(Some("installing node_modules"), None, timeout)?;
         let modules = tmp.path().join("node_modules");
         if modules.is_dir() {
             // Sharing files with other installs saves space; an install that could not
@@ -258,9 +262,9 @@ fn scratch(root: &Path, workdir: &Path) -> Result<tempfile::TempDir> {
         .tempdir_in(root)
         .map_err(Error::io("create directory", root))?;
     for name in MANIFESTS {
-        let from = workdir.join(name);
-        if from.is_file() {
-            std::fs::copy(&from, tmp.path().join(name)).map_err(Error::io("copy", &from))?;
+        if let Some(bytes) = read_manifest(&workdir.join(name)) {
+            let to = tmp.path().join(name);
+            std::fs::write(&to, bytes).map_err(Error::io("write", &to))?;
         }
     }
     Ok(tmp)
@@ -343,6 +347,27 @@ mod tests {
             a.describe(),
             "installing: npm http fetch GET 200 https://r/remotion 5ms"
         );
+    }
+
+    #[test]
+    fn a_symlinked_manifest_is_never_read_through() {
+        let d = tempfile::tempdir().unwrap();
+        let (work, deps) = (d.path().join("work"), d.path().join("deps"));
+        std::fs::create_dir(&work).unwrap();
+        std::fs::write(d.path().join("secret"), b"outside the work dir").unwrap();
+        std::fs::write(work.join("package.json"), b"{}").unwrap();
+        std::os::unix::fs::symlink(d.path().join("secret"), work.join("package-lock.json"))
+            .unwrap();
+        let npm = ["npm".to_owned()];
+        // Keyed as a project without a lockfile; the scratch install gets no copy of it.
+        assert_eq!(
+            super::lookup(&deps, &work, &npm),
+            Some(super::entry_of(&deps, b"{}", None, &npm))
+        );
+        let tmp = super::scratch(&super::installs(&deps), &work).unwrap();
+        assert!(tmp.path().join("package.json").is_file());
+        assert!(!tmp.path().join("package-lock.json").exists());
+        assert_eq!(super::read_manifest(&work.join("package-lock.json")), None);
     }
 
     #[test]

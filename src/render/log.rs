@@ -57,16 +57,17 @@ pub enum Stream {
 }
 
 impl JobLog {
-    /// A header before a step's lines: `== installing node_modules: npm install … ==`.
+    /// A header before a step's lines: `== $ npm install … ==`.
     pub fn section(&self, title: &str) {
-        self.push(format!("== {title} =="));
+        self.lock().push(format!("== {title} =="));
     }
 
     /// One line a process wrote.
     pub fn line(&self, stream: Stream, line: &str) {
         let line = super::progress::strip_ansi(line);
-        self.note_warning(&line);
-        self.push(match stream {
+        let mut g = self.lock();
+        g.note_warning(&line);
+        g.push(match stream {
             Stream::Out => line,
             Stream::Err => format!("! {line}"),
         });
@@ -74,21 +75,25 @@ impl JobLog {
 
     /// A warning found outside the output (a check of the installed versions).
     pub fn warn(&self, warning: String) {
-        self.push(format!("warning: {warning}"));
-        let mut g = self.inner.lock().expect("log lock");
+        let mut g = self.lock();
+        g.push(format!("warning: {warning}"));
         add_warning(&mut g.warnings, warning);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().expect("log lock")
     }
 
     /// The warnings found so far, first first.
     #[must_use]
     pub fn warnings(&self) -> Vec<String> {
-        self.inner.lock().expect("log lock").warnings.clone()
+        self.lock().warnings.clone()
     }
 
     /// Whether nothing was written.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        let g = self.inner.lock().expect("log lock");
+        let g = self.lock();
         g.head.is_empty() && g.tail.is_empty()
     }
 
@@ -96,7 +101,7 @@ impl JobLog {
     /// tail.
     #[must_use]
     pub fn text(&self) -> String {
-        let g = self.inner.lock().expect("log lock");
+        let g = self.lock();
         let mut out = g.head.clone();
         if g.left_out > 0 {
             let _ = writeln!(
@@ -112,20 +117,23 @@ impl JobLog {
         }
         out
     }
+}
 
-    fn push(&self, mut line: String) {
+impl Inner {
+    fn push(&mut self, mut line: String) {
         line.push('\n');
-        let mut g = self.inner.lock().expect("log lock");
-        if g.tail.is_empty() && g.head.len() + line.len() <= HEAD_BYTES {
-            g.head.push_str(&line);
+        if self.tail.is_empty() && self.head.len() + line.len() <= HEAD_BYTES {
+            self.head.push_str(&line);
             return;
         }
-        g.tail_bytes += line.len();
-        g.tail.push_back(line);
-        while g.tail_bytes > TAIL_BYTES {
-            let Some(old) = g.tail.pop_front() else { break };
-            g.tail_bytes -= old.len();
-            g.left_out += 1;
+        self.tail_bytes += line.len();
+        self.tail.push_back(line);
+        while self.tail_bytes > TAIL_BYTES {
+            let Some(old) = self.tail.pop_front() else {
+                break;
+            };
+            self.tail_bytes -= old.len();
+            self.left_out += 1;
         }
     }
 
@@ -133,11 +141,9 @@ impl JobLog {
     /// `Version mismatch:` block (folded into one warning: `Version mismatch:
     /// remotion 4.0.541; @remotion/cli 4.0.529`), and lines that start with
     /// `warning`/`warn` or Remotion's 🚨.
-    fn note_warning(&self, line: &str) {
+    fn note_warning(&mut self, line: &str) {
         let t = line.trim();
-        let mut g = self.inner.lock().expect("log lock");
-        let g = &mut *g;
-        if let Some((at, groups)) = &mut g.block {
+        if let Some((at, groups)) = &mut self.block {
             // The block lists `- On version: X` lines, each followed by `  - package`.
             if let Some(item) = t.strip_prefix("- ") {
                 match item.strip_prefix("On version: ") {
@@ -148,21 +154,24 @@ impl JobLog {
                         }
                     }
                 }
-                if let Some(w) = g.warnings.get_mut(*at) {
+                if let Some(w) = self.warnings.get_mut(*at) {
                     *w = mismatch_text(groups);
                 }
                 return;
             }
             if !t.is_empty() {
-                g.block = None;
+                self.block = None;
             }
         }
         if t.contains("Version mismatch") {
             // Once: reelstore's own check of the install may have named it already.
-            let named = g.warnings.iter().any(|w| w.starts_with("Version mismatch"));
-            if !named && g.warnings.len() < MAX_WARNINGS {
-                g.block = Some((g.warnings.len(), Vec::new()));
-                g.warnings.push("Version mismatch".into());
+            let named = self
+                .warnings
+                .iter()
+                .any(|w| w.starts_with("Version mismatch"));
+            if !named && self.warnings.len() < MAX_WARNINGS {
+                self.block = Some((self.warnings.len(), Vec::new()));
+                self.warnings.push("Version mismatch".into());
             }
             return;
         }
@@ -170,9 +179,9 @@ impl JobLog {
         if lower.starts_with("npm warn") {
             let rest = t["npm warn".len()..].trim_start();
             let code = rest.split_whitespace().next().unwrap_or_default();
-            if let Some((at, c)) = &g.npm
+            if let Some((at, c)) = &self.npm
                 && c == code
-                && let Some(w) = g.warnings.get_mut(*at)
+                && let Some(w) = self.warnings.get_mut(*at)
             {
                 let more = rest[code.len()..].trim();
                 if !more.is_empty() && w.len() < 600 {
@@ -181,15 +190,15 @@ impl JobLog {
                 }
                 return;
             }
-            if g.warnings.len() < MAX_WARNINGS && !g.warnings.iter().any(|w| w == t) {
-                g.npm = Some((g.warnings.len(), code.to_owned()));
-                g.warnings.push(t.chars().take(300).collect());
+            if self.warnings.len() < MAX_WARNINGS && !self.warnings.iter().any(|w| w == t) {
+                self.npm = Some((self.warnings.len(), code.to_owned()));
+                self.warnings.push(t.chars().take(300).collect());
             }
             return;
         }
-        g.npm = None;
+        self.npm = None;
         if lower.starts_with("warn") || t.starts_with('🚨') {
-            add_warning(&mut g.warnings, t.chars().take(300).collect());
+            add_warning(&mut self.warnings, t.chars().take(300).collect());
         }
     }
 }

@@ -76,10 +76,10 @@ impl Renders {
         let (w, dir) = (workdir.to_path_buf(), installed.map(|i| i.entry.clone()));
         let (tree, settings) = (job.tree, job.settings.clone());
         let read = blocking(move || {
-            let Ok(pj) = std::fs::read(w.join("package.json")) else {
+            let Some(pj) = deps::read_manifest(&w.join("package.json")) else {
                 return Ok(None);
             };
-            let locked = w.join(LOCKFILE).is_file();
+            let locked = deps::read_manifest(&w.join(LOCKFILE)).is_some();
             // Without a cache entry the project brought its own `node_modules`.
             let (resolved, lock) = Resolved::read(dir.as_deref().unwrap_or(&w), &pj);
             let plan = memo::keyed(tree, &settings, renderer.as_ref(), &pj, Some(resolved));

@@ -32,7 +32,7 @@ impl Resolved {
     /// the lockfile's bytes.
     #[must_use]
     pub fn read(entry: &Path, package_json: &[u8]) -> (Resolved, Option<Vec<u8>>) {
-        let lock = std::fs::read(entry.join(LOCKFILE)).ok();
+        let lock = super::deps::read_manifest(&entry.join(LOCKFILE));
         let modules = entry.join("node_modules");
         let mut names = direct_dependencies(package_json);
         names.extend(remotion_packages(&modules));

@@ -241,6 +241,23 @@ fn a_template_with_version_ranges_records_what_npm_installed() {
         assert_eq!(mismatch, 1, "{job}");
     }
     assert_hello_video(&job["render"]["meta"]);
+    // What a person reads: the installed versions, Remotion's first.
+    let shown = reel(dir.path())
+        .args(["render", "job", job["id"].as_str().unwrap()])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    let installed = shown
+        .lines()
+        .find(|l| l.starts_with("installed:"))
+        .unwrap_or_else(|| panic!("{shown}"));
+    eprintln!("{installed}");
+    assert!(
+        installed.starts_with(&format!(
+            "installed:  remotion {remotion}, @remotion/cli {cli}, "
+        )),
+        "{installed}"
+    );
     // The log holds npm's and Remotion's lines.
     let log = reel(dir.path())
         .args(["render", "log", job["id"].as_str().unwrap()])
