@@ -239,11 +239,14 @@ fn stage(
     progress: &dyn Progress,
 ) -> Result<Stage> {
     let pipe = Pipeline::storing(engine, writer)?;
-    let scan = match scan_dir(engine, &pipe, dir, progress) {
+    let mut scan = match scan_dir(engine, &pipe, dir, progress) {
         Ok(scan) => scan,
         // The pipeline's own failure (a full disk, say) explains a scan error better.
         Err(e) => return Err(pipe.finish().err().unwrap_or(e)),
     };
+    // The trees are stored (or being stored); a checkpoint never reads them back from
+    // here, and at 200,000 files they are tens of MiB held through the publish.
+    scan.trees = std::collections::HashMap::new();
     let head = engine.index.head()?;
     if opts.skip_unchanged
         && opts.name.is_none()

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rayon::prelude::*;
@@ -77,6 +78,7 @@ pub fn scan_dir(
     progress.start("hashing", Some(total));
     let cached = cached_rows(pipe, root, entries)?;
     let read_all = read_leaves(engine, pipe, root, entries, &cached, progress)?;
+    drop(cached);
     let mut out = ScanResult {
         root: TreeId(Hash::EMPTY),
         trees: HashMap::new(),
@@ -94,8 +96,9 @@ pub fn scan_dir(
         .map(|e| (e.rel.as_str(), Vec::new()))
         .collect();
     for (i, r) in read_all {
-        let l = match r {
+        let l = match r? {
             Read::Leaf(l) => l,
+            Read::Stopped => continue,
             Read::Skipped(reason) => {
                 tracing::info!(path = %entries[i].rel, "skipped: {reason}");
                 let path = entries[i].rel.clone();
@@ -217,7 +220,7 @@ fn read_leaves(
     entries: &[WalkEntry],
     cached: &[Cached],
     progress: &dyn Progress,
-) -> Result<Vec<(usize, Read)>> {
+) -> Result<Vec<(usize, Result<Read>)>> {
     let now_ns = now_ns();
     let small_limit = u64::from(engine.config.chunking.min);
     let (small, large): (Vec<_>, Vec<_>) = entries
@@ -225,20 +228,36 @@ fn read_leaves(
         .enumerate()
         .filter(|(_, e)| e.kind != WalkKind::Dir)
         .partition(|(_, e)| e.stat.size < small_limit);
-    let read = |batch: Vec<(usize, &WalkEntry)>| -> Result<Vec<(usize, Read)>> {
+    // Results go straight into one vector sized for every file (`collect_into_vec`):
+    // a plain `collect` would build per-thread pieces and copy them, holding each
+    // result twice at a 200,000-file scan's peak. The first error stops the rest.
+    let failed = AtomicBool::new(false);
+    let mut read_all = Vec::with_capacity(small.len() + large.len());
+    let read = |batch: Vec<(usize, &WalkEntry)>, out: &mut Vec<(usize, Result<Read>)>| {
         batch
             .into_par_iter()
             .map(|(i, e)| {
-                read_leaf(engine, pipe, root, e, cached[i], now_ns, progress).map(|l| (i, l))
+                if failed.load(Ordering::Relaxed) {
+                    return (i, Ok(Read::Stopped));
+                }
+                let r = read_leaf(engine, pipe, root, e, cached[i], now_ns, progress);
+                if r.is_err() {
+                    failed.store(true, Ordering::Relaxed);
+                }
+                (i, r)
             })
-            .collect()
+            .collect_into_vec(out);
     };
     let readers = rayon::ThreadPoolBuilder::new()
         .num_threads(READER_THREADS_PER_CORE * rayon::current_num_threads())
         .build()
         .map_err(|e| EngineError::Worker(format!("cannot start reader threads: {e}")))?;
-    let mut read_all = readers.install(|| read(small))?;
-    read_all.extend(read(large)?);
+    readers.install(|| read(small, &mut read_all));
+    if !failed.load(Ordering::Relaxed) {
+        let mut rest = Vec::with_capacity(large.len());
+        read(large, &mut rest);
+        read_all.append(&mut rest);
+    }
     Ok(read_all)
 }
 
@@ -247,6 +266,8 @@ enum Read {
     Leaf(Leaf),
     /// It vanished or could not be read: why.
     Skipped(String),
+    /// Not read: another file's error stops the scan (that error is in the results).
+    Stopped,
 }
 
 /// Reads one file or symlink; one that vanished or is unreadable is skipped, not an
