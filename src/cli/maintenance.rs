@@ -188,14 +188,25 @@ pub(super) async fn fsck(cli: &Cli, args: &FsckArgs) -> Outcome {
 }
 
 pub(super) async fn stats(cli: &Cli) -> Outcome {
+    use std::fmt::Write as _;
     let repo = open(cli).await?;
     let s = repo.stats().await?;
     if cli.json {
         return Ok(json(&s)?);
     }
-    let index = s.index_bytes.map_or_else(String::new, |b| {
+    let mut index = s.index_bytes.map_or_else(String::new, |b| {
         format!("index        {} (index.redb)\n", bytes(b))
     });
+    for t in &s.index_tables {
+        let _ = writeln!(
+            index,
+            "  {:<26} {:>9} rows  {:>10} ({} of keys and values)",
+            t.name,
+            t.rows,
+            bytes(t.stored_bytes + t.overhead_bytes),
+            bytes(t.stored_bytes)
+        );
+    }
     Ok(out(&format!(
         "backend      {}\ncheckpoints  {} of the directory, {} of {} project{}\nassets       {} (renders included)\npacks        {} ({})\nobjects      {} ({} chunks, {} manifests, {} trees, {} commits)\nunique data  {} raw, {} stored\nHEAD size    {}\n{index}",
         s.backend,

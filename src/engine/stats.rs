@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use crate::engine::Engine;
 use crate::error::Result;
+use crate::index::TableSize;
 use crate::object::ObjectKind;
 
 /// Sizes and counts of a repository.
@@ -41,6 +42,8 @@ pub struct RepoStats {
     pub records: u64,
     /// Size of the index file (`index.redb`), when there is one on disk.
     pub index_bytes: Option<u64>,
+    /// The index's tables that hold rows, largest first.
+    pub index_tables: Vec<TableSize>,
 }
 
 /// Counts what the repository holds.
@@ -56,6 +59,7 @@ pub fn stats(engine: &Engine) -> Result<RepoStats> {
         .as_ref()
         .and_then(|d| std::fs::metadata(d.join("index.redb")).ok())
         .map(|m| m.len());
+    s.index_tables = engine.index.table_sizes()?;
     for (_, rec) in engine.index.packs()? {
         s.packs += 1;
         s.pack_bytes += rec.size;

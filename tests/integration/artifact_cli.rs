@@ -434,9 +434,28 @@ fn stats_count_project_checkpoints_too() {
     assert_eq!(stats["projects"], 1);
     assert_eq!(stats["project_checkpoints"], 3);
     assert!(stats["index_bytes"].as_u64().unwrap() > 0, "{stats}");
+    // The index's share, table by table: three checkpoints of one project.
+    let tables = stats["index_tables"].as_array().unwrap();
+    let table = |name: &str| tables.iter().find(|t| t["name"] == name).cloned();
+    assert_eq!(
+        table("project-checkpoints-0").unwrap()["rows"],
+        3,
+        "{stats}"
+    );
+    assert!(
+        table("objects-0").unwrap()["stored_bytes"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    assert!(
+        table("checkpoints-0").is_none(),
+        "empty tables are left out"
+    );
     reel(dir.path())
         .arg("stats")
         .assert()
         .success()
-        .stdout(contains("checkpoints  0 of the directory, 3 of 1 project"));
+        .stdout(contains("checkpoints  0 of the directory, 3 of 1 project"))
+        .stdout(contains("  project-checkpoints-0"));
 }
