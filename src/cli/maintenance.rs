@@ -200,9 +200,10 @@ pub(super) async fn stats(cli: &Cli) -> Outcome {
     for t in &s.index_tables {
         let _ = writeln!(
             index,
-            "  {:<26} {:>9} rows  {:>10} ({} of keys and values)",
+            "  {:<26} {:>9} {:<4}  {:>10} ({} of keys and values)",
             t.name,
             t.rows,
+            if t.rows == 1 { "row" } else { "rows" },
             bytes(t.stored_bytes + t.overhead_bytes),
             bytes(t.stored_bytes)
         );
