@@ -375,9 +375,5 @@ fn next_seq(txn: &WriteTransaction) -> Result<u64> {
 }
 
 pub(super) fn put_stats(txn: &WriteTransaction, stats: &[(String, StatRecord)]) -> Result<()> {
-    let mut table = txn.open_table(STAT_CACHE)?;
-    for (path, rec) in stats {
-        table.insert(path.as_str(), rec.encode().as_slice())?;
-    }
-    Ok(())
+    super::stat_dirs::put(&mut txn.open_table(STAT_CACHE)?, stats)
 }

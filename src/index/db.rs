@@ -41,6 +41,7 @@ fn open_all(txn: &WriteTransaction) -> Result<()> {
     txn.open_table(CHECKPOINT_SEQ)?;
     txn.open_table(NAMES)?;
     txn.open_table(STAT_CACHE)?;
+    txn.delete_table(super::tables::STAT_CACHE_0)?;
     txn.open_table(WORKTREES)?;
     txn.open_table(WRITERS)?;
     txn.open_table(PENDING_PACKS)?;

@@ -8,6 +8,7 @@ mod error;
 mod objects;
 mod records;
 mod sizes;
+mod stat_dirs;
 mod stat_trust;
 mod tables;
 mod writer_record;

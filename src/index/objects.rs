@@ -5,7 +5,7 @@ use redb::{ReadOnlyTable, ReadableTable, ReadableTableMetadata, WriteTransaction
 
 use super::db::{Index, now_s};
 use super::error::IndexError;
-use super::records::{ObjectLocation, PackRecord, StatRecord};
+use super::records::{ObjectLocation, PackRecord};
 use super::tables::{
     CONDEMNED, DELETING, META, OBJECTS, PACKS, PENDING_PACKS, SEGMENTS, STAT_CACHE,
 };
@@ -17,7 +17,9 @@ type Result<T, E = IndexError> = std::result::Result<T, E>;
 /// A consistent read view for many lookups (dedup checks, stat cache).
 pub struct IndexSnapshot {
     objects: ReadOnlyTable<[u8; 32], &'static [u8]>,
-    stats: ReadOnlyTable<&'static str, &'static [u8]>,
+    pub(super) stats: ReadOnlyTable<&'static str, &'static [u8]>,
+    /// The directory [`IndexSnapshot::stat`] read last, and its rows.
+    pub(super) last_dir: std::sync::Mutex<Option<(String, super::stat_dirs::DirRows)>>,
     /// Packs a GC plan condemned: their objects do not count as stored for dedup.
     condemned: std::collections::HashSet<PackId>,
     /// Whether every stat row names stored content (`stat_trust`).
@@ -103,43 +105,6 @@ impl IndexSnapshot {
         }
         Ok(out)
     }
-
-    /// The stat cache rows of `keys` — absolute paths, sorted, each beginning with
-    /// `prefix` — in their order: one pass over the rows under `prefix` rather than a
-    /// lookup each (on a 200,000-file tree the lookups were a fifth of a checkpoint).
-    pub fn stats_sorted(&self, prefix: &str, keys: &[&str]) -> Result<Vec<Option<StatRecord>>> {
-        /// Fewer keys than this are looked up one by one.
-        const ONE_BY_ONE: usize = 256;
-        if keys.len() < ONE_BY_ONE {
-            return keys.iter().map(|k| self.stat(k)).collect();
-        }
-        let mut out = vec![None; keys.len()];
-        let mut rows = self.stats.range(prefix..)?;
-        let mut row = rows.next().transpose()?;
-        for (slot, key) in out.iter_mut().zip(keys) {
-            while let Some((k, v)) = &row {
-                let k = k.value();
-                if !k.starts_with(prefix) {
-                    return Ok(out);
-                }
-                match k.cmp(key) {
-                    std::cmp::Ordering::Less => {}
-                    std::cmp::Ordering::Equal => *slot = Some(StatRecord::decode(v.value())?),
-                    std::cmp::Ordering::Greater => break,
-                }
-                row = rows.next().transpose()?;
-            }
-        }
-        Ok(out)
-    }
-
-    /// The stat cache row of an absolute path.
-    pub fn stat(&self, path: &str) -> Result<Option<StatRecord>> {
-        self.stats
-            .get(path)?
-            .map(|v| StatRecord::decode(v.value()))
-            .transpose()
-    }
 }
 
 impl Index {
@@ -154,6 +119,7 @@ impl Index {
         Ok(IndexSnapshot {
             objects: txn.open_table(OBJECTS)?,
             stats: txn.open_table(STAT_CACHE)?,
+            last_dir: std::sync::Mutex::new(None),
             condemned,
             stats_trusted,
         })

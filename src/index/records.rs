@@ -132,31 +132,6 @@ pub struct StatRecord {
 }
 
 impl StatRecord {
-    const LEN: usize = 64;
-
-    pub(super) fn encode(&self) -> [u8; Self::LEN] {
-        let mut b = [0u8; Self::LEN];
-        b[..8].copy_from_slice(&self.size.to_le_bytes());
-        b[8..16].copy_from_slice(&self.mtime_ns.to_le_bytes());
-        b[16..24].copy_from_slice(&self.ctime_ns.to_le_bytes());
-        b[24..32].copy_from_slice(&self.inode.to_le_bytes());
-        b[32..64].copy_from_slice(self.id.as_bytes());
-        b
-    }
-
-    pub(super) fn decode(b: &[u8]) -> Result<Self> {
-        if b.len() != Self::LEN {
-            return Err(corrupt("stat-cache", b.len()));
-        }
-        Ok(StatRecord {
-            size: u64_at(b, 0),
-            mtime_ns: u64_at(b, 8).cast_signed(),
-            ctime_ns: u64_at(b, 16).cast_signed(),
-            inode: u64_at(b, 24),
-            id: hash_at(b, 32),
-        })
-    }
-
     /// Whether `other` describes the same unchanged file (ids aside).
     #[must_use]
     pub fn same_stat(&self, other: &StatRecord) -> bool {

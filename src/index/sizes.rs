@@ -70,12 +70,15 @@ mod tests {
         let sizes = index.table_sizes().unwrap();
         let stat = sizes
             .iter()
-            .find(|t| t.name == "stat-cache-0")
+            .find(|t| t.name == "stat-cache-1")
             .expect("the stat cache has rows");
-        assert_eq!(stat.rows, 500);
-        // 30-byte keys and 64-byte values.
-        assert_eq!(stat.stored_bytes, 500 * (30 + 64));
+        // One row for the directory: its key and its 500 files.
+        assert_eq!(stat.rows, 1);
+        let files: Vec<(String, StatRecord)> =
+            (0..500).map(|i| (format!("file{i:04}.tsx"), rec)).collect();
+        let value = super::super::stat_dirs::encode(&files).len() as u64;
+        assert_eq!(stat.stored_bytes, "/work/project/src/".len() as u64 + value);
         assert!(sizes.iter().all(|t| t.rows > 0), "{sizes:?}");
-        assert_eq!(sizes[0].name, "stat-cache-0", "the largest comes first");
+        assert_eq!(sizes[0].name, "stat-cache-1", "the largest comes first");
     }
 }

@@ -18,7 +18,7 @@ use std::collections::HashSet;
 use redb::{ReadableTable, WriteTransaction};
 
 use super::error::IndexError;
-use super::records::{ObjectLocation, StatRecord};
+use super::records::ObjectLocation;
 use super::tables::{CONDEMNED, META, OBJECTS, STAT_CACHE};
 use crate::hash::{Hash, PackId};
 
@@ -59,23 +59,13 @@ pub(super) fn establish(txn: &WriteTransaction) -> Result<()> {
 /// before, every row whose object is missing or condemned goes too.
 pub(super) fn removed(txn: &WriteTransaction, gone: &HashSet<Hash>) -> Result<()> {
     let was_trusted = trusted(&txn.open_table(META)?)?;
-    let mut stale = Vec::new();
     {
-        let stats = txn.open_table(STAT_CACHE)?;
         let objects = txn.open_table(OBJECTS)?;
         let condemned = txn.open_table(CONDEMNED)?;
-        for row in stats.iter()? {
-            let (path, v) = row?;
-            let id = StatRecord::decode(v.value())?.id;
-            let goes = gone.contains(&id) || (!was_trusted && !stored(&objects, &condemned, &id)?);
-            if goes {
-                stale.push(path.value().to_owned());
-            }
-        }
-    }
-    let mut stats = txn.open_table(STAT_CACHE)?;
-    for path in &stale {
-        stats.remove(path.as_str())?;
+        let mut stats = txn.open_table(STAT_CACHE)?;
+        super::stat_dirs::retain(&mut stats, |rec| {
+            Ok(gone.contains(&rec.id) || (!was_trusted && !stored(&objects, &condemned, &rec.id)?))
+        })?;
     }
     let mut meta = txn.open_table(META)?;
     let next = meta.get(REMOVED)?.map_or(0, |v| v.value()) + 1;
@@ -114,7 +104,7 @@ pub(super) fn objects_in(txn: &WriteTransaction, packs: &HashSet<PackId>) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::index::Index;
+    use crate::index::{Index, StatRecord};
 
     fn row(id: Hash) -> StatRecord {
         StatRecord {

@@ -1,4 +1,4 @@
-//! What the stat cache says of the files of a scan, read in ordered passes.
+//! What the stat cache says of the files of a scan, each directory's row read once.
 
 use std::path::Path;
 
@@ -27,16 +27,15 @@ pub fn cached_rows(pipe: &Pipeline, root: &Path, entries: &[WalkEntry]) -> Resul
     if !prefix.ends_with('/') {
         prefix.push('/');
     }
-    let mut keys: Vec<(usize, String)> = entries
+    let keys: Vec<(usize, String)> = entries
         .iter()
         .enumerate()
         .filter(|(_, e)| e.kind == WalkKind::File)
         .map(|(i, e)| (i, format!("{prefix}{}", e.rel)))
         .collect();
-    // Nearly sorted already (the walk sorts each directory): a stable sort finds the runs.
-    keys.sort_by(|a, b| a.1.cmp(&b.1));
-    let sorted: Vec<&str> = keys.iter().map(|(_, k)| k.as_str()).collect();
-    let rows = pipe.snapshot().stats_sorted(&prefix, &sorted)?;
+    let paths: Vec<&str> = keys.iter().map(|(_, k)| k.as_str()).collect();
+    let rows = pipe.snapshot().stats_of(&paths)?;
+    drop(paths);
     let mut out = vec![Cached::Unknown; entries.len()];
     for ((i, _), row) in keys.iter().zip(rows) {
         out[*i] = match row {
@@ -45,6 +44,7 @@ pub fn cached_rows(pipe: &Pipeline, root: &Path, entries: &[WalkEntry]) -> Resul
             Some(rec) => Cached::Was(rec.id),
         };
     }
+    drop(keys);
     // A row vouches only for content still stored: GC may have removed it since, unless
     // every removal since the rows were written dropped the rows naming what went.
     if pipe.snapshot().stat_rows_trusted() {
