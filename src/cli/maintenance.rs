@@ -75,6 +75,13 @@ fn what_else(text: &mut String, report: &reelstore::GcReport) {
             report.segments_merged
         );
     }
+    if report.stale_stat_dirs > 0 {
+        let _ = writeln!(
+            text,
+            "forgot the stat cache of {} directories no longer there",
+            report.stale_stat_dirs
+        );
+    }
 }
 
 /// Why a pack is in a plan's group, for a person.

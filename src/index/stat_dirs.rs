@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::error::IndexError;
 use super::objects::IndexSnapshot;
 use super::records::StatRecord;
+use super::tables::STAT_CACHE;
 use crate::hash::Hash;
 
 type Result<T, E = IndexError> = std::result::Result<T, E>;
@@ -158,6 +159,46 @@ pub(super) fn retain(
         }
     }
     Ok(())
+}
+
+impl super::Index {
+    /// Drops the rows of directories that are no longer there (deleted work trees and
+    /// restore targets, removed subdirectories): a row is written for every directory a
+    /// checkpoint or restore touched and nothing else ever removes it. A directory that
+    /// cannot be checked for another reason keeps its row. Returns how many went. The
+    /// rows are a cache: one dropped for a directory made again only costs a read of
+    /// its files.
+    pub fn drop_stat_rows_of_missing_dirs(&self) -> Result<u64> {
+        let gone: Vec<String> = {
+            let txn = self.begin_read()?;
+            let table = txn.open_table(STAT_CACHE)?;
+            let mut gone = Vec::new();
+            for row in table.iter()? {
+                let dir = row?.0.value().to_owned();
+                let missing = match std::fs::symlink_metadata(&dir) {
+                    Ok(meta) => !meta.is_dir(),
+                    Err(e) => matches!(
+                        e.kind(),
+                        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                    ),
+                };
+                if missing {
+                    gone.push(dir);
+                }
+            }
+            gone
+        };
+        if gone.is_empty() {
+            return Ok(0);
+        }
+        self.write(|txn| {
+            let mut table = txn.open_table(STAT_CACHE)?;
+            for dir in &gone {
+                table.remove(dir.as_str())?;
+            }
+            Ok(gone.len() as u64)
+        })
+    }
 }
 
 impl IndexSnapshot {
@@ -322,5 +363,30 @@ mod tests {
         let index = Index::open(&path).unwrap();
         assert!(!names(&index).contains(&"stat-cache-0".to_owned()));
         assert_eq!(index.snapshot().unwrap().stat("/w/a").unwrap(), None);
+    }
+
+    /// gc's pass drops the rows of directories gone from disk (or no longer
+    /// directories) and keeps the others.
+    #[test]
+    fn rows_of_directories_no_longer_there_are_dropped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().to_string_lossy().into_owned();
+        for d in ["kept", "gone", "now-a-file"] {
+            std::fs::create_dir(tmp.path().join(d)).unwrap();
+        }
+        let index = Index::in_memory().unwrap();
+        let rows: Vec<(String, StatRecord)> = ["kept", "gone", "now-a-file"]
+            .iter()
+            .map(|d| (format!("{root}/{d}/f"), rec(1)))
+            .collect();
+        index.record_stats(&rows).unwrap();
+        std::fs::remove_dir(tmp.path().join("gone")).unwrap();
+        std::fs::remove_dir(tmp.path().join("now-a-file")).unwrap();
+        std::fs::write(tmp.path().join("now-a-file"), b"x").unwrap();
+        assert_eq!(index.drop_stat_rows_of_missing_dirs().unwrap(), 2);
+        let snap = index.snapshot().unwrap();
+        assert_eq!(snap.stat(&rows[0].0).unwrap(), Some(rec(1)));
+        assert_eq!(snap.stats.len().unwrap(), 1);
+        assert_eq!(index.drop_stat_rows_of_missing_dirs().unwrap(), 0);
     }
 }

@@ -77,6 +77,8 @@ pub struct GcReport {
     pub stale_overlay_rows: u64,
     /// On a cloud bucket: index segments replaced by one merged segment.
     pub segments_merged: u64,
+    /// Stat cache rows dropped because their directory is no longer there.
+    pub stale_stat_dirs: u64,
 }
 
 /// Refuses a collection that could delete what something this index does not know
@@ -195,6 +197,7 @@ fn collect_alone(engine: &Engine, opts: &GcOptions) -> Result<GcReport> {
     report.packs_deferred = outcome.deferred;
     report.packs_spared = outcome.spared;
     drop(gc);
+    report.stale_stat_dirs = engine.index.drop_stat_rows_of_missing_dirs()?;
     if let Some(files) = engine.backend.pack_files() {
         let swept = files.sweep(STAGING_STALE)?;
         if swept > 0 {

@@ -271,6 +271,7 @@ pub fn collect(engine: &Engine, opts: &GcOptions, started: SystemTime) -> Result
     report.packs_deferred.extend(outcome.deferred);
     report.packs_spared = outcome.spared;
     drop(gc);
+    report.stale_stat_dirs = engine.index.drop_stat_rows_of_missing_dirs()?;
     engine.index.compact();
     Ok(report)
 }
