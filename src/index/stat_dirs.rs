@@ -72,8 +72,8 @@ pub(super) fn encode(rows: &[(String, StatRecord)]) -> Vec<u8> {
             let shared = prev.iter().zip(name).take_while(|(a, b)| a == b).count();
             prev = name;
             Entry {
-                shared: u32::try_from(shared).unwrap_or(0),
-                rest: name[shared.min(name.len())..].to_vec(),
+                shared: u32::try_from(shared).expect("a file name is shorter than 4 GiB"),
+                rest: name[shared..].to_vec(),
                 size: rec.size,
                 mtime_ns: rec.mtime_ns,
                 ctime_after_mtime: rec.ctime_ns.wrapping_sub(rec.mtime_ns),
