@@ -138,4 +138,16 @@ impl StatRecord {
         (self.size, self.mtime_ns, self.ctime_ns, self.inode)
             == (other.size, other.mtime_ns, other.ctime_ns, other.inode)
     }
+
+    /// This row with a size no file has, for a file changed too recently for its stat
+    /// to vouch for it (racy): it never vouches, so the next scan reads the file again,
+    /// but it still names the content, which that scan takes as the file's previous
+    /// version (whose chunks it looks for first, and compresses changed ones against).
+    #[must_use]
+    pub fn unvouched(self) -> StatRecord {
+        StatRecord {
+            size: u64::MAX,
+            ..self
+        }
+    }
 }

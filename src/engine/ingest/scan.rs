@@ -19,8 +19,8 @@ use crate::hash::{Hash, TreeId};
 use crate::index::StatRecord;
 use crate::object::{EntryKind, ObjectKind, Tree, TreeEntry, encode};
 
-/// A file modified this recently (ns) before the scan started is hashed but not
-/// cached: a write in the same tick of the file system's clock as the read could
+/// A file modified this recently (ns) before the scan started is hashed, and its row
+/// never vouches for it ([`StatRecord::unvouched`](crate::index::StatRecord::unvouched)): a write in the same tick of the file system's clock as the read could
 /// otherwise go unnoticed ("racily clean"). The window must exceed that tick. A file
 /// whose modification time has a sub-second part lives on a file system that keeps
 /// them (ext4, XFS, btrfs, APFS: a tick of at most 10 ms, the kernel's jiffy); one
@@ -345,9 +345,10 @@ fn leaf(
         size: rec.size,
         id: rec.id,
     };
-    let stat_row = abs
-        .filter(|_| !racy)
-        .map(|abs| (abs.to_string_lossy().into_owned(), rec));
+    let stat_row = abs.map(|abs| {
+        let row = if racy { rec.unvouched() } else { rec };
+        (abs.to_string_lossy().into_owned(), row)
+    });
     Ok(Leaf {
         entry,
         hashed,
@@ -432,7 +433,7 @@ mod tests {
     /// system's clock tick: just written (with nanoseconds) or a whole second within
     /// the last two (a file system that keeps seconds) is hashed again next time.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn racily_clean_files_are_not_cached() {
+    async fn racily_clean_files_are_not_vouched_for() {
         let tmp = tempfile::tempdir().unwrap();
         let repo = Repository::init(tmp.path().join("repo"), RepoConfig::default())
             .await
@@ -459,11 +460,21 @@ mod tests {
             .await
             .unwrap();
         let snapshot = repo.engine().index.snapshot().unwrap();
-        let cached = |name: &str| {
+        let row = |name: &str| {
             let key = dir.join(name).to_string_lossy().into_owned();
-            snapshot.stat(&key).unwrap().is_some()
+            snapshot.stat(&key).unwrap()
+        };
+        // A row vouches when its stat is the file's.
+        let cached = |name: &str| {
+            let meta = std::fs::symlink_metadata(dir.join(name)).unwrap();
+            row(name).is_some_and(|r| r.same_stat(&crate::engine::ingest::stat_of(&meta)))
         };
         assert!(!cached("fresh"), "a file written just now is racily clean");
+        // Its row still names its content, for the next version's chunker.
+        assert_eq!(
+            row("fresh").map(|r| r.id),
+            Some(crate::hash::Hash::of(b"fresh"))
+        );
         assert!(
             cached("settled"),
             "300 ms is past a fine-grained clock's tick"
