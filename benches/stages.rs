@@ -77,7 +77,7 @@ fn chunking(c: &mut Criterion) {
                 Chunker::new(&mut reader, ChunkerConfig::default()).with_previous(previous);
             let mut n = 0;
             while let Some(mut round) = chunker.next_round().unwrap() {
-                round.cut(|_, _| -> Result<(), ()> { Ok(()) }).unwrap();
+                round.cut(|_, _, _| -> Result<(), ()> { Ok(()) }).unwrap();
                 n += 1;
             }
             n
@@ -89,7 +89,7 @@ fn chunking(c: &mut Criterion) {
             let mut chunker = Chunker::new(&mut reader, ChunkerConfig::default());
             let mut n = 0;
             while let Some(mut round) = chunker.next_round().unwrap() {
-                round.cut(|_, _| -> Result<(), ()> { Ok(()) }).unwrap();
+                round.cut(|_, _, _| -> Result<(), ()> { Ok(()) }).unwrap();
                 n += 1;
             }
             n

@@ -216,7 +216,7 @@ pub(super) async fn stats(cli: &Cli) -> Outcome {
         );
     }
     Ok(out(&format!(
-        "backend      {}\ncheckpoints  {} of the directory, {} of {} project{}\nassets       {} (renders included)\npacks        {} ({})\nobjects      {} ({} chunks, {} manifests, {} trees, {} commits)\nunique data  {} raw, {} stored\nHEAD size    {}\n{index}",
+        "backend      {}\ncheckpoints  {} of the directory, {} of {} project{}\nassets       {} (renders included)\npacks        {} ({})\nobjects      {} ({} chunks, {} of them deltas, {} manifests, {} trees, {} commits)\nunique data  {} raw, {} stored\nHEAD size    {}\n{index}",
         s.backend,
         s.checkpoints,
         s.project_checkpoints,
@@ -227,6 +227,7 @@ pub(super) async fn stats(cli: &Cli) -> Outcome {
         bytes(s.pack_bytes),
         s.objects,
         s.chunks,
+        s.deltas,
         s.manifests,
         s.trees,
         s.commits,

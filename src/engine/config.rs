@@ -10,7 +10,7 @@ use crate::object::ChunkerConfig;
 
 /// The newest repository format this build reads and writes. Format 1 repositories are
 /// upgraded when opened (see `docs/format.md`, "Version changes").
-pub const REPO_FORMAT: u32 = 2;
+pub const REPO_FORMAT: u32 = 3;
 /// Default pack target size.
 pub const DEFAULT_PACK_TARGET: u32 = 16 * 1024 * 1024;
 
@@ -142,9 +142,9 @@ mod tests {
             err,
             Error::UnsupportedVersion {
                 what: "repository",
-                found: 3,
-                supported: 2
-            }
+                found,
+                supported: REPO_FORMAT
+            } if found == REPO_FORMAT + 1
         ));
     }
 

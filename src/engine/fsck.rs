@@ -227,7 +227,56 @@ impl Walker<'_> {
         if self.damaged.contains_key(&loc.pack) {
             needs.insert(loc.pack);
         }
+        if loc.compression == crate::object::codec::Compression::Delta {
+            self.delta_bases(id, &loc, needs)?;
+        }
         Ok(true)
+    }
+
+    /// Locates the bases of delta `id` (and theirs, at most a chain's limit deep):
+    /// a delta needs them to be read.
+    fn delta_bases(
+        &mut self,
+        id: &Hash,
+        loc: &ObjectLocation,
+        needs: &mut BTreeSet<PackId>,
+    ) -> Result<()> {
+        let mut deltas = vec![(*id, *loc)];
+        for _ in 0..crate::object::delta::MAX_DEPTH {
+            let mut next = Vec::new();
+            for (id, loc) in deltas {
+                let header = match self.engine.delta_header(&id, &loc) {
+                    Ok(h) => h,
+                    Err(e) => return self.unreadable(id, e, &format!("delta {}", id.short())),
+                };
+                for base in header.bases {
+                    let Some(base_loc) = self.engine.index.location(&base)? else {
+                        let why = format!(
+                            "delta base {} of {} is not indexed",
+                            base.short(),
+                            id.short()
+                        );
+                        self.problems.push((Some(id), why));
+                        continue;
+                    };
+                    if self.damaged.contains_key(&base_loc.pack) {
+                        needs.insert(base_loc.pack);
+                    }
+                    if base_loc.compression == crate::object::codec::Compression::Delta {
+                        next.push((base, base_loc));
+                    }
+                }
+            }
+            if next.is_empty() {
+                return Ok(());
+            }
+            deltas = next;
+        }
+        self.problems.push((
+            Some(*id),
+            format!("delta {} has a chain too deep", id.short()),
+        ));
+        Ok(())
     }
 
     fn tree(&mut self, id: TreeId) -> Result<BTreeSet<PackId>> {
@@ -338,7 +387,7 @@ fn read_pack(
     }
     for (id, loc) in objs {
         report.objects += 1;
-        match verify_object(&bytes, id, loc) {
+        match verify_object(engine, &bytes, id, loc) {
             Ok(raw) if loc.kind != ObjectKind::Chunk => {
                 found.insert(*id, raw);
             }
@@ -349,9 +398,10 @@ fn read_pack(
     found
 }
 
-/// Decompresses one object from its pack's bytes and checks it against its id; returns
-/// its raw bytes.
+/// Decompresses one object from its pack's bytes (a delta against its bases, read
+/// through `engine`) and checks it against its id; returns its raw bytes.
 fn verify_object(
+    engine: &Engine,
     pack: &[u8],
     id: &Hash,
     loc: &ObjectLocation,
@@ -361,7 +411,8 @@ fn verify_object(
     let stored = pack
         .get(start..end)
         .ok_or_else(|| format!("object ends at {end}, past the pack's {} bytes", pack.len()))?;
-    let raw = crate::object::codec::decompress(stored, loc.compression, loc.raw_len as usize)
+    let raw = engine
+        .decode_stored(id, loc, stored, crate::object::delta::MAX_DEPTH)
         .map_err(|e| e.to_string())?;
     crate::engine::read::verify(id, loc, &raw).map_err(|e| e.to_string())?;
     if loc.kind == ObjectKind::Manifest {

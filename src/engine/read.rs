@@ -11,7 +11,8 @@ use crate::engine::EngineError;
 use crate::error::{Error, Result};
 use crate::hash::{CommitId, Hash, TreeId};
 use crate::index::ObjectLocation;
-use crate::object::codec;
+use crate::object::codec::{self, Compression};
+use crate::object::delta;
 use crate::object::{Commit, Manifest, ObjectKind, Tree, decode};
 use crate::store::pack_name;
 
@@ -25,6 +26,17 @@ impl Engine {
 
     /// Reads an object's raw bytes from its pack, decompressed but not yet verified.
     pub fn read_unverified(&self, id: &Hash, loc: &ObjectLocation) -> Result<Vec<u8>> {
+        self.read_unverified_within(id, loc, delta::MAX_DEPTH)
+    }
+
+    /// [`read_unverified`](Self::read_unverified), following at most `max_depth`
+    /// deltas.
+    fn read_unverified_within(
+        &self,
+        id: &Hash,
+        loc: &ObjectLocation,
+        max_depth: u8,
+    ) -> Result<Vec<u8>> {
         let range = loc.offset..loc.offset + u64::from(loc.stored_len);
         let name = pack_name(&loc.pack);
         let stored = match self.backend.get_object(&name, range.clone()) {
@@ -38,8 +50,35 @@ impl Engine {
                 "pack is shorter than the index says".into(),
             ));
         }
-        codec::decompress(&stored, loc.compression, loc.raw_len as usize)
-            .map_err(|e| corrupt(id, loc, e.to_string()))
+        self.decode_stored(id, loc, &stored, max_depth)
+    }
+
+    /// Turns an object's stored bytes into its raw bytes (not verified): decompressed,
+    /// or for a delta decoded against its bases, each read and verified, following at
+    /// most `max_depth` deltas.
+    pub(crate) fn decode_stored(
+        &self,
+        id: &Hash,
+        loc: &ObjectLocation,
+        stored: &[u8],
+        max_depth: u8,
+    ) -> Result<Vec<u8>> {
+        decode_stored(id, loc, stored, max_depth, &mut |base, depth| {
+            let Some(base_loc) = self.index.location(base)? else {
+                let why = format!("its delta base {} is not in the index", base.short());
+                return Err(corrupt(id, loc, why));
+            };
+            let (base_loc, raw) = self.fetch_within(base, base_loc, depth)?;
+            if base_loc.kind != ObjectKind::Chunk {
+                return Err(corrupt(
+                    id,
+                    loc,
+                    format!("its base {} is not a chunk", base.short()),
+                ));
+            }
+            verify(base, &base_loc, &raw)?;
+            Ok(raw)
+        })
     }
 
     /// Turns a failed range read into what it means: a pack that is missing or shorter
@@ -73,7 +112,17 @@ impl Engine {
 
     /// [`fetch`](Self::fetch) from a location already looked up.
     fn fetch_at(&self, id: &Hash, loc: ObjectLocation) -> Result<(ObjectLocation, Vec<u8>)> {
-        match self.read_unverified(id, &loc) {
+        self.fetch_within(id, loc, delta::MAX_DEPTH)
+    }
+
+    /// [`fetch_at`](Self::fetch_at), following at most `max_depth` deltas.
+    fn fetch_within(
+        &self,
+        id: &Hash,
+        loc: ObjectLocation,
+        max_depth: u8,
+    ) -> Result<(ObjectLocation, Vec<u8>)> {
+        match self.read_unverified_within(id, &loc, max_depth) {
             Ok(raw) => Ok((loc, raw)),
             Err(e)
                 if crate::engine::shared::enabled(self)
@@ -83,7 +132,7 @@ impl Engine {
                 crate::engine::gc::learn(self)?;
                 match self.index.location(id)? {
                     Some(moved) if moved.pack != loc.pack => {
-                        let raw = self.read_unverified(id, &moved)?;
+                        let raw = self.read_unverified_within(id, &moved, max_depth)?;
                         Ok((moved, raw))
                     }
                     _ => Err(e),
@@ -214,6 +263,26 @@ impl Engine {
         Ok(out)
     }
 
+    /// The header of the delta object at `loc`: the bases it is decoded against.
+    pub(crate) fn delta_header(
+        &self,
+        id: &Hash,
+        loc: &ObjectLocation,
+    ) -> Result<delta::DeltaHeader> {
+        let len = (2 + 32 * delta::MAX_BASES as u32).min(loc.stored_len);
+        let range = loc.offset..loc.offset + u64::from(len);
+        let stored = match self
+            .backend
+            .get_object(&pack_name(&loc.pack), range.clone())
+        {
+            Ok(bytes) => bytes,
+            Err(e) => return Err(self.explain_range_error(id, loc, range.end, e)),
+        };
+        // The header is parsed from its first bytes: the frame after it is not needed.
+        let (header, _) = delta::parse(&stored).map_err(|e| corrupt(id, loc, e.to_string()))?;
+        Ok(header)
+    }
+
     /// Reads a manifest (for GC and fsck); `None` when the id is a single chunk.
     pub fn read_manifest(&self, id: &Hash) -> Result<Option<Manifest>> {
         let loc = self.locate(id)?;
@@ -225,6 +294,34 @@ impl Engine {
             .map(Some)
             .map_err(|e| corrupt(id, &loc, e.to_string()))
     }
+}
+
+/// Turns stored bytes into raw bytes: decompressed, or for a delta decoded against its
+/// bases, whose raw bytes `base` returns given the depth each may have at most.
+pub(crate) fn decode_stored(
+    id: &Hash,
+    loc: &ObjectLocation,
+    stored: &[u8],
+    max_depth: u8,
+    base: &mut dyn FnMut(&Hash, u8) -> Result<Vec<u8>>,
+) -> Result<Vec<u8>> {
+    if loc.compression != Compression::Delta {
+        return codec::decompress(stored, loc.compression, loc.raw_len as usize)
+            .map_err(|e| corrupt(id, loc, e.to_string()));
+    }
+    let (header, frame) = delta::parse(stored).map_err(|e| corrupt(id, loc, e.to_string()))?;
+    if header.depth > max_depth {
+        return Err(corrupt(
+            id,
+            loc,
+            format!("a chain of deltas deeper than {max_depth}"),
+        ));
+    }
+    let mut prefix = Vec::new();
+    for b in &header.bases {
+        prefix.extend_from_slice(&base(b, header.depth - 1)?);
+    }
+    delta::decode(frame, &prefix, loc.raw_len as usize).map_err(|e| corrupt(id, loc, e.to_string()))
 }
 
 /// Checks raw bytes against their id, where the id is the hash of the bytes.

@@ -28,6 +28,8 @@ pub struct RepoStats {
     pub commits: u64,
     /// Manifests.
     pub manifests: u64,
+    /// Chunks stored as deltas against the chunks they replaced.
+    pub deltas: u64,
     /// Raw bytes of all objects (after dedup, before compression).
     pub raw_bytes: u64,
     /// Stored bytes of all objects (after compression).
@@ -68,6 +70,7 @@ pub fn stats(engine: &Engine) -> Result<RepoStats> {
         s.objects += 1;
         s.raw_bytes += u64::from(loc.raw_len);
         s.stored_bytes += u64::from(loc.stored_len);
+        s.deltas += u64::from(loc.compression == crate::object::codec::Compression::Delta);
         match loc.kind {
             ObjectKind::Chunk => s.chunks += 1,
             ObjectKind::Tree => s.trees += 1,

@@ -182,8 +182,13 @@ impl<'r> Chunker<'r> {
 
 impl<'a> Round<'a> {
     /// Cuts every chunk whose end is certain and hands each, with its hash, to `each`
-    /// in stream order; stops at the first error `each` returns.
-    pub fn cut<E>(&mut self, mut each: impl FnMut(&[u8], Hash) -> Result<(), E>) -> Result<(), E> {
+    /// in stream order; stops at the first error `each` returns. With the previous
+    /// version's chunks, a chunk not found among them comes with the old chunks it most
+    /// likely replaced (see [`PreviousChunks::replaced`]); otherwise that list is empty.
+    pub fn cut<E>(
+        &mut self,
+        mut each: impl FnMut(&[u8], Hash, &[Hash]) -> Result<(), E>,
+    ) -> Result<(), E> {
         let data = self.data;
         let cuts = &mut *self.cuts;
         let max = cuts.config.max as usize;
@@ -202,17 +207,20 @@ impl<'a> Round<'a> {
                 Some(previous) => previous.find(at, &data[pos..]),
                 None => None,
             };
+            let mut replaced = Vec::new();
             let (end, id) = if let Some((len, id)) = found {
                 (pos + len, id)
             } else {
                 let (_, end) = cdc.cut(pos, data.len() - pos);
                 let id = Hash::of(&data[pos..end]);
                 if let Some(previous) = &mut cuts.previous {
+                    replaced = previous.replaced(at, end - pos, super::delta::MAX_BASES);
+                    replaced.retain(|old| *old != id);
                     previous.align(at, &id);
                 }
                 (end, id)
             };
-            each(&data[pos..end], id)?;
+            each(&data[pos..end], id, &replaced)?;
             pos = end;
             cuts.cut_to = pos;
         }
@@ -224,7 +232,7 @@ impl<'a> Round<'a> {
         let data = self.data;
         let mut at = self.cuts.cut_to;
         let mut ranges = Vec::new();
-        let cut = self.cut(|chunk, _| -> Result<(), std::convert::Infallible> {
+        let cut = self.cut(|chunk, _, _| -> Result<(), std::convert::Infallible> {
             ranges.push(at..at + chunk.len());
             at += chunk.len();
             Ok(())

@@ -82,6 +82,10 @@ pub enum Compression {
     Raw = 0,
     /// One zstd frame.
     Zstd = 1,
+    /// A zstd frame compressed against other chunks (its bases): see
+    /// [`delta`](super::delta). Only the engine's read path, which can fetch the bases,
+    /// decodes it.
+    Delta = 2,
 }
 
 impl Compression {
@@ -96,6 +100,7 @@ impl Compression {
         match b {
             0 => Ok(Compression::Raw),
             1 => Ok(Compression::Zstd),
+            2 => Ok(Compression::Delta),
             _ => Err(ObjectError::Corrupt {
                 what: "index entry".into(),
                 reason: format!("unknown compression {b}"),
@@ -143,6 +148,12 @@ pub fn decompress(stored: &[u8], compression: Compression, raw_len: usize) -> Re
                 what: "object".into(),
                 reason: format!("zstd: {e}"),
             })?
+        }
+        Compression::Delta => {
+            return Err(ObjectError::Corrupt {
+                what: "object".into(),
+                reason: "a delta object cannot be decoded without its bases".into(),
+            });
         }
     };
     if out.len() != raw_len {

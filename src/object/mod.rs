@@ -3,6 +3,7 @@
 mod chunker;
 pub mod codec;
 mod commit;
+pub mod delta;
 mod encoding;
 mod error;
 mod manifest;

@@ -86,6 +86,8 @@ pub fn claim(
 
 fn adopt(backend: &dyn BlobBackend, theirs: Record, config: &mut RepoConfig) -> Result<Claim> {
     config.id = Some(theirs.id);
+    // A bucket of format 2 stays readable by the releases that share it: no deltas.
+    config.format = theirs.format.max(2);
     config.chunking = theirs.chunking;
     config.compression_level = theirs.compression_level;
     config.pack_target = theirs.pack_target;

@@ -3,7 +3,8 @@
 //! `--grace 0s`. Nothing a checkpoint reported as stored may be lost.
 //!
 //! The checkpoint's steps: registered as a writer → scanned (deduplicated against
-//! the index, including an object that is dead) and its pack stored, not yet published
+//! the index, including an object that is dead; or, in the delta scenario, compressing
+//! a changed chunk against one its publication leaves dead) and its pack stored, not yet published
 //! → published. GC's steps: planned and condemned → applied (packs dropped from the
 //! index) → blobs deleted.
 
@@ -92,8 +93,68 @@ impl Side {
     }
 }
 
+/// What the checkpoint under test stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scenario {
+    /// A file whose only checkpoint is forgotten (dead data it deduplicates against),
+    /// and a new one.
+    Dedup,
+    /// An edit inside footage, stored as a delta against a chunk of the previous
+    /// version, which the checkpoint's publication makes dead but for the delta (the
+    /// pack holding it is then mostly dead, and rewritten).
+    Delta,
+}
+
+/// Prepares the repository and directory `c` for `scenario`; returns what `c` holds.
+fn prepare(r: &Path, repo_arg: &str, scenario: Scenario) -> crate::util::Tree {
+    match scenario {
+        Scenario::Dedup => {
+            // Dead data: `shared.bin` is indexed, but its only checkpoint is forgotten
+            // and its directory is gone.
+            let shared = random_bytes(300_000, 1);
+            write(&r.join("old"), "shared.bin", &shared);
+            write(&r.join("old"), "old-only.bin", random_bytes(700_000, 2));
+            reel(r)
+                .args(["--repo", repo_arg, "checkpoint", "old", "--name", "old"])
+                .assert()
+                .success();
+            reel(r)
+                .args(["--repo", repo_arg, "forget", "old"])
+                .assert()
+                .success();
+            std::fs::remove_dir_all(r.join("old")).unwrap();
+            // The checkpoint under test holds the dead file again, and a new one.
+            write(&r.join("c"), "shared.bin", &shared);
+            write(&r.join("c"), "new.bin", random_bytes(250_000, 3));
+        }
+        Scenario::Delta => {
+            let footage = random_bytes(2 << 20, 11);
+            write(&r.join("c"), "footage.mov", &footage);
+            write(&r.join("c"), "take-2.mov", random_bytes(6 << 20, 12));
+            reel(r)
+                .args(["--repo", repo_arg, "checkpoint", "c", "--name", "v1"])
+                .assert()
+                .success();
+            reel(r)
+                .args(["--repo", repo_arg, "forget", "v1"])
+                .assert()
+                .success();
+            std::fs::remove_file(r.join("c/take-2.mov")).unwrap();
+            let mid = footage.len() / 2;
+            let edited = [
+                &footage[..mid],
+                &random_bytes(4096, 13)[..],
+                &footage[mid..],
+            ]
+            .concat();
+            write(&r.join("c"), "footage.mov", edited);
+        }
+    }
+    snapshot(&r.join("c"))
+}
+
 /// Plays one interleaving in a fresh repository; panics naming it if anything is lost.
-fn play(order: &[Step]) {
+fn play(order: &[Step], scenario: Scenario) {
     let root = tempdir();
     let r = root.path();
     let repo = r.join("repo");
@@ -102,24 +163,7 @@ fn play(order: &[Step]) {
         .args(["--repo", &repo_arg, "init"])
         .assert()
         .success();
-    // Dead data: `shared.bin` is indexed, but its only checkpoint is forgotten and its
-    // directory is gone.
-    let shared = random_bytes(300_000, 1);
-    write(&r.join("old"), "shared.bin", &shared);
-    write(&r.join("old"), "old-only.bin", random_bytes(700_000, 2));
-    reel(r)
-        .args(["--repo", &repo_arg, "checkpoint", "old", "--name", "old"])
-        .assert()
-        .success();
-    reel(r)
-        .args(["--repo", &repo_arg, "forget", "old"])
-        .assert()
-        .success();
-    std::fs::remove_dir_all(r.join("old")).unwrap();
-    // The checkpoint under test holds the dead file again, and a new one.
-    write(&r.join("c"), "shared.bin", &shared);
-    write(&r.join("c"), "new.bin", random_bytes(250_000, 3));
-    let expected = snapshot(&r.join("c"));
+    let expected = prepare(r, &repo_arg, scenario);
 
     let mut ckpt = Side::new(
         &CHECKPOINT_POINTS,
@@ -146,6 +190,13 @@ fn play(order: &[Step]) {
     let summary: serde_json::Value =
         serde_json::from_str(&summary.expect("the checkpoint finished")).unwrap();
     let id = summary["id"].as_str().unwrap();
+    if scenario == Scenario::Delta {
+        let stored = summary["stored_bytes"].as_u64().unwrap();
+        assert!(
+            stored < 64 * 1024,
+            "{order:?}: no delta, {stored} bytes stored"
+        );
+    }
 
     // Nothing is lost: the repository is clean and the checkpoint restores exactly.
     check(r, &repo_arg, order, id, &expected);
@@ -154,9 +205,13 @@ fn play(order: &[Step]) {
     run(r, &["--repo", &repo_arg, "gc", "--grace", "0s"], order);
     check(r, &repo_arg, order, id, &expected);
     let stats = reel_json(r, &["--repo", &repo_arg, "stats"]);
+    let limit = match scenario {
+        Scenario::Dedup => 600_000,
+        Scenario::Delta => 3 << 20,
+    };
     assert!(
-        stats["pack_bytes"].as_u64().unwrap() < 600_000,
-        "{order:?}: old-only.bin was never freed: {stats}"
+        stats["pack_bytes"].as_u64().unwrap() < limit,
+        "{order:?}: the dead file was never freed: {stats}"
     );
 }
 
@@ -185,25 +240,31 @@ fn check(r: &Path, repo: &str, order: &[Step], id: &str, expected: &crate::util:
     );
 }
 
-fn play_all(first: Step) {
+fn play_all(first: Step, scenario: Scenario) {
     let orders: Vec<Vec<Step>> = interleavings()
         .into_iter()
         .filter(|o| o[0] == first)
         .collect();
     assert_eq!(orders.len(), 10);
     for order in &orders {
-        play(order);
+        play(order, scenario);
     }
 }
 
 #[test]
 fn gc_racing_a_checkpoint_that_started_first_loses_nothing() {
-    play_all(Step::Checkpoint);
+    play_all(Step::Checkpoint, Scenario::Dedup);
 }
 
 #[test]
 fn gc_racing_a_checkpoint_that_started_second_loses_nothing() {
-    play_all(Step::Gc);
+    play_all(Step::Gc, Scenario::Dedup);
+}
+
+#[test]
+fn gc_racing_a_checkpoint_of_deltas_loses_nothing() {
+    play_all(Step::Checkpoint, Scenario::Delta);
+    play_all(Step::Gc, Scenario::Delta);
 }
 
 #[test]

@@ -12,6 +12,7 @@ mod concurrency;
 mod corruption;
 mod crash;
 mod dedup;
+mod deltas;
 mod faults;
 mod garage;
 mod gc;

@@ -312,8 +312,7 @@ pub(super) fn rewrite(
         };
         for (id, loc) in objects {
             let stored = stored_bytes(&bytes, pack, loc)?;
-            let raw =
-                crate::object::codec::decompress(stored, loc.compression, loc.raw_len as usize)?;
+            let raw = engine.decode_stored(id, loc, stored, crate::object::delta::MAX_DEPTH)?;
             crate::engine::read::verify(id, loc, &raw)?;
             packer.add(loc.kind, *id, loc.compression, stored, loc.raw_len)?;
         }

@@ -140,7 +140,7 @@ fn copy(engine: &Engine, needed: &[(Hash, ObjectLocation)]) -> Result<Vec<Writte
             Err(StoreError::NotFound { .. }) => return Err(deleted_meanwhile(&id.short())),
             Err(e) => return Err(e.into()),
         };
-        let raw = crate::object::codec::decompress(&stored, loc.compression, loc.raw_len as usize)?;
+        let raw = engine.decode_stored(id, loc, &stored, crate::object::delta::MAX_DEPTH)?;
         crate::engine::read::verify(id, loc, &raw)?;
         packer.add(loc.kind, *id, loc.compression, &stored, loc.raw_len)?;
     }

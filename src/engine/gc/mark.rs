@@ -11,9 +11,11 @@
 use std::collections::HashSet;
 
 use crate::engine::Engine;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::hash::{CommitId, Hash, TreeId};
-use crate::object::EntryKind;
+use crate::index::ObjectLocation;
+use crate::object::codec::Compression;
+use crate::object::{EntryKind, Manifest, ObjectKind};
 
 /// What the roots are, read at one moment.
 #[derive(Debug, Default)]
@@ -134,13 +136,48 @@ impl<'a> Marker<'a> {
         Ok(())
     }
 
-    /// A file's content: the chunk, or the manifest and its chunks.
+    /// A file's content: the chunk, or the manifest and its chunks; and the bases of
+    /// every delta among them.
     fn file(&mut self, engine: &Engine, id: Hash) -> Result<()> {
-        if self.visit(id)
-            && let Some(m) = engine.read_manifest(&id)?
-        {
-            for c in m.chunks {
-                self.visit(c.id);
+        if !self.visit(id) {
+            return Ok(());
+        }
+        let loc = engine.locate(&id)?;
+        if loc.kind != ObjectKind::Manifest {
+            return self.bases(engine, id, &loc);
+        }
+        let raw = engine.read_unverified(&id, &loc)?;
+        let manifest: Manifest = crate::object::decode(&raw).map_err(|e| Error::Corrupt {
+            what: format!("manifest {}", id.short()),
+            pack: Some(loc.pack),
+            object: Some(id),
+            reason: e.to_string(),
+        })?;
+        for c in manifest.chunks {
+            // A chunk the index lacks is damage for fsck to report, not gc's to stop on.
+            if self.visit(c.id)
+                && let Some(loc) = engine.index.location(&c.id)?
+            {
+                self.bases(engine, c.id, &loc)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Marks the bases a delta at `loc` is decoded against, and theirs: a base lives
+    /// as long as a live delta names it.
+    fn bases(&mut self, engine: &Engine, id: Hash, loc: &ObjectLocation) -> Result<()> {
+        let mut deltas = vec![(id, *loc)];
+        while let Some((id, loc)) = deltas.pop() {
+            if loc.compression != Compression::Delta {
+                continue;
+            }
+            for base in engine.delta_header(&id, &loc)?.bases {
+                if self.visit(base)
+                    && let Some(loc) = engine.index.location(&base)?
+                {
+                    deltas.push((base, loc));
+                }
             }
         }
         Ok(())

@@ -114,13 +114,13 @@ pub fn chunk_into(
                 whole.update(fresh);
             },
             || {
-                round.cut(|data, id| {
+                round.cut(|data, id, replaced| {
                     refs.push(ChunkRef {
                         id,
                         len: data.len() as u32,
                     });
                     size += data.len() as u64;
-                    pipe.offer_slice(ObjectKind::Chunk, id, data)
+                    pipe.offer_chunk(id, data, replaced)
                 })
             },
         );

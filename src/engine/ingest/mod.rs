@@ -1,6 +1,7 @@
 //! The write path: walk a directory, hash and chunk what changed, pack new objects,
 //! build trees, publish a checkpoint.
 
+mod bases;
 mod cached;
 mod checkpoint;
 mod file;

@@ -22,12 +22,20 @@ use crate::hash::Hash;
 use crate::index::IndexSnapshot;
 use crate::object::ObjectKind;
 use crate::object::codec::{self, Compression};
-use crate::store::{PackSink, Packer, WrittenPack};
+use crate::object::delta;
+use crate::store::{BlobBackend, PackSink, Packer, WrittenPack};
+
+use super::bases::{self, DeltaInput};
+
+/// The first repository format whose packs may hold deltas (older releases refuse it).
+pub const DELTA_FORMAT: u32 = 3;
 
 struct RawObject {
     kind: ObjectKind,
     id: Hash,
     raw: Vec<u8>,
+    /// The old chunks to try compressing it against.
+    delta: Option<DeltaInput>,
 }
 
 struct Compressed {
@@ -50,6 +58,8 @@ pub struct PipelineStats {
     /// Chunks of changed files recognised by their hash as chunks of the files'
     /// previous versions, without searching for their cut points.
     pub recognised_chunks: AtomicU64,
+    /// Objects stored as deltas against the chunks they replaced.
+    pub deltas: AtomicU64,
 }
 
 /// A running pipeline. Offer objects from any thread, then [`Pipeline::finish`].
@@ -63,6 +73,8 @@ pub struct Pipeline {
     seen: Mutex<HashSet<Hash>>,
     snapshot: IndexSnapshot,
     stats: Arc<PipelineStats>,
+    /// Where bases are read from, when the repository's format allows deltas.
+    deltas: Option<Arc<dyn BlobBackend>>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -101,6 +113,7 @@ impl Pipeline {
                 seen: Mutex::default(),
                 snapshot,
                 stats,
+                deltas: None,
             });
         };
         let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
@@ -132,6 +145,7 @@ impl Pipeline {
             seen: Mutex::default(),
             snapshot,
             stats,
+            deltas: (engine.config.format >= DELTA_FORMAT).then(|| Arc::clone(&engine.backend)),
         })
     }
 
@@ -142,15 +156,23 @@ impl Pipeline {
 
     /// Stores an object unless the repository or this run already has it.
     pub fn offer(&self, kind: ObjectKind, id: Hash, raw: Vec<u8>) -> Result<()> {
-        self.offer_with(kind, id, || raw)
+        self.offer_with(kind, id, || raw, &[])
     }
 
-    /// [`Pipeline::offer`] for borrowed bytes: copied only if they are to be stored.
-    pub fn offer_slice(&self, kind: ObjectKind, id: Hash, raw: &[u8]) -> Result<()> {
-        self.offer_with(kind, id, || raw.to_vec())
+    /// Stores a chunk, borrowed (copied only if it is to be stored), unless the
+    /// repository or this run already has it; `replaced` are the old chunks it most
+    /// likely replaced, to store it as a delta against when that is much smaller.
+    pub fn offer_chunk(&self, id: Hash, raw: &[u8], replaced: &[Hash]) -> Result<()> {
+        self.offer_with(ObjectKind::Chunk, id, || raw.to_vec(), replaced)
     }
 
-    fn offer_with(&self, kind: ObjectKind, id: Hash, raw: impl FnOnce() -> Vec<u8>) -> Result<()> {
+    fn offer_with(
+        &self,
+        kind: ObjectKind,
+        id: Hash,
+        raw: impl FnOnce() -> Vec<u8>,
+        replaced: &[Hash],
+    ) -> Result<()> {
         let Some(tx) = &self.tx else { return Ok(()) };
         if !self
             .seen
@@ -165,7 +187,13 @@ impl Pipeline {
         }
         let raw = raw();
         if raw.len() <= SMALL_OBJECT {
-            let obj = compress_one(RawObject { kind, id, raw }, self.level, &self.stats);
+            let obj = RawObject {
+                kind,
+                id,
+                raw,
+                delta: None,
+            };
+            let obj = compress_one(obj, self.level, &self.stats);
             let full = {
                 let mut batch = self.small.lock().expect("batch lock is never poisoned");
                 batch.bytes += obj.stored.len();
@@ -178,7 +206,19 @@ impl Pipeline {
                 None => Ok(()),
             };
         }
-        tx.send(RawObject { kind, id, raw })
+        let delta = match &self.deltas {
+            Some(backend) if !replaced.is_empty() && raw.len() >= delta::MIN_CHUNK => {
+                bases::prepare(&self.snapshot, &**backend, replaced)
+            }
+            _ => None,
+        };
+        let obj = RawObject {
+            kind,
+            id,
+            raw,
+            delta,
+        };
+        tx.send(obj)
             .map_err(|_| EngineError::Worker("the pack writer stopped".into()).into())
     }
 
@@ -235,7 +275,17 @@ struct SmallBatch {
 
 fn compress_one(obj: RawObject, level: i32, stats: &PipelineStats) -> Compressed {
     let raw_len = obj.raw.len();
-    let (compression, stored) = codec::compress(obj.raw, level);
+    let as_delta = obj
+        .delta
+        .and_then(|d| delta::encode(&obj.raw, level, &d.header, &d.prefix).ok());
+    let (mut compression, mut stored) = codec::compress(obj.raw, level);
+    // A delta is kept only when it saves a tenth at least: reading it costs its bases.
+    if let Some(d) = as_delta
+        && d.len() * 10 < stored.len() * 9
+    {
+        (compression, stored) = (Compression::Delta, d);
+        stats.deltas.fetch_add(1, Ordering::Relaxed);
+    }
     stats.objects.fetch_add(1, Ordering::Relaxed);
     stats.raw_bytes.fetch_add(raw_len as u64, Ordering::Relaxed);
     stats

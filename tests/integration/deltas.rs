@@ -1,0 +1,188 @@
+//! Delta chunks: a chunk changed by an edit inside a large file is stored compressed
+//! against the chunk it replaced; every version restores exactly, gc keeps a base while
+//! a live delta needs it, and repositories of an older format never get one.
+
+use std::sync::Arc;
+
+use reelstore::{CheckpointOptions, GcOptions, NoProgress, RepoConfig, Repository};
+
+use crate::util::{random_bytes, snapshot, tempdir, write};
+
+fn named(name: &str) -> CheckpointOptions {
+    CheckpointOptions {
+        name: Some(name.into()),
+        ..Default::default()
+    }
+}
+
+fn now() -> GcOptions {
+    GcOptions {
+        grace: std::time::Duration::ZERO,
+        ..GcOptions::default()
+    }
+}
+
+/// `data` with `len` new random bytes (from `seed`) inserted in its middle.
+fn inserted(data: &[u8], len: usize, seed: u64) -> Vec<u8> {
+    let mid = data.len() / 2;
+    [&data[..mid], &random_bytes(len, seed)[..], &data[mid..]].concat()
+}
+
+async fn restored(repo: &Repository, rev: &str) -> crate::util::Tree {
+    let out = tempdir();
+    repo.restore(rev, out.path(), Arc::new(NoProgress))
+        .await
+        .unwrap();
+    snapshot(out.path())
+}
+
+#[tokio::test]
+async fn an_insertion_into_footage_costs_about_what_was_inserted() {
+    let root = tempdir();
+    let repo = Repository::init(root.path().join("repo"), RepoConfig::default())
+        .await
+        .unwrap();
+    let dir = tempdir();
+    let d = dir.path();
+    let footage = random_bytes(4 << 20, 1);
+    write(d, "footage.mov", &footage);
+    repo.checkpoint(d, named("a"), Arc::new(NoProgress))
+        .await
+        .unwrap();
+    let want_a = snapshot(d);
+
+    write(d, "footage.mov", inserted(&footage, 4096, 2));
+    let b = repo
+        .checkpoint(d, named("b"), Arc::new(NoProgress))
+        .await
+        .unwrap();
+    let want_b = snapshot(d);
+    // Whole, the one or two chunks around the edit cost 300 KiB or more.
+    assert!(
+        b.stored_bytes < 32 * 1024,
+        "4 KiB inserted cost {} stored bytes",
+        b.stored_bytes
+    );
+    assert!(repo.stats().await.unwrap().deltas >= 1);
+    assert_eq!(restored(&repo, "a").await, want_a);
+    assert_eq!(restored(&repo, "b").await, want_b);
+    let fsck = repo.fsck(true).await.unwrap();
+    assert!(fsck.is_clean(), "{fsck:?}");
+}
+
+/// The base of a delta sits in a pack that is mostly dead once the first checkpoint
+/// is deleted: gc rewrites that pack, and must carry the base over although no tree
+/// names it any more.
+#[tokio::test]
+async fn gc_keeps_the_bases_of_a_live_delta() {
+    let root = tempdir();
+    let repo = Repository::init(root.path().join("repo"), RepoConfig::default())
+        .await
+        .unwrap();
+    let dir = tempdir();
+    let d = dir.path();
+    let footage = random_bytes(1 << 20, 3);
+    write(d, "footage.mov", &footage);
+    write(d, "take-2.mov", random_bytes(8 << 20, 4));
+    repo.checkpoint(d, named("a"), Arc::new(NoProgress))
+        .await
+        .unwrap();
+    std::fs::remove_file(d.join("take-2.mov")).unwrap();
+    write(d, "footage.mov", inserted(&footage, 4096, 5));
+    let b = repo
+        .checkpoint(d, named("b"), Arc::new(NoProgress))
+        .await
+        .unwrap();
+    assert!(b.stored_bytes < 32 * 1024, "no delta: {b:?}");
+    let want_b = snapshot(d);
+
+    repo.delete_checkpoint("a").await.unwrap();
+    let gc = repo.gc(now()).await.unwrap();
+    assert!(
+        !gc.packs_repacked.is_empty() || !gc.packs_deleted.is_empty(),
+        "the deleted take was not collected: {gc:?}"
+    );
+    let fsck = repo.fsck(true).await.unwrap();
+    assert!(fsck.is_clean(), "{fsck:?}");
+    assert_eq!(restored(&repo, "b").await, want_b);
+    // A second collection finds the base live again (not only spared once).
+    repo.gc(now()).await.unwrap();
+    assert_eq!(restored(&repo, "b").await, want_b);
+}
+
+/// Twelve edits in the same place make each changed chunk a delta of the last one's;
+/// the chain stops at its limit (a chunk is then stored whole) and every version reads
+/// back exactly.
+#[tokio::test]
+async fn a_chain_of_edits_restores_every_version() {
+    let root = tempdir();
+    let repo = Repository::init(root.path().join("repo"), RepoConfig::default())
+        .await
+        .unwrap();
+    let dir = tempdir();
+    let d = dir.path();
+    let mut footage = random_bytes(2 << 20, 6);
+    let mut versions = Vec::new();
+    let mut whole = 0;
+    for step in 0..12u64 {
+        write(d, "footage.mov", &footage);
+        let s = repo
+            .checkpoint(d, named(&format!("v{step}")), Arc::new(NoProgress))
+            .await
+            .unwrap();
+        if step > 0 && s.stored_bytes > 128 * 1024 {
+            whole += 1;
+        }
+        versions.push(snapshot(d));
+        footage = inserted(&footage, 1000, 100 + step);
+    }
+    assert!(whole >= 1, "the chain never reached its limit");
+    for (step, want) in versions.iter().enumerate() {
+        assert_eq!(&restored(&repo, &format!("v{step}")).await, want, "v{step}");
+    }
+    // Deleting the middle of the chain keeps what its ends need.
+    for step in 1..11 {
+        repo.delete_checkpoint(&format!("v{step}")).await.unwrap();
+    }
+    repo.gc(now()).await.unwrap();
+    let fsck = repo.fsck(true).await.unwrap();
+    assert!(fsck.is_clean(), "{fsck:?}");
+    assert_eq!(&restored(&repo, "v11").await, &versions[11]);
+    assert_eq!(&restored(&repo, "v0").await, &versions[0]);
+}
+
+/// A repository of format 2 (whose packs an older release reads) never gets a delta,
+/// and stays at format 2.
+#[tokio::test]
+async fn a_format_2_repository_stores_chunks_whole() {
+    let root = tempdir();
+    let path = root.path().join("repo");
+    Repository::init(&path, RepoConfig::default())
+        .await
+        .unwrap();
+    let config = path.join("config");
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("\"format\": 3"), "{text}");
+    std::fs::write(&config, text.replace("\"format\": 3", "\"format\": 2")).unwrap();
+    let repo = Repository::open(&path).await.unwrap();
+    let dir = tempdir();
+    let d = dir.path();
+    let footage = random_bytes(2 << 20, 7);
+    write(d, "footage.mov", &footage);
+    repo.checkpoint(d, named("a"), Arc::new(NoProgress))
+        .await
+        .unwrap();
+    write(d, "footage.mov", inserted(&footage, 4096, 8));
+    let b = repo
+        .checkpoint(d, named("b"), Arc::new(NoProgress))
+        .await
+        .unwrap();
+    assert!(b.stored_bytes > 64 * 1024, "{b:?}");
+    assert_eq!(repo.stats().await.unwrap().deltas, 0);
+    drop(repo);
+    assert!(
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .contains("\"format\": 2")
+    );
+}
