@@ -186,13 +186,19 @@ impl Pipeline {
             return Ok(());
         }
         let raw = raw();
-        if raw.len() <= SMALL_OBJECT {
-            let obj = RawObject {
-                kind,
-                id,
-                raw,
-                delta: None,
-            };
+        let delta = match &self.deltas {
+            Some(backend) if !replaced.is_empty() && raw.len() >= delta::MIN_CHUNK => {
+                bases::prepare(&self.snapshot, &**backend, replaced)
+            }
+            _ => None,
+        };
+        let obj = RawObject {
+            kind,
+            id,
+            raw,
+            delta,
+        };
+        if obj.raw.len() <= SMALL_OBJECT {
             let obj = compress_one(obj, self.level, &self.stats);
             let full = {
                 let mut batch = self.small.lock().expect("batch lock is never poisoned");
@@ -206,18 +212,6 @@ impl Pipeline {
                 None => Ok(()),
             };
         }
-        let delta = match &self.deltas {
-            Some(backend) if !replaced.is_empty() && raw.len() >= delta::MIN_CHUNK => {
-                bases::prepare(&self.snapshot, &**backend, replaced)
-            }
-            _ => None,
-        };
-        let obj = RawObject {
-            kind,
-            id,
-            raw,
-            delta,
-        };
         tx.send(obj)
             .map_err(|_| EngineError::Worker("the pack writer stopped".into()).into())
     }
