@@ -4,22 +4,24 @@
 
 use std::sync::Arc;
 
-use reelstore::{CheckpointOptions, GcOptions, NoProgress, RepoConfig, Repository};
+use reelstore::{NoProgress, RepoConfig, Repository};
 
-use crate::util::{random_bytes, snapshot, tempdir, write};
+use crate::util::{gc_now as now, named, new_repo, random_bytes, snapshot, tempdir, write};
 
-fn named(name: &str) -> CheckpointOptions {
-    CheckpointOptions {
-        name: Some(name.into()),
-        ..Default::default()
-    }
-}
-
-fn now() -> GcOptions {
-    GcOptions {
-        grace: std::time::Duration::ZERO,
-        ..GcOptions::default()
-    }
+/// A new repository and a directory holding `footage.mov` of `len` random bytes (from
+/// `seed`), checkpointed as `a`; returns them and the footage.
+async fn footage_checkpointed(
+    len: usize,
+    seed: u64,
+) -> (tempfile::TempDir, Repository, tempfile::TempDir, Vec<u8>) {
+    let (root, repo) = new_repo().await;
+    let dir = tempdir();
+    let footage = random_bytes(len, seed);
+    write(dir.path(), "footage.mov", &footage);
+    repo.checkpoint(dir.path(), named("a"), Arc::new(NoProgress))
+        .await
+        .unwrap();
+    (root, repo, dir, footage)
 }
 
 /// `data` with `len` new random bytes (from `seed`) inserted in its middle.
@@ -38,17 +40,8 @@ async fn restored(repo: &Repository, rev: &str) -> crate::util::Tree {
 
 #[tokio::test]
 async fn an_insertion_into_footage_costs_about_what_was_inserted() {
-    let root = tempdir();
-    let repo = Repository::init(root.path().join("repo"), RepoConfig::default())
-        .await
-        .unwrap();
-    let dir = tempdir();
+    let (_root, repo, dir, footage) = footage_checkpointed(4 << 20, 1).await;
     let d = dir.path();
-    let footage = random_bytes(4 << 20, 1);
-    write(d, "footage.mov", &footage);
-    repo.checkpoint(d, named("a"), Arc::new(NoProgress))
-        .await
-        .unwrap();
     let want_a = snapshot(d);
 
     write(d, "footage.mov", inserted(&footage, 4096, 2));
@@ -75,12 +68,10 @@ async fn an_insertion_into_footage_costs_about_what_was_inserted() {
 /// names it any more.
 #[tokio::test]
 async fn gc_keeps_the_bases_of_a_live_delta() {
-    let root = tempdir();
-    let repo = Repository::init(root.path().join("repo"), RepoConfig::default())
-        .await
-        .unwrap();
+    let (_root, repo) = new_repo().await;
     let dir = tempdir();
     let d = dir.path();
+    // In one checkpoint, so in one pack: the footage's first version and a take.
     let footage = random_bytes(1 << 20, 3);
     write(d, "footage.mov", &footage);
     write(d, "take-2.mov", random_bytes(8 << 20, 4));
@@ -115,10 +106,7 @@ async fn gc_keeps_the_bases_of_a_live_delta() {
 /// back exactly.
 #[tokio::test]
 async fn a_chain_of_edits_restores_every_version() {
-    let root = tempdir();
-    let repo = Repository::init(root.path().join("repo"), RepoConfig::default())
-        .await
-        .unwrap();
+    let (_root, repo) = new_repo().await;
     let dir = tempdir();
     let d = dir.path();
     let mut footage = random_bytes(2 << 20, 6);

@@ -3,23 +3,9 @@
 
 use std::sync::Arc;
 
-use reelstore::{CheckpointOptions, GcOptions, NoProgress, RepoConfig, Repository};
+use reelstore::{GcOptions, NoProgress, RepoConfig, Repository};
 
-use crate::util::{random_bytes, snapshot, tempdir, write};
-
-fn named(name: &str) -> CheckpointOptions {
-    CheckpointOptions {
-        name: Some(name.into()),
-        ..Default::default()
-    }
-}
-
-fn now() -> GcOptions {
-    GcOptions {
-        grace: std::time::Duration::ZERO,
-        ..GcOptions::default()
-    }
-}
+use crate::util::{gc_now as now, named, random_bytes, snapshot, tempdir, write};
 
 #[tokio::test]
 async fn deleting_the_middle_checkpoint_frees_only_its_data() {

@@ -18,6 +18,33 @@ pub enum Node {
 /// A directory as [`snapshot`] sees it.
 pub type Tree = BTreeMap<String, Node>;
 
+/// Checkpoint options that only name the checkpoint.
+pub fn named(name: &str) -> reelstore::CheckpointOptions {
+    reelstore::CheckpointOptions {
+        name: Some(name.into()),
+        ..Default::default()
+    }
+}
+
+/// A new repository (default settings) in a temporary directory, kept while the
+/// returned guard lives.
+pub async fn new_repo() -> (tempfile::TempDir, reelstore::Repository) {
+    let root = tempdir();
+    let repo =
+        reelstore::Repository::init(root.path().join("repo"), reelstore::RepoConfig::default())
+            .await
+            .unwrap();
+    (root, repo)
+}
+
+/// GC options without a grace period: collect now.
+pub fn gc_now() -> reelstore::GcOptions {
+    reelstore::GcOptions {
+        grace: std::time::Duration::ZERO,
+        ..reelstore::GcOptions::default()
+    }
+}
+
 /// Every path under `root` except `.reel`, with what it holds.
 pub fn snapshot(root: &Path) -> Tree {
     let mut out = BTreeMap::new();
