@@ -99,6 +99,9 @@ pub enum Command {
     Fsck(FsckArgs),
     /// Show repository sizes and counts.
     Stats,
+    /// Move the repository to the newest format (3: edits inside large files stored as
+    /// deltas); releases before it can no longer open it.
+    Upgrade,
     /// Projects: virtual working trees with named checkpoints.
     #[command(subcommand)]
     Project(super::artifact_args::ProjectCmd),

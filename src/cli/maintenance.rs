@@ -258,6 +258,23 @@ pub(super) async fn forget(cli: &Cli, revs: &[String]) -> Outcome {
     Ok(out(&text)?)
 }
 
+pub(super) async fn upgrade(cli: &Cli) -> Outcome {
+    let repo = open(cli).await?;
+    let (from, to) = repo.upgrade().await?;
+    if cli.json {
+        return Ok(json(&serde_json::json!({ "from": from, "to": to }))?);
+    }
+    Ok(out(&if from == to {
+        format!("the repository is already format {to}\n")
+    } else {
+        format!(
+            "upgraded the repository from format {from} to {to}: changed chunks of large \
+             files are stored as deltas from now on; releases before format {to} can no \
+             longer open it\n"
+        )
+    })?)
+}
+
 pub(super) async fn index(cli: &Cli, cmd: &IndexCmd) -> Outcome {
     let IndexCmd::Rebuild = cmd;
     let dir = match repo_path(cli)? {

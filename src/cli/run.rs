@@ -169,6 +169,7 @@ pub(super) async fn run(cli: Cli) -> Outcome {
         Command::Index(cmd) => super::maintenance::index(&cli, cmd).await,
         Command::Fsck(args) => super::maintenance::fsck(&cli, args).await,
         Command::Stats => super::maintenance::stats(&cli).await,
+        Command::Upgrade => super::maintenance::upgrade(&cli).await,
         Command::Project(cmd) => super::project_run::project(&cli, cmd).await,
         Command::File(cmd) => super::blob_run::file(&cli, cmd).await,
         Command::Asset(cmd) => super::blob_run::asset(&cli, cmd).await,

@@ -259,6 +259,33 @@ impl Repository {
 }
 
 impl Repository {
+    /// Moves a repository on this machine (a local directory or a redb file) to the
+    /// newest format; returns the format before and after. From format 3 on, changed
+    /// chunks of large files are stored as deltas, and releases that know only format
+    /// 2 refuse to open the repository. A repository on a bucket keeps the format it
+    /// was created with: every machine sharing it would have to be upgraded at once.
+    pub async fn upgrade(&self) -> Result<(u32, u32)> {
+        let mut config = self.engine.config.clone();
+        let from = config.format;
+        if from >= crate::engine::config::REPO_FORMAT {
+            return Ok((from, from));
+        }
+        if matches!(config.backend, BackendConfig::Url(_)) {
+            return Err(Error::Invalid(format!(
+                "a repository on a bucket keeps its format ({from}): every machine sharing \
+                 it would have to move at once"
+            )));
+        }
+        let dir = self
+            .dir
+            .clone()
+            .ok_or_else(|| Error::Invalid("this repository has no directory to upgrade".into()))?;
+        config.format = crate::engine::config::REPO_FORMAT;
+        let to = config.format;
+        blocking(move || write_config(&dir, &config)).await?;
+        Ok((from, to))
+    }
+
     /// A repository with an in-memory index on the given backend (tests that watch the
     /// requests a backend gets).
     #[cfg(test)]

@@ -174,3 +174,62 @@ async fn a_format_2_repository_stores_chunks_whole() {
             .contains("\"format\": 2")
     );
 }
+
+/// `reel upgrade` moves a format 2 repository to format 3, after which an edit is
+/// stored as a delta; a second upgrade has nothing to do; a repository on a URL
+/// backend (shared by machines) keeps its format.
+#[test]
+fn upgrade_moves_a_format_2_repository_to_deltas() {
+    use crate::util::reel;
+    use predicates::str::contains;
+    let dir = tempdir();
+    let d = dir.path();
+    reel(d).arg("init").assert().success();
+    let config = d.join(".reel/config");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace("\"format\": 3", "\"format\": 2")).unwrap();
+    let footage = random_bytes(2 << 20, 31);
+    write(d, "footage.mov", &footage);
+    reel(d).args(["checkpoint", "-q"]).assert().success();
+    reel(d)
+        .arg("upgrade")
+        .assert()
+        .success()
+        .stdout(contains("from format 2 to 3"));
+    assert!(
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .contains("\"format\": 3")
+    );
+    write(d, "footage.mov", inserted(&footage, 4096, 32));
+    let out = reel(d).args(["--json", "checkpoint"]).output().unwrap();
+    assert!(out.status.success());
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        summary["stored_bytes"].as_u64().unwrap() < 32 * 1024,
+        "{summary}"
+    );
+    reel(d)
+        .arg("upgrade")
+        .assert()
+        .success()
+        .stdout(contains("already format 3"));
+
+    let shared = tempdir();
+    let url = format!("file://{}", shared.path().join("blobs").display());
+    let s = shared.path();
+    reel(s).args(["init", "--backend", &url]).assert().success();
+    let config = s.join(".reel/config");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace("\"format\": 3", "\"format\": 2")).unwrap();
+    reel(s)
+        .arg("upgrade")
+        .assert()
+        .code(1)
+        .stderr(contains("bucket keeps its format"));
+    assert!(
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .contains("\"format\": 2")
+    );
+}
