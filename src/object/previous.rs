@@ -81,9 +81,9 @@ impl PreviousChunks {
     }
 
     /// The old chunks a new chunk of `len` bytes at new offset `at` most likely replaced
-    /// (those overlapping where it would sit in the old version, at the shift last seen),
-    /// the most overlapped first, at most `limit`: the bases a delta of it is
-    /// compressed against.
+    /// (those overlapping where it would sit in the old version, at the shift last
+    /// seen): the `limit` most overlapped, in the old version's order. They are the
+    /// bases a delta of it is compressed against.
     #[must_use]
     pub fn replaced(&self, at: u64, len: usize, limit: usize) -> Vec<Hash> {
         let start = i128::from(at) - i128::from(self.shift);

@@ -233,3 +233,36 @@ fn upgrade_moves_a_format_2_repository_to_deltas() {
             .contains("\"format\": 2")
     );
 }
+
+/// A second machine attaching to a bucket of format 2 (made by an older release that
+/// other machines may still run) stays at format 2: it stores changed chunks whole.
+#[test]
+fn attaching_to_a_format_2_bucket_writes_no_deltas() {
+    use crate::util::reel;
+    let bucket = tempdir();
+    let url = format!("file://{}", bucket.path().join("blobs").display());
+    let a = tempdir();
+    reel(a.path())
+        .args(["init", "--backend", &url])
+        .assert()
+        .success();
+    let record = bucket.path().join("blobs/repository");
+    let text = std::fs::read_to_string(&record).unwrap();
+    std::fs::write(&record, text.replace("\"format\": 3", "\"format\": 2")).unwrap();
+    let b = tempdir();
+    let d = b.path();
+    reel(d).args(["init", "--backend", &url]).assert().success();
+    let config = std::fs::read_to_string(d.join(".reel/config")).unwrap();
+    assert!(config.contains("\"format\": 2"), "{config}");
+    let footage = random_bytes(2 << 20, 41);
+    write(d, "footage.mov", &footage);
+    reel(d).args(["checkpoint", "-q"]).assert().success();
+    write(d, "footage.mov", inserted(&footage, 4096, 42));
+    let out = reel(d).args(["--json", "checkpoint"]).output().unwrap();
+    assert!(out.status.success());
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        summary["stored_bytes"].as_u64().unwrap() > 64 * 1024,
+        "{summary}"
+    );
+}
