@@ -24,6 +24,38 @@ async fn footage_checkpointed(
     (root, repo, dir, footage)
 }
 
+/// The format a repository config (or a bucket's record) names.
+fn format_of(path: &std::path::Path) -> u64 {
+    let text = std::fs::read_to_string(path).unwrap();
+    serde_json::from_str::<serde_json::Value>(&text).unwrap()["format"]
+        .as_u64()
+        .unwrap()
+}
+
+/// Makes a repository config (or a bucket's record) name `format`, as an older release
+/// wrote it.
+fn set_format(path: &std::path::Path, format: u64) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    value["format"] = format.into();
+    std::fs::write(path, serde_json::to_vec_pretty(&value).unwrap()).unwrap();
+}
+
+/// `reel --json checkpoint` in `dir`: the bytes it stored.
+fn checkpoint_stored_bytes(dir: &std::path::Path) -> u64 {
+    let out = crate::util::reel(dir)
+        .args(["--json", "checkpoint"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    summary["stored_bytes"].as_u64().unwrap()
+}
+
 /// `data` with `len` new random bytes (from `seed`) inserted in its middle.
 fn inserted(data: &[u8], len: usize, seed: u64) -> Vec<u8> {
     let mid = data.len() / 2;
@@ -149,9 +181,8 @@ async fn a_format_2_repository_stores_chunks_whole() {
         .await
         .unwrap();
     let config = path.join("config");
-    let text = std::fs::read_to_string(&config).unwrap();
-    assert!(text.contains("\"format\": 3"), "{text}");
-    std::fs::write(&config, text.replace("\"format\": 3", "\"format\": 2")).unwrap();
+    assert_eq!(format_of(&config), 3);
+    set_format(&config, 2);
     let repo = Repository::open(&path).await.unwrap();
     let dir = tempdir();
     let d = dir.path();
@@ -168,11 +199,7 @@ async fn a_format_2_repository_stores_chunks_whole() {
     assert!(b.stored_bytes > 64 * 1024, "{b:?}");
     assert_eq!(repo.stats().await.unwrap().deltas, 0);
     drop(repo);
-    assert!(
-        std::fs::read_to_string(&config)
-            .unwrap()
-            .contains("\"format\": 2")
-    );
+    assert_eq!(format_of(&config), 2);
 }
 
 /// `reel upgrade` moves a format 2 repository to format 3, after which an edit is
@@ -186,8 +213,7 @@ fn upgrade_moves_a_format_2_repository_to_deltas() {
     let d = dir.path();
     reel(d).arg("init").assert().success();
     let config = d.join(".reel/config");
-    let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(&config, text.replace("\"format\": 3", "\"format\": 2")).unwrap();
+    set_format(&config, 2);
     let footage = random_bytes(2 << 20, 31);
     write(d, "footage.mov", &footage);
     reel(d).args(["checkpoint", "-q"]).assert().success();
@@ -196,19 +222,10 @@ fn upgrade_moves_a_format_2_repository_to_deltas() {
         .assert()
         .success()
         .stdout(contains("from format 2 to 3"));
-    assert!(
-        std::fs::read_to_string(&config)
-            .unwrap()
-            .contains("\"format\": 3")
-    );
+    assert_eq!(format_of(&config), 3);
     write(d, "footage.mov", inserted(&footage, 4096, 32));
-    let out = reel(d).args(["--json", "checkpoint"]).output().unwrap();
-    assert!(out.status.success());
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(
-        summary["stored_bytes"].as_u64().unwrap() < 32 * 1024,
-        "{summary}"
-    );
+    let stored = checkpoint_stored_bytes(d);
+    assert!(stored < 32 * 1024, "{stored} bytes stored");
     reel(d)
         .arg("upgrade")
         .assert()
@@ -220,18 +237,13 @@ fn upgrade_moves_a_format_2_repository_to_deltas() {
     let s = shared.path();
     reel(s).args(["init", "--backend", &url]).assert().success();
     let config = s.join(".reel/config");
-    let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(&config, text.replace("\"format\": 3", "\"format\": 2")).unwrap();
+    set_format(&config, 2);
     reel(s)
         .arg("upgrade")
         .assert()
         .code(1)
         .stderr(contains("bucket keeps its format"));
-    assert!(
-        std::fs::read_to_string(&config)
-            .unwrap()
-            .contains("\"format\": 2")
-    );
+    assert_eq!(format_of(&config), 2);
 }
 
 /// A second machine attaching to a bucket of format 2 (made by an older release that
@@ -246,23 +258,15 @@ fn attaching_to_a_format_2_bucket_writes_no_deltas() {
         .args(["init", "--backend", &url])
         .assert()
         .success();
-    let record = bucket.path().join("blobs/repository");
-    let text = std::fs::read_to_string(&record).unwrap();
-    std::fs::write(&record, text.replace("\"format\": 3", "\"format\": 2")).unwrap();
+    set_format(&bucket.path().join("blobs/repository"), 2);
     let b = tempdir();
     let d = b.path();
     reel(d).args(["init", "--backend", &url]).assert().success();
-    let config = std::fs::read_to_string(d.join(".reel/config")).unwrap();
-    assert!(config.contains("\"format\": 2"), "{config}");
+    assert_eq!(format_of(&d.join(".reel/config")), 2);
     let footage = random_bytes(2 << 20, 41);
     write(d, "footage.mov", &footage);
     reel(d).args(["checkpoint", "-q"]).assert().success();
     write(d, "footage.mov", inserted(&footage, 4096, 42));
-    let out = reel(d).args(["--json", "checkpoint"]).output().unwrap();
-    assert!(out.status.success());
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(
-        summary["stored_bytes"].as_u64().unwrap() > 64 * 1024,
-        "{summary}"
-    );
+    let stored = checkpoint_stored_bytes(d);
+    assert!(stored > 64 * 1024, "{stored} bytes stored: a delta");
 }
