@@ -285,14 +285,22 @@ impl Engine {
 
     /// Reads a manifest (for GC and fsck); `None` when the id is a single chunk.
     pub fn read_manifest(&self, id: &Hash) -> Result<Option<Manifest>> {
-        let loc = self.locate(id)?;
+        self.read_manifest_at(id, &self.locate(id)?)
+    }
+
+    /// [`read_manifest`](Self::read_manifest) at a location already looked up.
+    pub(crate) fn read_manifest_at(
+        &self,
+        id: &Hash,
+        loc: &ObjectLocation,
+    ) -> Result<Option<Manifest>> {
         if loc.kind != ObjectKind::Manifest {
             return Ok(None);
         }
-        let raw = self.read_unverified(id, &loc)?;
+        let raw = self.read_unverified(id, loc)?;
         decode(&raw)
             .map(Some)
-            .map_err(|e| corrupt(id, &loc, e.to_string()))
+            .map_err(|e| corrupt(id, loc, e.to_string()))
     }
 }
 
@@ -343,5 +351,53 @@ fn corrupt(id: &Hash, loc: &ObjectLocation, reason: String) -> Error {
         pack: Some(loc.pack),
         object: Some(*id),
         reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::PackId;
+    use crate::object::delta::{DeltaHeader, encode};
+
+    fn delta_at(stored: &[u8], raw_len: usize) -> ObjectLocation {
+        ObjectLocation {
+            pack: PackId(Hash::of(b"pack")),
+            offset: 25,
+            stored_len: stored.len() as u32,
+            raw_len: raw_len as u32,
+            kind: ObjectKind::Chunk,
+            compression: Compression::Delta,
+        }
+    }
+
+    /// A delta asks for its bases one level shallower than itself, and one deeper than
+    /// the reader allows is refused before any base is read: a chain that loops back
+    /// on itself (a crafted pack) ends at the limit.
+    #[test]
+    fn a_delta_reads_its_bases_within_the_depth_allowed() {
+        let base = vec![9u8; 100_000];
+        let raw = [&base[..50_000], b"inserted", &base[50_000..]].concat();
+        let header = DeltaHeader {
+            depth: 3,
+            bases: vec![Hash::of(&base)],
+        };
+        let stored = encode(&raw, 3, &header, &base).unwrap();
+        let loc = delta_at(&stored, raw.len());
+        let mut asked = Vec::new();
+        let out = decode_stored(&Hash::of(&raw), &loc, &stored, 3, &mut |id, depth| {
+            asked.push((*id, depth));
+            Ok(base.clone())
+        })
+        .unwrap();
+        assert_eq!(out, raw);
+        assert_eq!(asked, [(Hash::of(&base), 2)]);
+        let mut read_any = false;
+        let refused = decode_stored(&Hash::of(&raw), &loc, &stored, 2, &mut |_, _| {
+            read_any = true;
+            Ok(base.clone())
+        });
+        assert!(matches!(refused, Err(Error::Corrupt { .. })), "{refused:?}");
+        assert!(!read_any);
     }
 }

@@ -51,9 +51,14 @@ impl IndexSnapshot {
     /// Whether a writer may rely on an object being stored: it is indexed, in a pack no
     /// GC plan has condemned. An object only in a condemned pack is stored again.
     pub fn contains(&self, id: &Hash) -> Result<bool> {
+        Ok(self.location_relied_on(id)?.is_some())
+    }
+
+    /// Where an object is stored, if a writer may rely on it ([`IndexSnapshot::contains`]).
+    pub fn location_relied_on(&self, id: &Hash) -> Result<Option<ObjectLocation>> {
         Ok(self
             .location(id)?
-            .is_some_and(|loc| !self.condemned.contains(&loc.pack)))
+            .filter(|loc| !self.condemned.contains(&loc.pack)))
     }
 
     /// [`IndexSnapshot::contains`] for many ids at once, in their order. When they are

@@ -43,17 +43,9 @@ fn set_format(path: &std::path::Path, format: u64) {
 
 /// `reel --json checkpoint` in `dir`: the bytes it stored.
 fn checkpoint_stored_bytes(dir: &std::path::Path) -> u64 {
-    let out = crate::util::reel(dir)
-        .args(["--json", "checkpoint"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    summary["stored_bytes"].as_u64().unwrap()
+    crate::util::reel_json(dir, &["checkpoint"])["stored_bytes"]
+        .as_u64()
+        .unwrap()
 }
 
 /// `data` with `len` new random bytes (from `seed`) inserted in its middle.
@@ -143,7 +135,7 @@ async fn a_chain_of_edits_restores_every_version() {
     let d = dir.path();
     let mut footage = random_bytes(2 << 20, 6);
     let mut versions = Vec::new();
-    let mut whole = 0;
+    let (mut whole, mut deltas) = (0, 0);
     for step in 0..12u64 {
         write(d, "footage.mov", &footage);
         let s = repo
@@ -153,10 +145,17 @@ async fn a_chain_of_edits_restores_every_version() {
         if step > 0 && s.stored_bytes > 128 * 1024 {
             whole += 1;
         }
+        if step > 0 && s.stored_bytes < 32 * 1024 {
+            deltas += 1;
+        }
         versions.push(snapshot(d));
         footage = inserted(&footage, 1000, 100 + step);
     }
     assert!(whole >= 1, "the chain never reached its limit");
+    assert!(
+        deltas >= 8,
+        "only {deltas} of 11 edits were stored as deltas"
+    );
     for (step, want) in versions.iter().enumerate() {
         assert_eq!(&restored(&repo, &format!("v{step}")).await, want, "v{step}");
     }

@@ -11,11 +11,11 @@
 use std::collections::HashSet;
 
 use crate::engine::Engine;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::hash::{CommitId, Hash, TreeId};
 use crate::index::ObjectLocation;
+use crate::object::EntryKind;
 use crate::object::codec::Compression;
-use crate::object::{EntryKind, Manifest, ObjectKind};
 
 /// What the roots are, read at one moment.
 #[derive(Debug, Default)]
@@ -143,16 +143,9 @@ impl<'a> Marker<'a> {
             return Ok(());
         }
         let loc = engine.locate(&id)?;
-        if loc.kind != ObjectKind::Manifest {
+        let Some(manifest) = engine.read_manifest_at(&id, &loc)? else {
             return self.bases(engine, id, &loc);
-        }
-        let raw = engine.read_unverified(&id, &loc)?;
-        let manifest: Manifest = crate::object::decode(&raw).map_err(|e| Error::Corrupt {
-            what: format!("manifest {}", id.short()),
-            pack: Some(loc.pack),
-            object: Some(id),
-            reason: e.to_string(),
-        })?;
+        };
         for c in manifest.chunks {
             // A chunk the index lacks is damage for fsck to report, not gc's to stop on.
             if self.visit(c.id)

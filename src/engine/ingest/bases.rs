@@ -65,12 +65,9 @@ fn read_base(
     max_depth: u8,
 ) -> Result<(Vec<u8>, u8)> {
     let not_usable = |why: &str| Error::Invalid(format!("{}: {why}", id.short()));
-    if !snapshot.contains(id)? {
-        return Err(not_usable("not stored, or in a condemned pack"));
-    }
     let loc = snapshot
-        .location(id)?
-        .ok_or_else(|| not_usable("not indexed"))?;
+        .location_relied_on(id)?
+        .ok_or_else(|| not_usable("not stored, or in a condemned pack"))?;
     if loc.kind != ObjectKind::Chunk {
         return Err(not_usable("not a chunk"));
     }

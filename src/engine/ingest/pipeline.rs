@@ -58,8 +58,6 @@ pub struct PipelineStats {
     /// Chunks of changed files recognised by their hash as chunks of the files'
     /// previous versions, without searching for their cut points.
     pub recognised_chunks: AtomicU64,
-    /// Objects stored as deltas against the chunks they replaced.
-    pub deltas: AtomicU64,
 }
 
 /// A running pipeline. Offer objects from any thread, then [`Pipeline::finish`].
@@ -278,7 +276,6 @@ fn compress_one(obj: RawObject, level: i32, stats: &PipelineStats) -> Compressed
         && d.len() * 10 < stored.len() * 9
     {
         (compression, stored) = (Compression::Delta, d);
-        stats.deltas.fetch_add(1, Ordering::Relaxed);
     }
     stats.objects.fetch_add(1, Ordering::Relaxed);
     stats.raw_bytes.fetch_add(raw_len as u64, Ordering::Relaxed);
