@@ -35,6 +35,9 @@ pub(super) fn now_s() -> u64 {
 
 fn open_all(txn: &WriteTransaction) -> Result<()> {
     txn.open_table(OBJECTS)?;
+    txn.open_table(super::tables::PACK_IDS)?;
+    txn.open_table(super::tables::PACK_NUMBERS)?;
+    super::pack_numbers::migrate(txn)?;
     txn.open_table(PACKS)?;
     txn.open_table(REFS)?;
     txn.open_table(CHECKPOINTS)?;

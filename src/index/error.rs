@@ -25,6 +25,12 @@ pub enum IndexError {
         /// The value's length.
         len: usize,
     },
+    /// An object row naming a pack number no pack has.
+    #[error("index: an object row names pack number {number}, which no indexed pack has")]
+    UnknownPack {
+        /// The number.
+        number: u32,
+    },
     /// A value that does not decode.
     #[error(transparent)]
     Object(#[from] ObjectError),
@@ -102,7 +108,7 @@ impl From<IndexError> for Error {
     fn from(e: IndexError) -> Self {
         match e {
             IndexError::Redb { source } => Error::Index { source },
-            e @ IndexError::Layout { .. } => Error::Corrupt {
+            e @ (IndexError::Layout { .. } | IndexError::UnknownPack { .. }) => Error::Corrupt {
                 what: "index".into(),
                 pack: None,
                 object: None,

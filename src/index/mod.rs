@@ -6,6 +6,7 @@ mod checkpoints;
 mod db;
 mod error;
 mod objects;
+mod pack_numbers;
 mod records;
 mod sizes;
 mod stat_dirs;

@@ -5,9 +5,10 @@ use redb::{ReadOnlyTable, ReadableTable, ReadableTableMetadata, WriteTransaction
 
 use super::db::{Index, now_s};
 use super::error::IndexError;
+use super::pack_numbers::{PackIds, assign, id_in};
 use super::records::{ObjectLocation, PackRecord};
 use super::tables::{
-    CONDEMNED, DELETING, META, OBJECTS, PACKS, PENDING_PACKS, SEGMENTS, STAT_CACHE,
+    CONDEMNED, DELETING, META, OBJECTS, PACK_IDS, PACKS, PENDING_PACKS, SEGMENTS, STAT_CACHE,
 };
 use crate::hash::{Hash, PackId};
 use crate::store::WrittenPack;
@@ -20,6 +21,8 @@ pub struct IndexSnapshot {
     pub(super) stats: ReadOnlyTable<&'static str, &'static [u8]>,
     /// The directory [`IndexSnapshot::stat`] read last, and its rows.
     pub(super) last_dir: std::sync::Mutex<Option<(String, super::stat_dirs::DirRows)>>,
+    /// Every pack's number (object rows name packs by number).
+    packs: PackIds,
     /// Packs a GC plan condemned: their objects do not count as stored for dedup.
     condemned: std::collections::HashSet<PackId>,
     /// Whether every stat row names stored content (`stat_trust`).
@@ -44,7 +47,7 @@ impl IndexSnapshot {
     pub fn location(&self, id: &Hash) -> Result<Option<ObjectLocation>> {
         self.objects
             .get(id.as_bytes())?
-            .map(|v| ObjectLocation::decode(v.value()))
+            .map(|v| ObjectLocation::decode(v.value(), |n| self.packs.id(n)))
             .transpose()
     }
 
@@ -99,7 +102,7 @@ impl IndexSnapshot {
                 match k.value().as_slice().cmp(want.as_slice()) {
                     std::cmp::Ordering::Less => row = rows.next().transpose()?,
                     std::cmp::Ordering::Equal => {
-                        let loc = ObjectLocation::decode(v.value())?;
+                        let loc = ObjectLocation::decode(v.value(), |n| self.packs.id(n))?;
                         ok = !self.condemned.contains(&loc.pack);
                         break;
                     }
@@ -123,6 +126,7 @@ impl Index {
         let stats_trusted = super::stat_trust::trusted(&txn.open_table(META)?)?;
         Ok(IndexSnapshot {
             objects: txn.open_table(OBJECTS)?,
+            packs: PackIds::read(&txn.open_table(PACK_IDS)?)?,
             stats: txn.open_table(STAT_CACHE)?,
             last_dir: std::sync::Mutex::new(None),
             condemned,
@@ -134,9 +138,10 @@ impl Index {
     /// [`IndexSnapshot`] serves many lookups from one transaction).
     pub fn location(&self, id: &Hash) -> Result<Option<ObjectLocation>> {
         let txn = self.begin_read()?;
+        let pack_ids = txn.open_table(PACK_IDS)?;
         txn.open_table(OBJECTS)?
             .get(id.as_bytes())?
-            .map(|v| ObjectLocation::decode(v.value()))
+            .map(|v| ObjectLocation::decode(v.value(), |n| id_in(&pack_ids, n)))
             .transpose()
     }
 
@@ -144,12 +149,13 @@ impl Index {
     pub fn objects(&self) -> Result<Vec<(Hash, ObjectLocation)>> {
         let txn = self.begin_read()?;
         let table = txn.open_table(OBJECTS)?;
+        let packs = PackIds::read(&txn.open_table(PACK_IDS)?)?;
         let mut out = Vec::with_capacity(table.len()? as usize);
         for row in table.iter()? {
             let (k, v) = row?;
             out.push((
                 Hash::from_bytes(k.value()),
-                ObjectLocation::decode(v.value())?,
+                ObjectLocation::decode(v.value(), |n| packs.id(n))?,
             ));
         }
         Ok(out)
@@ -204,7 +210,8 @@ impl Index {
                 if objects.get(id.as_bytes())?.is_none()
                     && packs.get(loc.pack.0.as_bytes())?.is_some()
                 {
-                    objects.insert(id.as_bytes(), loc.encode().as_slice())?;
+                    let number = assign(txn, &loc.pack)?;
+                    objects.insert(id.as_bytes(), loc.encode(number).as_slice())?;
                     n += 1;
                 }
             }
@@ -267,12 +274,17 @@ fn insert_found(txn: &WriteTransaction, packs: &[WrittenPack]) -> Result<()> {
 /// Indexes packs: their rows, their objects' locations, and the end of their
 /// announcements.
 pub(super) fn insert_packs(txn: &WriteTransaction, packs: &[WrittenPack]) -> Result<()> {
+    let numbers: Vec<u32> = packs
+        .iter()
+        .map(|p| assign(txn, &p.id))
+        .collect::<Result<_>>()?;
+    let pack_ids = txn.open_table(PACK_IDS)?;
     let mut objects = txn.open_table(OBJECTS)?;
     let mut pack_table = txn.open_table(PACKS)?;
     let mut pending = txn.open_table(PENDING_PACKS)?;
     let condemned = txn.open_table(CONDEMNED)?;
     let created_s = now_s();
-    for pack in packs {
+    for (pack, &number) in packs.iter().zip(&numbers) {
         pending.remove(pack.id.0.as_bytes())?;
         let rec = PackRecord {
             size: pack.size,
@@ -287,17 +299,18 @@ pub(super) fn insert_packs(txn: &WriteTransaction, packs: &[WrittenPack]) -> Res
             // on a condemned pack and stored the object again).
             let old = objects
                 .get(e.id.as_bytes())?
-                .map(|v| ObjectLocation::decode(v.value()))
+                .map(|v| ObjectLocation::pack_number(v.value()))
                 .transpose()?;
+            let old = match old {
+                Some(n) => pack_ids.get(n)?.map(|v| v.value()),
+                None => None,
+            };
             let moved = match old {
                 None => true,
-                Some(old) => {
-                    let key = old.pack.0.as_bytes();
-                    pack_table.get(key)?.is_none() || condemned.get(key)?.is_some()
-                }
+                Some(key) => pack_table.get(&key)?.is_none() || condemned.get(&key)?.is_some(),
             };
             if moved {
-                objects.insert(e.id.as_bytes(), loc.encode().as_slice())?;
+                objects.insert(e.id.as_bytes(), loc.encode(number).as_slice())?;
             }
         }
     }

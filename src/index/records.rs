@@ -1,5 +1,7 @@
 //! Fixed-layout values stored in the index tables.
 
+use serde::{Deserialize, Serialize};
+
 use super::error::IndexError;
 
 type Result<T> = std::result::Result<T, IndexError>;
@@ -23,7 +25,7 @@ fn hash_at(b: &[u8], at: usize) -> Hash {
     Hash::from_bytes(b[at..at + 32].try_into().expect("length checked by caller"))
 }
 
-/// Where an object's bytes are: 50 bytes, little-endian.
+/// Where an object's bytes are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ObjectLocation {
     /// The pack holding it.
@@ -40,8 +42,36 @@ pub struct ObjectLocation {
     pub compression: Compression,
 }
 
+/// An object row as `objects-1` stores it: the pack by its number, the numbers as
+/// postcard varints (10-14 bytes for most objects; the 32-byte pack id of `objects-0`
+/// made rows of 50).
+#[derive(Serialize, Deserialize)]
+struct Row {
+    pack: u32,
+    offset: u64,
+    stored_len: u32,
+    raw_len: u32,
+    kind: u8,
+    compression: u8,
+}
+
+/// The longest encoded [`Row`]: five varints at their longest and two bytes.
+const ROW_MAX: usize = 5 + 10 + 5 + 5 + 1 + 1;
+
+/// An encoded object row.
+pub(super) struct RowBytes {
+    buf: [u8; ROW_MAX],
+    len: usize,
+}
+
+impl RowBytes {
+    pub(super) fn as_slice(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
 impl ObjectLocation {
-    const LEN: usize = 50;
+    const LEGACY_LEN: usize = 50;
 
     /// Where `entry` of pack `pack` is.
     #[must_use]
@@ -56,20 +86,52 @@ impl ObjectLocation {
         }
     }
 
-    pub(super) fn encode(&self) -> [u8; Self::LEN] {
-        let mut b = [0u8; Self::LEN];
-        b[..32].copy_from_slice(self.pack.0.as_bytes());
-        b[32..40].copy_from_slice(&self.offset.to_le_bytes());
-        b[40..44].copy_from_slice(&self.stored_len.to_le_bytes());
-        b[44..48].copy_from_slice(&self.raw_len.to_le_bytes());
-        b[48] = self.kind as u8;
-        b[49] = self.compression.to_byte();
-        b
+    /// This location as an `objects-1` row, its pack being number `pack`.
+    pub(super) fn encode(&self, pack: u32) -> RowBytes {
+        let row = Row {
+            pack,
+            offset: self.offset,
+            stored_len: self.stored_len,
+            raw_len: self.raw_len,
+            kind: self.kind as u8,
+            compression: self.compression.to_byte(),
+        };
+        let mut buf = [0u8; ROW_MAX];
+        let len = postcard::to_slice(&row, &mut buf)
+            .expect("ROW_MAX holds the longest row")
+            .len();
+        RowBytes { buf, len }
     }
 
-    pub(super) fn decode(b: &[u8]) -> Result<Self> {
-        if b.len() != Self::LEN {
-            return Err(corrupt("objects", b.len()));
+    /// The pack number an `objects-1` row names (what a check of its pack needs).
+    pub(super) fn pack_number(b: &[u8]) -> Result<u32> {
+        Ok(Self::row(b)?.pack)
+    }
+
+    fn row(b: &[u8]) -> Result<Row> {
+        match postcard::take_from_bytes::<Row>(b) {
+            Ok((row, [])) => Ok(row),
+            _ => Err(corrupt("objects", b.len())),
+        }
+    }
+
+    /// Decodes an `objects-1` row; `pack_id` names the pack of a number.
+    pub(super) fn decode(b: &[u8], pack_id: impl FnOnce(u32) -> Result<PackId>) -> Result<Self> {
+        let row = Self::row(b)?;
+        Ok(ObjectLocation {
+            pack: pack_id(row.pack)?,
+            offset: row.offset,
+            stored_len: row.stored_len,
+            raw_len: row.raw_len,
+            kind: ObjectKind::from_byte(row.kind)?,
+            compression: Compression::from_byte(row.compression)?,
+        })
+    }
+
+    /// Decodes an `objects-0` row: 50 bytes, little-endian, the pack by its id.
+    pub(super) fn decode_legacy(b: &[u8]) -> Result<Self> {
+        if b.len() != Self::LEGACY_LEN {
+            return Err(corrupt("objects-0", b.len()));
         }
         Ok(ObjectLocation {
             pack: PackId(hash_at(b, 0)),
@@ -79,6 +141,20 @@ impl ObjectLocation {
             kind: ObjectKind::from_byte(b[48])?,
             compression: Compression::from_byte(b[49])?,
         })
+    }
+
+    /// This location as an `objects-0` row (what releases before `objects-1` wrote;
+    /// tests build such an index with it).
+    #[cfg(test)]
+    pub(super) fn encode_legacy(&self) -> [u8; Self::LEGACY_LEN] {
+        let mut b = [0u8; Self::LEGACY_LEN];
+        b[..32].copy_from_slice(self.pack.0.as_bytes());
+        b[32..40].copy_from_slice(&self.offset.to_le_bytes());
+        b[40..44].copy_from_slice(&self.stored_len.to_le_bytes());
+        b[44..48].copy_from_slice(&self.raw_len.to_le_bytes());
+        b[48] = self.kind as u8;
+        b[49] = self.compression.to_byte();
+        b
     }
 }
 

@@ -19,7 +19,7 @@ use redb::{ReadableTable, WriteTransaction};
 
 use super::error::IndexError;
 use super::records::ObjectLocation;
-use super::tables::{CONDEMNED, META, OBJECTS, STAT_CACHE};
+use super::tables::{CONDEMNED, META, OBJECTS, PACK_IDS, PACK_NUMBERS, STAT_CACHE};
 use crate::hash::{Hash, PackId};
 
 type Result<T, E = IndexError> = std::result::Result<T, E>;
@@ -61,10 +61,12 @@ pub(super) fn removed(txn: &WriteTransaction, gone: &HashSet<Hash>) -> Result<()
     let was_trusted = trusted(&txn.open_table(META)?)?;
     {
         let objects = txn.open_table(OBJECTS)?;
+        let pack_ids = txn.open_table(PACK_IDS)?;
         let condemned = txn.open_table(CONDEMNED)?;
         let mut stats = txn.open_table(STAT_CACHE)?;
         super::stat_dirs::retain(&mut stats, |rec| {
-            Ok(gone.contains(&rec.id) || (!was_trusted && !stored(&objects, &condemned, &rec.id)?))
+            Ok(gone.contains(&rec.id)
+                || (!was_trusted && !stored(&objects, &pack_ids, &condemned, &rec.id)?))
         })?;
     }
     let mut meta = txn.open_table(META)?;
@@ -74,16 +76,21 @@ pub(super) fn removed(txn: &WriteTransaction, gone: &HashSet<Hash>) -> Result<()
     Ok(())
 }
 
+/// Whether `id` is indexed in a pack that is not condemned (a row naming a pack number
+/// no pack has is not stored).
 fn stored(
     objects: &impl ReadableTable<[u8; 32], &'static [u8]>,
+    pack_ids: &impl ReadableTable<u32, [u8; 32]>,
     condemned: &impl ReadableTable<[u8; 32], u64>,
     id: &Hash,
 ) -> Result<bool> {
-    let Some(loc) = objects.get(id.as_bytes())? else {
+    let Some(row) = objects.get(id.as_bytes())? else {
         return Ok(false);
     };
-    let loc = ObjectLocation::decode(loc.value())?;
-    Ok(condemned.get(loc.pack.0.as_bytes())?.is_none())
+    let Some(pack) = pack_ids.get(ObjectLocation::pack_number(row.value())?)? else {
+        return Ok(false);
+    };
+    Ok(condemned.get(&pack.value())?.is_none())
 }
 
 /// The objects located in `packs`.
@@ -92,9 +99,16 @@ pub(super) fn objects_in(txn: &WriteTransaction, packs: &HashSet<PackId>) -> Res
     if packs.is_empty() {
         return Ok(out);
     }
+    let numbers = txn.open_table(PACK_NUMBERS)?;
+    let mut wanted = HashSet::with_capacity(packs.len());
+    for pack in packs {
+        if let Some(n) = numbers.get(pack.0.as_bytes())? {
+            wanted.insert(n.value());
+        }
+    }
     for row in txn.open_table(OBJECTS)?.iter()? {
         let (k, v) = row?;
-        if packs.contains(&ObjectLocation::decode(v.value())?.pack) {
+        if wanted.contains(&ObjectLocation::pack_number(v.value())?) {
             out.insert(Hash::from_bytes(k.value()));
         }
     }

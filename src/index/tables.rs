@@ -3,8 +3,20 @@
 
 use redb::TableDefinition;
 
-/// Object id → [`super::ObjectLocation`] bytes.
-pub const OBJECTS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("objects-0");
+/// Object id → [`super::ObjectLocation`] bytes, the pack named by its number
+/// ([`PACK_IDS`]).
+pub const OBJECTS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("objects-1");
+/// The object table as it was before `objects-1` (50-byte rows naming the pack by its
+/// id), moved to `objects-1` when an index is opened (`super::pack_numbers::migrate`).
+pub const OBJECTS_0: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("objects-0");
+/// What takes the name `objects-0` once the rows moved: a table of another type, so a
+/// release that only knows `objects-0` stops at opening the index instead of taking an
+/// empty object table for the truth (its `gc` would then delete every pack).
+pub const OBJECTS_0_MOVED: TableDefinition<&str, &str> = TableDefinition::new("objects-0");
+/// Pack number → pack id: the numbers object rows name packs by.
+pub const PACK_IDS: TableDefinition<u32, [u8; 32]> = TableDefinition::new("pack-ids-0");
+/// Pack id → pack number (the reverse of [`PACK_IDS`]).
+pub const PACK_NUMBERS: TableDefinition<[u8; 32], u32> = TableDefinition::new("pack-numbers-0");
 /// Pack id → [`super::PackRecord`] bytes.
 pub const PACKS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("packs-0");
 /// Ref name (`HEAD`) → commit id.

@@ -429,12 +429,13 @@ pub(super) fn drop_packs_in(txn: &WriteTransaction, removed: &[PackId]) -> Resul
     for id in removed {
         packs.remove(id.0.as_bytes())?;
     }
-    let gone: HashSet<PackId> = removed.iter().copied().collect();
+    drop(packs);
+    let gone = super::pack_numbers::forget(txn, removed)?;
     let mut lost = HashSet::new();
     let mut objects = txn.open_table(OBJECTS)?;
     objects.retain(|k, v| {
         let keep =
-            super::records::ObjectLocation::decode(v).map_or(true, |loc| !gone.contains(&loc.pack));
+            super::records::ObjectLocation::pack_number(v).map_or(true, |n| !gone.contains(&n));
         if !keep {
             lost.insert(Hash::from_bytes(k));
         }

@@ -443,10 +443,15 @@ fn stats_count_project_checkpoints_too() {
         "{stats}"
     );
     assert!(
-        table("objects-0").unwrap()["stored_bytes"]
+        table("objects-1").unwrap()["stored_bytes"]
             .as_u64()
             .unwrap()
             > 0
+    );
+    assert_eq!(
+        table("objects-0").unwrap()["rows"],
+        1,
+        "the old layout's name holds one row saying where the rows went: {stats}"
     );
     assert!(
         table("checkpoints-0").is_none(),
