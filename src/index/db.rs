@@ -186,9 +186,13 @@ impl Index {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Returns free pages to the filesystem. Best effort: `false` when a transaction
-    /// (of this or another process) is in the way.
+    /// Rewrites the object table in key order if its pages are sparse
+    /// ([`Index::tighten_objects`]), then returns free pages to the filesystem. Best
+    /// effort: `false` when a transaction (of this or another process) is in the way.
     pub fn compact(&self) -> bool {
+        if let Err(e) = self.tighten_objects() {
+            tracing::warn!("the object table was left as it is: {e}");
+        }
         let mut db = self
             .db
             .write()

@@ -161,6 +161,40 @@ impl Index {
         Ok(out)
     }
 
+    /// Rewrites the object table in key order when less than about two thirds of its
+    /// pages hold rows; returns whether it did. Checkpoints add ids at random places in
+    /// the table, and the B-tree leaves they split stay partly empty: after the
+    /// comparison's 11 checkpoints its 673 KiB of rows took 1.1 MiB, and rewritten in
+    /// key order 768 KiB. One write transaction: readers see the table before or after.
+    pub fn tighten_objects(&self) -> Result<bool> {
+        let sparse = {
+            let txn = self.begin_read()?;
+            let stats = txn.open_table(OBJECTS)?.stats()?;
+            let slack = stats.metadata_bytes() + stats.fragmented_bytes();
+            stats.stored_bytes() >= 64 * 1024 && slack * 2 > stats.stored_bytes()
+        };
+        if !sparse {
+            return Ok(false);
+        }
+        self.write(|txn| {
+            let rows = {
+                let table = txn.open_table(OBJECTS)?;
+                let mut rows = Vec::with_capacity(usize::try_from(table.len()?).unwrap_or(0));
+                for row in table.iter()? {
+                    let (k, v) = row?;
+                    rows.push((k.value(), v.value().to_vec()));
+                }
+                rows
+            };
+            txn.delete_table(OBJECTS)?;
+            let mut table = txn.open_table(OBJECTS)?;
+            for (k, v) in &rows {
+                table.insert(k, v.as_slice())?;
+            }
+            Ok(true)
+        })
+    }
+
     /// Every indexed pack.
     pub fn packs(&self) -> Result<Vec<(PackId, PackRecord)>> {
         let txn = self.begin_read()?;
@@ -366,5 +400,38 @@ mod tests {
             .collect();
         assert_eq!(many, one_by_one);
         assert_eq!(many.iter().filter(|&&ok| ok).count(), 3000);
+    }
+
+    fn objects_bytes(index: &Index) -> u64 {
+        let txn = index.begin_read().unwrap();
+        let stats = txn.open_table(OBJECTS).unwrap().stats().unwrap();
+        stats.stored_bytes() + stats.metadata_bytes() + stats.fragmented_bytes()
+    }
+
+    /// Rows added pack by pack land at random places and leave the table's pages
+    /// sparse; compacting rewrites it in key order, smaller, every location kept, and a
+    /// table already tight is left alone.
+    #[test]
+    fn compacting_tightens_a_sparse_object_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = Index::create(&dir.path().join("index.redb"), b"test").unwrap();
+        for p in 0..40u8 {
+            let ids: Vec<Hash> = (0..500u32)
+                .map(|n| Hash::of(&(u32::from(p) * 1000 + n).to_le_bytes()))
+                .collect();
+            let pack = pack(p, &ids);
+            index.write(|txn| insert_packs(txn, &[pack])).unwrap();
+        }
+        let before = (index.objects().unwrap(), objects_bytes(&index));
+        index.compact();
+        let after = (index.objects().unwrap(), objects_bytes(&index));
+        assert_eq!(after.0, before.0);
+        assert!(
+            after.1 * 10 < before.1 * 8,
+            "{} bytes before, {} after",
+            before.1,
+            after.1
+        );
+        assert!(!index.tighten_objects().unwrap(), "a tight table stays");
     }
 }
