@@ -352,26 +352,28 @@ pub(super) fn insert_packs(txn: &WriteTransaction, packs: &[WrittenPack]) -> Res
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::object::ObjectKind;
     use crate::object::codec::Compression;
     use crate::store::PackEntry;
 
-    fn pack(seed: u8, ids: &[Hash]) -> WrittenPack {
+    /// A pack of chunks `ids`, 70,000 bytes each stored (a quarter of their raw size),
+    /// back to back from the end of a version 2 header.
+    pub(in crate::index) fn pack(seed: u8, ids: &[Hash]) -> WrittenPack {
         WrittenPack {
             id: PackId(Hash::of(&[seed])),
-            size: 1,
+            size: 1 << 24,
             entries: ids
                 .iter()
                 .zip(0u64..)
                 .map(|(id, n)| PackEntry {
                     kind: ObjectKind::Chunk,
                     id: *id,
-                    offset: 16 + n,
-                    stored_len: 1,
-                    raw_len: 1,
-                    compression: Compression::Raw,
+                    offset: 25 + n * 70_000,
+                    stored_len: 70_000,
+                    raw_len: 262_144,
+                    compression: Compression::Zstd,
                 })
                 .collect(),
         }

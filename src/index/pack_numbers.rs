@@ -133,30 +133,9 @@ pub(super) fn migrate(txn: &WriteTransaction) -> Result<()> {
 mod tests {
     use super::super::db::Index;
     use super::super::objects::insert_packs;
+    use super::super::objects::tests::pack;
     use super::super::tables::PACKS;
     use super::*;
-    use crate::object::ObjectKind;
-    use crate::object::codec::Compression;
-    use crate::store::{PackEntry, WrittenPack};
-
-    fn pack(seed: u8, ids: &[Hash]) -> WrittenPack {
-        WrittenPack {
-            id: PackId(Hash::of(&[seed])),
-            size: 1 << 24,
-            entries: ids
-                .iter()
-                .zip(0u64..)
-                .map(|(id, n)| PackEntry {
-                    kind: ObjectKind::Chunk,
-                    id: *id,
-                    offset: 25 + n * 70_000,
-                    stored_len: 70_000,
-                    raw_len: 262_144,
-                    compression: Compression::Zstd,
-                })
-                .collect(),
-        }
-    }
 
     fn ids(range: std::ops::Range<u32>) -> Vec<Hash> {
         range.map(|n| Hash::of(&n.to_le_bytes())).collect()
