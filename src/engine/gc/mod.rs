@@ -9,6 +9,8 @@ mod mark;
 mod plan;
 mod shared;
 #[cfg(test)]
+mod shared_delta_tests;
+#[cfg(test)]
 mod shared_tests;
 
 pub use apply::{GcOptions, GcReport, gc};

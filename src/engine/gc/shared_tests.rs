@@ -17,7 +17,7 @@ use crate::{CheckpointOptions, GcOptions, GcReport, Repository};
 const FOOTAGE: &[u8] = b"footage no checkpoint holds, several words long";
 
 /// A store two machines have joined (two `machines/` keys).
-async fn shared_store() -> Arc<FaultStore> {
+pub(super) async fn shared_store() -> Arc<FaultStore> {
     let store = Arc::new(FaultStore::new());
     for m in ["machines/a", "machines/b"] {
         store
@@ -28,7 +28,7 @@ async fn shared_store() -> Arc<FaultStore> {
     store
 }
 
-async fn gc(repo: &Repository) -> GcReport {
+pub(super) async fn gc(repo: &Repository) -> GcReport {
     let opts = GcOptions {
         grace: Duration::ZERO,
         ..GcOptions::default()
@@ -279,7 +279,7 @@ fn footage_pack(repo: &Repository) -> crate::hash::PackId {
 /// returns once it is held right after staging (its index segment's write waits at
 /// the gate): it has deduplicated and stored its own pack, and not yet checked the
 /// marks before publishing.
-fn hold_after_staging(
+pub(super) fn hold_after_staging(
     store: &FaultStore,
     repo: &Repository,
     dir: &Path,
