@@ -331,12 +331,10 @@ pub(super) fn insert_packs(txn: &WriteTransaction, packs: &[WrittenPack]) -> Res
             // A fresh write of a known object keeps the old copy, unless that copy is in a
             // pack that is gone or condemned (a repack, or a writer that would not rely
             // on a condemned pack and stored the object again).
-            let old = objects
-                .get(e.id.as_bytes())?
-                .map(|v| ObjectLocation::pack_number(v.value()))
-                .transpose()?;
-            let old = match old {
-                Some(n) => pack_ids.get(n)?.map(|v| v.value()),
+            let old = match objects.get(e.id.as_bytes())? {
+                Some(row) => pack_ids
+                    .get(ObjectLocation::pack_number(row.value())?)?
+                    .map(|id| id.value()),
                 None => None,
             };
             let moved = match old {

@@ -20,7 +20,7 @@ const NEXT: &str = "next-pack-number";
 
 /// Every pack's number and id, read once for many rows (a snapshot, a pass over the
 /// object table).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct PackIds(HashMap<u32, PackId>);
 
 impl PackIds {

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::shared_tests::{gc, hold_after_staging, shared_store};
+use super::shared_tests::{fresh_restore, gc, hold_after_staging, shared_store};
 use crate::engine::progress::NoProgress;
 use crate::store::faults::{Fault, Gate, Op, machine};
 use crate::{CheckpointOptions, Repository};
@@ -82,13 +82,5 @@ async fn a_writer_copies_the_bases_of_its_deltas_out_of_a_condemned_pack() {
     held.await.unwrap().unwrap();
     assert!(b.stats().await.unwrap().deltas >= 1, "B stored no delta");
 
-    let fresh = machine(&store);
-    tokio::task::block_in_place(|| crate::engine::shared::sync(fresh.engine())).unwrap();
-    let out = tempfile::tempdir().unwrap();
-    let to = out.path().join("r");
-    fresh
-        .restore("HEAD", &to, Arc::new(NoProgress))
-        .await
-        .unwrap();
-    assert!(std::fs::read(to.join("take.mov")).unwrap() == edited);
+    assert!(fresh_restore(&store, "take.mov").await == edited);
 }

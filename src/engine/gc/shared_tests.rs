@@ -81,8 +81,9 @@ fn hold_checkpoint(
     (gate, held)
 }
 
-/// Restores HEAD on a machine that never saw anything: every byte must be there.
-async fn restore_on_a_fresh_machine(store: &Arc<FaultStore>) -> Vec<u8> {
+/// Restores HEAD on a machine that never saw anything (every byte must be there) and
+/// returns its `file`.
+pub(super) async fn fresh_restore(store: &Arc<FaultStore>, file: &str) -> Vec<u8> {
     let fresh = machine(store);
     tokio::task::block_in_place(|| crate::engine::shared::sync(fresh.engine())).unwrap();
     let out = tempfile::tempdir().unwrap();
@@ -91,7 +92,7 @@ async fn restore_on_a_fresh_machine(store: &Arc<FaultStore>) -> Vec<u8> {
         .restore("HEAD", &to, Arc::new(NoProgress))
         .await
         .unwrap();
-    std::fs::read(to.join("take1.mp4")).unwrap()
+    std::fs::read(to.join(file)).unwrap()
 }
 
 /// A dead pack is condemned by one run and deleted by a later run on another machine;
@@ -149,7 +150,7 @@ async fn a_pack_relied_on_before_it_was_condemned_is_rescued() {
     let mut condemned = first.packs_condemned.clone();
     condemned.sort();
     assert_eq!(second.packs_rescued, condemned, "{second:?}");
-    assert_eq!(restore_on_a_fresh_machine(&store).await, FOOTAGE);
+    assert_eq!(fresh_restore(&store, "take1.mp4").await, FOOTAGE);
 }
 
 /// A checkpoint that starts after the mark does not rely on the condemned pack: held
@@ -173,7 +174,7 @@ async fn a_writer_that_starts_after_the_mark_stores_the_bytes_again() {
     held.await.unwrap();
     assert_eq!(second.packs_deleted, first.packs_condemned, "{second:?}");
 
-    assert_eq!(restore_on_a_fresh_machine(&store).await, FOOTAGE);
+    assert_eq!(fresh_restore(&store, "take1.mp4").await, FOOTAGE);
 }
 
 /// On `repo`, a pack that is mostly dead: v1 stored small notes with 200 KB of
@@ -339,7 +340,7 @@ async fn a_writer_that_outlives_a_mark_copies_what_it_relies_on() {
     head_move.open();
     held.await.unwrap().unwrap();
 
-    assert_eq!(restore_on_a_fresh_machine(&store).await, FOOTAGE);
+    assert_eq!(fresh_restore(&store, "take1.mp4").await, FOOTAGE);
     // B learns of the deletions (as opening the repository would) and is clean.
     tokio::task::block_in_place(|| crate::engine::shared::sync(b.engine())).unwrap();
     let report = b.fsck(true).await.unwrap();
@@ -372,7 +373,7 @@ async fn a_writer_whose_pack_was_deleted_meanwhile_publishes_nothing() {
     );
 
     checkpoint(&b, dir.path()).await;
-    assert_eq!(restore_on_a_fresh_machine(&store).await, FOOTAGE);
+    assert_eq!(fresh_restore(&store, "take1.mp4").await, FOOTAGE);
 }
 
 /// The store's time is read by writing, listing and deleting a probe: it is close to
