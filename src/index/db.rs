@@ -45,6 +45,7 @@ fn open_all(txn: &WriteTransaction) -> Result<()> {
     txn.open_table(NAMES)?;
     txn.open_table(STAT_CACHE)?;
     txn.delete_table(super::tables::STAT_CACHE_0)?;
+    super::stat_v1::migrate(txn)?;
     txn.open_table(WORKTREES)?;
     txn.open_table(WRITERS)?;
     txn.open_table(PENDING_PACKS)?;
@@ -186,12 +187,16 @@ impl Index {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Rewrites the object table in key order if its pages are sparse
-    /// ([`Index::tighten_objects`]), then returns free pages to the filesystem. Best
+    /// Rewrites the object table and the stat cache in key order if their pages are
+    /// sparse ([`Index::tighten_objects`], [`Index::tighten_stats`]), then returns free
+    /// pages to the filesystem. Best
     /// effort: `false` when a transaction (of this or another process) is in the way.
     pub fn compact(&self) -> bool {
         if let Err(e) = self.tighten_objects() {
             tracing::warn!("the object table was left as it is: {e}");
+        }
+        if let Err(e) = self.tighten_stats() {
+            tracing::warn!("the stat cache was left as it is: {e}");
         }
         let mut db = self
             .db

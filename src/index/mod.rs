@@ -11,6 +11,7 @@ mod records;
 mod sizes;
 mod stat_dirs;
 mod stat_trust;
+mod stat_v1;
 mod tables;
 mod writer_record;
 mod writers;

@@ -115,6 +115,14 @@ impl IndexSnapshot {
     }
 }
 
+/// Whether a table's pages are sparse enough to be worth rewriting in key order: it
+/// holds at least 64 KiB of keys and values, and they fill less than three quarters of
+/// its pages (written in key order they fill 85-90%).
+pub(super) fn sparse(stats: &redb::TableStats) -> bool {
+    let slack = stats.metadata_bytes() + stats.fragmented_bytes();
+    stats.stored_bytes() >= 64 * 1024 && slack * 3 > stats.stored_bytes()
+}
+
 impl Index {
     /// A read view for many lookups.
     pub fn snapshot(&self) -> Result<IndexSnapshot> {
@@ -161,19 +169,13 @@ impl Index {
         Ok(out)
     }
 
-    /// Rewrites the object table in key order when less than about two thirds of its
-    /// pages hold rows; returns whether it did. Checkpoints add ids at random places in
+    /// Rewrites the object table in key order when its pages are sparse ([`sparse`]);
+    /// returns whether it did. Checkpoints add ids at random places in
     /// the table, and the B-tree leaves they split stay partly empty: after the
     /// comparison's 11 checkpoints its 673 KiB of rows took 1.1 MiB, and rewritten in
     /// key order 768 KiB. One write transaction: readers see the table before or after.
     pub fn tighten_objects(&self) -> Result<bool> {
-        let sparse = {
-            let txn = self.begin_read()?;
-            let stats = txn.open_table(OBJECTS)?.stats()?;
-            let slack = stats.metadata_bytes() + stats.fragmented_bytes();
-            stats.stored_bytes() >= 64 * 1024 && slack * 2 > stats.stored_bytes()
-        };
-        if !sparse {
+        if !sparse(&self.begin_read()?.open_table(OBJECTS)?.stats()?) {
             return Ok(false);
         }
         self.write(|txn| {

@@ -70,15 +70,19 @@ mod tests {
         let sizes = index.table_sizes().unwrap();
         let stat = sizes
             .iter()
-            .find(|t| t.name == "stat-cache-1")
+            .find(|t| t.name == "stat-cache-2")
             .expect("the stat cache has rows");
-        // One row for the directory: its key and its 500 files.
-        assert_eq!(stat.rows, 1);
+        // The directory's pieces: a key and its files each.
         let files: Vec<(String, StatRecord)> =
             (0..500).map(|i| (format!("file{i:04}.tsx"), rec)).collect();
-        let value = super::super::stat_dirs::encode(&files).len() as u64;
-        assert_eq!(stat.stored_bytes, "/work/project/src/".len() as u64 + value);
+        let pieces = super::super::stat_dirs::pieces(&files);
+        assert_eq!(stat.rows, pieces.len() as u64);
+        let bytes: usize = pieces
+            .iter()
+            .map(|(first, value)| "/work/project/src/\0".len() + first.len() + value.len())
+            .sum();
+        assert_eq!(stat.stored_bytes, bytes as u64);
         assert!(sizes.iter().all(|t| t.rows > 0), "{sizes:?}");
-        assert_eq!(sizes[0].name, "stat-cache-1", "the largest comes first");
+        assert_eq!(sizes[0].name, "stat-cache-2", "the largest comes first");
     }
 }

@@ -7,11 +7,16 @@
 //! objects from the index (a sweep, or another machine's deletions learnt at a sync) or
 //! condemns packs (their objects count as absent to writers). Each such transaction
 //! counts itself (`objects-removed`) and drops the rows naming what went; when every
-//! earlier one did as well, it records the count (`stat-rows-purged-at`). While the
-//! two are equal the rows are trusted; otherwise (an index from before this rule, or a
-//! removal that did not purge) a scan confirms every object as before, and the next
-//! checkpoint or removal purges every row whose object is missing, which makes them
-//! equal again.
+//! earlier one did as well, it records the count (`stat-cache-2-purged-at`). While
+//! the two are equal the rows are trusted; otherwise (an index from before this rule,
+//! or a removal that did not purge) a scan confirms every object as before, and the
+//! next checkpoint or removal purges every row whose object is missing, which makes
+//! them equal again.
+//!
+//! The count is named after the table it vouches for. Releases before `stat-cache-2`
+//! recorded `stat-rows-purged-at` after purging `stat-cache-1` only; one that runs on
+//! an index after the move counts its removals in `objects-removed` too, so the rows
+//! it could not purge are confirmed again.
 
 use std::collections::HashSet;
 
@@ -28,7 +33,7 @@ type Result<T, E = IndexError> = std::result::Result<T, E>;
 const REMOVED: &str = "objects-removed";
 /// The value of [`REMOVED`] when the stat rows were last known to name only stored
 /// content. Absent: never known (an index from before this rule).
-const PURGED_AT: &str = "stat-rows-purged-at";
+const PURGED_AT: &str = "stat-cache-2-purged-at";
 
 /// Marks a new index (no rows yet) as trusted.
 pub(super) fn init(txn: &WriteTransaction) -> Result<()> {

@@ -29,10 +29,14 @@ pub const CHECKPOINT_SEQ: TableDefinition<[u8; 32], u64> = TableDefinition::new(
 pub const NAMES: TableDefinition<&str, [u8; 32]> = TableDefinition::new("names-0");
 /// Tag name → checkpoint id (`engine::tags`).
 pub const TAGS: TableDefinition<&str, [u8; 32]> = TableDefinition::new("tags-0");
-/// Absolute directory path, with its trailing `/` → the stat rows of its files
-/// (`super::stat_dirs`).
-pub const STAT_CACHE: TableDefinition<&str, &[u8]> = TableDefinition::new("stat-cache-1");
-/// The stat cache as it was before `stat-cache-1`: absolute file path → 64-byte
+/// Absolute directory path with its trailing `/`, a NUL and a file name → a piece of
+/// the stat rows of the directory's files (`super::stat_dirs`).
+pub const STAT_CACHE: TableDefinition<&str, &[u8]> = TableDefinition::new("stat-cache-2");
+/// The stat cache as it was before `stat-cache-2`: absolute directory path, with its
+/// trailing `/` → the stat rows of all its files. Moved when an index is opened
+/// (`super::stat_v1`).
+pub const STAT_CACHE_1: TableDefinition<&str, &[u8]> = TableDefinition::new("stat-cache-1");
+/// The stat cache as it was before `stat-cache-1` and `stat-cache-2`: absolute file path → 64-byte
 /// [`super::StatRecord`]. Dropped when an index is opened (a cache: the first scan
 /// after reads every file once).
 pub const STAT_CACHE_0: TableDefinition<&str, &[u8]> = TableDefinition::new("stat-cache-0");
