@@ -65,7 +65,7 @@ pub use engine::progress::{NoProgress, Progress};
 pub use engine::rebuild::RebuildReport;
 pub use engine::refs::{CommitView, LogEntry};
 pub use engine::restore::{RestoreOptions, RestoreSummary};
-pub use engine::stats::RepoStats;
+pub use engine::stats::{RepoStats, StoredByKind};
 pub use engine::tags::Tag;
 pub use error::{BoxError, Error, ItemKind, Result};
 pub use hash::{CommitId, Hash, PackId, TreeId};

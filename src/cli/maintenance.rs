@@ -215,8 +215,18 @@ pub(super) async fn stats(cli: &Cli) -> Outcome {
             bytes(t.stored_bytes)
         );
     }
+    let k = s.stored_by_kind;
+    let kinds = format!(
+        "  file data {} whole, {} as deltas; manifests {}; trees {}; commits {}\n  packs' headers, trailers and unindexed bytes {}\n",
+        bytes(k.chunks),
+        bytes(k.deltas),
+        bytes(k.manifests),
+        bytes(k.trees),
+        bytes(k.commits),
+        bytes(s.pack_bytes.saturating_sub(s.stored_bytes))
+    );
     Ok(out(&format!(
-        "backend      {}\ncheckpoints  {} of the directory, {} of {} project{}\nassets       {} (renders included)\npacks        {} ({})\nobjects      {} ({} chunks, {} of them deltas, {} manifests, {} trees, {} commits)\nunique data  {} raw, {} stored\nHEAD size    {}\n{index}",
+        "backend      {}\ncheckpoints  {} of the directory, {} of {} project{}\nassets       {} (renders included)\npacks        {} ({})\nobjects      {} ({} chunks, {} of them deltas, {} manifests, {} trees, {} commits)\nunique data  {} raw, {} stored\n{kinds}HEAD size    {}\n{index}",
         s.backend,
         s.checkpoints,
         s.project_checkpoints,

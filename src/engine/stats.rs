@@ -34,6 +34,8 @@ pub struct RepoStats {
     pub raw_bytes: u64,
     /// Stored bytes of all objects (after compression).
     pub stored_bytes: u64,
+    /// What `stored_bytes` is made of, kind by kind.
+    pub stored_by_kind: StoredByKind,
     /// Logical size of the HEAD checkpoint's files.
     pub head_bytes: u64,
     /// Projects (virtual working trees).
@@ -46,6 +48,22 @@ pub struct RepoStats {
     pub index_bytes: Option<u64>,
     /// The index's tables that hold rows, largest first.
     pub index_tables: Vec<TableSize>,
+}
+
+/// Stored bytes of the indexed objects of each kind. The packs hold these and their
+/// own headers and trailers (and objects no longer indexed until gc rewrites them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StoredByKind {
+    /// File data stored whole: small files and the chunks of large ones.
+    pub chunks: u64,
+    /// File data stored as deltas against the chunks they replaced.
+    pub deltas: u64,
+    /// Chunk lists of files of more than one chunk.
+    pub manifests: u64,
+    /// Directory listings.
+    pub trees: u64,
+    /// Checkpoints.
+    pub commits: u64,
 }
 
 /// Counts what the repository holds.
@@ -70,13 +88,17 @@ pub fn stats(engine: &Engine) -> Result<RepoStats> {
         s.objects += 1;
         s.raw_bytes += u64::from(loc.raw_len);
         s.stored_bytes += u64::from(loc.stored_len);
-        s.deltas += u64::from(loc.compression == crate::object::codec::Compression::Delta);
-        match loc.kind {
-            ObjectKind::Chunk => s.chunks += 1,
-            ObjectKind::Tree => s.trees += 1,
-            ObjectKind::Commit => s.commits += 1,
-            ObjectKind::Manifest => s.manifests += 1,
-        }
+        let delta = loc.compression == crate::object::codec::Compression::Delta;
+        s.deltas += u64::from(delta);
+        let (count, stored) = match loc.kind {
+            ObjectKind::Chunk if delta => (&mut s.chunks, &mut s.stored_by_kind.deltas),
+            ObjectKind::Chunk => (&mut s.chunks, &mut s.stored_by_kind.chunks),
+            ObjectKind::Tree => (&mut s.trees, &mut s.stored_by_kind.trees),
+            ObjectKind::Commit => (&mut s.commits, &mut s.stored_by_kind.commits),
+            ObjectKind::Manifest => (&mut s.manifests, &mut s.stored_by_kind.manifests),
+        };
+        *count += 1;
+        *stored += u64::from(loc.stored_len);
     }
     if let Some(head) = engine.index.head()? {
         s.head_bytes = engine
