@@ -353,4 +353,4 @@ impl IndexSnapshot {
 
 #[cfg(test)]
 #[path = "stat_dirs_tests.rs"]
-mod tests;
+pub(super) mod tests;

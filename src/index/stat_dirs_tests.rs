@@ -5,7 +5,8 @@ use redb::{ReadableTableMetadata, TableHandle};
 use super::*;
 use crate::index::Index;
 
-fn rec(n: u64) -> StatRecord {
+/// A record whose every field follows from `n` (shared with `stat_v1`'s tests).
+pub(in crate::index) fn rec(n: u64) -> StatRecord {
     StatRecord {
         size: n,
         mtime_ns: 1_764_000_000_000_000_000 + n.cast_signed(),

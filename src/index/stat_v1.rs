@@ -82,16 +82,7 @@ mod tests {
 
     use super::*;
     use crate::index::Index;
-
-    fn rec(n: u64) -> StatRecord {
-        StatRecord {
-            size: n,
-            mtime_ns: 1_764_000_000_000_000_000 + n.cast_signed(),
-            ctime_ns: 1_764_000_000_000_000_000 - 7,
-            inode: 1000 + n,
-            id: Hash::of(&n.to_le_bytes()),
-        }
-    }
+    use crate::index::stat_dirs::tests::rec;
 
     /// Encodes a `stat-cache-1` row as the release before `stat-cache-2` did.
     fn encode(rows: &[(String, StatRecord)]) -> Vec<u8> {
