@@ -204,7 +204,7 @@ impl<'a> Round<'a> {
         while pos < data.len() && (self.eof || data.len() - pos >= max) {
             let at = cuts.offset + pos as u64;
             let found = match &mut cuts.previous {
-                Some(previous) => previous.find(at, &data[pos..]),
+                Some(previous) => previous.find(at, &data[pos..], cuts.config),
                 None => None,
             };
             let mut replaced = Vec::new();

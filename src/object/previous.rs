@@ -4,12 +4,15 @@
 //! `FastCDC` (2020) cuts where the rolling hash of the bytes since the chunk's start
 //! first matches a mask, or at the maximum size. Given a whole window of `max` bytes
 //! ahead of the start (the chunker waits for one before every cut but those in the
-//! stream's last `max` bytes), the cut depends on the bytes up to it alone; with fewer
-//! ahead, only a stricter mask up to where the stream ends, which cannot move a cut
-//! the bytes already made. So where a new version holds, at a chunk start, the same
-//! bytes as a chunk of the old version that was cut with a whole window, `FastCDC`
-//! cuts the new version exactly there too, and the chunk can be taken as it is once
-//! its hash is checked — the hash every chunk needs anyway. The rolling hash, the
+//! stream's last `max` bytes), the cut depends on the bytes up to it and on the byte
+//! right after it: the position it returns is that of the byte whose hash matched,
+//! and that byte begins the next chunk. So where a new version holds, at a chunk
+//! start, the same bytes as a chunk of the old version that was cut with a whole
+//! window, `FastCDC` cuts nowhere before the old cut, and cuts there exactly when the
+//! rolling hash at the byte after it still matches (or the chunk is a maximum one).
+//! That hash covers at most the 64 bytes up to that byte, so it is checked alone
+//! ([`cuts_at`]), and the chunk taken as it is once its hash is checked too — the hash
+//! every chunk needs anyway. The rolling hash, the
 //! chunker's other pass over every byte, runs only around the edits. Which old chunk
 //! to try is a guess (the one at the same offset, shifted by what was inserted or
 //! removed before it); a wrong guess costs a hash and never changes a cut. The test
@@ -17,6 +20,9 @@
 
 use std::collections::HashMap;
 
+use fastcdc::v2020::{Normalization, get_gear_with_seed, select_masks};
+
+use super::ChunkerConfig;
 use super::manifest::ChunkRef;
 use crate::hash::Hash;
 
@@ -62,14 +68,19 @@ impl PreviousChunks {
         }
     }
 
-    /// The old chunk that `window` (the new stream's bytes from offset `at`, at least
-    /// a whole window of them) starts with, if the guess for `at` is one: its length
-    /// and id.
-    pub(super) fn find(&mut self, at: u64, window: &[u8]) -> Option<(usize, Hash)> {
+    /// The old chunk that `window` (the new stream's bytes from offset `at`) starts
+    /// with, if the guess for `at` is one and `FastCDC` with `config`'s limits cuts it
+    /// there too: its length and id.
+    pub(super) fn find(
+        &mut self,
+        at: u64,
+        window: &[u8],
+        config: ChunkerConfig,
+    ) -> Option<(usize, Hash)> {
         let old = u64::try_from(i64::try_from(at).ok()? - self.shift).ok()?;
         let &(len, id) = self.starts.get(&old)?;
         let len = len as usize;
-        let found = len <= window.len() && Hash::of(&window[..len]) == id;
+        let found = cuts_at(window, len, config) && Hash::of(&window[..len]) == id;
         self.found += usize::from(found);
         found.then_some((len, id))
     }
@@ -116,6 +127,39 @@ impl PreviousChunks {
         {
             self.shift = new - old;
         }
+    }
+}
+
+/// Whether `FastCDC` (2020, normalization level 1, `config`'s limits), cutting the
+/// chunk that starts at `window[0]` with a whole window of `max` bytes, cuts it at
+/// `len`, given that it makes no cut before (the old version's chunk of these bytes
+/// ended at `len`). A maximum chunk ends at `max` whatever follows; a shorter one ends
+/// where the rolling hash of the byte at `len` matches the mask, and that hash holds
+/// the bytes from `min` on, of which the last 64 only (each step shifts it by one).
+fn cuts_at(window: &[u8], len: usize, config: ChunkerConfig) -> bool {
+    let (min, avg, max) = (
+        config.min as usize,
+        config.avg as usize,
+        config.max as usize,
+    );
+    if window.len() < max || len < min || len > max {
+        return false;
+    }
+    if len == max {
+        return true;
+    }
+    let (gear, _) = get_gear_with_seed(0);
+    let mut hash = 0u64;
+    for &b in &window[min.max(len.saturating_sub(63))..=len] {
+        hash = (hash << 1).wrapping_add(gear[usize::from(b)]);
+    }
+    // `cut_gear` tests the even positions with the hash and the mask shifted by one.
+    let (mask_s, mask_l) = select_masks(avg, Normalization::Level1);
+    let mask = if len < avg { mask_s } else { mask_l };
+    if len.is_multiple_of(2) {
+        (hash << 1) & (mask << 1) == 0
+    } else {
+        hash & mask == 0
     }
 }
 
@@ -277,5 +321,46 @@ mod tests {
         let n = fresh.len();
         assert!(n > 100, "{n} chunks");
         assert!(found + 8 >= n, "{found} of {n} chunks found by hash");
+    }
+
+    /// One byte inserted right where an old chunk was cut changes the byte the cut was
+    /// decided on: the chunk is found by its hash, and must not be taken (the case the
+    /// property test found in CI on 2026-12-07).
+    #[test]
+    fn an_insertion_right_after_a_chunk_moves_its_cut() {
+        let old = bytes(5_927_765_647_134_303_949, 1_009_202);
+        let edit = Edit {
+            at: 968,
+            remove: 0,
+            insert: 1,
+            seed: 0,
+        };
+        let new = apply(&old, &edit);
+        let (old_chunks, _) = cut(&old, None);
+        let (fresh, _) = cut(&new, None);
+        let (hinted, _) = cut(&new, Some(PreviousChunks::new(&old_chunks, CFG.max)));
+        assert_eq!(hinted, fresh);
+    }
+
+    /// [`cuts_at`] says yes where `FastCDC` cuts a chunk and no at every position
+    /// before it, on random windows and on runs that cut at the maximum.
+    #[test]
+    fn cuts_at_agrees_with_fastcdc() {
+        let (min, avg, max) = (CFG.min as usize, CFG.avg as usize, CFG.max as usize);
+        for seed in 0..300u64 {
+            let mut window = bytes(seed, max + 1 + (seed as usize % 7));
+            if seed % 50 == 0 {
+                window[..max].fill(7);
+            }
+            let (_, end) =
+                fastcdc::v2020::FastCDC::new(&window, min, avg, max).cut(0, window.len());
+            assert!(cuts_at(&window, end, CFG), "seed {seed}: no cut at {end}");
+            for p in min..end {
+                assert!(
+                    !cuts_at(&window, p, CFG),
+                    "seed {seed}: a cut at {p}, before {end}"
+                );
+            }
+        }
     }
 }
