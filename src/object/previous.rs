@@ -209,6 +209,15 @@ mod tests {
         (refs, chunker.previous().map_or(0, PreviousChunks::found))
     }
 
+    /// The chunks of `new` cut alone and cut knowing `old`'s, and how many of those
+    /// were found by hash.
+    fn fresh_and_hinted(old: &[u8], new: &[u8]) -> (Vec<ChunkRef>, Vec<ChunkRef>, usize) {
+        let (old_chunks, _) = cut(old, None);
+        let (fresh, _) = cut(new, None);
+        let (hinted, found) = cut(new, Some(PreviousChunks::new(&old_chunks, CFG.max)));
+        (fresh, hinted, found)
+    }
+
     /// An edit: at some thousandths of the length, remove some bytes and insert others.
     #[derive(Debug, Clone)]
     struct Edit {
@@ -255,9 +264,7 @@ mod tests {
                 old[50_000..300_000].fill(7);
             }
             let new = edits.iter().fold(old.clone(), |d, e| apply(&d, e));
-            let (old_chunks, _) = cut(&old, None);
-            let (fresh, _) = cut(&new, None);
-            let (hinted, _) = cut(&new, Some(PreviousChunks::new(&old_chunks, CFG.max)));
+            let (fresh, hinted, _) = fresh_and_hinted(&old, &new);
             prop_assert_eq!(hinted, fresh);
         }
     }
@@ -314,9 +321,7 @@ mod tests {
                 seed: 2,
             },
         );
-        let (old_chunks, _) = cut(&old, None);
-        let (fresh, _) = cut(&new, None);
-        let (hinted, found) = cut(&new, Some(PreviousChunks::new(&old_chunks, CFG.max)));
+        let (fresh, hinted, found) = fresh_and_hinted(&old, &new);
         assert_eq!(hinted, fresh);
         let n = fresh.len();
         assert!(n > 100, "{n} chunks");
@@ -335,10 +340,7 @@ mod tests {
             insert: 1,
             seed: 0,
         };
-        let new = apply(&old, &edit);
-        let (old_chunks, _) = cut(&old, None);
-        let (fresh, _) = cut(&new, None);
-        let (hinted, _) = cut(&new, Some(PreviousChunks::new(&old_chunks, CFG.max)));
+        let (fresh, hinted, _) = fresh_and_hinted(&old, &apply(&old, &edit));
         assert_eq!(hinted, fresh);
     }
 
