@@ -217,12 +217,13 @@ pub(super) async fn stats(cli: &Cli) -> Outcome {
     }
     let k = s.stored_by_kind;
     let kinds = format!(
-        "  file data {} whole, {} as deltas; manifests {}; trees {}; commits {}\n  packs' headers, trailers and unindexed bytes {}\n",
+        "  file data {} whole, {} as deltas; manifests {}; trees {}; commits {}\n  small objects in solid blocks {}\n  packs' headers, trailers and unindexed bytes {}\n",
         bytes(k.chunks),
         bytes(k.deltas),
         bytes(k.manifests),
         bytes(k.trees),
         bytes(k.commits),
+        bytes(k.blocks),
         bytes(s.pack_bytes.saturating_sub(s.stored_bytes))
     );
     Ok(out(&format!(
@@ -278,9 +279,14 @@ pub(super) async fn upgrade(cli: &Cli) -> Outcome {
         format!("the repository is already format {to}\n")
     } else {
         format!(
-            "upgraded the repository from format {from} to {to}: changed chunks of large \
-             files are stored as deltas from now on; releases before format {to} can no \
-             longer open it\n"
+            "upgraded the repository from format {from} to {to}: {}; releases before \
+             format {to} can no longer open it\n",
+            match from {
+                ..3 =>
+                    "changed chunks of large files are stored as deltas and small objects \
+                        compressed together in solid blocks from now on",
+                _ => "small objects are compressed together in solid blocks from now on",
+            }
         )
     })?)
 }

@@ -16,11 +16,16 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(|e| Error::Internal(format!("a worker thread failed: {e}")))?
 }
 
-/// Runs `f` against the engine on the blocking pool.
+/// Runs `f` against the engine on the blocking pool. The blocks decompressed by the
+/// operations before are forgotten first (see [`super::BlockCache`]).
 pub async fn on_engine<T: Send + 'static>(
     engine: &Arc<Engine>,
     f: impl FnOnce(&Engine) -> Result<T> + Send + 'static,
 ) -> Result<T> {
     let engine = Arc::clone(engine);
-    blocking(move || f(&engine)).await
+    blocking(move || {
+        engine.blocks.clear();
+        f(&engine)
+    })
+    .await
 }

@@ -10,7 +10,11 @@ use crate::object::ChunkerConfig;
 
 /// The newest repository format this build reads and writes. Format 1 repositories are
 /// upgraded when opened (see `docs/format.md`, "Version changes").
-pub const REPO_FORMAT: u32 = 3;
+pub const REPO_FORMAT: u32 = 4;
+
+/// The first repository format whose packs may hold solid blocks (older releases
+/// refuse it).
+pub const BLOCK_FORMAT: u32 = 4;
 /// Default pack target size.
 pub const DEFAULT_PACK_TARGET: u32 = 16 * 1024 * 1024;
 
@@ -65,6 +69,12 @@ impl Default for RepoConfig {
 }
 
 impl RepoConfig {
+    /// Whether small objects are stored in solid blocks (format 4 and later).
+    #[must_use]
+    pub fn blocks(&self) -> bool {
+        self.format >= BLOCK_FORMAT
+    }
+
     /// Checks every setting.
     pub fn validate(&self) -> Result<()> {
         self.chunking.validate().map_err(Error::Invalid)?;

@@ -22,4 +22,6 @@ pub struct Engine {
     pub repo_dir: Option<PathBuf>,
     /// What the services above keep alive, besides the engine's own roots.
     pub root_sources: Vec<Arc<dyn RootSource>>,
+    /// Solid blocks recently decompressed, for the reads of their other members.
+    pub(crate) blocks: super::block_cache::BlockCache,
 }

@@ -385,7 +385,11 @@ fn read_pack(
         }
         Err(e) => fail(report, None, format!("trailer: {e}")),
     }
-    for (id, loc) in objs {
+    // In pack order, so the members of a solid block are read one after another and
+    // their block is decompressed once (the index lists them by id).
+    let mut in_order: Vec<&(Hash, ObjectLocation)> = objs.iter().collect();
+    in_order.sort_by_key(|(_, loc)| loc.offset);
+    for (id, loc) in in_order {
         report.objects += 1;
         match verify_object(engine, &bytes, id, loc) {
             Ok(raw) if loc.kind != ObjectKind::Chunk => {

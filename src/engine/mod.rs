@@ -4,6 +4,7 @@
 //! thread ([`blocking`]) and runs it here, so redb and file I/O never block the async
 //! runtime.
 
+mod block_cache;
 mod blocking;
 pub(crate) mod config;
 mod core;
@@ -28,6 +29,7 @@ pub(crate) mod stats;
 pub(crate) mod tags;
 pub(crate) mod writer;
 
+pub(crate) use block_cache::BlockCache;
 pub(crate) use blocking::{blocking, on_engine};
 pub use core::Engine;
 pub use error::EngineError;

@@ -11,6 +11,7 @@ use crate::engine::EngineError;
 use crate::error::{Error, Result};
 use crate::hash::{CommitId, Hash, TreeId};
 use crate::index::ObjectLocation;
+use crate::object::block;
 use crate::object::codec::{self, Compression};
 use crate::object::delta;
 use crate::object::{Commit, Manifest, ObjectKind, Tree, decode};
@@ -37,6 +38,9 @@ impl Engine {
         loc: &ObjectLocation,
         max_depth: u8,
     ) -> Result<Vec<u8>> {
+        if let Some(raw) = self.cached_member(id, loc)? {
+            return Ok(raw);
+        }
         let range = loc.offset..loc.offset + u64::from(loc.stored_len);
         let name = pack_name(&loc.pack);
         let stored = match self.backend.get_object(&name, range.clone()) {
@@ -63,6 +67,16 @@ impl Engine {
         stored: &[u8],
         max_depth: u8,
     ) -> Result<Vec<u8>> {
+        if let Compression::Block { start } = loc.compression {
+            if let Some(raw) = self.cached_member(id, loc)? {
+                return Ok(raw);
+            }
+            let whole = block::decompress(stored).map_err(|e| corrupt(id, loc, e.to_string()))?;
+            let raw = member(id, loc, &whole, start)?;
+            self.blocks
+                .insert(&loc.pack, loc.offset, std::sync::Arc::new(whole));
+            return Ok(raw);
+        }
         decode_stored(id, loc, stored, max_depth, &mut |base, depth| {
             let Some(base_loc) = self.index.location(base)? else {
                 let why = format!("its delta base {} is not in the index", base.short());
@@ -79,6 +93,17 @@ impl Engine {
             verify(base, &base_loc, &raw)?;
             Ok(raw)
         })
+    }
+
+    /// A block member's raw bytes from its block, if the block was decompressed lately.
+    fn cached_member(&self, id: &Hash, loc: &ObjectLocation) -> Result<Option<Vec<u8>>> {
+        let Compression::Block { start } = loc.compression else {
+            return Ok(None);
+        };
+        match self.blocks.get(&loc.pack, loc.offset) {
+            Some(whole) => member(id, loc, &whole, start).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Turns a failed range read into what it means: a pack that is missing or shorter
@@ -330,6 +355,13 @@ pub(crate) fn decode_stored(
         prefix.extend_from_slice(&base(b, header.depth - 1)?);
     }
     delta::decode(frame, &prefix, loc.raw_len as usize).map_err(|e| corrupt(id, loc, e.to_string()))
+}
+
+/// A member's bytes, copied out of its decompressed block.
+fn member(id: &Hash, loc: &ObjectLocation, whole: &[u8], start: u32) -> Result<Vec<u8>> {
+    block::member(whole, start, loc.raw_len as usize)
+        .map(<[u8]>::to_vec)
+        .map_err(|e| corrupt(id, loc, e.to_string()))
 }
 
 /// Checks raw bytes against their id, where the id is the hash of the bytes.

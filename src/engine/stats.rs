@@ -64,6 +64,20 @@ pub struct StoredByKind {
     pub trees: u64,
     /// Checkpoints.
     pub commits: u64,
+    /// Small objects of every kind, compressed together in solid blocks (each block
+    /// counted once; its members are not counted in the kinds above).
+    pub blocks: u64,
+}
+
+/// The object count and the stored bytes by kind an object of `kind` adds to.
+fn kind_counters(s: &mut RepoStats, kind: ObjectKind, delta: bool) -> (&mut u64, &mut u64) {
+    match kind {
+        ObjectKind::Chunk if delta => (&mut s.chunks, &mut s.stored_by_kind.deltas),
+        ObjectKind::Chunk => (&mut s.chunks, &mut s.stored_by_kind.chunks),
+        ObjectKind::Tree => (&mut s.trees, &mut s.stored_by_kind.trees),
+        ObjectKind::Commit => (&mut s.commits, &mut s.stored_by_kind.commits),
+        ObjectKind::Manifest => (&mut s.manifests, &mut s.stored_by_kind.manifests),
+    }
 }
 
 /// Counts what the repository holds.
@@ -84,19 +98,23 @@ pub fn stats(engine: &Engine) -> Result<RepoStats> {
         s.packs += 1;
         s.pack_bytes += rec.size;
     }
+    let mut blocks = std::collections::HashSet::new();
     for (_, loc) in engine.index.objects()? {
         s.objects += 1;
         s.raw_bytes += u64::from(loc.raw_len);
+        if loc.compression.in_block() {
+            let (count, _) = kind_counters(&mut s, loc.kind, false);
+            *count += 1;
+            if blocks.insert((loc.pack, loc.offset)) {
+                s.stored_bytes += u64::from(loc.stored_len);
+                s.stored_by_kind.blocks += u64::from(loc.stored_len);
+            }
+            continue;
+        }
         s.stored_bytes += u64::from(loc.stored_len);
         let delta = loc.compression == crate::object::codec::Compression::Delta;
         s.deltas += u64::from(delta);
-        let (count, stored) = match loc.kind {
-            ObjectKind::Chunk if delta => (&mut s.chunks, &mut s.stored_by_kind.deltas),
-            ObjectKind::Chunk => (&mut s.chunks, &mut s.stored_by_kind.chunks),
-            ObjectKind::Tree => (&mut s.trees, &mut s.stored_by_kind.trees),
-            ObjectKind::Commit => (&mut s.commits, &mut s.stored_by_kind.commits),
-            ObjectKind::Manifest => (&mut s.manifests, &mut s.stored_by_kind.manifests),
-        };
+        let (count, stored) = kind_counters(&mut s, loc.kind, delta);
         *count += 1;
         *stored += u64::from(loc.stored_len);
     }

@@ -55,8 +55,9 @@ struct Row {
     compression: u8,
 }
 
-/// The longest encoded [`Row`]: five varints at their longest and two bytes.
-const ROW_MAX: usize = 5 + 10 + 5 + 5 + 1 + 1;
+/// The longest encoded [`Row`]: five varints at their longest and two bytes, then a
+/// block member's start (a varint u32 after the row, only when `compression` is 3).
+const ROW_MAX: usize = 5 + 10 + 5 + 5 + 1 + 1 + 5;
 
 /// An encoded object row.
 pub(super) struct RowBytes {
@@ -97,34 +98,46 @@ impl ObjectLocation {
             compression: self.compression.to_byte(),
         };
         let mut buf = [0u8; ROW_MAX];
-        let len = postcard::to_slice(&row, &mut buf)
+        let mut len = postcard::to_slice(&row, &mut buf)
             .expect("ROW_MAX holds the longest row")
             .len();
+        if let Compression::Block { start } = self.compression {
+            len += postcard::to_slice(&start, &mut buf[len..])
+                .expect("ROW_MAX holds a block member's start")
+                .len();
+        }
         RowBytes { buf, len }
     }
 
     /// The pack number an `objects-1` row names (what a check of its pack needs).
     pub(super) fn pack_number(b: &[u8]) -> Result<u32> {
-        Ok(Self::row(b)?.pack)
+        Ok(Self::row(b)?.0.pack)
     }
 
-    fn row(b: &[u8]) -> Result<Row> {
+    /// A row and, for a block member, its start.
+    fn row(b: &[u8]) -> Result<(Row, Option<u32>)> {
         match postcard::take_from_bytes::<Row>(b) {
-            Ok((row, [])) => Ok(row),
+            Ok((row, [])) if row.compression != 3 => Ok((row, None)),
+            Ok((row, rest)) if row.compression == 3 => {
+                match postcard::take_from_bytes::<u32>(rest) {
+                    Ok((start, [])) => Ok((row, Some(start))),
+                    _ => Err(corrupt("objects", b.len())),
+                }
+            }
             _ => Err(corrupt("objects", b.len())),
         }
     }
 
     /// Decodes an `objects-1` row; `pack_id` names the pack of a number.
     pub(super) fn decode(b: &[u8], pack_id: impl FnOnce(u32) -> Result<PackId>) -> Result<Self> {
-        let row = Self::row(b)?;
+        let (row, start) = Self::row(b)?;
         Ok(ObjectLocation {
             pack: pack_id(row.pack)?,
             offset: row.offset,
             stored_len: row.stored_len,
             raw_len: row.raw_len,
             kind: ObjectKind::from_byte(row.kind)?,
-            compression: Compression::from_byte(row.compression)?,
+            compression: Compression::from_parts(row.compression, start)?,
         })
     }
 
@@ -225,5 +238,44 @@ impl StatRecord {
             size: u64::MAX,
             ..self
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A block member's row carries its start after the row; the other rows are as
+    /// they were (a whole zstd object: 7 bytes here).
+    #[test]
+    fn rows_of_block_members_keep_their_start() {
+        let pack = PackId(Hash::of(b"pack"));
+        let mut loc = ObjectLocation {
+            pack,
+            offset: 25,
+            stored_len: 300,
+            raw_len: 7,
+            kind: ObjectKind::Chunk,
+            compression: Compression::Zstd,
+        };
+        assert_eq!(loc.encode(9).as_slice().len(), 7);
+        for compression in [Compression::Zstd, Compression::Block { start: 70_000 }] {
+            loc.compression = compression;
+            let row = loc.encode(9);
+            let back = ObjectLocation::decode(row.as_slice(), |n| {
+                assert_eq!(n, 9);
+                Ok(pack)
+            })
+            .unwrap();
+            assert_eq!(back, loc);
+        }
+        // A member's row without its start, or another row with one, is corrupt.
+        let member = loc.encode(9);
+        let short = &member.as_slice()[..member.as_slice().len() - 3];
+        assert!(ObjectLocation::decode(short, |_| Ok(pack)).is_err());
+        loc.compression = Compression::Zstd;
+        let mut long = loc.encode(9).as_slice().to_vec();
+        long.push(5);
+        assert!(ObjectLocation::decode(&long, |_| Ok(pack)).is_err());
     }
 }

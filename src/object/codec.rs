@@ -52,8 +52,14 @@ fn zstd_compress(raw: &[u8], level: i32) -> std::io::Result<Vec<u8>> {
     })
 }
 
+/// Compresses `raw` as one zstd frame at `level`, however little it saves (a solid
+/// block: its frame records its content size).
+pub(super) fn compress_always(raw: &[u8], level: i32) -> std::io::Result<Vec<u8>> {
+    zstd_compress(raw, level)
+}
+
 /// Decompresses one frame of at most `capacity` bytes with this thread's context.
-fn zstd_decompress(stored: &[u8], capacity: usize) -> std::io::Result<Vec<u8>> {
+pub(super) fn zstd_decompress(stored: &[u8], capacity: usize) -> std::io::Result<Vec<u8>> {
     DECOMPRESSOR.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
@@ -75,37 +81,65 @@ const SAMPLE_LEN: usize = 64 * 1024;
 pub const MAX_RAW_LEN: usize = 64 * 1024 * 1024;
 
 /// How an object's bytes are stored in a pack.
+///
+/// In a trailer (postcard) the variant is its index as a varint, followed for
+/// [`Block`](Compression::Block) by its start: the first three encode as they did
+/// before blocks existed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[repr(u8)]
 pub enum Compression {
     /// Stored as is.
-    Raw = 0,
+    Raw,
     /// One zstd frame.
-    Zstd = 1,
+    Zstd,
     /// A zstd frame compressed against other chunks (its bases): see
     /// [`delta`](super::delta). Only the engine's read path, which can fetch the bases,
     /// decodes it.
-    Delta = 2,
+    Delta,
+    /// One member of a solid block (format 4): the location's offset and stored length
+    /// are the block's, one zstd frame of its members' raw bytes back to back; this
+    /// object is the `raw_len` bytes from `start` of the decompressed block. See
+    /// [`block`](super::block).
+    Block {
+        /// Where the object starts in the decompressed block.
+        start: u32,
+    },
 }
 
 impl Compression {
-    /// The byte used in the index.
+    /// The byte used in the index (a block member's start is stored beside it).
     #[must_use]
     pub fn to_byte(self) -> u8 {
-        self as u8
+        match self {
+            Compression::Raw => 0,
+            Compression::Zstd => 1,
+            Compression::Delta => 2,
+            Compression::Block { .. } => 3,
+        }
     }
 
-    /// Parses the index byte.
-    pub fn from_byte(b: u8) -> Result<Compression> {
-        match b {
-            0 => Ok(Compression::Raw),
-            1 => Ok(Compression::Zstd),
-            2 => Ok(Compression::Delta),
+    /// Parses the index byte and, for a block member, its start.
+    pub fn from_parts(b: u8, start: Option<u32>) -> Result<Compression> {
+        match (b, start) {
+            (0, None) => Ok(Compression::Raw),
+            (1, None) => Ok(Compression::Zstd),
+            (2, None) => Ok(Compression::Delta),
+            (3, Some(start)) => Ok(Compression::Block { start }),
             _ => Err(ObjectError::Corrupt {
                 what: "index entry".into(),
                 reason: format!("unknown compression {b}"),
             }),
         }
+    }
+
+    /// Parses the index byte of a layout without block members.
+    pub fn from_byte(b: u8) -> Result<Compression> {
+        Self::from_parts(b, None)
+    }
+
+    /// Whether this is a member of a solid block.
+    #[must_use]
+    pub fn in_block(self) -> bool {
+        matches!(self, Compression::Block { .. })
     }
 }
 
@@ -154,6 +188,10 @@ pub fn decompress(stored: &[u8], compression: Compression, raw_len: usize) -> Re
                 what: "object".into(),
                 reason: "a delta object cannot be decoded without its bases".into(),
             });
+        }
+        Compression::Block { start } => {
+            let block = super::block::decompress(stored)?;
+            return super::block::member(&block, start, raw_len).map(<[u8]>::to_vec);
         }
     };
     if out.len() != raw_len {

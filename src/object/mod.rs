@@ -1,5 +1,6 @@
 //! The immutable object model: chunks, file manifests, trees and commits.
 
+pub mod block;
 mod chunker;
 pub mod codec;
 mod commit;

@@ -262,7 +262,8 @@ impl Repository {
     /// Moves a repository on this machine (a local directory or a redb file) to the
     /// newest format; returns the format before and after. From format 3 on, changed
     /// chunks of large files are stored as deltas, and releases that know only format
-    /// 2 refuse to open the repository. A repository on a bucket keeps the format it
+    /// 2 refuse to open the repository; from format 4 on, small objects are compressed
+    /// together in solid blocks, and releases that know only format 3 refuse it. A repository on a bucket keeps the format it
     /// was created with: every machine sharing it would have to be upgraded at once.
     pub async fn upgrade(&self) -> Result<(u32, u32)> {
         let mut config = self.engine.config.clone();
@@ -380,6 +381,7 @@ fn wire(
         backend,
         repo_dir,
         root_sources: vec![Arc::new(crate::artifact::ArtifactRoots)],
+        blocks: crate::engine::BlockCache::default(),
     })
 }
 

@@ -36,7 +36,7 @@ pub(super) const NONCE_LEN: usize = 16;
 const FOOTER_MAGIC: [u8; 8] = *b"REELTRLR";
 const FOOTER_LEN: usize = 12;
 /// An upper bound on what one entry adds to the trailer (postcard: kind 1, id 32,
-/// offset ≤ 10, lengths ≤ 5 each, compression ≤ 2).
+/// offset ≤ 10, lengths ≤ 5 each, compression ≤ 6 with a block member's start).
 pub const TRAILER_ENTRY_MAX: usize = 64;
 /// An upper bound on the trailer's envelope and length prefix plus the footer.
 const TRAILER_FIXED_MAX: usize = 64 + FOOTER_LEN;
@@ -72,14 +72,47 @@ impl Canonical for Trailer {
 }
 
 /// The invariants of a trailer's entries: back to back from right after a header, raw
-/// objects with one length. (Which header is checked against the pack's own version
-/// byte by [`parse_pack`].)
+/// objects with one length; the members of a solid block one after another, sharing
+/// the block's offset and stored length, each starting where the one before ended.
+/// (Which header is checked against the pack's own version byte by [`parse_pack`].)
 pub(super) fn check_entries(entries: &[PackEntry]) -> std::result::Result<(), String> {
     let mut next = entries.first().map_or(0, |e| e.offset);
     if !entries.is_empty() && next != header_len(1) && next != header_len(2) {
         return Err(format!("first object at offset {next}, not after a header"));
     }
+    // The block being read: its offset, stored length, and where its next member starts.
+    let mut block: Option<(u64, u32, u64)> = None;
     for e in entries {
+        if let Compression::Block { start } = e.compression {
+            match &mut block {
+                Some((offset, stored, member_start)) if *offset == e.offset => {
+                    if e.stored_len != *stored || u64::from(start) != *member_start {
+                        return Err(format!(
+                            "block member {} does not follow the member before it",
+                            e.id.short()
+                        ));
+                    }
+                    *member_start += u64::from(e.raw_len);
+                }
+                _ => {
+                    if e.offset != next || start != 0 || e.stored_len == 0 {
+                        return Err(format!(
+                            "block member {} at offset {} from {start}, expected a block at \
+                             {next} from 0",
+                            e.id.short(),
+                            e.offset
+                        ));
+                    }
+                    block = Some((e.offset, e.stored_len, u64::from(e.raw_len)));
+                    next += u64::from(e.stored_len);
+                }
+            }
+            if block.is_some_and(|(_, _, end)| end > crate::object::block::MAX_RAW as u64) {
+                return Err(format!("the block of {} is too large", e.id.short()));
+            }
+            continue;
+        }
+        block = None;
         if e.offset != next {
             return Err(format!(
                 "object {} at offset {}, expected {next}",
@@ -239,6 +272,23 @@ impl PackWriter {
             compression,
         });
         self.append(stored)
+    }
+
+    /// Appends a solid block: one entry per member, each naming the block.
+    pub fn add_block(&mut self, block: &crate::object::block::Sealed) -> Result<()> {
+        let mut start = 0u32;
+        for m in &block.members {
+            self.entries.push(PackEntry {
+                kind: m.kind,
+                id: m.id,
+                offset: self.len as u64,
+                stored_len: block.stored.len() as u32,
+                raw_len: m.raw_len,
+                compression: Compression::Block { start },
+            });
+            start += m.raw_len;
+        }
+        self.append(&block.stored)
     }
 
     /// Bytes written so far.
@@ -444,6 +494,82 @@ mod tests {
         );
         assert_eq!(hex::encode(&bytes), expected);
         assert_eq!(parse_pack(&bytes).unwrap()[0].offset, 25);
+    }
+
+    fn sealed(raws: &[&[u8]]) -> crate::object::block::Sealed {
+        let mut b = crate::object::block::Builder::default();
+        for raw in raws {
+            b.push(ObjectKind::Chunk, Hash::of(raw), raw);
+        }
+        b.seal(3).unwrap().unwrap()
+    }
+
+    #[test]
+    fn a_solid_block_between_objects_round_trips() {
+        let mut w = PackWriter::default();
+        w.add(ObjectKind::Chunk, Hash::of(b"a"), Compression::Raw, b"a", 1)
+            .unwrap();
+        let block = sealed(&[b"first", b"second"]);
+        w.add_block(&block).unwrap();
+        w.add(ObjectKind::Chunk, Hash::of(b"z"), Compression::Raw, b"z", 1)
+            .unwrap();
+        let bytes = w.finish().unwrap().1.into_bytes().unwrap();
+        let entries = parse_pack(&bytes).unwrap();
+        let (one, two) = (entries[1], entries[2]);
+        assert_eq!((one.offset, two.offset), (26, 26));
+        assert_eq!(one.stored_len as usize, block.stored.len());
+        assert_eq!(two.compression, Compression::Block { start: 5 });
+        assert_eq!(entries[3].offset, 26 + block.stored.len() as u64);
+        let stored = &bytes[26..26 + block.stored.len()];
+        let raw = crate::object::codec::decompress(stored, two.compression, 6).unwrap();
+        assert_eq!(raw, b"second");
+    }
+
+    /// Members that skip bytes, overlap, or disagree on their block are refused.
+    #[test]
+    fn block_members_out_of_order_are_corrupt() {
+        let mut w = PackWriter::default();
+        w.add_block(&sealed(&[b"first", b"second", b"third"]))
+            .unwrap();
+        let (_, _, entries) = w.finish().unwrap();
+        assert!(check_entries(&entries).is_ok());
+        let broken: [fn(&mut Vec<PackEntry>); 4] = [
+            |e| e[1].compression = Compression::Block { start: 6 },
+            |e| e[0].compression = Compression::Block { start: 1 },
+            |e| e[2].stored_len += 1,
+            |e| {
+                e.swap(1, 2);
+            },
+        ];
+        for (i, damage) in broken.iter().enumerate() {
+            let mut e = entries.clone();
+            damage(&mut e);
+            assert!(check_entries(&e).is_err(), "damage {i} accepted");
+        }
+    }
+
+    /// Golden bytes of a block member's trailer entry: compression 3, then its start.
+    #[test]
+    fn golden_block_entry_bytes() {
+        let entry = PackEntry {
+            kind: ObjectKind::Tree,
+            id: Hash::EMPTY,
+            offset: 25,
+            stored_len: 300,
+            raw_len: 7,
+            compression: Compression::Block { start: 200 },
+        };
+        let bytes = postcard::to_allocvec(&entry).unwrap();
+        let expected = concat!(
+            "01",                                                               // kind: tree
+            "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262", // id
+            "19",                                                               // offset 25
+            "ac02",                                                             // stored_len 300
+            "07",                                                               // raw_len 7
+            "03",   // compression: block member
+            "c801", // start 200
+        );
+        assert_eq!(hex::encode(bytes), expected);
     }
 
     /// A version 1 pack, as the first release wrote it, still parses.

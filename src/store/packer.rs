@@ -14,7 +14,8 @@ use super::pack_files::PackFiles;
 use crate::error::{Error, Result};
 use crate::hash::{Hash, PackId};
 use crate::object::ObjectKind;
-use crate::object::codec::Compression;
+use crate::object::block;
+use crate::object::codec::{self, Compression};
 
 /// Finished packs queued for the writer thread beyond the one it is writing: zero, a
 /// hand-off, so at most two packs are in memory (one filling, one being written).
@@ -53,6 +54,9 @@ pub trait PackSink {
         stored: &[u8],
         raw_len: u32,
     ) -> Result<()>;
+
+    /// Adds a sealed solid block (every member).
+    fn add_block(&mut self, block: &block::Sealed) -> Result<()>;
 }
 
 struct Writer {
@@ -72,6 +76,10 @@ pub struct Packer {
     current: Option<PackWriter>,
     written: Vec<WrittenPack>,
     writer: Option<Writer>,
+    /// The zstd level small objects are compressed at, together in solid blocks when
+    /// `blocks` (a format 4 repository), else one by one.
+    level: i32,
+    blocks: Option<block::Builder>,
 }
 
 impl std::fmt::Debug for Packer {
@@ -99,6 +107,45 @@ impl Packer {
             current: None,
             written: Vec::new(),
             writer: None,
+            level: 3,
+            blocks: None,
+        }
+    }
+
+    /// Small objects given to [`add_small`](Self::add_small) are compressed at `level`,
+    /// in solid blocks if `blocks` (the repository's format allows them).
+    #[must_use]
+    pub fn with_small_objects(mut self, level: i32, blocks: bool) -> Self {
+        self.level = level;
+        self.blocks = blocks.then(block::Builder::default);
+        self
+    }
+
+    /// Adds an object by its raw bytes: into the open solid block when blocks are on
+    /// and it is small, else compressed on its own.
+    pub fn add_small(&mut self, kind: ObjectKind, id: Hash, raw: &[u8]) -> Result<()> {
+        if let Some(builder) = &mut self.blocks
+            && raw.len() <= block::MEMBER_MAX
+        {
+            if builder.push(kind, id, raw) {
+                self.seal_block()?;
+            }
+            return Ok(());
+        }
+        let (compression, stored) = codec::compress(raw.to_vec(), self.level);
+        self.add(kind, id, compression, &stored, raw.len() as u32)
+    }
+
+    /// Compresses the open block (if any object is in it) into the current pack.
+    fn seal_block(&mut self) -> Result<()> {
+        let level = self.level;
+        let sealed = match &mut self.blocks {
+            Some(builder) => builder.seal(level)?,
+            None => None,
+        };
+        match sealed {
+            Some(sealed) => self.add_block(&sealed),
+            None => Ok(()),
         }
     }
 
@@ -177,6 +224,7 @@ impl Packer {
     /// (see [`super::segment`]); a segment that cannot be stored is only logged, as
     /// readers fall back to the packs' own trailers.
     pub fn finish(mut self) -> Result<Vec<WrittenPack>> {
+        self.seal_block()?;
         self.flush()?;
         self.join_writer()?;
         let written = std::mem::take(&mut self.written);
@@ -210,6 +258,17 @@ impl PackSink for Packer {
         Ok(self
             .current()?
             .add(kind, id, compression, stored, raw_len)?)
+    }
+
+    fn add_block(&mut self, block: &block::Sealed) -> Result<()> {
+        let current = self.current()?;
+        let grown = current.finished_len_max()
+            + block.stored.len()
+            + block.members.len() * TRAILER_ENTRY_MAX;
+        if !current.is_empty() && grown > self.target {
+            self.flush()?;
+        }
+        Ok(self.current()?.add_block(block)?)
     }
 }
 

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use reelstore::{NoProgress, RepoConfig, Repository};
 
-use crate::util::{gc_now as now, named, new_repo, random_bytes, snapshot, tempdir, write};
+use crate::util::{
+    format_of, gc_now as now, named, new_repo, random_bytes, set_format, snapshot, tempdir, write,
+};
 
 /// A new repository and a directory holding `footage.mov` of `len` random bytes (from
 /// `seed`), checkpointed as `a`; returns them and the footage.
@@ -22,23 +24,6 @@ async fn footage_checkpointed(
         .await
         .unwrap();
     (root, repo, dir, footage)
-}
-
-/// The format a repository config (or a bucket's record) names.
-fn format_of(path: &std::path::Path) -> u64 {
-    let text = std::fs::read_to_string(path).unwrap();
-    serde_json::from_str::<serde_json::Value>(&text).unwrap()["format"]
-        .as_u64()
-        .unwrap()
-}
-
-/// Makes a repository config (or a bucket's record) name `format`, as an older release
-/// wrote it.
-fn set_format(path: &std::path::Path, format: u64) {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
-    value["format"] = format.into();
-    std::fs::write(path, serde_json::to_vec_pretty(&value).unwrap()).unwrap();
 }
 
 /// `reel --json checkpoint` in `dir`: the bytes it stored.
@@ -180,7 +165,7 @@ async fn a_format_2_repository_stores_chunks_whole() {
         .await
         .unwrap();
     let config = path.join("config");
-    assert_eq!(format_of(&config), 3);
+    assert_eq!(format_of(&config), 4);
     set_format(&config, 2);
     let repo = Repository::open(&path).await.unwrap();
     let dir = tempdir();
@@ -201,7 +186,7 @@ async fn a_format_2_repository_stores_chunks_whole() {
     assert_eq!(format_of(&config), 2);
 }
 
-/// `reel upgrade` moves a format 2 repository to format 3, after which an edit is
+/// `reel upgrade` moves a format 2 repository to the newest format, after which an edit is
 /// stored as a delta; a second upgrade has nothing to do; a repository on a URL
 /// backend (shared by machines) keeps its format.
 #[test]
@@ -220,8 +205,8 @@ fn upgrade_moves_a_format_2_repository_to_deltas() {
         .arg("upgrade")
         .assert()
         .success()
-        .stdout(contains("from format 2 to 3"));
-    assert_eq!(format_of(&config), 3);
+        .stdout(contains("from format 2 to 4"));
+    assert_eq!(format_of(&config), 4);
     write(d, "footage.mov", inserted(&footage, 4096, 32));
     let stored = checkpoint_stored_bytes(d);
     assert!(stored < 32 * 1024, "{stored} bytes stored");
@@ -229,7 +214,7 @@ fn upgrade_moves_a_format_2_repository_to_deltas() {
         .arg("upgrade")
         .assert()
         .success()
-        .stdout(contains("already format 3"));
+        .stdout(contains("already format 4"));
 
     let shared = tempdir();
     let url = format!("file://{}", shared.path().join("blobs").display());

@@ -18,10 +18,10 @@ fn newer_repository_format_is_refused_clearly() {
     let config = dir.path().join(".reel/config");
     let text = fs::read_to_string(&config)
         .unwrap()
-        .replace("\"format\": 3", "\"format\": 4");
+        .replace("\"format\": 4", "\"format\": 5");
     fs::write(&config, text).unwrap();
     reel(dir.path()).arg("log").assert().code(1).stderr(
-        contains("format version 4 is newer than this build supports (3)")
+        contains("format version 5 is newer than this build supports (4)")
             .and(contains("upgrade reel")),
     );
 }

@@ -7,6 +7,7 @@ mod util;
 mod adopt;
 mod artifact_cli;
 mod artifacts;
+mod blocks;
 mod cli;
 mod concurrency;
 mod corruption;

@@ -45,6 +45,23 @@ pub fn gc_now() -> reelstore::GcOptions {
     }
 }
 
+/// The format a repository config (or a bucket's record) names.
+pub fn format_of(path: &Path) -> u64 {
+    let text = std::fs::read_to_string(path).unwrap();
+    serde_json::from_str::<serde_json::Value>(&text).unwrap()["format"]
+        .as_u64()
+        .unwrap()
+}
+
+/// Makes a repository config (or a bucket's record) name `format`, as an older release
+/// wrote it.
+pub fn set_format(path: &Path, format: u64) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    value["format"] = format.into();
+    std::fs::write(path, serde_json::to_vec_pretty(&value).unwrap()).unwrap();
+}
+
 /// Every path under `root` except `.reel`, with what it holds.
 pub fn snapshot(root: &Path) -> Tree {
     let mut out = BTreeMap::new();

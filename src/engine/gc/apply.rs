@@ -297,7 +297,8 @@ pub(super) fn rewrite(
         engine.backend.clone(),
         gc.journal(),
         engine.config.pack_target as usize,
-    );
+    )
+    .with_small_objects(engine.config.compression_level, engine.config.blocks());
     let mut gone = Vec::new();
     for pack in sources.iter() {
         let objects = &state.repack_objects[pack];
@@ -310,15 +311,44 @@ pub(super) fn rewrite(
             }
             Err(e) => return Err(e.into()),
         };
-        for (id, loc) in objects {
+        // In pack order: a solid block's live members are read one after another
+        // (their block decompressed once) and stay neighbours in their new block.
+        let mut in_order: Vec<&(Hash, ObjectLocation)> = objects.iter().collect();
+        in_order.sort_by_key(|(_, loc)| (loc.offset, block_start(loc)));
+        for (id, loc) in in_order {
             let stored = stored_bytes(&bytes, pack, loc)?;
             let raw = engine.decode_stored(id, loc, stored, crate::object::delta::MAX_DEPTH)?;
             crate::engine::read::verify(id, loc, &raw)?;
-            packer.add(loc.kind, *id, loc.compression, stored, loc.raw_len)?;
+            copy_verified(&mut packer, id, loc, stored, &raw)?;
         }
     }
     sources.retain(|p| !gone.contains(p));
     packer.finish()
+}
+
+/// Adds a verified object to `packer`: its stored bytes as they are, or a solid block's
+/// member by its raw bytes, into a new block (its old block's other members may be
+/// dead, and its stored bytes are the whole block's).
+pub(super) fn copy_verified(
+    packer: &mut Packer,
+    id: &Hash,
+    loc: &ObjectLocation,
+    stored: &[u8],
+    raw: &[u8],
+) -> Result<()> {
+    if loc.compression.in_block() {
+        packer.add_small(loc.kind, *id, raw)
+    } else {
+        packer.add(loc.kind, *id, loc.compression, stored, loc.raw_len)
+    }
+}
+
+/// Where a block member starts in its block (0 for other objects).
+fn block_start(loc: &ObjectLocation) -> u32 {
+    match loc.compression {
+        crate::object::codec::Compression::Block { start } => start,
+        _ => 0,
+    }
 }
 
 fn stored_bytes<'a>(bytes: &'a Bytes, pack: &PackId, loc: &ObjectLocation) -> Result<&'a [u8]> {

@@ -26,7 +26,7 @@ use crate::engine::Engine;
 use crate::error::{Error, ItemKind, Result};
 use crate::hash::{Hash, PackId};
 use crate::index::{ObjectLocation, WriterKind};
-use crate::store::{PackSink, Packer, StoreError, WrittenPack, pack_name};
+use crate::store::{Packer, StoreError, WrittenPack, pack_name};
 
 /// Checks, just before a publication of `roots` on a shared bucket, that it relies on no
 /// pack condemned after epoch `since` (the oldest registration of the writers whose
@@ -113,6 +113,8 @@ fn relied_on(
             None => return Err(deleted_meanwhile(&id.short())),
         }
     }
+    // In pack order: a solid block's members one after another (decompressed once).
+    needed.sort_by_key(|(_, loc)| (loc.pack, loc.offset));
     Ok(needed)
 }
 
@@ -132,7 +134,8 @@ fn copy(engine: &Engine, needed: &[(Hash, ObjectLocation)]) -> Result<Vec<Writte
         engine.backend.clone(),
         writer.journal(),
         engine.config.pack_target as usize,
-    );
+    )
+    .with_small_objects(engine.config.compression_level, engine.config.blocks());
     for (id, loc) in needed {
         let range = loc.offset..loc.offset + u64::from(loc.stored_len);
         let stored = match engine.backend.get_object(&pack_name(&loc.pack), range) {
@@ -142,7 +145,7 @@ fn copy(engine: &Engine, needed: &[(Hash, ObjectLocation)]) -> Result<Vec<Writte
         };
         let raw = engine.decode_stored(id, loc, &stored, crate::object::delta::MAX_DEPTH)?;
         crate::engine::read::verify(id, loc, &raw)?;
-        packer.add(loc.kind, *id, loc.compression, &stored, loc.raw_len)?;
+        super::apply::copy_verified(&mut packer, id, loc, &stored, &raw)?;
     }
     let packs = packer.finish()?;
     engine.index.insert_written(&packs)?;

@@ -119,6 +119,14 @@ pub fn plan(engine: &Engine, grace: Duration, own_pin: Option<u64>) -> Result<Pl
     Ok(state)
 }
 
+/// What a solid block holds: its stored bytes, its members' raw bytes, the live ones'.
+#[derive(Default)]
+struct BlockUse {
+    stored: u64,
+    raw: u64,
+    live_raw: u64,
+}
+
 #[derive(Default)]
 struct PackUse {
     live: Vec<(Hash, ObjectLocation)>,
@@ -133,16 +141,31 @@ fn classify_indexed(
     state: &mut PlanState,
 ) -> Result<()> {
     let mut usage: HashMap<PackId, PackUse> = HashMap::new();
+    // A solid block's stored bytes are shared by its members: its live share is the
+    // share of its raw bytes that live members hold.
+    let mut blocks: HashMap<(PackId, u64), BlockUse> = HashMap::new();
     for (id, loc) in engine.index.objects()? {
         let u = usage.entry(loc.pack).or_default();
-        if state.live.contains(&id) {
-            state.plan.live_objects += 1;
+        let live = state.live.contains(&id);
+        if loc.compression.in_block() {
+            let b = blocks.entry((loc.pack, loc.offset)).or_default();
+            b.stored = u64::from(loc.stored_len);
+            b.raw += u64::from(loc.raw_len);
+            b.live_raw += if live { u64::from(loc.raw_len) } else { 0 };
+        } else if live {
             u.live_bytes += u64::from(loc.stored_len);
+        }
+        if live {
+            state.plan.live_objects += 1;
             u.live.push((id, loc));
         } else {
             state.plan.dead_objects += 1;
             u.dead += 1;
         }
+    }
+    for ((pack, _), b) in blocks {
+        let share = u128::from(b.stored) * u128::from(b.live_raw) / u128::from(b.raw.max(1));
+        usage.entry(pack).or_default().live_bytes += share as u64;
     }
     let (_, cutoff_s) = cutoff(grace);
     for (pack, rec) in &view.packs {

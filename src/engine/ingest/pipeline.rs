@@ -21,6 +21,7 @@ use crate::error::Result;
 use crate::hash::Hash;
 use crate::index::IndexSnapshot;
 use crate::object::ObjectKind;
+use crate::object::block;
 use crate::object::codec::{self, Compression};
 use crate::object::delta;
 use crate::store::{BlobBackend, PackSink, Packer, WrittenPack};
@@ -46,6 +47,12 @@ struct Compressed {
     raw_len: u32,
 }
 
+/// What goes to the packer: objects compressed one by one, or a solid block.
+enum Packed {
+    One(Compressed),
+    Block(block::Sealed),
+}
+
 /// Counters of what the pipeline stored.
 #[derive(Debug, Default)]
 pub struct PipelineStats {
@@ -63,8 +70,10 @@ pub struct PipelineStats {
 /// A running pipeline. Offer objects from any thread, then [`Pipeline::finish`].
 pub struct Pipeline {
     tx: Option<SyncSender<RawObject>>,
-    packed_tx: Option<SyncSender<Vec<Compressed>>>,
+    packed_tx: Option<SyncSender<Vec<Packed>>>,
     small: Mutex<SmallBatch>,
+    /// Small objects waiting for their solid block, when the format has blocks.
+    block: Option<Mutex<block::Builder>>,
     level: i32,
     workers: Vec<JoinHandle<()>>,
     packer: Option<JoinHandle<Result<Vec<WrittenPack>>>>,
@@ -105,6 +114,7 @@ impl Pipeline {
                 tx: None,
                 packed_tx: None,
                 small: Mutex::default(),
+                block: None,
                 level: engine.config.compression_level,
                 workers: Vec::new(),
                 packer: None,
@@ -116,7 +126,7 @@ impl Pipeline {
         };
         let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         let (raw_tx, raw_rx) = sync_channel::<RawObject>(threads);
-        let (packed_tx, packed_rx) = sync_channel::<Vec<Compressed>>(threads);
+        let (packed_tx, packed_rx) = sync_channel::<Vec<Packed>>(threads);
         let raw_rx = Arc::new(Mutex::new(raw_rx));
         let level = engine.config.compression_level;
         let workers = (0..threads)
@@ -137,6 +147,7 @@ impl Pipeline {
             tx: Some(raw_tx),
             packed_tx: Some(packed_tx),
             small: Mutex::default(),
+            block: engine.config.blocks().then(Mutex::default),
             level,
             workers,
             packer: Some(packer),
@@ -196,6 +207,23 @@ impl Pipeline {
             raw,
             delta,
         };
+        if let Some(builder) = &self.block
+            && obj.delta.is_none()
+            && obj.raw.len() <= block::MEMBER_MAX
+        {
+            self.stats.objects.fetch_add(1, Ordering::Relaxed);
+            let len = obj.raw.len() as u64;
+            self.stats.raw_bytes.fetch_add(len, Ordering::Relaxed);
+            let full = {
+                let mut b = builder.lock().expect("block lock is never poisoned");
+                b.push(obj.kind, obj.id, &obj.raw)
+                    .then(|| std::mem::take(&mut *b))
+            };
+            return match full {
+                Some(full) => self.send_block(full),
+                None => Ok(()),
+            };
+        }
         if obj.raw.len() <= SMALL_OBJECT {
             let obj = compress_one(obj, self.level, &self.stats);
             let full = {
@@ -215,13 +243,27 @@ impl Pipeline {
     }
 
     fn send_batch(&self, objects: Vec<Compressed>) -> Result<()> {
+        self.send(objects.into_iter().map(Packed::One).collect())
+    }
+
+    /// Compresses a full (or last) block in the calling thread and hands it on.
+    fn send_block(&self, mut full: block::Builder) -> Result<()> {
+        let Some(sealed) = full.seal(self.level)? else {
+            return Ok(());
+        };
+        let stored = sealed.stored.len() as u64;
+        self.stats.stored_bytes.fetch_add(stored, Ordering::Relaxed);
+        self.send(vec![Packed::Block(sealed)])
+    }
+
+    fn send(&self, packed: Vec<Packed>) -> Result<()> {
         let Some(tx) = &self.packed_tx else {
             return Ok(());
         };
-        if objects.is_empty() {
+        if packed.is_empty() {
             return Ok(());
         }
-        tx.send(objects)
+        tx.send(packed)
             .map_err(|_| EngineError::Worker("the pack writer stopped".into()).into())
     }
 
@@ -234,7 +276,11 @@ impl Pipeline {
     pub fn finish(mut self) -> Result<Vec<WrittenPack>> {
         let rest = std::mem::take(&mut *self.small.lock().expect("batch lock is never poisoned"));
         // Refused only by a packer that stopped on an error, which its join reports.
-        let sent = self.send_batch(rest.objects);
+        let mut sent = self.send_batch(rest.objects);
+        if let Some(builder) = &self.block {
+            let last = std::mem::take(&mut *builder.lock().expect("block lock is never poisoned"));
+            sent = sent.and_then(|()| self.send_block(last));
+        }
         drop(self.packed_tx.take());
         drop(self.tx.take());
         for w in self.workers.drain(..) {
@@ -293,23 +339,29 @@ fn compress_one(obj: RawObject, level: i32, stats: &PipelineStats) -> Compressed
 
 fn compress_loop(
     rx: &Mutex<Receiver<RawObject>>,
-    tx: &SyncSender<Vec<Compressed>>,
+    tx: &SyncSender<Vec<Packed>>,
     level: i32,
     stats: &PipelineStats,
 ) {
     loop {
         let next = rx.lock().expect("receiver lock is never poisoned").recv();
         let Ok(obj) = next else { return };
-        if tx.send(vec![compress_one(obj, level, stats)]).is_err() {
+        if tx
+            .send(vec![Packed::One(compress_one(obj, level, stats))])
+            .is_err()
+        {
             return;
         }
     }
 }
 
-fn pack_loop(rx: &Receiver<Vec<Compressed>>, mut packer: Packer) -> Result<Vec<WrittenPack>> {
+fn pack_loop(rx: &Receiver<Vec<Packed>>, mut packer: Packer) -> Result<Vec<WrittenPack>> {
     while let Ok(batch) = rx.recv() {
-        for obj in batch {
-            packer.add(obj.kind, obj.id, obj.compression, &obj.stored, obj.raw_len)?;
+        for packed in batch {
+            match packed {
+                Packed::One(o) => packer.add(o.kind, o.id, o.compression, &o.stored, o.raw_len)?,
+                Packed::Block(b) => packer.add_block(&b)?,
+            }
         }
     }
     packer.finish()
