@@ -22,10 +22,16 @@ const BLOCKS: usize = 32;
 /// Decompressed blocks by pack and offset, the most recently used first.
 type Recent = VecDeque<((PackId, u64), Arc<Vec<u8>>)>;
 
+/// Buffers of blocks the cache let go of, kept for the next decompressions.
+const SPARE: usize = 8;
+
 /// The most recently used decompressed blocks.
 #[derive(Default)]
 pub(crate) struct BlockCache {
     recent: Mutex<Recent>,
+    /// Buffers of forgotten blocks: a decompression reuses one rather than allocating
+    /// (see `object::block::decompress_into`).
+    spare: Mutex<Vec<Vec<u8>>>,
 }
 
 impl std::fmt::Debug for BlockCache {
@@ -56,14 +62,40 @@ impl BlockCache {
         self.lock().clear();
     }
 
-    /// Keeps a block, forgetting the least recently used beyond [`BLOCKS`].
+    /// A buffer to decompress a block into: one a forgotten block left, or a new one.
+    pub(crate) fn buffer(&self) -> Vec<u8> {
+        self.spares().pop().unwrap_or_default()
+    }
+
+    fn spares(&self) -> std::sync::MutexGuard<'_, Vec<Vec<u8>>> {
+        self.spare
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Keeps a block, forgetting the least recently used beyond [`BLOCKS`] (whose
+    /// buffer, once no reader holds it, serves a later decompression).
     pub(crate) fn insert(&self, pack: &PackId, offset: u64, block: Arc<Vec<u8>>) {
-        let mut recent = self.lock();
-        if recent.iter().any(|(k, _)| *k == (*pack, offset)) {
-            return;
+        let forgotten = {
+            let mut recent = self.lock();
+            if recent.iter().any(|(k, _)| *k == (*pack, offset)) {
+                return;
+            }
+            recent.push_front(((*pack, offset), block));
+            if recent.len() > BLOCKS {
+                recent.pop_back()
+            } else {
+                None
+            }
+        };
+        if let Some((_, old)) = forgotten
+            && let Ok(buffer) = Arc::try_unwrap(old)
+        {
+            let mut spare = self.spares();
+            if spare.len() < SPARE {
+                spare.push(buffer);
+            }
         }
-        recent.push_front(((*pack, offset), block));
-        recent.truncate(BLOCKS);
     }
 }
 
@@ -85,5 +117,22 @@ mod tests {
         assert!(cache.get(&pack, 1).is_none());
         assert!(cache.get(&pack, 0).is_some() && cache.get(&pack, 999).is_some());
         assert!(cache.get(&PackId(Hash::of(b"other")), 0).is_none());
+    }
+
+    /// A forgotten block's buffer serves the next decompression, unless a reader
+    /// still holds the block.
+    #[test]
+    fn buffers_of_forgotten_blocks_are_reused() {
+        let cache = BlockCache::default();
+        let pack = PackId(Hash::of(b"pack"));
+        let held = Arc::new(Vec::with_capacity(2000));
+        cache.insert(&pack, 0, Arc::clone(&held));
+        for offset in 1..=BLOCKS as u64 {
+            cache.insert(&pack, offset, Arc::new(Vec::with_capacity(1000)));
+        }
+        assert_eq!(cache.buffer().capacity(), 0, "a held block is not reused");
+        cache.insert(&pack, 999, Arc::new(Vec::new()));
+        assert!(cache.buffer().capacity() >= 1000);
+        assert_eq!(cache.buffer().capacity(), 0);
     }
 }

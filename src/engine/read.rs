@@ -71,7 +71,9 @@ impl Engine {
             if let Some(raw) = self.cached_member(id, loc)? {
                 return Ok(raw);
             }
-            let whole = block::decompress(stored).map_err(|e| corrupt(id, loc, e.to_string()))?;
+            let mut whole = self.blocks.buffer();
+            block::decompress_into(stored, &mut whole)
+                .map_err(|e| corrupt(id, loc, e.to_string()))?;
             let raw = member(id, loc, &whole, start)?;
             self.blocks
                 .insert(&loc.pack, loc.offset, std::sync::Arc::new(whole));

@@ -97,6 +97,15 @@ impl Builder {
 /// Decompresses a whole block: a zstd frame that records its size, at most
 /// [`MAX_RAW`].
 pub fn decompress(stored: &[u8]) -> Result<Vec<u8>, ObjectError> {
+    let mut raw = Vec::new();
+    decompress_into(stored, &mut raw)?;
+    Ok(raw)
+}
+
+/// [`decompress`] into `out`, reusing its allocation (a restore of 200,000 files
+/// decompresses thousands of blocks: a fresh 256 KiB buffer each left 100 MiB of peak
+/// RSS in the allocator's per-thread arenas).
+pub fn decompress_into(stored: &[u8], out: &mut Vec<u8>) -> Result<(), ObjectError> {
     let size = match zstd::zstd_safe::get_frame_content_size(stored) {
         Ok(Some(size)) => size,
         Ok(None) => return Err(corrupt("its frame does not record its size".into())),
@@ -107,12 +116,12 @@ pub fn decompress(stored: &[u8]) -> Result<Vec<u8>, ObjectError> {
             "declared size {size} exceeds the {MAX_RAW}-byte limit"
         )));
     }
-    let raw =
-        codec::zstd_decompress(stored, size as usize).map_err(|e| corrupt(format!("zstd: {e}")))?;
-    if raw.len() as u64 != size {
-        return Err(corrupt(format!("expected {size} bytes, got {}", raw.len())));
+    let got = codec::zstd_decompress_into(stored, size as usize, out)
+        .map_err(|e| corrupt(format!("zstd: {e}")))?;
+    if got as u64 != size || out.len() != got {
+        return Err(corrupt(format!("expected {size} bytes, got {got}")));
     }
-    Ok(raw)
+    Ok(())
 }
 
 /// The `raw_len` bytes of a member starting at `start` of a decompressed block.

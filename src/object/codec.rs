@@ -58,6 +58,26 @@ pub(super) fn compress_always(raw: &[u8], level: i32) -> std::io::Result<Vec<u8>
     zstd_compress(raw, level)
 }
 
+/// Decompresses one frame into `out` (cleared first; grown only when its capacity is
+/// short of `size`, what the frame declares) with this thread's context.
+pub(super) fn zstd_decompress_into(
+    stored: &[u8],
+    size: usize,
+    out: &mut Vec<u8>,
+) -> std::io::Result<usize> {
+    out.clear();
+    out.reserve_exact(size);
+    DECOMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(zstd::bulk::Decompressor::new()?);
+        }
+        slot.as_mut()
+            .expect("set just above")
+            .decompress_to_buffer(stored, out)
+    })
+}
+
 /// Decompresses one frame of at most `capacity` bytes with this thread's context.
 pub(super) fn zstd_decompress(stored: &[u8], capacity: usize) -> std::io::Result<Vec<u8>> {
     DECOMPRESSOR.with(|cell| {

