@@ -58,6 +58,19 @@ pub(super) fn compress_always(raw: &[u8], level: i32) -> std::io::Result<Vec<u8>
     zstd_compress(raw, level)
 }
 
+/// Runs `f` with this thread's decompression context.
+fn with_decompressor<T>(
+    f: impl FnOnce(&mut zstd::bulk::Decompressor<'static>) -> std::io::Result<T>,
+) -> std::io::Result<T> {
+    DECOMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(zstd::bulk::Decompressor::new()?);
+        }
+        f(slot.as_mut().expect("set just above"))
+    })
+}
+
 /// Decompresses one frame into `out` (cleared first; grown only when its capacity is
 /// short of `size`, what the frame declares) with this thread's context.
 pub(super) fn zstd_decompress_into(
@@ -67,28 +80,12 @@ pub(super) fn zstd_decompress_into(
 ) -> std::io::Result<usize> {
     out.clear();
     out.reserve_exact(size);
-    DECOMPRESSOR.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        if slot.is_none() {
-            *slot = Some(zstd::bulk::Decompressor::new()?);
-        }
-        slot.as_mut()
-            .expect("set just above")
-            .decompress_to_buffer(stored, out)
-    })
+    with_decompressor(|d| d.decompress_to_buffer(stored, out))
 }
 
 /// Decompresses one frame of at most `capacity` bytes with this thread's context.
 pub(super) fn zstd_decompress(stored: &[u8], capacity: usize) -> std::io::Result<Vec<u8>> {
-    DECOMPRESSOR.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        if slot.is_none() {
-            *slot = Some(zstd::bulk::Decompressor::new()?);
-        }
-        slot.as_mut()
-            .expect("set just above")
-            .decompress(stored, capacity)
-    })
+    with_decompressor(|d| d.decompress(stored, capacity))
 }
 
 type Result<T> = std::result::Result<T, ObjectError>;

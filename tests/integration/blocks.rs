@@ -9,7 +9,7 @@ use reelstore::internals::parse_pack;
 use reelstore::{Compression, NoProgress, RepoConfig, Repository};
 
 use crate::util::{
-    format_of, gc_now as now, named, new_repo, set_format, snapshot, tempdir, write,
+    format_of, gc_now as now, named, new_repo, restored, set_format, snapshot, tempdir, write,
 };
 
 /// `n` small sources in packages of 50, as a vendored `node_modules` has them: the
@@ -43,14 +43,6 @@ async fn repo_of_format(format: u64) -> (tempfile::TempDir, Repository) {
     );
     set_format(&path.join("config"), format);
     (root, Repository::open(&path).await.unwrap())
-}
-
-async fn restored(repo: &Repository, rev: &str) -> crate::util::Tree {
-    let out = tempdir();
-    repo.restore(rev, out.path(), Arc::new(NoProgress))
-        .await
-        .unwrap();
-    snapshot(out.path())
 }
 
 #[tokio::test]

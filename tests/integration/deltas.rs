@@ -7,7 +7,8 @@ use std::sync::Arc;
 use reelstore::{NoProgress, RepoConfig, Repository};
 
 use crate::util::{
-    format_of, gc_now as now, named, new_repo, random_bytes, set_format, snapshot, tempdir, write,
+    format_of, gc_now as now, named, new_repo, random_bytes, restored, set_format, snapshot,
+    tempdir, write,
 };
 
 /// A new repository and a directory holding `footage.mov` of `len` random bytes (from
@@ -37,14 +38,6 @@ fn checkpoint_stored_bytes(dir: &std::path::Path) -> u64 {
 fn inserted(data: &[u8], len: usize, seed: u64) -> Vec<u8> {
     let mid = data.len() / 2;
     [&data[..mid], &random_bytes(len, seed)[..], &data[mid..]].concat()
-}
-
-async fn restored(repo: &Repository, rev: &str) -> crate::util::Tree {
-    let out = tempdir();
-    repo.restore(rev, out.path(), Arc::new(NoProgress))
-        .await
-        .unwrap();
-    snapshot(out.path())
 }
 
 #[tokio::test]

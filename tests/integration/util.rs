@@ -45,6 +45,15 @@ pub fn gc_now() -> reelstore::GcOptions {
     }
 }
 
+/// What `rev` restores to in a fresh directory.
+pub async fn restored(repo: &reelstore::Repository, rev: &str) -> Tree {
+    let out = tempdir();
+    repo.restore(rev, out.path(), std::sync::Arc::new(reelstore::NoProgress))
+        .await
+        .unwrap();
+    snapshot(out.path())
+}
+
 /// The format a repository config (or a bucket's record) names.
 pub fn format_of(path: &Path) -> u64 {
     let text = std::fs::read_to_string(path).unwrap();
