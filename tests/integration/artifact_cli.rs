@@ -268,7 +268,7 @@ fn two_processes_writing_one_project_lose_nothing() {
         .args(["project", "export", &id, "mid", out.to_str().unwrap()])
         .assert()
         .success();
-    for entry in walk(&out) {
+    for entry in crate::util::files_under(&out) {
         let text = std::fs::read_to_string(&entry).unwrap();
         let name = entry
             .strip_prefix(&out)
@@ -278,19 +278,6 @@ fn two_processes_writing_one_project_lose_nothing() {
             .replace('/', " ");
         assert_eq!(text, name, "a torn or misplaced file in the checkpoint");
     }
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 fn peak_rss_kib(pid: u32) -> Option<u64> {

@@ -117,7 +117,7 @@ async fn a_damaged_block_fails_its_reads_and_fsck() {
         .unwrap();
     drop(repo);
     let packs = root.path().join("repo/packs");
-    let pack = walk_files(&packs).pop().expect("one pack");
+    let pack = crate::util::files_under(&packs).pop().expect("one pack");
     let mut bytes = std::fs::read(&pack).unwrap();
     let entries = parse_pack(&bytes).unwrap();
     let block = entries
@@ -139,19 +139,6 @@ async fn a_damaged_block_fails_its_reads_and_fsck() {
         assert_eq!(Some(&content), snapshot(dir.path()).get(&path), "{path}");
     }
     assert!(!repo.fsck(true).await.unwrap().is_clean());
-}
-
-fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let path = e.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk_files(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 /// A format 3 repository (an older release may still use it) gets no blocks; once

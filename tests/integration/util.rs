@@ -45,6 +45,20 @@ pub fn gc_now() -> reelstore::GcOptions {
     }
 }
 
+/// Every file below `dir`, at any depth.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
 /// What `rev` restores to in a fresh directory.
 pub async fn restored(repo: &reelstore::Repository, rev: &str) -> Tree {
     let out = tempdir();
