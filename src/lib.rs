@@ -83,5 +83,7 @@ pub mod internals {
         ChunkRef, Chunker, Commit, Manifest, ObjectKind, PreviousChunks, Round, Tree, TreeEntry,
         chunks, decode, encode,
     };
-    pub use crate::store::{PackBody, PackEntry, PackWriter, parse_pack, parse_trailer};
+    pub use crate::store::{
+        PackBody, PackEntry, PackWriter, ParsedTrailer, parse_pack, parse_trailer,
+    };
 }

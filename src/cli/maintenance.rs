@@ -283,9 +283,13 @@ pub(super) async fn upgrade(cli: &Cli) -> Outcome {
              format {to} can no longer open it\n",
             match from {
                 ..3 =>
-                    "changed chunks of large files are stored as deltas and small objects \
-                        compressed together in solid blocks from now on",
-                _ => "small objects are compressed together in solid blocks from now on",
+                    "changed chunks of large files are stored as deltas, small objects \
+                        compressed together in solid blocks and packs listed compactly from \
+                        now on",
+                3 =>
+                    "small objects are compressed together in solid blocks and packs listed \
+                        compactly from now on",
+                _ => "packs are listed compactly from now on",
             }
         )
     })?)

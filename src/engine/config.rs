@@ -10,11 +10,14 @@ use crate::object::ChunkerConfig;
 
 /// The newest repository format this build reads and writes. Format 1 repositories are
 /// upgraded when opened (see `docs/format.md`, "Version changes").
-pub const REPO_FORMAT: u32 = 4;
+pub const REPO_FORMAT: u32 = 5;
 
 /// The first repository format whose packs may hold solid blocks (older releases
 /// refuse it).
 pub const BLOCK_FORMAT: u32 = 4;
+/// The first repository format whose packs may end with the compact trailer (older
+/// releases refuse it).
+pub const COMPACT_TRAILER_FORMAT: u32 = 5;
 /// Default pack target size.
 pub const DEFAULT_PACK_TARGET: u32 = 16 * 1024 * 1024;
 
@@ -73,6 +76,12 @@ impl RepoConfig {
     #[must_use]
     pub fn blocks(&self) -> bool {
         self.format >= BLOCK_FORMAT
+    }
+
+    /// Whether packs end with the compact trailer (format 5 and later).
+    #[must_use]
+    pub fn compact_trailers(&self) -> bool {
+        self.format >= COMPACT_TRAILER_FORMAT
     }
 
     /// Checks every setting.

@@ -28,6 +28,8 @@ pub enum EnvelopeTag {
     PackTrailer = 4,
     /// An index segment (`store::segment`): the trailers of a batch of packs.
     IndexSegment = 5,
+    /// A compact pack trailer (`store::trailer`, format 5 repositories).
+    PackItems = 6,
 }
 
 /// What a stored object is; recorded in the index and in pack trailers.

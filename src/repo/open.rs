@@ -263,8 +263,10 @@ impl Repository {
     /// newest format; returns the format before and after. From format 3 on, changed
     /// chunks of large files are stored as deltas, and releases that know only format
     /// 2 refuse to open the repository; from format 4 on, small objects are compressed
-    /// together in solid blocks, and releases that know only format 3 refuse it. A repository on a bucket keeps the format it
-    /// was created with: every machine sharing it would have to be upgraded at once.
+    /// together in solid blocks, and releases that know only format 3 refuse it; from
+    /// format 5 on, packs end with the compact trailer, and releases that know only
+    /// format 4 refuse it. A repository on a bucket keeps the format it was created
+    /// with: every machine sharing it would have to be upgraded at once.
     pub async fn upgrade(&self) -> Result<(u32, u32)> {
         let mut config = self.engine.config.clone();
         let from = config.format;

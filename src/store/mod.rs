@@ -13,6 +13,7 @@ mod packer;
 mod probe;
 mod redb_backend;
 mod segment;
+mod trailer;
 
 pub use backend::{
     BlobBackend, BlobMeta, Created, MACHINES_PREFIX, Swapped, Version, pack_name, parse_pack_name,
@@ -26,6 +27,7 @@ pub use packer::{PackJournal, PackSink, Packer, WrittenPack};
 pub use probe::{ProbeReport, probe};
 pub use redb_backend::RedbBackend;
 pub use segment::{SEGMENTS_PREFIX, is_segment_name, parse_segment, write_segment};
+pub use trailer::ParsedTrailer;
 
 #[cfg(test)]
 mod cas_tests;

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use tempfile::NamedTempFile;
 
 use super::error::StoreError;
+use super::trailer::ParsedTrailer;
 
 type Result<T> = std::result::Result<T, StoreError>;
 use crate::hash::{Hash, PackId};
@@ -135,6 +136,8 @@ pub struct PackWriter {
     out: Out,
     len: usize,
     entries: Vec<PackEntry>,
+    /// Whether [`finish`](Self::finish) writes the compact trailer ([`super::trailer`]).
+    compact: bool,
 }
 
 /// Where a pack's bytes go while it is built.
@@ -223,6 +226,7 @@ impl PackWriter {
             len: bytes.len(),
             out: Out::Memory(bytes),
             entries: Vec::new(),
+            compact: false,
         }
     }
 
@@ -235,6 +239,7 @@ impl PackWriter {
             })),
             len: 0,
             entries: Vec::new(),
+            compact: false,
         };
         w.append(&header(nonce))?;
         Ok(w)
@@ -291,6 +296,12 @@ impl PackWriter {
         self.append(&block.stored)
     }
 
+    /// Whether the pack ends with the compact trailer (format 5 repositories, see
+    /// [`super::trailer`]) rather than the listing one older releases read.
+    pub fn compact_trailer(&mut self, compact: bool) {
+        self.compact = compact;
+    }
+
     /// Bytes written so far.
     #[must_use]
     pub fn len(&self) -> usize {
@@ -315,12 +326,18 @@ impl PackWriter {
     pub fn finish(mut self) -> Result<(PackId, PackBody, Vec<PackEntry>)> {
         let entries = std::mem::take(&mut self.entries);
         let n = entries.len();
-        let trailer = encode(&Trailer { entries })?;
+        let (trailer, entries) = if self.compact {
+            check_entries(&entries).map_err(StoreError::Pack)?;
+            (super::trailer::encode_compact(&entries)?, entries)
+        } else {
+            let trailer = encode(&Trailer { entries })?;
+            let Trailer { entries } = decode(&trailer).expect("a trailer we just encoded decodes");
+            (trailer, entries)
+        };
         debug_assert!(trailer.len() + FOOTER_LEN <= n * TRAILER_ENTRY_MAX + TRAILER_FIXED_MAX);
         self.append(&trailer)?;
         self.append(&(trailer.len() as u32).to_le_bytes())?;
         self.append(&FOOTER_MAGIC)?;
-        let Trailer { entries } = decode(&trailer).expect("a trailer we just encoded decodes");
         let (id, body) = match self.out {
             Out::Memory(bytes) => (Hash::of(&bytes), PackBody::Memory(bytes)),
             Out::File(out) => {
@@ -372,7 +389,16 @@ pub fn parse_pack(pack: &[u8]) -> Result<Vec<PackEntry>> {
     let Some(trailer_start) = trailer_end.checked_sub(trailer_len) else {
         return Err(corrupt("trailer longer than the pack".into()));
     };
-    let entries = parse_trailer(&pack[trailer_start..trailer_end])?;
+    let parsed = parse_trailer(&pack[trailer_start..trailer_end])?;
+    let data: Vec<&[u8]> = parsed
+        .data_needed()
+        .into_iter()
+        .map(|r| {
+            pack.get(r.start as usize..r.end as usize)
+                .unwrap_or_default()
+        })
+        .collect();
+    let entries = parsed.resolve(&data)?;
     if let Some(first) = entries.first()
         && first.offset != header
     {
@@ -407,7 +433,17 @@ pub fn read_trailer(
     }
     let len = u64::from(u32::from_le_bytes(footer[..4].try_into().expect("4 bytes")));
     let start = (size - footer_len).checked_sub(len).ok_or_else(short)?;
-    let entries = parse_trailer(&backend.get_range(name, start..size - footer_len)?)?;
+    let parsed = parse_trailer(&backend.get_range(name, start..size - footer_len)?)?;
+    let mut data = Vec::new();
+    for r in parsed.data_needed() {
+        if r.end > start {
+            return Err(StoreError::Pack(format!(
+                "{name}: a block runs into the trailer"
+            )));
+        }
+        data.push(backend.get_range(name, r)?);
+    }
+    let entries = parsed.resolve(&data)?;
     if entries
         .last()
         .is_some_and(|e| e.offset + u64::from(e.stored_len) != start)
@@ -419,179 +455,17 @@ pub fn read_trailer(
     Ok(entries)
 }
 
-/// Decodes a trailer on its own (the fuzz target's entry point).
-pub fn parse_trailer(bytes: &[u8]) -> Result<Vec<PackEntry>> {
-    Ok(decode::<Trailer>(bytes).map(|t| t.entries)?)
+/// Decodes a trailer on its own (the fuzz target's entry point): a listing trailer
+/// (tag 4) or a compact one (tag 6, laid out after a version 2 header), whose blocks may
+/// still have to be read to learn their members' ids.
+pub fn parse_trailer(bytes: &[u8]) -> Result<ParsedTrailer> {
+    if bytes.first() == Some(&(EnvelopeTag::PackItems as u8)) {
+        let items = decode::<super::trailer::Items>(bytes)?;
+        return ParsedTrailer::laid_out(items, header_len(2));
+    }
+    Ok(ParsedTrailer::listed(decode::<Trailer>(bytes)?.entries))
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pack_round_trip_and_name_is_hash() {
-        let mut w = PackWriter::default();
-        w.add(ObjectKind::Chunk, Hash::of(b"a"), Compression::Raw, b"a", 1)
-            .unwrap();
-        w.add(
-            ObjectKind::Chunk,
-            Hash::of(b"bc"),
-            Compression::Raw,
-            b"bc",
-            2,
-        )
-        .unwrap();
-        let (id, body, entries) = w.finish().unwrap();
-        let bytes = body.into_bytes().unwrap();
-        assert_eq!(id.0, Hash::of(&bytes));
-        assert_eq!(parse_pack(&bytes).unwrap(), entries);
-        assert_eq!(entries[1].offset, 26);
-        assert_eq!(&bytes[26..28], b"bc");
-    }
-
-    #[test]
-    fn the_same_objects_never_make_the_same_pack_twice() {
-        let pack = || {
-            let mut w = PackWriter::default();
-            w.add(ObjectKind::Chunk, Hash::of(b"a"), Compression::Raw, b"a", 1)
-                .unwrap();
-            w.finish().unwrap().0
-        };
-        assert_ne!(pack(), pack());
-    }
-
-    #[test]
-    fn truncated_pack_is_corrupt() {
-        let mut w = PackWriter::default();
-        w.add(ObjectKind::Chunk, Hash::of(b"a"), Compression::Raw, b"a", 1)
-            .unwrap();
-        let bytes = w.finish().unwrap().1.into_bytes().unwrap();
-        for cut in [0, 5, bytes.len() - 1] {
-            assert!(parse_pack(&bytes[..cut]).is_err(), "cut at {cut}");
-        }
-    }
-
-    /// Golden bytes: changing the pack or trailer encoding fails here, by name.
-    #[test]
-    fn golden_pack_bytes() {
-        let mut w = PackWriter::with_nonce(0, [0x11; NONCE_LEN]);
-        w.add(ObjectKind::Chunk, Hash::EMPTY, Compression::Raw, b"", 0)
-            .unwrap();
-        let bytes = w.finish().unwrap().1.into_bytes().unwrap();
-        let expected = concat!(
-            "5245454c5041434b02",               // "REELPACK" + version 2
-            "11111111111111111111111111111111", // nonce
-            "0401",                             // trailer envelope: tag 4, version 1
-            "01",                               // one entry
-            "00",                               // kind: chunk
-            "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262", // id
-            "19",                               // offset 25
-            "00",                               // stored_len 0
-            "00",                               // raw_len 0
-            "00",                               // compression: raw
-            "28000000",                         // trailer length 40, u32 LE
-            "5245454c54524c52",                 // "REELTRLR"
-        );
-        assert_eq!(hex::encode(&bytes), expected);
-        assert_eq!(parse_pack(&bytes).unwrap()[0].offset, 25);
-    }
-
-    fn sealed(raws: &[&[u8]]) -> crate::object::block::Sealed {
-        let mut b = crate::object::block::Builder::default();
-        for raw in raws {
-            b.push(ObjectKind::Chunk, Hash::of(raw), raw);
-        }
-        b.seal(3).unwrap().unwrap()
-    }
-
-    #[test]
-    fn a_solid_block_between_objects_round_trips() {
-        let mut w = PackWriter::default();
-        w.add(ObjectKind::Chunk, Hash::of(b"a"), Compression::Raw, b"a", 1)
-            .unwrap();
-        let block = sealed(&[b"first", b"second"]);
-        w.add_block(&block).unwrap();
-        w.add(ObjectKind::Chunk, Hash::of(b"z"), Compression::Raw, b"z", 1)
-            .unwrap();
-        let bytes = w.finish().unwrap().1.into_bytes().unwrap();
-        let entries = parse_pack(&bytes).unwrap();
-        let (one, two) = (entries[1], entries[2]);
-        assert_eq!((one.offset, two.offset), (26, 26));
-        assert_eq!(one.stored_len as usize, block.stored.len());
-        assert_eq!(two.compression, Compression::Block { start: 5 });
-        assert_eq!(entries[3].offset, 26 + block.stored.len() as u64);
-        let stored = &bytes[26..26 + block.stored.len()];
-        let raw = crate::object::codec::decompress(stored, two.compression, 6).unwrap();
-        assert_eq!(raw, b"second");
-    }
-
-    /// Members that skip bytes, overlap, or disagree on their block are refused.
-    #[test]
-    fn block_members_out_of_order_are_corrupt() {
-        let mut w = PackWriter::default();
-        w.add_block(&sealed(&[b"first", b"second", b"third"]))
-            .unwrap();
-        let (_, _, entries) = w.finish().unwrap();
-        assert!(check_entries(&entries).is_ok());
-        let broken: [fn(&mut Vec<PackEntry>); 4] = [
-            |e| e[1].compression = Compression::Block { start: 6 },
-            |e| e[0].compression = Compression::Block { start: 1 },
-            |e| e[2].stored_len += 1,
-            |e| {
-                e.swap(1, 2);
-            },
-        ];
-        for (i, damage) in broken.iter().enumerate() {
-            let mut e = entries.clone();
-            damage(&mut e);
-            assert!(check_entries(&e).is_err(), "damage {i} accepted");
-        }
-    }
-
-    /// Golden bytes of a block member's trailer entry: compression 3, then its start.
-    #[test]
-    fn golden_block_entry_bytes() {
-        let entry = PackEntry {
-            kind: ObjectKind::Tree,
-            id: Hash::EMPTY,
-            offset: 25,
-            stored_len: 300,
-            raw_len: 7,
-            compression: Compression::Block { start: 200 },
-        };
-        let bytes = postcard::to_allocvec(&entry).unwrap();
-        let expected = concat!(
-            "01",                                                               // kind: tree
-            "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262", // id
-            "19",                                                               // offset 25
-            "ac02",                                                             // stored_len 300
-            "07",                                                               // raw_len 7
-            "03",   // compression: block member
-            "c801", // start 200
-        );
-        assert_eq!(hex::encode(bytes), expected);
-    }
-
-    /// A version 1 pack, as the first release wrote it, still parses.
-    #[test]
-    fn version_1_packs_are_read() {
-        let bytes = hex::decode(concat!(
-            "5245454c5041434b01", // "REELPACK" + version 1
-            "0401",               // trailer envelope: tag 4, version 1
-            "01",                 // one entry
-            "00",                 // kind: chunk
-            "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262", // id
-            "09",                 // offset 9
-            "00",                 // stored_len 0
-            "00",                 // raw_len 0
-            "00",                 // compression: raw
-            "28000000",           // trailer length 40, u32 LE
-            "5245454c54524c52",   // "REELTRLR"
-        ))
-        .unwrap();
-        let entries = parse_pack(&bytes).unwrap();
-        assert_eq!(entries.len(), 1);
-        assert_eq!(entries[0].offset, 9);
-        assert_eq!(entries[0].id, Hash::EMPTY);
-    }
-}
+#[path = "pack_tests.rs"]
+mod tests;

@@ -80,6 +80,8 @@ pub struct Packer {
     /// `blocks` (a format 4 repository), else one by one.
     level: i32,
     blocks: Option<block::Builder>,
+    /// Whether packs end with the compact trailer (format 5 repositories).
+    compact: bool,
 }
 
 impl std::fmt::Debug for Packer {
@@ -109,6 +111,7 @@ impl Packer {
             writer: None,
             level: 3,
             blocks: None,
+            compact: false,
         }
     }
 
@@ -118,6 +121,14 @@ impl Packer {
     pub fn with_small_objects(mut self, level: i32, blocks: bool) -> Self {
         self.level = level;
         self.blocks = blocks.then(block::Builder::default);
+        self
+    }
+
+    /// Packs end with the compact trailer if `compact` (the repository's format allows
+    /// it; older releases read only the listing one).
+    #[must_use]
+    pub fn with_compact_trailers(mut self, compact: bool) -> Self {
+        self.compact = compact;
         self
     }
 
@@ -152,10 +163,12 @@ impl Packer {
     /// The pack being filled, started on first use.
     fn current(&mut self) -> Result<&mut PackWriter> {
         if self.current.is_none() {
-            self.current = Some(match &self.files {
+            let mut pack = match &self.files {
                 Some(files) => files.create()?,
                 None => PackWriter::with_capacity(self.target + PACK_SLACK),
-            });
+            };
+            pack.compact_trailer(self.compact);
+            self.current = Some(pack);
         }
         Ok(self.current.as_mut().expect("just set"))
     }

@@ -14,7 +14,7 @@ use crate::util::{
 
 /// `n` small sources in packages of 50, as a vendored `node_modules` has them: the
 /// same licence header and boilerplate, a few lines of their own.
-fn node_modules(root: &Path, n: usize) {
+pub(crate) fn node_modules(root: &Path, n: usize) {
     for i in 0..n {
         let body = format!(
             "/**\n * @license MIT\n * Copyright (c) the authors of package {p}\n */\n'use strict';\n\
@@ -152,8 +152,8 @@ async fn blocks_wait_for_the_upgrade_to_format_4() {
         .await
         .unwrap();
     assert_eq!(repo.stats().await.unwrap().stored_by_kind.blocks, 0);
-    assert_eq!(repo.upgrade().await.unwrap(), (3, 4));
-    assert_eq!(format_of(&root.path().join("repo/config")), 4);
+    assert_eq!(repo.upgrade().await.unwrap(), (3, 5));
+    assert_eq!(format_of(&root.path().join("repo/config")), 5);
     drop(repo);
     let repo = Repository::open(root.path().join("repo")).await.unwrap();
     write(

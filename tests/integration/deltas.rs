@@ -158,7 +158,7 @@ async fn a_format_2_repository_stores_chunks_whole() {
         .await
         .unwrap();
     let config = path.join("config");
-    assert_eq!(format_of(&config), 4);
+    assert_eq!(format_of(&config), 5);
     set_format(&config, 2);
     let repo = Repository::open(&path).await.unwrap();
     let dir = tempdir();
@@ -198,8 +198,8 @@ fn upgrade_moves_a_format_2_repository_to_deltas() {
         .arg("upgrade")
         .assert()
         .success()
-        .stdout(contains("from format 2 to 4"));
-    assert_eq!(format_of(&config), 4);
+        .stdout(contains("from format 2 to 5"));
+    assert_eq!(format_of(&config), 5);
     write(d, "footage.mov", inserted(&footage, 4096, 32));
     let stored = checkpoint_stored_bytes(d);
     assert!(stored < 32 * 1024, "{stored} bytes stored");
@@ -207,7 +207,7 @@ fn upgrade_moves_a_format_2_repository_to_deltas() {
         .arg("upgrade")
         .assert()
         .success()
-        .stdout(contains("already format 4"));
+        .stdout(contains("already format 5"));
 
     let shared = tempdir();
     let url = format!("file://{}", shared.path().join("blobs").display());

@@ -18,10 +18,10 @@ fn newer_repository_format_is_refused_clearly() {
     let config = dir.path().join(".reel/config");
     let text = fs::read_to_string(&config)
         .unwrap()
-        .replace("\"format\": 4", "\"format\": 5");
+        .replace("\"format\": 5", "\"format\": 6");
     fs::write(&config, text).unwrap();
     reel(dir.path()).arg("log").assert().code(1).stderr(
-        contains("format version 5 is newer than this build supports (4)")
+        contains("format version 6 is newer than this build supports (5)")
             .and(contains("upgrade reel")),
     );
 }

@@ -39,6 +39,7 @@ mod roundtrip;
 mod s3;
 mod safety;
 mod soak;
+mod trailers;
 mod ui;
 mod ui_browser;
 mod ui_projects;

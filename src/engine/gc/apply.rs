@@ -298,7 +298,8 @@ pub(super) fn rewrite(
         gc.journal(),
         engine.config.pack_target as usize,
     )
-    .with_small_objects(engine.config.compression_level, engine.config.blocks());
+    .with_small_objects(engine.config.compression_level, engine.config.blocks())
+    .with_compact_trailers(engine.config.compact_trailers());
     let mut gone = Vec::new();
     for pack in sources.iter() {
         let objects = &state.repack_objects[pack];

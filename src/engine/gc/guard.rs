@@ -135,7 +135,8 @@ fn copy(engine: &Engine, needed: &[(Hash, ObjectLocation)]) -> Result<Vec<Writte
         writer.journal(),
         engine.config.pack_target as usize,
     )
-    .with_small_objects(engine.config.compression_level, engine.config.blocks());
+    .with_small_objects(engine.config.compression_level, engine.config.blocks())
+    .with_compact_trailers(engine.config.compact_trailers());
     for (id, loc) in needed {
         let range = loc.offset..loc.offset + u64::from(loc.stored_len);
         let stored = match engine.backend.get_object(&pack_name(&loc.pack), range) {

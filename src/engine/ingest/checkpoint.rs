@@ -348,7 +348,8 @@ pub(crate) fn write_single(
         engine.backend.clone(),
         writer.journal(),
         engine.config.pack_target as usize,
-    );
+    )
+    .with_compact_trailers(engine.config.compact_trailers());
     let (compression, stored) = codec::compress(raw.to_vec(), engine.config.compression_level);
     packer.add(kind, id, compression, &stored, raw.len() as u32)?;
     packer.finish()

@@ -141,7 +141,8 @@ impl Pipeline {
             Arc::clone(&engine.backend),
             writer.journal(),
             engine.config.pack_target as usize,
-        );
+        )
+        .with_compact_trailers(engine.config.compact_trailers());
         let packer = std::thread::spawn(move || pack_loop(&packed_rx, packer));
         Ok(Pipeline {
             tx: Some(raw_tx),
