@@ -45,6 +45,7 @@ fn open_all(txn: &WriteTransaction) -> Result<()> {
     txn.open_table(NAMES)?;
     txn.open_table(STAT_CACHE)?;
     txn.delete_table(super::tables::STAT_CACHE_0)?;
+    super::stat_v2::migrate(txn)?;
     super::stat_v1::migrate(txn)?;
     txn.open_table(WORKTREES)?;
     txn.open_table(WRITERS)?;

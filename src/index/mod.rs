@@ -12,6 +12,7 @@ mod sizes;
 mod stat_dirs;
 mod stat_trust;
 mod stat_v1;
+mod stat_v2;
 mod tables;
 mod writer_record;
 mod writers;

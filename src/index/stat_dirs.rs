@@ -1,26 +1,32 @@
-//! The stat cache's layout: the files of a directory in rows of about a kilobyte.
+//! The stat cache's layout: every work tree's files in one sorted stream, cut into
+//! pieces that two to a page fill redb's 4 KiB leaves.
 //!
 //! A row per file keyed by its absolute path (`stat-cache-0`) cost about 180 bytes of
 //! index a file (the path, 64 bytes of record, redb's per-entry overhead and half-full
 //! pages): 5.3 MiB for the two work trees of `scripts/compare`'s 15,327-file workload,
 //! 61 MiB for two of 200,000 files, more than the object index. One row per directory
-//! (`stat-cache-1`) made that 2.5 MiB, of which 0.9 MiB was the unused part of pages:
-//! a row of 50 files is 2.7 KB, and a 4 KiB page holds one. Now (`stat-cache-2`) a
-//! directory's files are cut into pieces of about [`PIECE_BYTES`], so three or four
-//! share a page: 1.7 MiB for the same work trees.
+//! (`stat-cache-1`) made that 2.5 MiB, of which 0.9 MiB was the unused part of pages.
+//! Pieces of about 1,200 bytes of one directory's files (`stat-cache-2`) made it
+//! 1.7–1.9 MiB, of which 0.3–0.5 MiB was still unused: redb splits a full leaf where its
+//! bytes are halved, and the three pieces of a 50-file package (1,032, 1,032 and 434
+//! bytes with their keys) left leaves of about 2,500 bytes whatever the cut.
 //!
-//! A piece is keyed by the directory's absolute path with its trailing `/`, a NUL (no
-//! file name holds one, so a directory's pieces sort together and before its
-//! subdirectories) and a name no greater than the piece's first file and greater than
-//! the files of the piece before it. Its value is its files in name order, each name
-//! front-coded against the one before it, the numbers as postcard varints: the mtime
-//! as its distance from the mtime before it, the ctime as its distance from the mtime,
-//! the inode as its distance from the inode before it (files written one after another
-//! have near times and inodes), the content id whole.
+//! Now (`stat-cache-3`) a file's key is its directory's absolute path with its trailing
+//! `/`, a NUL and its name (no file name holds one, so a directory's files sort
+//! together and before its subdirectories'), and the files of all directories in key
+//! order are cut into pieces of at most [`PIECE_SHARE`] bytes with their key, which is
+//! the key of their first file. A leaf holds two; when a write in key order (what a
+//! checkpoint or a restore does) overfills one, the split keeps two full pieces on the
+//! left. A piece's value is its files in key order, each key front-coded against the
+//! one before it (the first against the piece's key), the numbers as postcard varints:
+//! the mtime as its distance from the mtime before it, the ctime as its distance from
+//! the mtime, the inode as its distance from the inode before it (files written one
+//! after another have near times and inodes), the content id whole.
 //!
-//! A write of some files of a directory reads its pieces, merges and cuts them again,
-//! keeping the rest. Lookups read a directory's pieces once for all the files asked
-//! of it.
+//! A directory's files are in the piece before the keys of its directory (whose last
+//! files may be its first) and the pieces keyed within them. A write of some files of
+//! a directory reads those pieces, merges and cuts them again, keeping the rest; lookups
+//! read a directory's pieces once for all the files asked of it.
 
 use std::collections::BTreeMap;
 use std::sync::PoisonError;
@@ -39,17 +45,19 @@ type Result<T, E = IndexError> = std::result::Result<T, E>;
 /// A directory's rows: file name → record, sorted by name, names unique.
 pub(super) type DirRows = Vec<(String, StatRecord)>;
 
-/// About how many bytes of files a piece holds before the next begins: small enough
-/// that three share a 4 KiB page, large enough that the key repeated per piece costs
-/// little.
-pub(super) const PIECE_BYTES: usize = 1_200;
+/// Files by key (directory, NUL, name), sorted, keys unique.
+pub(super) type KeyRows = Vec<(String, StatRecord)>;
+
+/// The most bytes a piece and its key take: two fill a 4 KiB leaf (4 bytes of header
+/// and 8 a pair besides). A file whose key alone is longer gets a piece of its own.
+pub(super) const PIECE_SHARE: usize = 2_030;
 
 /// One file of a piece, as encoded.
 #[derive(Serialize, Deserialize)]
 struct Entry {
-    /// Bytes of the name shared with the name before it.
+    /// Bytes of the key shared with the key before it (the piece's for the first).
     shared: u32,
-    /// The rest of the name.
+    /// The rest of the key.
     rest: Vec<u8>,
     size: u64,
     /// `mtime_ns` less the mtime of the file before it (zero before the first), wrapping.
@@ -59,6 +67,22 @@ struct Entry {
     /// The inode less the inode of the file before it (zero before the first), wrapping.
     inode_step: i64,
     id: [u8; 32],
+}
+
+impl Entry {
+    /// `rec` under `key`, after the file `prev` (its key and record).
+    fn new(prev: (&[u8], i64, u64), key: &[u8], rec: &StatRecord) -> Entry {
+        let shared = prev.0.iter().zip(key).take_while(|(a, b)| a == b).count();
+        Entry {
+            shared: u32::try_from(shared).expect("a path is shorter than 4 GiB"),
+            rest: key[shared..].to_vec(),
+            size: rec.size,
+            mtime_step: rec.mtime_ns.wrapping_sub(prev.1),
+            ctime_after_mtime: rec.ctime_ns.wrapping_sub(rec.mtime_ns),
+            inode_step: rec.inode.wrapping_sub(prev.2).cast_signed(),
+            id: *rec.id.as_bytes(),
+        }
+    }
 }
 
 fn corrupt(bytes: &[u8]) -> IndexError {
@@ -77,58 +101,56 @@ pub(super) fn split(path: &str) -> (&str, &str) {
     }
 }
 
-/// The key of the piece of `dir` that begins at `first`.
-fn key(dir: &str, first: &str) -> String {
-    format!("{dir}\0{first}")
+/// The key of file `name` of `dir`.
+fn key(dir: &str, name: &str) -> String {
+    format!("{dir}\0{name}")
 }
 
-/// The directory a piece's key belongs to (`None`: not a key of this layout).
-pub(super) fn dir_of(key: &str) -> Option<&str> {
-    key.find('\0').map(|i| &key[..i])
+/// The directory and name of a key (`None`: not a key of this layout).
+pub(super) fn split_key(key: &str) -> Option<(&str, &str)> {
+    key.find('\0').map(|i| (&key[..i], &key[i + 1..]))
 }
 
-/// The range of keys holding `dir`'s pieces.
+/// The range of keys holding `dir`'s files.
 fn range_of(dir: &str) -> (String, String) {
     (format!("{dir}\0"), format!("{dir}\u{1}"))
 }
 
-/// Encodes one piece: files sorted by name, names unique.
-pub(super) fn encode(rows: &[(String, StatRecord)]) -> Vec<u8> {
-    let mut prev: (&[u8], i64, u64) = (&[], 0, 0);
+/// Encodes the piece keyed `key` of `rows` (sorted by key, none less than `key`).
+pub(super) fn encode(key: &str, rows: &[(String, StatRecord)]) -> Vec<u8> {
+    let mut prev: (&[u8], i64, u64) = (key.as_bytes(), 0, 0);
     let entries: Vec<Entry> = rows
         .iter()
-        .map(|(name, rec)| {
-            let name = name.as_bytes();
-            let shared = prev.0.iter().zip(name).take_while(|(a, b)| a == b).count();
-            let entry = Entry {
-                shared: u32::try_from(shared).expect("a file name is shorter than 4 GiB"),
-                rest: name[shared..].to_vec(),
-                size: rec.size,
-                mtime_step: rec.mtime_ns.wrapping_sub(prev.1),
-                ctime_after_mtime: rec.ctime_ns.wrapping_sub(rec.mtime_ns),
-                inode_step: rec.inode.wrapping_sub(prev.2).cast_signed(),
-                id: *rec.id.as_bytes(),
-            };
-            prev = (name, rec.mtime_ns, rec.inode);
+        .map(|(k, rec)| {
+            let entry = Entry::new(prev, k.as_bytes(), rec);
+            prev = (k.as_bytes(), rec.mtime_ns, rec.inode);
             entry
         })
         .collect();
     postcard::to_allocvec(&entries).expect("encoding into a vector cannot fail")
 }
 
-/// Decodes a piece written by [`encode`].
-pub(super) fn decode(bytes: &[u8]) -> Result<DirRows> {
+/// Decodes the piece keyed `key` written by [`encode`]: its files by key, each greater
+/// than the one before and none less than `key`.
+pub(super) fn decode(key: &str, bytes: &[u8]) -> Result<KeyRows> {
     let entries: Vec<Entry> = postcard::from_bytes(bytes).map_err(|_| corrupt(bytes))?;
-    let mut rows: DirRows = Vec::with_capacity(entries.len());
+    let mut rows: KeyRows = Vec::with_capacity(entries.len());
     let (mut mtime, mut inode) = (0i64, 0u64);
     for e in entries {
-        let prev = rows.last().map_or(&[][..], |(n, _)| n.as_bytes());
+        let prev = rows.last().map_or(key.as_bytes(), |(k, _)| k.as_bytes());
         let Some(head) = prev.get(..e.shared as usize) else {
             return Err(corrupt(bytes));
         };
-        let mut name = head.to_vec();
-        name.extend_from_slice(&e.rest);
-        let name = String::from_utf8(name).map_err(|_| corrupt(bytes))?;
+        let mut k = head.to_vec();
+        k.extend_from_slice(&e.rest);
+        let k = String::from_utf8(k).map_err(|_| corrupt(bytes))?;
+        let in_order = match rows.last() {
+            Some((last, _)) => *last < k,
+            None => key <= k.as_str(),
+        };
+        if !in_order || split_key(&k).is_none() {
+            return Err(corrupt(bytes));
+        }
         mtime = mtime.wrapping_add(e.mtime_step);
         inode = inode.wrapping_add(e.inode_step.cast_unsigned());
         let rec = StatRecord {
@@ -138,51 +160,119 @@ pub(super) fn decode(bytes: &[u8]) -> Result<DirRows> {
             inode,
             id: Hash::from_bytes(e.id),
         };
-        rows.push((name, rec));
+        rows.push((k, rec));
     }
     Ok(rows)
 }
 
-/// Cuts a directory's rows into pieces of about [`PIECE_BYTES`]: (first name, bytes).
-pub(super) fn pieces(rows: &[(String, StatRecord)]) -> Vec<(&str, Vec<u8>)> {
+/// Cuts files (sorted by key) into pieces of at most [`PIECE_SHARE`] bytes with their
+/// key: (key, value), the key being the first file's.
+pub(super) fn pieces(rows: &[(String, StatRecord)]) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     let mut start = 0;
-    let mut bytes = 0;
-    for (i, (name, _)) in rows.iter().enumerate() {
-        // A file costs its name and about 50 bytes of numbers and id.
-        bytes += name.len() + 50;
-        if bytes >= PIECE_BYTES || i + 1 == rows.len() {
-            out.push((rows[start].0.as_str(), encode(&rows[start..=i])));
-            start = i + 1;
-            bytes = 0;
+    while start < rows.len() {
+        let first = rows[start].0.as_str();
+        // The value's bytes: the count's varint (at most 3 here) and the entries.
+        let mut len = 3;
+        let mut end = start;
+        let mut prev: (&[u8], i64, u64) = (first.as_bytes(), 0, 0);
+        while let Some((k, rec)) = rows.get(end) {
+            let entry = Entry::new(prev, k.as_bytes(), rec);
+            let n = postcard::experimental::serialized_size(&entry).expect("an entry encodes");
+            if end > start && first.len() + len + n > PIECE_SHARE {
+                break;
+            }
+            len += n;
+            prev = (k.as_bytes(), rec.mtime_ns, rec.inode);
+            end += 1;
         }
+        out.push((first.to_owned(), encode(first, &rows[start..end])));
+        start = end;
     }
     out
 }
 
-/// The rows of `dir`, its pieces read in key order.
+/// The pieces that may hold `dir`'s files: the piece before its keys (whose last files
+/// may be its first) and those keyed within them, in key order, (key, files).
+fn pieces_of(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    dir: &str,
+) -> Result<Vec<(String, KeyRows)>> {
+    let (from, to) = range_of(dir);
+    let mut out = Vec::new();
+    if let Some(before) = table.range::<&str>(..from.as_str())?.next_back() {
+        let (k, v) = before?;
+        out.push((k.value().to_owned(), decode(k.value(), v.value())?));
+    }
+    for piece in table.range(from.as_str()..to.as_str())? {
+        let (k, v) = piece?;
+        out.push((k.value().to_owned(), decode(k.value(), v.value())?));
+    }
+    Ok(out)
+}
+
+/// The rows of `dir`, by name.
 pub(super) fn read_dir(
     table: &impl ReadableTable<&'static str, &'static [u8]>,
     dir: &str,
 ) -> Result<DirRows> {
-    let (from, to) = range_of(dir);
     let mut rows = DirRows::new();
-    for piece in table.range(from.as_str()..to.as_str())? {
-        rows.extend(decode(piece?.1.value())?);
+    for (_, files) in pieces_of(table, dir)? {
+        rows.extend(
+            files
+                .into_iter()
+                .filter_map(|(k, rec)| match split_key(&k) {
+                    Some((d, name)) if d == dir => Some((name.to_owned(), rec)),
+                    _ => None,
+                }),
+        );
     }
     Ok(rows)
 }
 
-/// Replaces the pieces of `dir` with `rows` (none: the directory's rows go).
-fn write_dir(
+/// Rewrites the files of `dir` with what `change` makes of them (by name): the pieces
+/// that held them are cut again with the files of other directories they held, and
+/// only the pieces that changed are written.
+fn rewrite_dir(
     table: &mut Table<&str, &[u8]>,
     dir: &str,
-    rows: &[(String, StatRecord)],
+    change: impl FnOnce(DirRows) -> DirRows,
 ) -> Result<()> {
+    let old = pieces_of(table, dir)?;
     let (from, to) = range_of(dir);
-    table.retain_in(from.as_str()..to.as_str(), |_, _| false)?;
-    for (first, bytes) in pieces(rows) {
-        table.insert(key(dir, first).as_str(), bytes.as_slice())?;
+    let (mut before, mut mine, mut after) = (KeyRows::new(), DirRows::new(), KeyRows::new());
+    for (k, rec) in old.iter().flat_map(|(_, files)| files.iter().cloned()) {
+        if k < from {
+            before.push((k, rec));
+        } else if k < to {
+            let name = k[from.len()..].to_owned();
+            mine.push((name, rec));
+        } else {
+            after.push((k, rec));
+        }
+    }
+    let mut files = before;
+    files.extend(
+        change(mine)
+            .into_iter()
+            .map(|(name, rec)| (key(dir, &name), rec)),
+    );
+    files.extend(after);
+    let old: BTreeMap<String, Vec<u8>> = old
+        .into_iter()
+        .map(|(k, files)| {
+            let bytes = encode(&k, &files);
+            (k, bytes)
+        })
+        .collect();
+    let new: BTreeMap<String, Vec<u8>> = pieces(&files).into_iter().collect();
+    for k in old.keys().filter(|k| !new.contains_key(*k)) {
+        table.remove(k.as_str())?;
+    }
+    for (k, bytes) in &new {
+        if old.get(k) != Some(bytes) {
+            table.insert(k.as_str(), bytes.as_slice())?;
+        }
     }
     Ok(())
 }
@@ -195,12 +285,13 @@ pub(super) fn put(table: &mut Table<&str, &[u8]>, rows: &[(String, StatRecord)])
         by_dir.entry(dir).or_default().push((name, *rec));
     }
     for (dir, new) in by_dir {
-        let mut merged: BTreeMap<String, StatRecord> = read_dir(table, dir)?.into_iter().collect();
-        for (name, rec) in new {
-            merged.insert(name.to_owned(), rec);
-        }
-        let merged: DirRows = merged.into_iter().collect();
-        write_dir(table, dir, &merged)?;
+        rewrite_dir(table, dir, |old| {
+            let mut merged: BTreeMap<String, StatRecord> = old.into_iter().collect();
+            for (name, rec) in new {
+                merged.insert(name.to_owned(), rec);
+            }
+            merged.into_iter().collect()
+        })?;
     }
     Ok(())
 }
@@ -211,15 +302,15 @@ pub(super) fn retain(
     table: &mut Table<&str, &[u8]>,
     mut goes: impl FnMut(&StatRecord) -> Result<bool>,
 ) -> Result<()> {
-    let mut changed: Vec<(String, DirRows)> = Vec::new();
+    let mut changed: Vec<(String, KeyRows)> = Vec::new();
     for row in table.iter()? {
         let (key, v) = row?;
-        let rows = decode(v.value())?;
+        let rows = decode(key.value(), v.value())?;
         let before = rows.len();
         let mut kept = Vec::with_capacity(before);
-        for (name, rec) in rows {
+        for (k, rec) in rows {
             if !goes(&rec)? {
-                kept.push((name, rec));
+                kept.push((k, rec));
             }
         }
         if kept.len() != before {
@@ -230,7 +321,7 @@ pub(super) fn retain(
         if rows.is_empty() {
             table.remove(key.as_str())?;
         } else {
-            table.insert(key.as_str(), encode(&rows).as_slice())?;
+            table.insert(key.as_str(), encode(&key, &rows).as_slice())?;
         }
     }
     Ok(())
@@ -247,14 +338,14 @@ impl super::Index {
             return Ok(false);
         }
         self.write(|txn| {
-            let mut rows: Vec<(String, Vec<u8>)> = Vec::new();
+            let mut files = KeyRows::new();
             for row in txn.open_table(STAT_CACHE)?.iter()? {
                 let (k, v) = row?;
-                rows.push((k.value().to_owned(), v.value().to_vec()));
+                files.extend(decode(k.value(), v.value())?);
             }
             txn.delete_table(STAT_CACHE)?;
             let mut table = txn.open_table(STAT_CACHE)?;
-            for (k, v) in &rows {
+            for (k, v) in pieces(&files) {
                 table.insert(k.as_str(), v.as_slice())?;
             }
             Ok(true)
@@ -274,23 +365,18 @@ impl super::Index {
             let mut gone: Vec<String> = Vec::new();
             let mut last: Option<String> = None;
             for row in table.iter()? {
-                let row = row?;
-                let Some(dir) = dir_of(row.0.value()) else {
-                    continue;
-                };
-                if last.as_deref() == Some(dir) {
-                    continue;
-                }
-                last = Some(dir.to_owned());
-                let missing = match std::fs::symlink_metadata(dir) {
-                    Ok(meta) => !meta.is_dir(),
-                    Err(e) => matches!(
-                        e.kind(),
-                        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
-                    ),
-                };
-                if missing {
-                    gone.push(dir.to_owned());
+                let (k, v) = row?;
+                for (file, _) in decode(k.value(), v.value())? {
+                    let Some((dir, _)) = split_key(&file) else {
+                        continue;
+                    };
+                    if last.as_deref() == Some(dir) {
+                        continue;
+                    }
+                    last = Some(dir.to_owned());
+                    if missing_dir(dir) {
+                        gone.push(dir.to_owned());
+                    }
                 }
             }
             gone
@@ -301,10 +387,22 @@ impl super::Index {
         self.write(|txn| {
             let mut table = txn.open_table(STAT_CACHE)?;
             for dir in &gone {
-                write_dir(&mut table, dir, &[])?;
+                rewrite_dir(&mut table, dir, |_| DirRows::new())?;
             }
             Ok(gone.len() as u64)
         })
+    }
+}
+
+/// Whether `dir` is no longer a directory (an error other than its absence: not known,
+/// so not missing).
+fn missing_dir(dir: &str) -> bool {
+    match std::fs::symlink_metadata(dir) {
+        Ok(meta) => !meta.is_dir(),
+        Err(e) => matches!(
+            e.kind(),
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+        ),
     }
 }
 

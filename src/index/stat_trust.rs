@@ -7,7 +7,7 @@
 //! objects from the index (a sweep, or another machine's deletions learnt at a sync) or
 //! condemns packs (their objects count as absent to writers). Each such transaction
 //! counts itself (`objects-removed`) and drops the rows naming what went; when every
-//! earlier one did as well, it records the count (`stat-cache-2-purged-at`). While
+//! earlier one did as well, it records the count (`stat-cache-3-purged-at`). While
 //! the two are equal the rows are trusted; otherwise (an index from before this rule,
 //! or a removal that did not purge) a scan confirms every object as before, and the
 //! next checkpoint or removal purges every row whose object is missing, which makes
@@ -16,7 +16,9 @@
 //! The count is named after the table it vouches for. Releases before `stat-cache-2`
 //! recorded `stat-rows-purged-at` after purging `stat-cache-1` only; one that runs on
 //! an index after the move counts its removals in `objects-removed` too, so the rows
-//! it could not purge are confirmed again.
+//! it could not purge are confirmed again. Likewise releases of `stat-cache-2` record
+//! `stat-cache-2-purged-at`: rows moved from that table stay trusted only if it and
+//! `stat-cache-3` both were (`super::stat_v2`).
 
 use std::collections::HashSet;
 
@@ -30,10 +32,10 @@ use crate::hash::{Hash, PackId};
 type Result<T, E = IndexError> = std::result::Result<T, E>;
 
 /// Transactions that removed objects or condemned packs.
-const REMOVED: &str = "objects-removed";
+pub(super) const REMOVED: &str = "objects-removed";
 /// The value of [`REMOVED`] when the stat rows were last known to name only stored
 /// content. Absent: never known (an index from before this rule).
-const PURGED_AT: &str = "stat-cache-2-purged-at";
+const PURGED_AT: &str = "stat-cache-3-purged-at";
 
 /// Marks a new index (no rows yet) as trusted.
 pub(super) fn init(txn: &WriteTransaction) -> Result<()> {
@@ -47,6 +49,19 @@ pub(super) fn init(txn: &WriteTransaction) -> Result<()> {
 pub(super) fn trusted(meta: &impl ReadableTable<&'static str, u64>) -> Result<bool> {
     let removed = meta.get(REMOVED)?.map_or(0, |v| v.value());
     Ok(meta.get(PURGED_AT)?.is_some_and(|v| v.value() == removed))
+}
+
+/// Records whether the rows are trusted as of now (`super::stat_v2`, after moving rows
+/// of an older table in).
+pub(super) fn set_trusted(txn: &WriteTransaction, trusted: bool) -> Result<()> {
+    let mut meta = txn.open_table(META)?;
+    if trusted {
+        let removed = meta.get(REMOVED)?.map_or(0, |v| v.value());
+        meta.insert(PURGED_AT, removed)?;
+    } else {
+        meta.remove(PURGED_AT)?;
+    }
+    Ok(())
 }
 
 /// Makes the rows trusted if they are not (an index from before the rule): one pass

@@ -29,9 +29,14 @@ pub const CHECKPOINT_SEQ: TableDefinition<[u8; 32], u64> = TableDefinition::new(
 pub const NAMES: TableDefinition<&str, [u8; 32]> = TableDefinition::new("names-0");
 /// Tag name → checkpoint id (`engine::tags`).
 pub const TAGS: TableDefinition<&str, [u8; 32]> = TableDefinition::new("tags-0");
-/// Absolute directory path with its trailing `/`, a NUL and a file name → a piece of
-/// the stat rows of the directory's files (`super::stat_dirs`).
-pub const STAT_CACHE: TableDefinition<&str, &[u8]> = TableDefinition::new("stat-cache-2");
+/// The key (absolute directory path with its trailing `/`, a NUL and a file name) of
+/// a piece's first file → a piece of the stat rows of all work trees' files in key
+/// order (`super::stat_dirs`).
+pub const STAT_CACHE: TableDefinition<&str, &[u8]> = TableDefinition::new("stat-cache-3");
+/// The stat cache as it was before `stat-cache-3`: the same keys, each piece holding
+/// files of one directory, their names front-coded. Moved when an index is opened
+/// (`super::stat_v2`).
+pub const STAT_CACHE_2: TableDefinition<&str, &[u8]> = TableDefinition::new("stat-cache-2");
 /// The stat cache as it was before `stat-cache-2`: absolute directory path, with its
 /// trailing `/` → the stat rows of all its files. Moved when an index is opened
 /// (`super::stat_v1`).
