@@ -52,9 +52,10 @@ pub(super) type KeyRows = Vec<(String, StatRecord)>;
 /// and 8 a pair besides). A file whose key alone is longer gets a piece of its own.
 pub(super) const PIECE_SHARE: usize = 2_030;
 
-/// One file of a piece, as encoded.
+/// One file of a piece, as encoded (`stat-cache-2`'s too, whose names stand where the
+/// keys do).
 #[derive(Serialize, Deserialize)]
-struct Entry {
+pub(super) struct Entry {
     /// Bytes of the key shared with the key before it (the piece's for the first).
     shared: u32,
     /// The rest of the key.
@@ -70,8 +71,8 @@ struct Entry {
 }
 
 impl Entry {
-    /// `rec` under `key`, after the file `prev` (its key and record).
-    fn new(prev: (&[u8], i64, u64), key: &[u8], rec: &StatRecord) -> Entry {
+    /// `rec` under `key`, after the file `prev` (its key, mtime and inode).
+    pub(super) fn new(prev: (&[u8], i64, u64), key: &[u8], rec: &StatRecord) -> Entry {
         let shared = prev.0.iter().zip(key).take_while(|(a, b)| a == b).count();
         Entry {
             shared: u32::try_from(shared).expect("a path is shorter than 4 GiB"),
@@ -133,24 +134,27 @@ pub(super) fn encode(key: &str, rows: &[(String, StatRecord)]) -> Vec<u8> {
 /// Decodes the piece keyed `key` written by [`encode`]: its files by key, each greater
 /// than the one before and none less than `key`.
 pub(super) fn decode(key: &str, bytes: &[u8]) -> Result<KeyRows> {
-    let entries: Vec<Entry> = postcard::from_bytes(bytes).map_err(|_| corrupt(bytes))?;
+    let rows = decode_entries(key.as_bytes(), bytes).ok_or_else(|| corrupt(bytes))?;
+    let mut prev = key;
+    for (i, (k, _)) in rows.iter().enumerate() {
+        if (i > 0 && k.as_str() <= prev) || k.as_str() < prev || split_key(k).is_none() {
+            return Err(corrupt(bytes));
+        }
+        prev = k;
+    }
+    Ok(rows)
+}
+
+/// Decodes entries front-coded from `first` (what the first is coded against): each
+/// key (or name) with its record, in order; `None` when they do not decode.
+pub(super) fn decode_entries(first: &[u8], bytes: &[u8]) -> Option<KeyRows> {
+    let entries: Vec<Entry> = postcard::from_bytes(bytes).ok()?;
     let mut rows: KeyRows = Vec::with_capacity(entries.len());
     let (mut mtime, mut inode) = (0i64, 0u64);
     for e in entries {
-        let prev = rows.last().map_or(key.as_bytes(), |(k, _)| k.as_bytes());
-        let Some(head) = prev.get(..e.shared as usize) else {
-            return Err(corrupt(bytes));
-        };
-        let mut k = head.to_vec();
+        let prev = rows.last().map_or(first, |(k, _)| k.as_bytes());
+        let mut k = prev.get(..e.shared as usize)?.to_vec();
         k.extend_from_slice(&e.rest);
-        let k = String::from_utf8(k).map_err(|_| corrupt(bytes))?;
-        let in_order = match rows.last() {
-            Some((last, _)) => *last < k,
-            None => key <= k.as_str(),
-        };
-        if !in_order || split_key(&k).is_none() {
-            return Err(corrupt(bytes));
-        }
         mtime = mtime.wrapping_add(e.mtime_step);
         inode = inode.wrapping_add(e.inode_step.cast_unsigned());
         let rec = StatRecord {
@@ -160,9 +164,9 @@ pub(super) fn decode(key: &str, bytes: &[u8]) -> Result<KeyRows> {
             inode,
             id: Hash::from_bytes(e.id),
         };
-        rows.push((k, rec));
+        rows.push((String::from_utf8(k).ok()?, rec));
     }
-    Ok(rows)
+    Some(rows)
 }
 
 /// Cuts files (sorted by key) into pieces of at most [`PIECE_SHARE`] bytes with their

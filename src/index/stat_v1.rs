@@ -7,7 +7,7 @@
 //! `stat-cache-2` (`super::stat_trust`), so an older release's removals, which purge
 //! only its own table, leave the moved rows to be confirmed.
 
-use redb::{ReadableTable, TableHandle, WriteTransaction};
+use redb::{ReadableTable, TableDefinition, TableHandle, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::error::IndexError;
@@ -57,12 +57,24 @@ pub(super) fn migrate(txn: &WriteTransaction) -> Result<()> {
     if !txn.list_tables()?.any(|t| t.name() == STAT_CACHE_1.name()) {
         return Ok(());
     }
+    move_rows(txn, STAT_CACHE_1, decode)
+}
+
+/// Moves the rows of an older stat cache table (keyed by a directory, or by one and a
+/// NUL and more) into the current one and deletes it; `decode` gives a row's files by
+/// name, `None` for a row that does not decode, which is dropped with a warning.
+pub(super) fn move_rows(
+    txn: &WriteTransaction,
+    table: TableDefinition<&str, &[u8]>,
+    decode: impl Fn(&[u8]) -> Option<Vec<(String, StatRecord)>>,
+) -> Result<()> {
     let mut rows: Vec<(String, StatRecord)> = Vec::new();
-    for row in txn.open_table(STAT_CACHE_1)?.iter()? {
-        let (dir, value) = row?;
-        let dir = dir.value();
+    for row in txn.open_table(table)?.iter()? {
+        let (key, value) = row?;
+        let key = key.value();
+        let dir = key.find('\0').map_or(key, |i| &key[..i]);
         let Some(files) = decode(value.value()) else {
-            tracing::warn!("stat-cache-1: the row of {dir} does not decode; dropped");
+            tracing::warn!("{}: the row {key:?} does not decode; dropped", table.name());
             continue;
         };
         rows.extend(
@@ -72,7 +84,7 @@ pub(super) fn migrate(txn: &WriteTransaction) -> Result<()> {
         );
     }
     super::stat_dirs::put(&mut txn.open_table(STAT_CACHE)?, &rows)?;
-    txn.delete_table(STAT_CACHE_1)?;
+    txn.delete_table(table)?;
     Ok(())
 }
 

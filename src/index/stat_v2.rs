@@ -10,54 +10,15 @@
 //! be confirmed.
 
 use redb::{ReadableTable, ReadableTableMetadata, TableHandle, WriteTransaction};
-use serde::{Deserialize, Serialize};
 
 use super::error::IndexError;
-use super::records::StatRecord;
 use super::tables::{META, STAT_CACHE, STAT_CACHE_2};
-use crate::hash::Hash;
 
 type Result<T, E = IndexError> = std::result::Result<T, E>;
 
 /// What `stat-cache-2`'s releases recorded when its rows named only stored content
 /// (`super::stat_trust`).
 pub(super) const PURGED_AT_2: &str = "stat-cache-2-purged-at";
-
-/// One file of a `stat-cache-2` piece, as encoded (the same fields as `stat-cache-3`;
-/// the name is front-coded against the name before it in the piece).
-#[derive(Serialize, Deserialize)]
-pub(super) struct Entry {
-    pub(super) shared: u32,
-    pub(super) rest: Vec<u8>,
-    pub(super) size: u64,
-    pub(super) mtime_step: i64,
-    pub(super) ctime_after_mtime: i64,
-    pub(super) inode_step: i64,
-    pub(super) id: [u8; 32],
-}
-
-/// Decodes a `stat-cache-2` piece into its files by name (`None`: not one).
-fn decode(bytes: &[u8]) -> Option<Vec<(String, StatRecord)>> {
-    let entries: Vec<Entry> = postcard::from_bytes(bytes).ok()?;
-    let mut rows: Vec<(String, StatRecord)> = Vec::with_capacity(entries.len());
-    let (mut mtime, mut inode) = (0i64, 0u64);
-    for e in entries {
-        let prev = rows.last().map_or(&[][..], |(n, _)| n.as_bytes());
-        let mut name = prev.get(..e.shared as usize)?.to_vec();
-        name.extend_from_slice(&e.rest);
-        mtime = mtime.wrapping_add(e.mtime_step);
-        inode = inode.wrapping_add(e.inode_step.cast_unsigned());
-        let rec = StatRecord {
-            size: e.size,
-            mtime_ns: mtime,
-            ctime_ns: mtime.wrapping_add(e.ctime_after_mtime),
-            inode,
-            id: Hash::from_bytes(e.id),
-        };
-        rows.push((String::from_utf8(name).ok()?, rec));
-    }
-    Some(rows)
-}
 
 /// Moves the rows of `stat-cache-2`, if the index has that table, into
 /// `stat-cache-3` and deletes it. A piece that does not decode is dropped with a
@@ -75,23 +36,9 @@ pub(super) fn migrate(txn: &WriteTransaction) -> Result<()> {
         let new = txn.open_table(STAT_CACHE)?.is_empty()? || super::stat_trust::trusted(&meta)?;
         old && new
     };
-    let mut rows: Vec<(String, StatRecord)> = Vec::new();
-    for row in txn.open_table(STAT_CACHE_2)?.iter()? {
-        let (key, value) = row?;
-        let key = key.value();
-        let dir = key.find('\0').map_or(key, |i| &key[..i]);
-        let Some(files) = decode(value.value()) else {
-            tracing::warn!("stat-cache-2: the piece {key:?} does not decode; dropped");
-            continue;
-        };
-        rows.extend(
-            files
-                .into_iter()
-                .map(|(name, rec)| (format!("{dir}{name}"), rec)),
-        );
-    }
-    super::stat_dirs::put(&mut txn.open_table(STAT_CACHE)?, &rows)?;
-    txn.delete_table(STAT_CACHE_2)?;
+    super::stat_v1::move_rows(txn, STAT_CACHE_2, |bytes| {
+        super::stat_dirs::decode_entries(b"", bytes)
+    })?;
     super::stat_trust::set_trusted(txn, both_trusted)
 }
 
@@ -101,27 +48,20 @@ mod tests {
 
     use super::*;
     use crate::index::Index;
+    use crate::index::StatRecord;
+    use crate::index::stat_dirs::Entry;
     use crate::index::stat_dirs::tests::rec;
     use crate::index::stat_trust::REMOVED;
 
-    /// Encodes a `stat-cache-2` piece as the releases before `stat-cache-3` did.
+    /// Encodes a `stat-cache-2` piece as the releases before `stat-cache-3` did: the
+    /// names front-coded, the first against nothing.
     fn encode(rows: &[(String, StatRecord)]) -> Vec<u8> {
         let mut prev: (&[u8], i64, u64) = (&[], 0, 0);
         let entries: Vec<Entry> = rows
             .iter()
             .map(|(name, rec)| {
-                let name = name.as_bytes();
-                let shared = prev.0.iter().zip(name).take_while(|(a, b)| a == b).count();
-                let e = Entry {
-                    shared: shared as u32,
-                    rest: name[shared..].to_vec(),
-                    size: rec.size,
-                    mtime_step: rec.mtime_ns.wrapping_sub(prev.1),
-                    ctime_after_mtime: rec.ctime_ns.wrapping_sub(rec.mtime_ns),
-                    inode_step: rec.inode.wrapping_sub(prev.2).cast_signed(),
-                    id: *rec.id.as_bytes(),
-                };
-                prev = (name, rec.mtime_ns, rec.inode);
+                let e = Entry::new(prev, name.as_bytes(), rec);
+                prev = (name.as_bytes(), rec.mtime_ns, rec.inode);
                 e
             })
             .collect();

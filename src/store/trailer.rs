@@ -310,13 +310,6 @@ impl ParsedTrailer {
         }
         Ok(self.entries)
     }
-
-    /// The entries when no bytes are needed to know them (a listing trailer, or blocks
-    /// of manifests only).
-    #[must_use]
-    pub fn into_entries(self) -> Option<Vec<PackEntry>> {
-        self.unresolved.is_empty().then_some(self.entries)
-    }
 }
 
 fn too_large() -> StoreError {
