@@ -16,9 +16,10 @@
 //!   decompresses the block and hashes the member.
 //!
 //! So reading a compact trailer may take a second read: the blocks' bytes
-//! ([`ParsedTrailer::data_needed`]). Only rebuilding the index from the packs reads
-//! trailers at all (a repository's own reads go through its index, and a shared
-//! bucket's machines learn each other's packs from index segments, which list ids).
+//! ([`ParsedTrailer::data_needed`]). Few paths read trailers at all: a rebuild of the
+//! index from the packs, the indexing of packs a killed writer stored, `fsck
+//! --read-data` (which reads whole packs anyway), and a bucket's machine learning a
+//! pack no index segment describes. A repository's own reads go through its index.
 
 use std::ops::Range;
 
