@@ -8,8 +8,9 @@
 //! (`stat-cache-1`) made that 2.5 MiB, of which 0.9 MiB was the unused part of pages.
 //! Pieces of about 1,200 bytes of one directory's files (`stat-cache-2`) made it
 //! 1.7–1.9 MiB, of which 0.3–0.5 MiB was still unused: redb splits a full leaf where its
-//! bytes are halved, and the three pieces of a 50-file package (1,032, 1,032 and 434
-//! bytes with their keys) left leaves of about 2,500 bytes whatever the cut.
+//! bytes are halved, and a 50-file package cut into pieces of about a kilobyte and a
+//! short last one left leaves that a key-order write never filled (an estimate from
+//! that rule and the pieces' sizes, not measured leaf by leaf).
 //!
 //! Now (`stat-cache-3`) a file's key is its directory's absolute path with its trailing
 //! `/`, a NUL and its name (no file name holds one, so a directory's files sort
@@ -337,8 +338,7 @@ impl super::Index {
     /// to a page), but writes since reach directories in the order checkpoints and
     /// restores do, and leaves they split stay part empty: after the comparison's
     /// checkpoints and restores, 1.5 MiB for 1.3 MiB of rows. (The object table waits
-    /// for a third, `super::objects::sparse`: its ids arrive at random and any rewrite
-    /// of it leaves leaves 70–90% full again.) One write transaction: readers see the
+    /// for a third, `super::objects::sparse`.) One write transaction: readers see the
     /// table before or after.
     pub fn tighten_stats(&self) -> Result<bool> {
         let stats = self.begin_read()?.open_table(STAT_CACHE)?.stats()?;

@@ -63,6 +63,13 @@ impl ObjectKind {
         })
     }
 
+    /// Whether an object of this kind has the BLAKE3 of its bytes as its id: every kind
+    /// but a manifest, whose id is that of the file it lists.
+    #[must_use]
+    pub fn id_is_hash(self) -> bool {
+        self != ObjectKind::Manifest
+    }
+
     /// Lowercase name, for messages and JSON.
     #[must_use]
     pub fn name(self) -> &'static str {

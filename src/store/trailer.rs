@@ -67,11 +67,6 @@ struct Member {
     id: Option<Hash>,
 }
 
-/// Whether an object of `kind` has the BLAKE3 of its bytes as its id.
-fn hashed(kind: ObjectKind) -> bool {
-    kind != ObjectKind::Manifest
-}
-
 impl Canonical for Items {
     const TAG: EnvelopeTag = EnvelopeTag::PackItems;
 
@@ -95,7 +90,10 @@ impl Canonical for Items {
                     if raw > block::MAX_RAW as u64 {
                         return Err("a block larger than a reader accepts".into());
                     }
-                    if members.iter().any(|m| m.id.is_some() == hashed(m.kind)) {
+                    if members
+                        .iter()
+                        .any(|m| m.id.is_some() == m.kind.id_is_hash())
+                    {
                         return Err("a member's id given though its bytes hash to it, or \
                                     missing though they do not"
                             .into());
@@ -109,56 +107,40 @@ impl Canonical for Items {
 
 /// The compact trailer of `entries` (checked by [`check_entries`]), encoded.
 pub(super) fn encode_compact(entries: &[PackEntry]) -> Result<Vec<u8>> {
-    let mut items: Vec<Item> = Vec::new();
-    let mut block_at = None;
-    for e in entries {
-        let Compression::Block { .. } = e.compression else {
-            block_at = None;
-            items.push(Item::Object {
+    let same_block = |a: &PackEntry, b: &PackEntry| {
+        a.compression.in_block() && b.compression.in_block() && a.offset == b.offset
+    };
+    let items = entries
+        .chunk_by(same_block)
+        .map(|run| match run {
+            [e] if !e.compression.in_block() => Item::Object {
                 kind: e.kind,
                 id: e.id,
                 stored_len: e.stored_len,
                 raw_len: e.raw_len,
                 compression: e.compression,
-            });
-            continue;
-        };
-        let member = Member {
-            kind: e.kind,
-            raw_len: e.raw_len,
-            id: (!hashed(e.kind)).then_some(e.id),
-        };
-        match items.last_mut() {
-            Some(Item::Block { members, .. }) if block_at == Some(e.offset) => members.push(member),
-            _ => {
-                block_at = Some(e.offset);
-                items.push(Item::Block {
-                    stored_len: e.stored_len,
-                    members: vec![member],
-                    check: [0; 8],
-                });
-            }
-        }
-    }
-    let mut members = entries.iter().filter(|e| e.compression.in_block());
-    for item in &mut items {
-        if let Item::Block {
-            members: listed,
-            check,
-            ..
-        } = item
-        {
-            let ids = members.by_ref().take(listed.len()).map(|e| (e.kind, e.id));
-            *check = check_of(ids);
-        }
-    }
+            },
+            members => Item::Block {
+                stored_len: members[0].stored_len,
+                members: members
+                    .iter()
+                    .map(|e| Member {
+                        kind: e.kind,
+                        raw_len: e.raw_len,
+                        id: (!e.kind.id_is_hash()).then_some(e.id),
+                    })
+                    .collect(),
+                check: check_of(members.iter().map(|e| (e.kind, e.id))),
+            },
+        })
+        .collect();
     Ok(encode(&Items { items })?)
 }
 
 /// A block's check: the first bytes of the BLAKE3 of its hashed members' ids.
 fn check_of(members: impl Iterator<Item = (ObjectKind, Hash)>) -> [u8; 8] {
     let mut hasher = blake3::Hasher::new();
-    for (_, id) in members.filter(|(kind, _)| hashed(*kind)) {
+    for (_, id) in members.filter(|(kind, _)| kind.id_is_hash()) {
         hasher.update(id.as_bytes());
     }
     hasher.finalize().as_bytes()[..8]
@@ -298,7 +280,7 @@ impl ParsedTrailer {
             let mut start = 0;
             for e in &mut self.entries[r.clone()] {
                 let end = start + e.raw_len as usize;
-                if hashed(e.kind) {
+                if e.kind.id_is_hash() {
                     e.id = Hash::of(&raw[start..end]);
                 }
                 start = end;
