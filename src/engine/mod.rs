@@ -26,6 +26,7 @@ pub(crate) mod segments;
 mod segments_tests;
 pub(crate) mod shared;
 pub(crate) mod stats;
+pub(crate) mod stream_hash;
 pub(crate) mod tags;
 pub(crate) mod writer;
 

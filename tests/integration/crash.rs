@@ -227,7 +227,7 @@ impl Campaign {
         self.kills += u32::from(run_and_kill(
             p,
             &args,
-            death(round, &["restore-file-written"]),
+            death(round, &["restore-file-written", "restore-file-swapped"]),
         ));
         // Run again, to the end: the target is exact and nothing is left over.
         let again = reel_json(p, &args);
