@@ -193,6 +193,9 @@ impl PackBody {
 /// Bytes a file writer buffers before a `write`.
 const FILE_BUFFER: usize = 1024 * 1024;
 
+/// Objects at least this long are written to the file directly, after what is buffered.
+const DIRECT_WRITE: usize = 64 * 1024;
+
 /// Length of the header of a pack of `version` (1 or 2).
 fn header_len(version: u8) -> u64 {
     if version >= 2 {
@@ -251,7 +254,16 @@ impl PackWriter {
             Out::Memory(buf) => buf.extend_from_slice(bytes),
             Out::File(out) => {
                 out.hasher.update(bytes);
-                if let Err(e) = out.file.write_all(bytes) {
+                // A large object goes to the file as it is, not through the buffer
+                // (one copy fewer of every chunk of footage).
+                let written = if bytes.len() >= DIRECT_WRITE {
+                    out.file
+                        .flush()
+                        .and_then(|()| out.file.get_mut().write_all(bytes))
+                } else {
+                    out.file.write_all(bytes)
+                };
+                if let Err(e) = written {
                     return Err(StoreError::io("write", out.file.get_ref().path())(e));
                 }
             }
