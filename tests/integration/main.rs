@@ -35,6 +35,7 @@ mod render_faces;
 mod render_pinning;
 mod render_poster;
 mod restore_paths;
+mod restore_swap;
 mod roundtrip;
 mod s3;
 mod safety;

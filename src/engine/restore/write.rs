@@ -141,10 +141,16 @@ fn put_in_place(tmp: tempfile::NamedTempFile, abs: &Path, replacing: bool) -> Re
         use rustix::fs::{CWD, RenameFlags, renameat_with};
         if renameat_with(CWD, tmp.path(), CWD, abs, RenameFlags::EXCHANGE).is_ok() {
             crate::engine::failpoint::hit("restore-file-swapped");
-            let (file, old) = tmp.into_parts();
-            // Left behind if this fails: a temporary name a later restore removes.
-            let _ = old.close();
-            return Ok(file);
+            // A directory put where the scan saw a file is swapped back, and the rename
+            // below refuses to replace it, as it did before swaps.
+            if fs::symlink_metadata(tmp.path()).is_ok_and(|m| m.is_dir()) {
+                let _ = renameat_with(CWD, tmp.path(), CWD, abs, RenameFlags::EXCHANGE);
+            } else {
+                let (file, old) = tmp.into_parts();
+                // Left behind if this fails: a temporary name a later restore removes.
+                let _ = old.close();
+                return Ok(file);
+            }
         }
     }
     #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "macos")))]
