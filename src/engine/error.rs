@@ -37,6 +37,15 @@ pub enum EngineError {
         /// The path in the tree.
         path: String,
     },
+    /// A file a restore was replacing changed after the restore's scan looked at it; it
+    /// was left as the user had it.
+    #[error(
+        "`{path}` changed on disk while the restore ran; it was left as it is and the restore stopped (restore again: the change is then protected like any other)"
+    )]
+    ChangedDuringRestore {
+        /// The path, relative to the target.
+        path: String,
+    },
     /// A directory was expected.
     #[error("{} is not a directory", .path.display())]
     NotADirectory {
@@ -71,7 +80,9 @@ impl From<EngineError> for Error {
     fn from(e: EngineError) -> Self {
         match e {
             EngineError::NameTaken(name) => Error::exists(ItemKind::Checkpoint, name),
-            e @ EngineError::TooManyConflicts => Error::Conflict(e.to_string()),
+            e @ (EngineError::TooManyConflicts | EngineError::ChangedDuringRestore { .. }) => {
+                Error::Conflict(e.to_string())
+            }
             e @ EngineError::Worker(_) => Error::Internal(e.to_string()),
             EngineError::RebuiltIndex => Error::Rebuilt,
             e => Error::Invalid(e.to_string()),

@@ -1,5 +1,6 @@
 //! Restores that replace files on disk: the swap of a new version into place, killed
-//! halfway, and a directory put where a file was while a restore runs.
+//! halfway; a directory put where a file was, and an edit saved to a file, while a
+//! restore runs; a file touched but not changed before one.
 
 use std::fs;
 
@@ -115,4 +116,106 @@ fn a_directory_put_in_a_files_place_during_a_restore_stays_there() {
         hidden.iter().all(|p| !p.ends_with("notes.txt")),
         "{hidden:?}"
     );
+}
+
+/// An edit saved to a file after the restore's scan looked at it, and before the
+/// restore replaced it, is not thrown away: the restore swaps the user's version back
+/// and stops, and the next restore protects the edit like any other change.
+#[test]
+fn an_edit_saved_while_a_restore_runs_is_kept() {
+    edit_during_restore(&[]);
+}
+
+/// The same for a restore of some paths, whose scan reads only those paths.
+#[test]
+fn an_edit_saved_while_a_restore_of_one_path_runs_is_kept() {
+    edit_during_restore(&["--", "src/Root.tsx"]);
+}
+
+/// Restores v1 into a target, then v2 (with `extra` arguments), editing `src/Root.tsx`
+/// in the target while the v2 restore is paused after its scan.
+fn edit_during_restore(extra: &[&str]) {
+    let dir = tempdir();
+    let d = dir.path();
+    two_checkpoints(d);
+    let target = tempdir();
+    let to = target.path().to_str().unwrap();
+    reel(d)
+        .args(["restore", "v1", "--to", to])
+        .assert()
+        .success();
+    let file = target.path().join("src/Root.tsx");
+    let v1 = fs::read(&file).unwrap();
+    // The same length as v1's: only the stat's time and inode can tell.
+    let mine = String::from_utf8(v1.clone())
+        .unwrap()
+        .replace("Hello", "Hallo");
+    assert_ne!(mine.as_bytes(), v1);
+    assert_eq!(mine.len(), v1.len());
+    let fp = Failpoints::new();
+    fp.pause("restore-planned");
+    let args: Vec<&str> = ["restore", "v2", "--to", to]
+        .iter()
+        .chain(extra)
+        .copied()
+        .collect();
+    let mut child = spawn_reel(d, &fp, &args);
+    fp.wait_reached("restore-planned", &mut child);
+    fs::write(&file, &mine).unwrap();
+    fp.release("restore-planned");
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success(), "the restore overwrote the edit");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("`src/Root.tsx` changed on disk while the restore ran"),
+        "{stderr}"
+    );
+    assert_eq!(fs::read_to_string(&file).unwrap(), mine);
+    let left: Vec<String> = snapshot(target.path())
+        .into_keys()
+        .filter(|p| p.contains(".reel-restore-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    reel(d)
+        .args(&args)
+        .assert()
+        .failure()
+        .stderr(contains("src/Root.tsx"));
+    assert_eq!(fs::read_to_string(&file).unwrap(), mine);
+}
+
+/// A file whose stat changed before the restore but whose content did not (rewritten,
+/// touched) is compared with what the restore's own scan saw, not with the older stat
+/// cache row: the restore replaces it, whole and by path.
+#[test]
+fn a_file_touched_before_a_restore_is_replaced() {
+    for extra in [&[][..], &["--", "src/Root.tsx"][..]] {
+        let dir = tempdir();
+        let d = dir.path();
+        two_checkpoints(d);
+        let target = tempdir();
+        let to = target.path().to_str().unwrap();
+        reel(d)
+            .args(["restore", "v1", "--to", to])
+            .assert()
+            .success();
+        let file = target.path().join("src/Root.tsx");
+        let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        fs::File::options()
+            .write(true)
+            .open(&file)
+            .unwrap()
+            .set_modified(an_hour_ago)
+            .unwrap();
+        let args: Vec<&str> = ["restore", "v2", "--to", to]
+            .iter()
+            .chain(extra)
+            .copied()
+            .collect();
+        reel(d).args(&args).assert().success();
+        assert!(
+            fs::read_to_string(&file).unwrap().contains("v2"),
+            "{extra:?}"
+        );
+    }
 }

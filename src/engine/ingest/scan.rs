@@ -130,6 +130,8 @@ pub struct PathScan {
     pub files: u64,
     /// Temporary files of restores found below a directory.
     pub leftovers: Vec<std::path::PathBuf>,
+    /// Stat cache rows of the files read, by absolute path.
+    pub stat_rows: Vec<(String, StatRecord)>,
 }
 
 /// Scans only `abs` (absolute; its parents are the caller's to check): a directory
@@ -140,6 +142,7 @@ pub fn scan_path(engine: &Engine, pipe: &Pipeline, abs: &Path) -> Result<PathSca
         trees: HashMap::new(),
         files: 0,
         leftovers: Vec::new(),
+        stat_rows: Vec::new(),
     };
     let meta = match std::fs::symlink_metadata(abs) {
         Ok(m) => m,
@@ -160,6 +163,7 @@ pub fn scan_path(engine: &Engine, pipe: &Pipeline, abs: &Path) -> Result<PathSca
             id: scan.root.0,
         });
         (out.trees, out.files, out.leftovers) = (scan.trees, scan.files, scan.leftovers);
+        out.stat_rows = scan.stat_rows;
         return Ok(out);
     } else if meta.file_type().is_symlink() {
         WalkKind::Symlink
@@ -176,6 +180,7 @@ pub fn scan_path(engine: &Engine, pipe: &Pipeline, abs: &Path) -> Result<PathSca
     let progress = crate::engine::progress::NoProgress;
     let l = leaf(engine, pipe, parent, &e, row, now_ns(), &progress)?;
     out.entry = Some(l.entry);
+    out.stat_rows.extend(l.stat_row);
     out.files = 1;
     Ok(out)
 }

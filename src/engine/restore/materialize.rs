@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use super::plan::{Lookup, Step, plan};
 use super::protect::{check_paths, discarded, known_to_repository};
+use super::seen::Seen;
 use super::write::{Written, ensure_dir, remove_leftovers, remove_tracked, restore_one};
 use crate::engine::diff::Overlay;
 use crate::engine::ingest::scan_dir;
@@ -26,6 +27,7 @@ use crate::engine::progress::Progress;
 use crate::engine::{Engine, EngineError};
 use crate::error::{Error, Result};
 use crate::hash::{CommitId, TreeId};
+use crate::index::StatRecord;
 use crate::object::{EntryKind, TreeEntry};
 
 /// Files a restore from local storage writes at once.
@@ -190,7 +192,16 @@ fn materialize(
     let steps = plan(&disk, scan.root, tree)?;
     let mut previous = Lookup::new(engine, engine.index.worktree(&key)?);
     let mut summary = protect(engine, &root, &steps, &mut previous, &scan.leftovers, mode)?;
-    let stats = apply(engine, &root, &steps, &mut previous, progress, &mut summary)?;
+    let scanned = &scan.stat_rows;
+    let stats = apply(
+        engine,
+        &root,
+        &steps,
+        &mut previous,
+        scanned,
+        progress,
+        &mut summary,
+    )?;
     summary.unchanged = scan.files.saturating_sub(differing(&steps));
     if let Some(head) = head
         && crate::engine::shared::enabled(engine)
@@ -235,15 +246,18 @@ pub(super) fn protect(
 
 /// Carries out checked `steps` in `root`: removes what the repository put there and the
 /// tree lacks, makes directories, writes files and symlinks; returns the stat cache
-/// rows of what was written.
+/// rows of what was written. `scanned` holds the stat rows of the files the scan read
+/// (by absolute path): with the stat cache they tell what the scan saw of each file
+/// the restore replaces.
 pub(super) fn apply(
     engine: &Engine,
     root: &Path,
     steps: &[Step],
     previous: &mut Lookup<'_>,
+    scanned: &[(String, StatRecord)],
     progress: &dyn Progress,
     summary: &mut RestoreSummary,
-) -> Result<Vec<(String, crate::index::StatRecord)>> {
+) -> Result<Vec<(String, StatRecord)>> {
     remove_tracked(root, steps, previous, summary)?;
     for step in steps {
         if step.want.as_ref().is_some_and(|w| w.kind == EntryKind::Dir)
@@ -253,7 +267,7 @@ pub(super) fn apply(
         }
     }
     crate::engine::failpoint::hit("restore-planned");
-    write_files(engine, root, steps, progress, summary)
+    write_files(engine, root, steps, scanned, progress, summary)
 }
 
 /// How many files and symlinks on disk the steps change or remove.
@@ -270,9 +284,10 @@ fn write_files(
     engine: &Engine,
     root: &Path,
     steps: &[Step],
+    scanned: &[(String, StatRecord)],
     progress: &dyn Progress,
     summary: &mut RestoreSummary,
-) -> Result<Vec<(String, crate::index::StatRecord)>> {
+) -> Result<Vec<(String, StatRecord)>> {
     let mut files: Vec<(&Step, &TreeEntry)> = steps
         .iter()
         .filter_map(|s| s.want.as_ref().map(|w| (s, w)))
@@ -281,6 +296,7 @@ fn write_files(
     progress.start("restoring", Some(files.iter().map(|(_, e)| e.size).sum()));
     // Every object is looked up in one read transaction, not one per object.
     let snapshot = engine.index.snapshot()?;
+    let seen = Seen::collect(&snapshot, root, steps, scanned)?;
     // In pack order: each restore thread takes a run of consecutive files, so the small
     // files of one solid block are written by one thread one after another and the
     // block is decompressed once (in tree order, 200,000 files made it once a file or
@@ -296,7 +312,8 @@ fn write_files(
         files
             .par_iter()
             .map(|(step, e)| {
-                let r = restore_one(engine, &snapshot, root, &step.path, e, step.cur.as_ref());
+                let (now, was) = (step.cur.as_ref(), seen.get(&step.path));
+                let r = restore_one(engine, &snapshot, root, &step.path, e, now, was);
                 progress.advance(e.size);
                 r
             })

@@ -5,6 +5,7 @@ mod materialize;
 mod paths;
 mod plan;
 mod protect;
+mod seen;
 mod write;
 
 #[cfg(feature = "render")]

@@ -56,7 +56,16 @@ pub(crate) fn restore_paths(
             }
         }
     }
-    let stats = apply(engine, &root, &steps, &mut previous, progress, &mut summary)?;
+    let scanned = &found.stat_rows;
+    let stats = apply(
+        engine,
+        &root,
+        &steps,
+        &mut previous,
+        scanned,
+        progress,
+        &mut summary,
+    )?;
     summary.unchanged = found.files.saturating_sub(differing(&steps));
     engine.index.record_stats(&stats)?;
     Ok(summary)
@@ -71,6 +80,8 @@ struct Found<'p> {
     /// Files and symlinks scanned.
     files: u64,
     leftovers: Vec<std::path::PathBuf>,
+    /// The stat rows of the files the scans read.
+    stat_rows: Vec<(String, crate::index::StatRecord)>,
 }
 
 /// Looks each path up in the checkpoint and in what was last written (`last`), and
@@ -90,6 +101,7 @@ fn look<'p>(
         trees: HashMap::new(),
         files: 0,
         leftovers: Vec::new(),
+        stat_rows: Vec::new(),
     };
     for path in paths {
         let want = entry_at(&mut wanted, tree, path)?;
@@ -113,6 +125,7 @@ fn look<'p>(
         let scan = scan_path(engine, &pipe, &root.join(path))?;
         found.trees.extend(scan.trees);
         found.leftovers.extend(scan.leftovers);
+        found.stat_rows.extend(scan.stat_rows);
         found.files += scan.files;
         found.paths.push((path.as_str(), scan.entry, want));
     }

@@ -6,8 +6,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use super::plan::{Lookup, Step, same};
-use crate::engine::Engine;
+use super::seen::unchanged;
 use crate::engine::ingest::TEMP_PREFIX;
+use crate::engine::{Engine, EngineError};
 use crate::error::{Error, Result};
 use crate::index::{IndexSnapshot, StatRecord};
 use crate::object::{EntryKind, TreeEntry};
@@ -73,8 +74,9 @@ pub fn ensure_dir(root: &Path, rel: &str) -> Result<bool> {
 }
 
 /// Writes one file or symlink unless the disk already has it.
-/// `now` is what the scan of the target found at the path (`None`: nothing); the
-/// objects are located through `snapshot`.
+/// `now` is what the scan of the target found at the path (`None`: nothing), and `seen`
+/// the stat it had then if it is a file the restore replaces; the objects are located
+/// through `snapshot`.
 pub fn restore_one(
     engine: &Engine,
     snapshot: &IndexSnapshot,
@@ -82,6 +84,7 @@ pub fn restore_one(
     rel: &str,
     e: &TreeEntry,
     now: Option<&TreeEntry>,
+    seen: Option<&StatRecord>,
 ) -> Result<Written> {
     if now.is_some_and(|n| same(n, e)) {
         return Ok(Written::Unchanged);
@@ -119,7 +122,7 @@ pub fn restore_one(
         .set_permissions(fs::Permissions::from_mode(mode))
         .map_err(Error::io("chmod", &abs))?;
     let replacing = now.is_some_and(|n| n.kind == EntryKind::File);
-    let file = put_in_place(tmp, &abs, replacing)?;
+    let file = put_in_place(tmp, &abs, rel, replacing, seen)?;
     let meta = file.metadata().map_err(Error::io("stat", &abs))?;
     let rec = StatRecord {
         id: e.id,
@@ -128,33 +131,66 @@ pub fn restore_one(
     Ok(Written::File((abs.to_string_lossy().into_owned(), rec)))
 }
 
-/// Moves a written temporary file to `abs`. Over a file (`replacing`) the two are
-/// swapped in one step (`renameat2` with `RENAME_EXCHANGE`) and the old file, now under
-/// the temporary name, is removed: the path always holds one whole version. A plain
-/// rename over a file costs more on ext4, which starts writing the new file's data out
-/// before the rename returns (`auto_da_alloc`): 80 ms of a 0.2 s restore that replaced
-/// a 100 MiB file. Where the swap is refused (another file system, nothing there any
-/// more), the rename replaces it.
-fn put_in_place(tmp: tempfile::NamedTempFile, abs: &Path, replacing: bool) -> Result<fs::File> {
+/// Moves a written temporary file to `abs` (`rel` in the target). Over a file
+/// (`replacing`) the two are swapped in one step (`renameat2` with `RENAME_EXCHANGE`)
+/// and the old file, now under the temporary name, is removed: the path always holds
+/// one whole version. A plain rename over a file costs more on ext4, which starts
+/// writing the new file's data out before the rename returns (`auto_da_alloc`): 80 ms
+/// of a 0.2 s restore that replaced a 100 MiB file. Where the swap is refused (another
+/// file system, nothing there any more), the rename replaces it.
+///
+/// What the swap took out is looked at before it is removed. A directory, or a file
+/// that is no longer the one the scan saw (`seen`: edited or replaced by the user since),
+/// is swapped back and the restore stops with [`EngineError::ChangedDuringRestore`]:
+/// nothing the user saved during a restore is thrown away unseen.
+fn put_in_place(
+    tmp: tempfile::NamedTempFile,
+    abs: &Path,
+    rel: &str,
+    replacing: bool,
+    seen: Option<&StatRecord>,
+) -> Result<fs::File> {
+    let changed = || -> Error {
+        EngineError::ChangedDuringRestore {
+            path: rel.to_owned(),
+        }
+        .into()
+    };
     #[cfg(any(target_os = "linux", target_os = "android", target_os = "macos"))]
     if replacing {
         use rustix::fs::{CWD, RenameFlags, renameat_with};
         if renameat_with(CWD, tmp.path(), CWD, abs, RenameFlags::EXCHANGE).is_ok() {
             crate::engine::failpoint::hit("restore-file-swapped");
-            // A directory put where the scan saw a file is swapped back, and the rename
-            // below refuses to replace it, as it did before swaps.
-            if fs::symlink_metadata(tmp.path()).is_ok_and(|m| m.is_dir()) {
-                let _ = renameat_with(CWD, tmp.path(), CWD, abs, RenameFlags::EXCHANGE);
-            } else {
+            let theirs = match fs::symlink_metadata(tmp.path()) {
+                Ok(m) => m.is_dir() || seen.is_some_and(|s| !unchanged(s, &m)),
+                Err(_) => false,
+            };
+            if !theirs {
                 let (file, old) = tmp.into_parts();
                 // Left behind if this fails: a temporary name a later restore removes.
                 let _ = old.close();
                 return Ok(file);
             }
+            // Dropping `tmp` then removes the restore's version, back under its name.
+            renameat_with(CWD, tmp.path(), CWD, abs, RenameFlags::EXCHANGE).map_err(|e| {
+                let kept = tmp.into_temp_path().keep().unwrap_or_default();
+                Error::io("swap back the user's version of", abs)(std::io::Error::other(format!(
+                    "{e}; it is kept as {}",
+                    kept.display()
+                )))
+            })?;
+            return Err(changed());
         }
     }
     #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "macos")))]
     let _ = replacing;
+    // No swap: the file is looked at just before the rename instead.
+    if let (Some(seen), Ok(m)) = (seen, fs::symlink_metadata(abs))
+        && m.is_file()
+        && !unchanged(seen, &m)
+    {
+        return Err(changed());
+    }
     tmp.persist(abs).map_err(|e| Error::Io {
         op: "rename into",
         path: abs.to_path_buf(),

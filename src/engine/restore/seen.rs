@@ -1,0 +1,82 @@
+//! What the scan saw of each file a restore replaces, so that the moment the restore
+//! swaps its version in it can tell whether the user changed the file since: the scan
+//! and the swap can be seconds apart in a large restore, and an edit saved between them
+//! would otherwise be thrown away unseen.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use super::plan::Step;
+use crate::error::Result;
+use crate::index::{IndexSnapshot, StatRecord};
+use crate::object::EntryKind;
+
+/// The stat each replaced file had when the scan looked, by relative path.
+#[derive(Debug, Default)]
+pub struct Seen(HashMap<String, StatRecord>);
+
+impl Seen {
+    /// The stats of the files `steps` replace with a file, below `root`: from `scanned`
+    /// (the rows of the files the scan read, by absolute path) or else from the stat
+    /// cache, whose row the scan found equal to the file's stat when it vouched for it.
+    pub fn collect(
+        snapshot: &IndexSnapshot,
+        root: &Path,
+        steps: &[Step],
+        scanned: &[(String, StatRecord)],
+    ) -> Result<Seen> {
+        let replaced: Vec<(&str, String)> = steps
+            .iter()
+            .filter(|s| s.cur.as_ref().is_some_and(|c| c.kind == EntryKind::File))
+            .filter(|s| s.want.as_ref().is_some_and(|w| w.kind == EntryKind::File))
+            .map(|s| {
+                (
+                    s.path.as_str(),
+                    root.join(&s.path).to_string_lossy().into_owned(),
+                )
+            })
+            .collect();
+        if replaced.is_empty() {
+            return Ok(Seen::default());
+        }
+        let read: HashMap<&str, StatRecord> = scanned
+            .iter()
+            .map(|(abs, rec)| (abs.as_str(), *rec))
+            .collect();
+        let rest: Vec<&str> = replaced
+            .iter()
+            .map(|(_, abs)| abs.as_str())
+            .filter(|abs| !read.contains_key(abs))
+            .collect();
+        let mut cached = snapshot.stats_of(&rest)?.into_iter();
+        let mut out = HashMap::with_capacity(replaced.len());
+        for (rel, abs) in &replaced {
+            let rec = match read.get(abs.as_str()) {
+                Some(rec) => Some(*rec),
+                None => cached.next().flatten(),
+            };
+            if let Some(rec) = rec {
+                out.insert((*rel).to_owned(), rec);
+            }
+        }
+        Ok(Seen(out))
+    }
+
+    /// What the scan saw at `rel`, if it replaces a file.
+    #[must_use]
+    pub fn get(&self, rel: &str) -> Option<&StatRecord> {
+        self.0.get(rel)
+    }
+}
+
+/// Whether `now` is still the file the scan saw as `seen`: the same inode, modification
+/// time and size (a row too recent to vouch for its file keeps no size). The change
+/// time is not compared: moving a file, as the swap does, sets it.
+#[must_use]
+pub fn unchanged(seen: &StatRecord, now: &std::fs::Metadata) -> bool {
+    let now = crate::engine::ingest::stat_of(now);
+    let size_known = seen.size != u64::MAX;
+    now.inode == seen.inode
+        && now.mtime_ns == seen.mtime_ns
+        && (!size_known || now.size == seen.size)
+}
