@@ -86,15 +86,8 @@ fn a_restore_killed_after_swapping_a_file_in_leaves_whole_versions() {
 /// holds stay at that path.
 #[test]
 fn a_directory_put_in_a_files_place_during_a_restore_stays_there() {
-    let dir = tempdir();
-    let d = dir.path();
-    two_checkpoints(d);
-    let target = tempdir();
-    let to = target.path().to_str().unwrap();
-    reel(d)
-        .args(["restore", "v1", "--to", to])
-        .assert()
-        .success();
+    let (dir, target) = v1_restored();
+    let (d, to) = (dir.path(), target.path().to_str().unwrap());
     let fp = Failpoints::new();
     fp.pause("restore-file-written");
     let mut child = spawn_reel(d, &fp, &["restore", "v2", "--to", to]);
@@ -135,15 +128,8 @@ fn an_edit_saved_while_a_restore_of_one_path_runs_is_kept() {
 /// Restores v1 into a target, then v2 (with `extra` arguments), editing `src/Root.tsx`
 /// in the target while the v2 restore is paused after its scan.
 fn edit_during_restore(extra: &[&str]) {
-    let dir = tempdir();
-    let d = dir.path();
-    two_checkpoints(d);
-    let target = tempdir();
-    let to = target.path().to_str().unwrap();
-    reel(d)
-        .args(["restore", "v1", "--to", to])
-        .assert()
-        .success();
+    let (dir, target) = v1_restored();
+    let (d, to) = (dir.path(), target.path().to_str().unwrap());
     let file = target.path().join("src/Root.tsx");
     let v1 = fs::read(&file).unwrap();
     // The same length as v1's: only the stat's time and inode can tell.
@@ -154,11 +140,7 @@ fn edit_during_restore(extra: &[&str]) {
     assert_eq!(mine.len(), v1.len());
     let fp = Failpoints::new();
     fp.pause("restore-planned");
-    let args: Vec<&str> = ["restore", "v2", "--to", to]
-        .iter()
-        .chain(extra)
-        .copied()
-        .collect();
+    let args = v2_restore(to, extra);
     let mut child = spawn_reel(d, &fp, &args);
     fp.wait_reached("restore-planned", &mut child);
     fs::write(&file, &mine).unwrap();
@@ -190,15 +172,8 @@ fn edit_during_restore(extra: &[&str]) {
 #[test]
 fn a_file_touched_before_a_restore_is_replaced() {
     for extra in [&[][..], &["--", "src/Root.tsx"][..]] {
-        let dir = tempdir();
-        let d = dir.path();
-        two_checkpoints(d);
-        let target = tempdir();
-        let to = target.path().to_str().unwrap();
-        reel(d)
-            .args(["restore", "v1", "--to", to])
-            .assert()
-            .success();
+        let (dir, target) = v1_restored();
+        let (d, to) = (dir.path(), target.path().to_str().unwrap());
         let file = target.path().join("src/Root.tsx");
         let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
         fs::File::options()
@@ -207,15 +182,32 @@ fn a_file_touched_before_a_restore_is_replaced() {
             .unwrap()
             .set_modified(an_hour_ago)
             .unwrap();
-        let args: Vec<&str> = ["restore", "v2", "--to", to]
-            .iter()
-            .chain(extra)
-            .copied()
-            .collect();
+        let args = v2_restore(to, extra);
         reel(d).args(&args).assert().success();
         assert!(
             fs::read_to_string(&file).unwrap().contains("v2"),
             "{extra:?}"
         );
     }
+}
+
+/// A repository with checkpoints v1 and v2 (`two_checkpoints`), and a target directory v1
+/// was restored into.
+fn v1_restored() -> (tempfile::TempDir, tempfile::TempDir) {
+    let (dir, target) = (tempdir(), tempdir());
+    two_checkpoints(dir.path());
+    reel(dir.path())
+        .args(["restore", "v1", "--to", target.path().to_str().unwrap()])
+        .assert()
+        .success();
+    (dir, target)
+}
+
+/// The arguments of a restore of v2 into `to`, followed by `extra`.
+fn v2_restore<'a>(to: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    ["restore", "v2", "--to", to]
+        .iter()
+        .chain(extra)
+        .copied()
+        .collect()
 }

@@ -192,13 +192,13 @@ fn materialize(
     let steps = plan(&disk, scan.root, tree)?;
     let mut previous = Lookup::new(engine, engine.index.worktree(&key)?);
     let mut summary = protect(engine, &root, &steps, &mut previous, &scan.leftovers, mode)?;
-    let scanned = &scan.stat_rows;
+    let rows = &scan.stat_rows;
     let stats = apply(
         engine,
         &root,
         &steps,
         &mut previous,
-        scanned,
+        rows,
         progress,
         &mut summary,
     )?;

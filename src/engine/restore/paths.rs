@@ -56,13 +56,13 @@ pub(crate) fn restore_paths(
             }
         }
     }
-    let scanned = &found.stat_rows;
+    let rows = &found.stat_rows;
     let stats = apply(
         engine,
         &root,
         &steps,
         &mut previous,
-        scanned,
+        rows,
         progress,
         &mut summary,
     )?;
