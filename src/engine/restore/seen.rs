@@ -80,3 +80,35 @@ pub fn unchanged(seen: &StatRecord, now: &std::fs::Metadata) -> bool {
         && now.mtime_ns == seen.mtime_ns
         && (!size_known || now.size == seen.size)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::ingest::stat_of;
+
+    /// The file the scan saw is recognised by inode, mtime and size; a new mtime, a new
+    /// inode or a new size is another file, and a row without a size (too recent to
+    /// vouch) is judged by the rest.
+    #[test]
+    fn a_file_is_the_one_seen_until_its_inode_mtime_or_size_moves() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a");
+        std::fs::write(&path, b"one").unwrap();
+        let meta = || std::fs::symlink_metadata(&path).unwrap();
+        let seen = stat_of(&meta());
+        assert!(unchanged(&seen, &meta()));
+        let moved = |f: fn(&mut StatRecord)| {
+            let mut other = seen;
+            f(&mut other);
+            unchanged(&other, &meta())
+        };
+        assert!(!moved(|r| r.mtime_ns += 1));
+        assert!(!moved(|r| r.inode += 1));
+        assert!(!moved(|r| r.size += 1));
+        assert!(moved(|r| r.ctime_ns += 1), "the swap sets the ctime");
+        assert!(unchanged(&seen.unvouched(), &meta()));
+        let mut unvouched_elsewhere = seen.unvouched();
+        unvouched_elsewhere.mtime_ns += 1;
+        assert!(!unchanged(&unvouched_elsewhere, &meta()));
+    }
+}
