@@ -25,36 +25,34 @@ impl Seen {
         steps: &[Step],
         scanned: &[(String, StatRecord)],
     ) -> Result<Seen> {
-        let replaced: Vec<(&str, String)> = steps
+        // Relative path by absolute path, for the files replaced by a file.
+        let replaced: HashMap<String, &str> = steps
             .iter()
             .filter(|s| s.cur.as_ref().is_some_and(|c| c.kind == EntryKind::File))
             .filter(|s| s.want.as_ref().is_some_and(|w| w.kind == EntryKind::File))
             .map(|s| {
                 (
-                    s.path.as_str(),
                     root.join(&s.path).to_string_lossy().into_owned(),
+                    s.path.as_str(),
                 )
             })
             .collect();
-        if replaced.is_empty() {
-            return Ok(Seen::default());
-        }
-        let read: HashMap<&str, StatRecord> = scanned
-            .iter()
-            .map(|(abs, rec)| (abs.as_str(), *rec))
-            .collect();
-        let rest: Vec<&str> = replaced
-            .iter()
-            .map(|(_, abs)| abs.as_str())
-            .filter(|abs| !read.contains_key(abs))
-            .collect();
-        let mut cached = snapshot.stats_of(&rest)?.into_iter();
         let mut out = HashMap::with_capacity(replaced.len());
-        for (rel, abs) in &replaced {
-            let rec = match read.get(abs.as_str()) {
-                Some(rec) => Some(*rec),
-                None => cached.next().flatten(),
-            };
+        if replaced.is_empty() {
+            return Ok(Seen(out));
+        }
+        for (abs, rec) in scanned {
+            if let Some(rel) = replaced.get(abs) {
+                out.insert((*rel).to_owned(), *rec);
+            }
+        }
+        let rest: Vec<(&str, &str)> = replaced
+            .iter()
+            .filter(|(_, rel)| !out.contains_key(**rel))
+            .map(|(abs, rel)| (abs.as_str(), *rel))
+            .collect();
+        let abs: Vec<&str> = rest.iter().map(|(abs, _)| *abs).collect();
+        for ((_, rel), rec) in rest.iter().zip(snapshot.stats_of(&abs)?) {
             if let Some(rec) = rec {
                 out.insert((*rel).to_owned(), rec);
             }

@@ -172,13 +172,9 @@ fn put_in_place(
                 return Ok(file);
             }
             // Dropping `tmp` then removes the restore's version, back under its name.
-            renameat_with(CWD, tmp.path(), CWD, abs, RenameFlags::EXCHANGE).map_err(|e| {
-                let kept = tmp.into_temp_path().keep().unwrap_or_default();
-                Error::io("swap back the user's version of", abs)(std::io::Error::other(format!(
-                    "{e}; it is kept as {}",
-                    kept.display()
-                )))
-            })?;
+            if let Err(e) = renameat_with(CWD, tmp.path(), CWD, abs, RenameFlags::EXCHANGE) {
+                return Err(keep_theirs(tmp, abs, e));
+            }
             return Err(changed());
         }
     }
@@ -196,6 +192,23 @@ fn put_in_place(
         path: abs.to_path_buf(),
         source: e.error,
     })
+}
+
+/// The user's version, swapped out of `abs` to `tmp`'s name and not swapped back
+/// (`why`), is moved to a name of its own beside it: under the temporary name the next
+/// restore would remove it as a leftover. Returns the error that says where it is.
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "macos"))]
+fn keep_theirs(tmp: tempfile::NamedTempFile, abs: &Path, why: rustix::io::Errno) -> Error {
+    let name = abs.file_name().unwrap_or_default().to_string_lossy();
+    let kept = abs.with_file_name(format!("{name}.reel-kept-{}", std::process::id()));
+    let at = match fs::rename(tmp.path(), &kept) {
+        Ok(()) => kept,
+        Err(_) => tmp.into_temp_path().keep().unwrap_or_default(),
+    };
+    Error::io("swap back the user's version of", abs)(std::io::Error::other(format!(
+        "{why}; that version is at {}",
+        at.display()
+    )))
 }
 
 /// Removes temporary files whose restore is no longer running (their name carries the
